@@ -1,0 +1,82 @@
+//! The `appview` command line: `serve` and `migrate`.
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::{AppState, AppviewOptions};
+
+/// The plyr AppView: XRPC and plyr.fm-compatible reads over the indexed database.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// PostgreSQL URL of the indexed database.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP until SIGINT/SIGTERM.
+    Serve(AppviewOptions),
+    /// Apply pending schema migrations and exit.
+    Migrate,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
+    match cli.command {
+        Command::Migrate => {
+            let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
+            plyr_store::migrate(&pool).await.context("applying migrations")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Serve(options) => {
+            let pool = plyr_store::connect(&url, options.db_connections)
+                .await
+                .context("connecting to the database")?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            crate::serve(AppState::new(pool, options), shutdown).await.context("serving HTTP")?;
+        }
+    }
+    Ok(())
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+    token.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

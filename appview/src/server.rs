@@ -1,0 +1,34 @@
+//! The HTTP server: routes, middleware and graceful shutdown.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::CorsLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::{AppState, xrpc};
+
+/// Every route the AppView serves.
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.options.request_timeout_secs);
+    Router::new()
+        .route("/xrpc/_health", get(xrpc::health::health))
+        .route("/xrpc/{nsid}", get(xrpc::not_implemented).post(xrpc::not_implemented))
+        .layer(TraceLayer::new_for_http())
+        .layer(CompressionLayer::new())
+        .layer(CorsLayer::permissive())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+pub async fn serve(state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.options.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "AppView listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}

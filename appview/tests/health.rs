@@ -1,0 +1,53 @@
+//! The router answers health checks and unknown methods the XRPC way (no socket needed).
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use plyr_appview::{AppState, AppviewOptions, router};
+use plyr_store::testkit::TestDb;
+use tower::ServiceExt;
+
+fn options() -> AppviewOptions {
+    AppviewOptions {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        public_url: None,
+        db_connections: 2,
+        request_timeout_secs: 5,
+    }
+}
+
+async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    let res = router(state)
+        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = res.status();
+    let bytes = to_bytes(res.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn health_reports_version_when_the_database_answers() {
+    let db = TestDb::new().await.expect("test db");
+    let (status, body) = get(AppState::new(db.pool.clone(), options()), "/xrpc/_health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn health_is_503_when_the_database_is_gone() {
+    let db = TestDb::new().await.expect("test db");
+    let pool = db.pool.clone();
+    pool.close().await;
+    let (status, body) = get(AppState::new(pool, options()), "/xrpc/_health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "ServiceUnavailable");
+}
+
+#[tokio::test]
+async fn unknown_methods_are_501_method_not_implemented() {
+    let db = TestDb::new().await.expect("test db");
+    let (status, body) = get(AppState::new(db.pool.clone(), options()), "/xrpc/com.example.nope").await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(body["error"], "MethodNotImplemented");
+    assert!(body["message"].as_str().is_some_and(|m| m.contains("com.example.nope")));
+}

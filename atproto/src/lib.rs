@@ -1,0 +1,25 @@
+//! ATProto building blocks shared by the indexer and the AppView.
+//!
+//! - [`syntax`]: validators for every atproto string format (DID, handle, NSID, AT-URI, TID,
+//!   record key, datetime, CID, language, URI).
+//! - [`data`]: the atproto data model: JSON <-> [`Ipld`] and record CIDs.
+//! - [`lexicon`]: lexicon documents and the [`Catalog`] that compiles them.
+//! - [`validate`]: record validation against a catalog, reporting every [`Violation`].
+//!
+//! The indexer's hot path is: [`record_from_json`] (Jetstream) or [`record_from_cbor`]
+//! (firehose), then [`Catalog::validate_record`], then [`cid_for_record`] if it needs to
+//! check the CID.
+
+pub mod data;
+pub mod lexicon;
+pub mod syntax;
+pub mod validate;
+
+pub use data::{
+    DataModelError, check_data_model, cid_for_record, ipld_from_json, ipld_to_json, record_from_cbor,
+    record_from_json, record_to_json,
+};
+pub use ipld_core::ipld::Ipld;
+pub use lexicon::{Catalog, LexiconDoc, LexiconError, RecordKeyType};
+pub use syntax::{Format, SyntaxError};
+pub use validate::{ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};

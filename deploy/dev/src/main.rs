@@ -1,0 +1,71 @@
+//! `plyr`: the whole service on one machine with nothing configured.
+//!
+//! It finds a database (`DATABASE_URL`, else 127.0.0.1:5432, else a private cluster under
+//! `--data-dir`), applies the schema, starts the indexer (live from Jetstream, or `--replay FILE`)
+//! and serves the AppView, all in one process, until Ctrl-C.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use plyr_appview::{AppState, AppviewOptions};
+use tokio_util::sync::CancellationToken;
+
+/// Run the plyr indexer and AppView together, with sane defaults.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// PostgreSQL URL. Without it: 127.0.0.1:5432 if a server answers, else a private cluster.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Folder for the private PostgreSQL cluster (created on first use).
+    #[arg(long, env = "PLYR_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+
+    /// Ingest this file of Jetstream JSON lines instead of connecting to Jetstream.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+
+    #[command(flatten)]
+    appview: AppviewOptions,
+
+    #[command(flatten)]
+    indexer: plyr_indexer::IndexerOptions,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let args = Args::parse();
+
+    let located = plyr_store::locate(args.database_url.as_deref(), &args.data_dir, "plyr")
+        .await
+        .context("finding or starting PostgreSQL")?;
+    tracing::info!(database = %located.description, "using database");
+    let pool = plyr_store::connect(&located.url, args.appview.db_connections).await.context("connecting")?;
+    plyr_store::migrate(&pool).await.context("applying migrations")?;
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(plyr_appview::cli::cancel_on_signal(shutdown.clone()));
+    let served = plyr_appview::serve(AppState::new(pool, args.appview), shutdown).await;
+
+    if let Some(cluster) = &located.cluster
+        && let Err(err) = cluster.stop().await
+    {
+        tracing::warn!(%err, "could not stop the private PostgreSQL cluster");
+    }
+    served.context("serving HTTP")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}

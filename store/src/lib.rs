@@ -1,0 +1,31 @@
+//! PostgreSQL for plyr: one place that knows how to reach the database and apply the schema.
+//!
+//! - [`connect`] and [`migrate`]: a pool with sane limits, and the embedded `migrations/`.
+//! - [`locate`]: the zero-configuration path used by `plyr` and the tests: an explicit URL, else a
+//!   server on 127.0.0.1:5432, else a private cluster started under a data folder.
+//! - [`testkit`] (feature `testkit`): a fresh, migrated database per test, dropped afterwards.
+
+mod cluster;
+mod locate;
+mod pool;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use cluster::LocalCluster;
+pub use locate::{Located, locate};
+pub use pool::{connect, migrate};
+
+/// Errors from reaching, starting or migrating PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid database URL: {0}")]
+    Url(String),
+    #[error("{command} failed: {detail}")]
+    Command { command: String, detail: String },
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,27 @@
+//! Connection pools and the embedded schema migrations.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::StoreError;
+
+/// Opens a pool of at most `max_connections` to `url`, failing fast if the server is unreachable.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| StoreError::Url(e.to_string()))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.application_name("plyr"))
+        .await?;
+    Ok(pool)
+}
+
+/// Applies every migration in `migrations/` that the database has not seen yet.
+///
+/// Safe to run from several processes at once: sqlx takes an advisory lock.
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::migrate!("../migrations").run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! A fresh, migrated database per test, dropped when the test ends (also on panic).
+//!
+//! The server is found the same way `plyr` finds it: `PLYR_TEST_DATABASE_URL` (an admin URL to a
+//! maintenance database) if set, else 127.0.0.1:5432 as `postgres`, else a private cluster under
+//! the system temp folder. Each database gets a unique name so tests can run in parallel, also
+//! across processes (nextest runs every test in its own).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::{LocalCluster, StoreError, connect, migrate};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A migrated database that exists for the life of this value.
+#[derive(Debug)]
+pub struct TestDb {
+    /// Pool on the test database.
+    pub pool: PgPool,
+    /// URL of the test database, for child processes (e.g. the indexer binary).
+    pub url: String,
+    name: String,
+    admin: PgConnectOptions,
+}
+
+impl TestDb {
+    /// Creates and migrates a new database.
+    pub async fn new() -> Result<Self, StoreError> {
+        let admin = admin_options().await?;
+        let name = format!(
+            "plyr_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let mut conn = admin.connect().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
+        let _ = conn.close().await;
+        let url =
+            format!("postgres://{}@{}:{}/{name}", admin.get_username(), admin.get_host(), admin.get_port());
+        let pool = connect(&url, 8).await?;
+        migrate(&pool).await?;
+        Ok(Self { pool, url, name, admin })
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = self.admin.clone();
+        // Drop cannot await, and the test's own runtime is blocked here, so a short-lived runtime
+        // on its own thread does the cleanup. The pool's connections belong to the test's runtime
+        // and cannot be closed from here; `WITH (FORCE)` ends those sessions server-side.
+        let handle = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}
+
+async fn admin_options() -> Result<PgConnectOptions, StoreError> {
+    if let Ok(url) = std::env::var("PLYR_TEST_DATABASE_URL") {
+        return url.parse().map_err(|e: sqlx::Error| StoreError::Url(e.to_string()));
+    }
+    let local =
+        PgConnectOptions::new().host("127.0.0.1").port(5432).username("postgres").database("postgres");
+    if let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(3), local.connect()).await {
+        let _ = conn.close().await;
+        return Ok(local);
+    }
+    let cluster = LocalCluster::start(&std::env::temp_dir().join("plyr-test-postgres")).await?;
+    // The cluster is shared by every test process and left running for the next one.
+    Ok(cluster.admin_options())
+}
