@@ -28,7 +28,12 @@ CREATE TABLE actors (
     status           TEXT NOT NULL DEFAULT 'active',
     hidden           BOOLEAN NOT NULL DEFAULT FALSE,
     repo_rev         TEXT,                          -- newest commit rev applied for this repo
+    -- Event times (µs) of the newest #account and #identity events applied: older ones that
+    -- arrive again (a replayed stream) are ignored, so replays are idempotent.
+    status_event_us  BIGINT NOT NULL DEFAULT 0,
+    identity_event_us BIGINT NOT NULL DEFAULT 0,
     identity_at      TIMESTAMPTZ,                   -- when identity was last resolved
+    identity_failed_at TIMESTAMPTZ,                 -- last failed resolution (retried later)
     indexed_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL
 );
@@ -107,6 +112,7 @@ CREATE TABLE likes (
 CREATE INDEX likes_subject_idx ON likes (subject_uri, sort_at DESC, uri DESC);
 CREATE INDEX likes_author_idx ON likes (did, sort_at DESC, uri DESC);
 CREATE INDEX likes_author_subject_idx ON likes (did, subject_uri);
+CREATE INDEX likes_subject_author_idx ON likes (subject_uri, did);
 CREATE INDEX likes_created_idx ON likes (created_at, subject_uri);
 
 -- fm.plyr.comment
@@ -207,7 +213,9 @@ CREATE TABLE actor_stats (
 -- Stream positions, committed in the same transaction as the data they cover.
 CREATE TABLE cursors (
     source      TEXT PRIMARY KEY,   -- e.g. 'jetstream', 'firehose:pds.example.com'
-    cursor      BIGINT NOT NULL,    -- time_us (Jetstream v1), seq (Jetstream v2, firehose)
+    cursor      BIGINT NOT NULL,    -- seq (Jetstream v2, firehose) or time_us (Jetstream v1)
+    time_us     BIGINT NOT NULL,    -- event time: the portable position across instances
+    issuer      TEXT,               -- URL of the instance whose position `cursor` is
     updated_at  TIMESTAMPTZ NOT NULL
 );
 

@@ -11,6 +11,7 @@
 //! check the CID.
 
 pub mod data;
+pub mod identity;
 pub mod lexicon;
 pub mod syntax;
 pub mod validate;

@@ -1,9 +1,19 @@
-//! The `indexer` command line.
+//! The `indexer` command line (`run`, `replay`, `migrate`) and the entry points `plyr` shares.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::IndexerOptions;
+use crate::jetstream::{self, JetstreamConfig};
+use crate::pipeline::{self, BatchConfig};
+use crate::write::Writer;
+use crate::write::rules::TrustedOrigins;
 
 /// The plyr indexer: ingest fm.plyr records from the network into PostgreSQL.
 #[derive(Debug, Parser)]
@@ -19,24 +29,164 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Follow Jetstream live (resuming from the stored cursor) until SIGINT/SIGTERM.
+    Run(IndexerOptions),
+    /// Apply a file of Jetstream v1 JSON lines through the same path, then exit.
+    Replay {
+        /// The file: one Jetstream v1 event (JSON) per line.
+        file: PathBuf,
+        /// Start from the first line even if an earlier replay of this file stored a position.
+        #[arg(long)]
+        restart: bool,
+        #[command(flatten)]
+        options: IndexerOptions,
+    },
     /// Apply pending schema migrations and exit.
     Migrate,
-    /// Show the options `run` accepts.
-    Config(IndexerOptions),
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
     match cli.command {
         Command::Migrate => {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
             plyr_store::migrate(&pool).await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }
-        Command::Config(options) => println!("{options:#?}"),
+        Command::Run(options) => {
+            let pool = plyr_store::connect(&url, options.db_connections)
+                .await
+                .context("connecting to the database")?;
+            run_live(pool, &options, shutdown).await?;
+        }
+        Command::Replay { file, restart, options } => {
+            let pool = plyr_store::connect(&url, options.db_connections)
+                .await
+                .context("connecting to the database")?;
+            replay_file(pool, &options, &file, restart, shutdown).await?;
+        }
     }
     Ok(())
+}
+
+fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
+    let trusted = TrustedOrigins::new(&options.trusted_audio_origins);
+    Ok(Arc::new(Writer::new(pool, trusted).context("loading the lexicons")?))
+}
+
+fn identity_config(options: &IndexerOptions) -> plyr_atproto::identity::IdentityConfig {
+    plyr_atproto::identity::IdentityConfig {
+        plc_url: options.plc_url.clone(),
+        handle_pds: options.handle_pds.clone(),
+        ..Default::default()
+    }
+}
+
+fn batch_config(options: &IndexerOptions) -> BatchConfig {
+    BatchConfig { max_events: options.batch_size.max(1), ..BatchConfig::default() }
+}
+
+/// Follows Jetstream into the database until `shutdown`, serving metrics if configured.
+pub async fn run_live(
+    pool: PgPool,
+    options: &IndexerOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    crate::telemetry::install_recorder();
+    let urls = options
+        .jetstreams
+        .iter()
+        .map(|u| Url::parse(u).with_context(|| format!("invalid Jetstream URL {u:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = JetstreamConfig::new(urls, options.protocol);
+    config.validate()?;
+    let resume =
+        crate::db::cursors::load(&pool, jetstream::message::SOURCE).await.context("loading the cursor")?;
+    match &resume {
+        Some(c) => {
+            tracing::info!(cursor = c.value, time_us = c.time_us, "resuming Jetstream from the stored cursor")
+        }
+        None => tracing::info!("no stored Jetstream cursor: starting live"),
+    }
+    if let Some(addr) = options.metrics_listen {
+        let (db, stop) = (pool.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(err) = crate::telemetry::serve(addr, db, stop).await {
+                tracing::error!(%err, "metrics endpoint failed");
+            }
+        });
+    }
+    if options.resolve_identities {
+        let resolver = plyr_atproto::identity::IdentityResolver::new(identity_config(options))
+            .context("building the identity resolver")?;
+        let (db, stop) = (pool.clone(), shutdown.clone());
+        tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
+    }
+    let writer = writer(pool, options)?;
+    let (tx, rx) = pipeline::channel();
+    let source = tokio::spawn(jetstream::run(config, resume, tx, shutdown.clone()));
+    let totals = pipeline::run(writer, rx, batch_config(options), shutdown.clone()).await;
+    shutdown.cancel();
+    match source.await {
+        Ok(Err(err)) => tracing::error!(%err, "Jetstream source stopped"),
+        Err(err) => tracing::error!(%err, "Jetstream task failed"),
+        Ok(Ok(())) => {}
+    }
+    let totals = totals.context("applying events")?;
+    tracing::info!(events = totals.events, applied = totals.applied, "indexer stopped");
+    Ok(())
+}
+
+/// Replays `file` into the database and logs what it did.
+pub async fn replay_file(
+    pool: PgPool,
+    options: &IndexerOptions,
+    file: &std::path::Path,
+    restart: bool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let writer = writer(pool, options)?;
+    let summary = crate::replay::replay(writer, file, restart, batch_config(options), shutdown)
+        .await
+        .with_context(|| format!("replaying {}", file.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    tracing::info!(
+        file = %file.display(),
+        lines = summary.lines,
+        events = summary.totals.events,
+        applied = summary.totals.applied,
+        stale = summary.totals.stale,
+        dropped = summary.totals.dropped,
+        skipped = summary.totals.skipped + summary.skipped_lines,
+        bad_lines = summary.bad_lines,
+        seconds = format!("{secs:.2}"),
+        events_per_second = format!("{:.0}", summary.totals.events as f64 / secs.max(1e-9)),
+        "replay finished"
+    );
+    Ok(())
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            token.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+    token.cancel();
 }
 
 #[cfg(test)]

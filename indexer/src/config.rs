@@ -1,6 +1,10 @@
 //! Indexer configuration: parsed once at startup from flags and environment variables.
 
+use std::net::SocketAddr;
+
 use clap::Args;
+
+use crate::jetstream::Protocol;
 
 /// Public Jetstream instances tried in order (failover on disconnect).
 pub const DEFAULT_JETSTREAMS: &[&str] = &[
@@ -14,8 +18,13 @@ pub const DEFAULT_JETSTREAMS: &[&str] = &[
 #[derive(Debug, Clone, Args)]
 pub struct IndexerOptions {
     /// Jetstream base URLs (ws:// or wss://), tried in order; repeat the flag or separate with commas.
-    #[arg(long = "jetstream", env = "PLYR_JETSTREAM", value_delimiter = ',', default_values_t = DEFAULT_JETSTREAMS.iter().map(|s| s.to_string()))]
+    #[arg(long = "jetstream", env = "PLYR_JETSTREAM", value_delimiter = ',',
+          default_values_t = DEFAULT_JETSTREAMS.iter().map(|s| s.to_string()))]
     pub jetstreams: Vec<String>,
+
+    /// Jetstream wire protocol: v2 (subscribeEvents, seq cursors) or v1 (/subscribe, time_us cursors).
+    #[arg(long = "jetstream-protocol", env = "PLYR_JETSTREAM_PROTOCOL", default_value = "v2")]
+    pub protocol: Protocol,
 
     /// Origins whose `audioUrl` is trusted (scheme://host[:port]); any other audioUrl is dropped.
     #[arg(
@@ -34,4 +43,25 @@ pub struct IndexerOptions {
         default_value_t = 4
     )]
     pub db_connections: u32,
+
+    /// Most events applied in one transaction.
+    #[arg(long, env = "PLYR_BATCH_SIZE", default_value_t = 2000)]
+    pub batch_size: usize,
+
+    /// PLC directory used to resolve did:plc identities.
+    #[arg(long, env = "PLYR_PLC_URL", default_value = "https://plc.directory")]
+    pub plc_url: String,
+
+    /// Resolve and verify actors' identities (handle, PDS, signing key) in the background.
+    #[arg(long, env = "PLYR_RESOLVE_IDENTITIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub resolve_identities: bool,
+
+    /// Resolve handles by asking this PDS (com.atproto.identity.resolveHandle) instead of DNS and
+    /// HTTPS: for test networks whose handles resolve nowhere else.
+    #[arg(long, env = "PLYR_HANDLE_PDS")]
+    pub handle_pds: Option<String>,
+
+    /// Where the indexer serves /metrics and /health (none when empty).
+    #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
+    pub metrics_listen: Option<SocketAddr>,
 }

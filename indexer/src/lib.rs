@@ -3,5 +3,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
+pub mod event;
+pub mod identity;
+pub mod jetstream;
+pub mod pipeline;
+pub mod replay;
+pub mod telemetry;
+pub mod write;
 
 pub use config::IndexerOptions;

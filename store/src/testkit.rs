@@ -53,6 +53,50 @@ impl TestDb {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Every row of every table (except sqlx's bookkeeping), as sorted JSON lines per table,
+    /// leaving out the columns named in `volatile` (e.g. wall-clock `updated_at`). Two databases
+    /// with equal snapshots hold the same data.
+    pub async fn snapshot(&self, volatile: &[&str]) -> Result<String, StoreError> {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_sqlx%'
+             ORDER BY table_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = String::new();
+        for table in tables {
+            let columns: Vec<String> = sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            )
+            .bind(&table)
+            .fetch_all(&self.pool)
+            .await?;
+            let kept: Vec<String> = columns
+                .into_iter()
+                .filter(|c| !volatile.iter().any(|v| *v == c || *v == format!("{table}.{c}")))
+                .map(|c| format!("\"{c}\""))
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            // Identifiers come from the catalog, not from input.
+            let sql = format!(
+                "SELECT row_to_json(r)::text FROM (SELECT {} FROM \"{table}\") r ORDER BY 1",
+                kept.join(", ")
+            );
+            let rows: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+            out.push_str(&format!("== {table} ({} rows)\n", rows.len()));
+            for row in rows {
+                out.push_str(&row);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Drop for TestDb {

@@ -9,7 +9,7 @@ async fn each_test_database_is_fresh_migrated_and_dropped() {
     let a = TestDb::new().await.expect("create a");
     let b = TestDb::new().await.expect("create b");
     assert_ne!(a.name(), b.name());
-    sqlx::query("INSERT INTO cursors (source, cursor, updated_at) VALUES ('x', 1, now())")
+    sqlx::query("INSERT INTO cursors (source, cursor, time_us, updated_at) VALUES ('x', 1, 1, now())")
         .execute(&a.pool)
         .await
         .expect("schema present in a");

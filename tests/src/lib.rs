@@ -55,3 +55,5 @@ fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
         .filter(|(k, _)| !k.is_empty())
         .all(|(k, v)| have.get(k).is_some_and(|h| h["version"] == v["version"]))
 }
+
+pub mod jetstream_server;

@@ -23,7 +23,8 @@ struct Args {
     #[arg(long, env = "PLYR_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
 
-    /// Ingest this file of Jetstream JSON lines instead of connecting to Jetstream.
+    /// Ingest this file of Jetstream v1 JSON lines instead of connecting to Jetstream (works
+    /// offline; `deploy/sample/jetstream.jsonl` is a bundled sample).
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
 
@@ -50,7 +51,27 @@ async fn main() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(plyr_appview::cli::cancel_on_signal(shutdown.clone()));
-    let served = plyr_appview::serve(AppState::new(pool, args.appview), shutdown).await;
+    let indexer_pool =
+        plyr_store::connect(&located.url, args.indexer.db_connections).await.context("connecting")?;
+    let indexer = {
+        let (options, stop) = (args.indexer.clone(), shutdown.clone());
+        match args.replay.clone() {
+            Some(file) => tokio::spawn(async move {
+                // The sample is applied once; the AppView keeps serving it afterwards.
+                plyr_indexer::cli::replay_file(indexer_pool, &options, &file, false, stop).await
+            }),
+            None => {
+                tokio::spawn(async move { plyr_indexer::cli::run_live(indexer_pool, &options, stop).await })
+            }
+        }
+    };
+    let served = plyr_appview::serve(AppState::new(pool, args.appview), shutdown.clone()).await;
+    shutdown.cancel();
+    match indexer.await {
+        Ok(Err(err)) => tracing::error!(error = %format!("{err:#}"), "indexer stopped with an error"),
+        Err(err) => tracing::error!(%err, "indexer task failed"),
+        Ok(Ok(())) => {}
+    }
 
     if let Some(cluster) = &located.cluster
         && let Err(err) = cluster.stop().await

@@ -1,0 +1,170 @@
+//! Accounts: existence, repo rev, hosting status, claimed handle, and purging a deleted account.
+
+use chrono::{DateTime, Utc};
+
+use super::Tx;
+
+/// Makes sure every DID has an actor row (first seen at `first`) and advances each repo's newest
+/// applied rev and last update (`last`).
+pub async fn ensure(
+    tx: &mut Tx<'_>,
+    did: &[String],
+    rev: &[String],
+    first: &[DateTime<Utc>],
+    last: &[DateTime<Utc>],
+) -> sqlx::Result<()> {
+    if did.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO actors (did, repo_rev, indexed_at, updated_at)
+           SELECT d, r, f, l FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS u(d, r, f, l)
+           ON CONFLICT (did) DO UPDATE
+             SET repo_rev = GREATEST(actors.repo_rev, EXCLUDED.repo_rev),
+                 updated_at = GREATEST(actors.updated_at, EXCLUDED.updated_at)"#,
+        did,
+        rev,
+        first as &[DateTime<Utc>],
+        last as &[DateTime<Utc>],
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `(did, status)` of the DIDs we know among `dids`.
+pub async fn statuses(tx: &mut Tx<'_>, dids: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+    let rows =
+        sqlx::query!("SELECT did, status FROM actors WHERE did = ANY($1)", dids).fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().map(|r| (r.did, r.status)).collect())
+}
+
+/// Applies an `#account` event to a known actor unless a newer one was already applied.
+/// Returns the new status when it changed something.
+pub async fn apply_account(
+    tx: &mut Tx<'_>,
+    did: &str,
+    status: &str,
+    event_us: i64,
+) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query!(
+        r#"UPDATE actors SET status = $2, status_event_us = $3, updated_at = to_timestamp($3::bigint / 1e6)
+           WHERE did = $1 AND status_event_us < $3
+           RETURNING status"#,
+        did,
+        status,
+        event_us,
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.status))
+}
+
+/// Applies an `#identity` event to a known actor: the claimed handle is stored unverified and
+/// the identity is marked for re-resolution. Returns whether the actor is known.
+pub async fn apply_identity(
+    tx: &mut Tx<'_>,
+    did: &str,
+    handle: Option<&str>,
+    event_us: i64,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query!(
+        r#"UPDATE actors
+              SET handle = COALESCE(lower($2), handle), handle_verified = FALSE, identity_at = NULL,
+                  identity_event_us = $3, updated_at = to_timestamp($3::bigint / 1e6)
+            WHERE did = $1 AND identity_event_us < $3
+            RETURNING did"#,
+        did,
+        handle,
+        event_us,
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Removes every record of a deleted account, keeping the counters exact and leaving
+/// tombstones so nothing replayed can bring the records back.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
+    // Their likes: one per distinct subject counted.
+    sqlx::query!(
+        r#"UPDATE subject_stats s SET likes = s.likes - 1
+           FROM (SELECT DISTINCT subject_uri FROM likes WHERE did = $1) l
+           WHERE s.subject_uri = l.subject_uri"#,
+        did
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE subject_stats s SET comments = s.comments - c.n
+           FROM (SELECT subject_uri, count(*)::int AS n FROM comments WHERE did = $1 GROUP BY subject_uri) c
+           WHERE s.subject_uri = c.subject_uri"#,
+        did
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!("DELETE FROM likes WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM comments WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM tracks WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM lists WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM actor_stats WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("UPDATE records SET deleted = TRUE, cid = NULL WHERE did = $1", did)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Actors whose identity was never resolved (or was invalidated), or is older than `refresh_secs`;
+/// failures (`identity_failed_at`) wait `retry_secs`.
+pub async fn needing_identity(
+    pool: &sqlx::PgPool,
+    refresh_secs: i64,
+    retry_secs: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT did FROM actors
+           WHERE status <> 'deleted'
+             AND (identity_at IS NULL OR identity_at < now() - make_interval(secs => $1::bigint))
+             AND (identity_failed_at IS NULL OR identity_failed_at < now() - make_interval(secs => $2::bigint))
+           ORDER BY identity_at NULLS FIRST, did
+           LIMIT $3"#,
+        refresh_secs,
+        retry_secs,
+        limit,
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Stores a resolved identity.
+pub async fn store_identity(
+    pool: &sqlx::PgPool,
+    did: &str,
+    handle: Option<&str>,
+    verified: bool,
+    pds: Option<&str>,
+    key: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE actors SET handle = COALESCE(lower($2), handle), handle_verified = $3, pds_endpoint = $4,
+                  signing_key = $5, identity_at = now(), identity_failed_at = NULL
+           WHERE did = $1"#,
+        did,
+        handle,
+        verified,
+        pds,
+        key,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed resolution (retried later).
+pub async fn identity_failed(pool: &sqlx::PgPool, did: &str) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE actors SET identity_failed_at = now() WHERE did = $1", did).execute(pool).await?;
+    Ok(())
+}

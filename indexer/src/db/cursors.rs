@@ -1,0 +1,46 @@
+//! Stream positions, stored in the same transaction as the data they cover.
+
+use sqlx::PgPool;
+
+use super::Tx;
+use crate::event::Cursor;
+
+/// Stores `cursor` for its source, unless the stored one is newer (a replayed older stretch of a
+/// stream must not move the position back).
+pub async fn store(tx: &mut Tx<'_>, cursor: &Cursor) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO cursors (source, cursor, time_us, issuer, updated_at) VALUES ($1, $2, $3, $4, now())
+           ON CONFLICT (source) DO UPDATE
+             SET cursor = EXCLUDED.cursor, time_us = EXCLUDED.time_us, issuer = EXCLUDED.issuer,
+                 updated_at = EXCLUDED.updated_at
+             WHERE cursors.time_us <= EXCLUDED.time_us"#,
+        cursor.source,
+        cursor.value,
+        cursor.time_us,
+        cursor.issuer,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The stored cursor of `source`, if any.
+pub async fn load(pool: &PgPool, source: &str) -> sqlx::Result<Option<Cursor>> {
+    let row = sqlx::query!("SELECT source, cursor, time_us, issuer FROM cursors WHERE source = $1", source)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| Cursor { source: r.source, value: r.cursor, time_us: r.time_us, issuer: r.issuer }))
+}
+
+/// Records a gap a stream could not replay.
+pub async fn record_gap(tx: &mut Tx<'_>, source: &str, from: i64, reason: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO stream_gaps (source, from_cursor, detected_at, reason) VALUES ($1, $2, now(), $3)",
+        source,
+        from,
+        reason,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Likes. Several like records of one subject by one author may exist; counts are per distinct
+//! (author, subject) pair, so the write path compares the pairs before and after a batch.
+
+use chrono::{DateTime, Utc};
+
+use super::Tx;
+use crate::write::rows::{LikeRow, Meta};
+
+/// The `(did, subject_uri)` pairs among the given ones that have at least one like.
+pub async fn existing_pairs(
+    tx: &mut Tx<'_>,
+    did: &[String],
+    subject: &[String],
+) -> sqlx::Result<Vec<(String, String)>> {
+    if did.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT l.did, l.subject_uri
+           FROM likes l JOIN UNNEST($1::text[], $2::text[]) AS p(did, subject) ON l.did = p.did AND l.subject_uri = p.subject"#,
+        did,
+        subject,
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.did, r.subject_uri)).collect())
+}
+
+/// `(uri, did, subject_uri)` of the likes among `uris` that exist now.
+pub async fn subjects(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query!("SELECT uri, did, subject_uri FROM likes WHERE uri = ANY($1)", uris)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.uri, r.did, r.subject_uri)).collect())
+}
+
+pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &LikeRow)]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&Meta, &LikeRow) -> String| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
+    let time =
+        |f: fn(&Meta, &LikeRow) -> DateTime<Utc>| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
+    sqlx::query!(
+        r#"INSERT INTO likes (uri, cid, rev, did, rkey, subject_uri, subject_cid, created_at, indexed_at, sort_at)
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
+           ON CONFLICT (uri) DO UPDATE SET
+             cid = EXCLUDED.cid, rev = EXCLUDED.rev, subject_uri = EXCLUDED.subject_uri,
+             subject_cid = EXCLUDED.subject_cid, created_at = EXCLUDED.created_at,
+             indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#,
+        &text(|m, _| m.uri.clone()),
+        &text(|m, _| m.cid.clone()),
+        &text(|m, _| m.rev.clone()),
+        &text(|m, _| m.did.clone()),
+        &text(|m, _| m.rkey.clone()),
+        &text(|_, r| r.subject_uri.clone()),
+        &text(|_, r| r.subject_cid.clone()),
+        &time(|_, r| r.created_at),
+        &time(|m, _| m.indexed_at),
+        &time(|_, r| r.sort_at),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
+    if !uris.is_empty() {
+        sqlx::query!("DELETE FROM likes WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Lists and their ordered items.
+
+use chrono::{DateTime, Utc};
+
+use super::Tx;
+use crate::write::rows::{ListRow, Meta};
+
+/// `(uri, did, list_type)` of the lists among `uris` that exist now.
+pub async fn types(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, Option<String>)>> {
+    let rows = sqlx::query!("SELECT uri, did, list_type FROM lists WHERE uri = ANY($1)", uris)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.uri, r.did, r.list_type)).collect())
+}
+
+/// `(list_uri, subject_uri, added_at)` of the current items of `uris`.
+pub async fn items(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, DateTime<Utc>)>> {
+    let rows =
+        sqlx::query!("SELECT list_uri, subject_uri, added_at FROM list_items WHERE list_uri = ANY($1)", uris)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows.into_iter().map(|r| (r.list_uri, r.subject_uri, r.added_at)).collect())
+}
+
+pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &ListRow)]) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&Meta, &ListRow) -> String| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
+    let opt = |f: fn(&ListRow) -> Option<String>| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
+    let time =
+        |f: fn(&Meta, &ListRow) -> DateTime<Utc>| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
+    let count: Vec<i32> =
+        rows.iter().map(|(_, r)| i32::try_from(r.items.len()).unwrap_or(i32::MAX)).collect();
+    let updated: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, r)| r.updated_at).collect();
+    sqlx::query!(
+        r#"INSERT INTO lists (uri, id, cid, rev, did, rkey, name, list_type, item_count, created_at, updated_at,
+                              indexed_at, sort_at)
+           SELECT uri, id::uuid, cid, rev, did, rkey, name, list_type, item_count, created_at, updated_at,
+                  indexed_at, sort_at
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::int[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+                       $13::timestamptz[])
+             AS u(uri, id, cid, rev, did, rkey, name, list_type, item_count, created_at, updated_at, indexed_at,
+                  sort_at)
+           ON CONFLICT (uri) DO UPDATE SET
+             cid = EXCLUDED.cid, rev = EXCLUDED.rev, name = EXCLUDED.name, list_type = EXCLUDED.list_type,
+             item_count = EXCLUDED.item_count, created_at = EXCLUDED.created_at,
+             updated_at = EXCLUDED.updated_at, indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#,
+        &text(|m, _| m.uri.clone()),
+        &text(|_, r| r.id.clone()),
+        &text(|m, _| m.cid.clone()),
+        &text(|m, _| m.rev.clone()),
+        &text(|m, _| m.did.clone()),
+        &text(|m, _| m.rkey.clone()),
+        &opt(|r| r.name.clone()) as &[Option<String>],
+        &opt(|r| r.list_type.clone()) as &[Option<String>],
+        &count,
+        &time(|_, r| r.created_at),
+        &updated as &[Option<DateTime<Utc>>],
+        &time(|m, _| m.indexed_at),
+        &time(|_, r| r.sort_at),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Item rows to write, as parallel columns.
+#[derive(Debug, Default)]
+pub struct ItemWrites {
+    pub list_uri: Vec<String>,
+    pub position: Vec<i32>,
+    pub subject_uri: Vec<String>,
+    pub subject_cid: Vec<String>,
+    pub added_at: Vec<DateTime<Utc>>,
+}
+
+/// Replaces the items of the lists in `lists` with `items`.
+pub async fn replace_items(tx: &mut Tx<'_>, lists: &[String], items: &ItemWrites) -> sqlx::Result<()> {
+    if lists.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!("DELETE FROM list_items WHERE list_uri = ANY($1)", lists).execute(&mut **tx).await?;
+    if items.list_uri.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO list_items (list_uri, position, subject_uri, subject_cid, added_at)
+           SELECT * FROM UNNEST($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[])"#,
+        &items.list_uri,
+        &items.position,
+        &items.subject_uri,
+        &items.subject_cid,
+        &items.added_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
+    if !uris.is_empty() {
+        sqlx::query!("DELETE FROM lists WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! fm.plyr.actor.profile and app.bsky.actor.profile (one per actor, rkey `self`).
+
+use super::Tx;
+use crate::write::rows::{BskyProfileRow, Meta, PlyrProfileRow};
+
+pub async fn upsert_plyr(tx: &mut Tx<'_>, m: &Meta, r: &PlyrProfileRow) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO plyr_profiles (did, uri, cid, rev, bio, avatar_url, created_at, updated_at, indexed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (did) DO UPDATE SET
+             uri = EXCLUDED.uri, cid = EXCLUDED.cid, rev = EXCLUDED.rev, bio = EXCLUDED.bio,
+             avatar_url = EXCLUDED.avatar_url, created_at = EXCLUDED.created_at,
+             updated_at = EXCLUDED.updated_at, indexed_at = EXCLUDED.indexed_at"#,
+        m.did,
+        m.uri,
+        m.cid,
+        m.rev,
+        r.bio,
+        r.avatar_url,
+        r.created_at,
+        r.updated_at,
+        m.indexed_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn upsert_bsky(tx: &mut Tx<'_>, m: &Meta, r: &BskyProfileRow) -> sqlx::Result<()> {
+    let (avatar_cid, avatar_mime) = r.avatar.clone().unzip();
+    sqlx::query!(
+        r#"INSERT INTO bsky_profiles (did, uri, cid, rev, display_name, avatar_cid, avatar_mime, indexed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (did) DO UPDATE SET
+             uri = EXCLUDED.uri, cid = EXCLUDED.cid, rev = EXCLUDED.rev, display_name = EXCLUDED.display_name,
+             avatar_cid = EXCLUDED.avatar_cid, avatar_mime = EXCLUDED.avatar_mime, indexed_at = EXCLUDED.indexed_at"#,
+        m.did,
+        m.uri,
+        m.cid,
+        m.rev,
+        r.display_name,
+        avatar_cid,
+        avatar_mime,
+        m.indexed_at,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM plyr_profiles WHERE uri = $1", uri).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM bsky_profiles WHERE uri = $1", uri).execute(&mut **tx).await?;
+    Ok(())
+}

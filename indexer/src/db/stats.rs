@@ -1,0 +1,75 @@
+//! Aggregate counters, changed by deltas in the batch that changed what they count.
+
+use super::Tx;
+
+/// Adds like and comment deltas per subject URI.
+pub async fn add_subject(
+    tx: &mut Tx<'_>,
+    subject: &[String],
+    likes: &[i32],
+    comments: &[i32],
+) -> sqlx::Result<()> {
+    if subject.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO subject_stats (subject_uri, likes, comments)
+           SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[])
+           ON CONFLICT (subject_uri) DO UPDATE
+             SET likes = subject_stats.likes + EXCLUDED.likes,
+                 comments = subject_stats.comments + EXCLUDED.comments"#,
+        subject,
+        likes,
+        comments,
+    )
+    .execute(&mut **tx)
+    .await?;
+    // A counter back at zero is the same as no row: keep it that way, so the result does not
+    // depend on how events were split into batches.
+    sqlx::query!(
+        "DELETE FROM subject_stats WHERE subject_uri = ANY($1) AND likes = 0 AND comments = 0",
+        subject
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Per-actor deltas, as parallel columns.
+#[derive(Debug, Default)]
+pub struct ActorDeltas {
+    pub did: Vec<String>,
+    pub tracks: Vec<i32>,
+    pub albums: Vec<i32>,
+    pub playlists: Vec<i32>,
+    pub likes: Vec<i32>,
+}
+
+pub async fn add_actor(tx: &mut Tx<'_>, d: &ActorDeltas) -> sqlx::Result<()> {
+    if d.did.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO actor_stats (did, tracks, albums, playlists, likes)
+           SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[], $4::int[], $5::int[])
+           ON CONFLICT (did) DO UPDATE
+             SET tracks = actor_stats.tracks + EXCLUDED.tracks,
+                 albums = actor_stats.albums + EXCLUDED.albums,
+                 playlists = actor_stats.playlists + EXCLUDED.playlists,
+                 likes = actor_stats.likes + EXCLUDED.likes"#,
+        &d.did,
+        &d.tracks,
+        &d.albums,
+        &d.playlists,
+        &d.likes,
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM actor_stats WHERE did = ANY($1) AND tracks = 0 AND albums = 0 AND playlists = 0 AND likes = 0",
+        &d.did
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! The Jetstream v1 wire (`/subscribe`): `{did, time_us, kind, commit | identity | account}`.
+//! The cursor is the event's `time_us`; the `cursor` field a v2 server adds is ignored.
+
+use serde::Deserialize;
+
+use super::{CommitFields, DecodeError, Frame, SOURCE, did};
+use crate::event::{Cursor, Event, EventBody};
+
+#[derive(Debug, Deserialize)]
+struct Wire {
+    did: Option<String>,
+    time_us: Option<i64>,
+    kind: Option<String>,
+    commit: Option<CommitFields>,
+    identity: Option<Identity>,
+    account: Option<Account>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Identity {
+    handle: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Account {
+    active: bool,
+    status: Option<String>,
+}
+
+/// Decodes one v1 event.
+pub(super) fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
+    let wire: Wire = serde_json::from_slice(bytes)?;
+    let kind = wire.kind.ok_or(DecodeError::Missing("kind"))?;
+    let body = match kind.as_str() {
+        "commit" => EventBody::Commit(wire.commit.ok_or(DecodeError::Missing("commit"))?.into_op()?),
+        "identity" => {
+            let identity = wire.identity.ok_or(DecodeError::Missing("identity"))?;
+            EventBody::Identity { handle: identity.handle }
+        }
+        "account" => {
+            let account = wire.account.ok_or(DecodeError::Missing("account"))?;
+            EventBody::Account { active: account.active, status: account.status }
+        }
+        _ => return Err(DecodeError::UnknownKind(kind)),
+    };
+    let did = did(wire.did.as_deref().ok_or(DecodeError::Missing("did"))?)?;
+    let time_us = wire.time_us.ok_or(DecodeError::Missing("time_us"))?;
+    let cursor = Cursor { source: SOURCE.to_owned(), value: time_us, time_us, issuer: None };
+    Ok(Frame::Event { event: Event { did, time_us, body }, cursor })
+}

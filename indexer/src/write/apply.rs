@@ -1,0 +1,254 @@
+//! Writing a folded run of changes: the guard, the typed tables, and the counters they move.
+//!
+//! Counters change by exact deltas computed from each record's state before and after the run:
+//! tracks, albums and playlists per actor; comments per subject; likes per distinct
+//! (author, subject) pair, compared in the database before and after the likes are written.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::plan::Change;
+use super::rows::{self, Row};
+use crate::db::stats::ActorDeltas;
+use crate::db::{Tx, actors, guard, likes, lists, profiles, records, stats};
+
+/// Applies `changes` and returns the URIs and DIDs they touched (for cache invalidation).
+pub async fn apply(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<Touched> {
+    let mut touched = Touched::default();
+    if changes.is_empty() {
+        return Ok(touched);
+    }
+    store_guard(tx, changes).await?;
+    let mut deltas = Deltas::default();
+    apply_tracks(tx, changes, &mut deltas).await?;
+    apply_comments(tx, changes, &mut deltas).await?;
+    apply_likes(tx, changes, &mut deltas).await?;
+    apply_lists(tx, changes, &mut deltas).await?;
+    apply_profiles(tx, changes).await?;
+    deltas.store(tx).await?;
+    ensure_actors(tx, changes).await?;
+    for c in changes {
+        touched.uris.insert(c.meta.uri.clone());
+        touched.dids.insert(c.meta.did.clone());
+        if let Some(Row::Like(l)) = &c.after {
+            touched.uris.insert(l.subject_uri.clone());
+        }
+        if let Some(Row::Comment(r)) = &c.after {
+            touched.uris.insert(r.subject_uri.clone());
+        }
+    }
+    Ok(touched)
+}
+
+/// What a batch changed.
+#[derive(Debug, Default)]
+pub struct Touched {
+    pub uris: HashSet<String>,
+    pub dids: HashSet<String>,
+}
+
+async fn store_guard(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
+    let mut w = guard::GuardWrites::default();
+    for c in changes {
+        w.uri.push(c.meta.uri.clone());
+        w.did.push(c.meta.did.clone());
+        w.collection.push(c.collection.to_owned());
+        w.rkey.push(c.meta.rkey.clone());
+        w.rev.push(c.meta.rev.clone());
+        w.cid.push(c.after.as_ref().map(|_| c.meta.cid.clone()));
+        w.deleted.push(c.after.is_none());
+    }
+    guard::store(tx, &w).await
+}
+
+fn of<'a>(changes: &'a [Change], collection: &'a str) -> impl Iterator<Item = &'a Change> {
+    changes.iter().filter(move |c| c.collection == collection)
+}
+
+/// URIs of records that were live and are now gone.
+fn removed<'a>(changes: impl Iterator<Item = &'a Change>) -> Vec<String> {
+    changes.filter(|c| c.was_live && c.after.is_none()).map(|c| c.meta.uri.clone()).collect()
+}
+
+async fn apply_tracks(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sqlx::Result<()> {
+    let mut up = Vec::new();
+    for c in of(changes, rows::TRACK) {
+        if let Some(Row::Track(r)) = &c.after {
+            up.push((&c.meta, r));
+        }
+        d.actor(&c.meta.did).tracks += i32::from(c.after.is_some()) - i32::from(c.was_live);
+    }
+    records::upsert_tracks(tx, &up).await?;
+    records::delete_tracks(tx, &removed(of(changes, rows::TRACK))).await
+}
+
+async fn apply_comments(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sqlx::Result<()> {
+    let live: Vec<String> =
+        of(changes, rows::COMMENT).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
+    for (_, subject) in records::comment_subjects(tx, &live).await? {
+        d.subject(&subject).1 -= 1;
+    }
+    let mut up = Vec::new();
+    for c in of(changes, rows::COMMENT) {
+        if let Some(Row::Comment(r)) = &c.after {
+            d.subject(&r.subject_uri).1 += 1;
+            up.push((&c.meta, r));
+        }
+    }
+    records::upsert_comments(tx, &up).await?;
+    records::delete_comments(tx, &removed(of(changes, rows::COMMENT))).await
+}
+
+async fn apply_likes(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sqlx::Result<()> {
+    if of(changes, rows::LIKE).next().is_none() {
+        return Ok(());
+    }
+    let live: Vec<String> =
+        of(changes, rows::LIKE).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
+    let mut pairs: HashSet<(String, String)> =
+        likes::subjects(tx, &live).await?.into_iter().map(|(_, did, subject)| (did, subject)).collect();
+    let mut up = Vec::new();
+    for c in of(changes, rows::LIKE) {
+        if let Some(Row::Like(r)) = &c.after {
+            pairs.insert((c.meta.did.clone(), r.subject_uri.clone()));
+            up.push((&c.meta, r));
+        }
+    }
+    let (dids, subjects): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+    let before: HashSet<(String, String)> =
+        likes::existing_pairs(tx, &dids, &subjects).await?.into_iter().collect();
+    likes::upsert(tx, &up).await?;
+    likes::delete(tx, &removed(of(changes, rows::LIKE))).await?;
+    let after: HashSet<(String, String)> =
+        likes::existing_pairs(tx, &dids, &subjects).await?.into_iter().collect();
+    for (did, subject) in after.difference(&before) {
+        d.subject(subject).0 += 1;
+        d.actor(did).likes += 1;
+    }
+    for (did, subject) in before.difference(&after) {
+        d.subject(subject).0 -= 1;
+        d.actor(did).likes -= 1;
+    }
+    Ok(())
+}
+
+async fn apply_lists(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sqlx::Result<()> {
+    let live: Vec<String> =
+        of(changes, rows::LIST).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
+    for (_, did, list_type) in lists::types(tx, &live).await? {
+        d.list(&did, list_type.as_deref(), -1);
+    }
+    // An item keeps the time it was first added across later versions of the list.
+    let mut added: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    for (list, subject, at) in lists::items(tx, &live).await? {
+        added.entry((list, subject)).or_insert(at);
+    }
+    let mut up = Vec::new();
+    let mut replaced = Vec::new();
+    let mut items = lists::ItemWrites::default();
+    for c in of(changes, rows::LIST) {
+        let Some(Row::List(r)) = &c.after else { continue };
+        d.list(&c.meta.did, r.list_type.as_deref(), 1);
+        let version_time = r.updated_at.unwrap_or(r.created_at);
+        for (pos, (subject_uri, subject_cid)) in r.items.iter().enumerate() {
+            let key = (c.meta.uri.clone(), subject_uri.clone());
+            items.list_uri.push(c.meta.uri.clone());
+            items.position.push(i32::try_from(pos).unwrap_or(i32::MAX));
+            items.subject_uri.push(subject_uri.clone());
+            items.subject_cid.push(subject_cid.clone());
+            items.added_at.push(added.get(&key).copied().unwrap_or(version_time));
+        }
+        replaced.push(c.meta.uri.clone());
+        up.push((&c.meta, r));
+    }
+    lists::upsert(tx, &up).await?;
+    lists::replace_items(tx, &replaced, &items).await?;
+    lists::delete(tx, &removed(of(changes, rows::LIST))).await
+}
+
+async fn apply_profiles(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
+    for c in
+        changes.iter().filter(|c| c.collection == rows::PLYR_PROFILE || c.collection == rows::BSKY_PROFILE)
+    {
+        match &c.after {
+            Some(Row::PlyrProfile(r)) => profiles::upsert_plyr(tx, &c.meta, r).await?,
+            Some(Row::BskyProfile(r)) => profiles::upsert_bsky(tx, &c.meta, r).await?,
+            _ => profiles::delete(tx, &c.meta.uri).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_actors(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
+    // did -> (newest rev, first seen, last seen)
+    let mut seen: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for c in changes {
+        let e = seen.entry(&c.meta.did).or_insert((&c.meta.rev, c.first_at, c.meta.indexed_at));
+        if c.meta.rev.as_str() > e.0 {
+            e.0 = &c.meta.rev;
+        }
+        e.1 = e.1.min(c.first_at);
+        e.2 = e.2.max(c.meta.indexed_at);
+    }
+    let did: Vec<String> = seen.keys().map(|d| (*d).to_owned()).collect();
+    let rev: Vec<String> = seen.values().map(|v| v.0.to_owned()).collect();
+    let first: Vec<DateTime<Utc>> = seen.values().map(|v| v.1).collect();
+    let last: Vec<DateTime<Utc>> = seen.values().map(|v| v.2).collect();
+    actors::ensure(tx, &did, &rev, &first, &last).await
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ActorDelta {
+    tracks: i32,
+    albums: i32,
+    playlists: i32,
+    likes: i32,
+}
+
+/// Counter deltas accumulated over a run.
+#[derive(Debug, Default)]
+struct Deltas {
+    /// subject uri -> (likes, comments)
+    subjects: BTreeMap<String, (i32, i32)>,
+    actors: BTreeMap<String, ActorDelta>,
+}
+
+impl Deltas {
+    fn subject(&mut self, uri: &str) -> &mut (i32, i32) {
+        self.subjects.entry(uri.to_owned()).or_default()
+    }
+
+    fn actor(&mut self, did: &str) -> &mut ActorDelta {
+        self.actors.entry(did.to_owned()).or_default()
+    }
+
+    fn list(&mut self, did: &str, list_type: Option<&str>, n: i32) {
+        match list_type {
+            Some("album") => self.actor(did).albums += n,
+            Some("playlist") => self.actor(did).playlists += n,
+            _ => {}
+        }
+    }
+
+    async fn store(&self, tx: &mut Tx<'_>) -> sqlx::Result<()> {
+        let changed: Vec<_> = self.subjects.iter().filter(|(_, (l, c))| *l != 0 || *c != 0).collect();
+        let subject: Vec<String> = changed.iter().map(|(s, _)| (*s).clone()).collect();
+        let like: Vec<i32> = changed.iter().map(|(_, (l, _))| *l).collect();
+        let comment: Vec<i32> = changed.iter().map(|(_, (_, c))| *c).collect();
+        stats::add_subject(tx, &subject, &like, &comment).await?;
+        let mut a = ActorDeltas::default();
+        for (did, d) in self
+            .actors
+            .iter()
+            .filter(|(_, d)| d.tracks != 0 || d.albums != 0 || d.playlists != 0 || d.likes != 0)
+        {
+            a.did.push(did.clone());
+            a.tracks.push(d.tracks);
+            a.albums.push(d.albums);
+            a.playlists.push(d.playlists);
+            a.likes.push(d.likes);
+        }
+        stats::add_actor(tx, &a).await
+    }
+}

@@ -1,0 +1,258 @@
+//! The one write path: every source (Jetstream, firehose, backfill, replay) hands its events
+//! here, and they are applied in batches, each in one transaction together with the stream
+//! cursor that covers it, then announced with `NOTIFY`.
+//!
+//! Inside a batch, events keep stream order. Consecutive commit events form a run that is
+//! folded in memory per record ([`plan`]) and written in bulk ([`apply`]); account, identity and
+//! sync events are applied one by one between runs.
+
+pub mod apply;
+pub mod fields;
+pub mod plan;
+pub mod rows;
+pub mod rules;
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::db::{self, Tx};
+use crate::event::{Cursor, Event, EventBody, SourceItem};
+use plan::PlannedOp;
+use rules::TrustedOrigins;
+use validate::RecordCheck;
+
+/// The channel AppView replicas listen on to drop cached entries.
+pub const NOTIFY_CHANNEL: &str = "plyr_changes";
+
+/// Errors that abort a batch (nothing of it is committed; the caller retries or stops).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("lexicons: {0}")]
+    Lexicons(#[from] plyr_atproto::LexiconError),
+}
+
+/// What a committed batch did.
+#[derive(Debug, Default, Clone)]
+pub struct BatchReport {
+    pub events: usize,
+    pub applied: usize,
+    pub stale: usize,
+    pub dropped: usize,
+    pub skipped: usize,
+    pub cursors: Vec<Cursor>,
+}
+
+/// Applies batches of source items.
+#[derive(Debug)]
+pub struct Writer {
+    pool: PgPool,
+    check: RecordCheck,
+    trusted: TrustedOrigins,
+}
+
+impl Writer {
+    pub fn new(pool: PgPool, trusted: TrustedOrigins) -> Result<Self, WriteError> {
+        Ok(Self { pool, check: RecordCheck::embedded()?, trusted })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies `items` in order in one transaction, with the newest cursor per source.
+    pub async fn apply(&self, items: &[SourceItem]) -> Result<BatchReport, WriteError> {
+        let started = Instant::now();
+        let mut report = BatchReport::default();
+        let mut tx = self.pool.begin().await?;
+        let mut touched = apply::Touched::default();
+        let mut cursors: Vec<Cursor> = Vec::new();
+        let mut run: Vec<&Event> = Vec::new();
+        for item in items {
+            match item {
+                SourceItem::Event { event, cursor } => {
+                    report.events += 1;
+                    remember(&mut cursors, cursor);
+                    if matches!(event.body, EventBody::Commit(_)) {
+                        run.push(event);
+                        continue;
+                    }
+                    self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+                    self.apply_repo_event(&mut tx, event, &mut report, &mut touched).await?;
+                }
+                SourceItem::Gap { from, reason } => {
+                    self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+                    let source =
+                        cursors.last().map(|c| c.source.clone()).unwrap_or_else(|| "jetstream".into());
+                    db::cursors::record_gap(&mut tx, &source, *from, reason).await?;
+                    db::repos::queue_all(&mut tx, "cursor-gap").await?;
+                    tracing::warn!(%source, from, %reason, "stream gap recorded; known repos queued for backfill");
+                }
+            }
+        }
+        self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+        for cursor in &cursors {
+            db::cursors::store(&mut tx, cursor).await?;
+        }
+        notify(&mut tx, &touched).await?;
+        tx.commit().await?;
+        metrics::histogram!("indexer_apply_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("indexer_batch_size").record(report.events as f64);
+        report.cursors = cursors;
+        Ok(report)
+    }
+
+    /// Folds and writes the pending run of commit events.
+    async fn flush_run(
+        &self,
+        tx: &mut Tx<'_>,
+        run: &mut Vec<&Event>,
+        report: &mut BatchReport,
+        touched: &mut apply::Touched,
+    ) -> Result<(), WriteError> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let dids: Vec<String> =
+            run.iter().map(|e| e.did.as_str().to_owned()).collect::<HashSet<_>>().into_iter().collect();
+        let status: HashMap<String, String> = db::actors::statuses(tx, &dids).await?.into_iter().collect();
+        let has_plyr: HashSet<&str> = run
+            .iter()
+            .filter(|e| matches!(&e.body, EventBody::Commit(op) if rows::is_plyr(op.collection.as_str())))
+            .map(|e| e.did.as_str())
+            .collect();
+        let mut ops = Vec::with_capacity(run.len());
+        for event in run.drain(..) {
+            let EventBody::Commit(op) = &event.body else { continue };
+            let did = event.did.as_str();
+            let collection = op.collection.as_str();
+            let wanted = rows::is_indexed(collection)
+                && status.get(did).is_none_or(|s| s != "deleted")
+                && (rows::is_plyr(collection) || status.contains_key(did) || has_plyr.contains(did));
+            count_event("commit", collection, if wanted { "accepted" } else { "skipped" });
+            if !wanted {
+                report.skipped += 1;
+                continue;
+            }
+            ops.push(PlannedOp { did, indexed_at: time_of(event), op });
+        }
+        let uris: Vec<String> = ops.iter().map(|p| p.op.uri_for(p.did)).collect();
+        let guard = db::guard::fetch(tx, &uris).await?;
+        let (changes, fold) = plan::fold(&ops, &guard, &self.check, &self.trusted);
+        for (uri, reason, detail) in &fold.dropped {
+            metrics::counter!("indexer_dropped_total", "reason" => *reason).increment(1);
+            tracing::warn!(%uri, reason, %detail, "record dropped");
+        }
+        metrics::counter!("indexer_stale_ops_total").increment(fold.stale as u64);
+        report.applied += fold.applied - fold.dropped.len();
+        report.stale += fold.stale;
+        report.dropped += fold.dropped.len();
+        let t = apply::apply(tx, &changes).await?;
+        touched.uris.extend(t.uris);
+        touched.dids.extend(t.dids);
+        Ok(())
+    }
+
+    /// Applies an `#account`, `#identity` or `#sync` event.
+    async fn apply_repo_event(
+        &self,
+        tx: &mut Tx<'_>,
+        event: &Event,
+        report: &mut BatchReport,
+        touched: &mut apply::Touched,
+    ) -> Result<(), WriteError> {
+        let did = event.did.as_str();
+        let outcome = match &event.body {
+            EventBody::Commit(_) => "skipped",
+            EventBody::Account { active, status } => {
+                let status = match (active, status.as_deref()) {
+                    (true, _) => Some("active"),
+                    // Infrastructure states: the account's content stays as it is.
+                    (false, Some("throttled" | "desynchronized")) => None,
+                    (false, Some(s)) => Some(s),
+                    (false, None) => Some("inactive"),
+                };
+                match status {
+                    None => "ignored",
+                    Some(status) => match db::actors::apply_account(tx, did, status, event.time_us).await? {
+                        Some(new) => {
+                            if new == "deleted" {
+                                db::actors::purge(tx, did).await?;
+                                tracing::info!(%did, "account deleted: its records were purged");
+                            }
+                            touched.dids.insert(did.to_owned());
+                            "applied"
+                        }
+                        None => "ignored",
+                    },
+                }
+            }
+            EventBody::Identity { handle } => {
+                if db::actors::apply_identity(tx, did, handle.as_deref(), event.time_us).await? {
+                    touched.dids.insert(did.to_owned());
+                    "applied"
+                } else {
+                    "ignored"
+                }
+            }
+            EventBody::Sync { .. } => {
+                if db::repos::queue(tx, did, "desynchronized").await? {
+                    "applied"
+                } else {
+                    "ignored"
+                }
+            }
+        };
+        let kind = match &event.body {
+            EventBody::Commit(_) => "commit",
+            EventBody::Account { .. } => "account",
+            EventBody::Identity { .. } => "identity",
+            EventBody::Sync { .. } => "sync",
+        };
+        count_event(kind, "", outcome);
+        if outcome == "applied" {
+            report.applied += 1;
+        } else {
+            report.skipped += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the newest cursor per source (items arrive in stream order).
+fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
+    match cursors.iter_mut().find(|c| c.source == cursor.source) {
+        Some(c) => *c = cursor.clone(),
+        None => cursors.push(cursor.clone()),
+    }
+}
+
+fn time_of(event: &Event) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(event.time_us).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn count_event(kind: &'static str, collection: &str, outcome: &'static str) {
+    let collection = if rows::is_indexed(collection) || collection.is_empty() {
+        collection.to_owned()
+    } else {
+        "other".to_owned()
+    };
+    metrics::counter!("indexer_events_total", "kind" => kind, "collection" => collection, "outcome" => outcome).increment(1);
+}
+
+/// Announces what the batch changed; delivered by PostgreSQL when the transaction commits.
+async fn notify(tx: &mut Tx<'_>, touched: &apply::Touched) -> sqlx::Result<()> {
+    if touched.uris.is_empty() && touched.dids.is_empty() {
+        return Ok(());
+    }
+    let payload = serde_json::json!({ "uris": touched.uris, "dids": touched.dids }).to_string();
+    // NOTIFY payloads are limited to 8000 bytes: past that, tell listeners to drop everything.
+    let payload = if payload.len() < 7900 { payload } else { r#"{"all":true}"#.to_owned() };
+    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut **tx).await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Folding a run of commit operations into the net change per record, in memory.
+//!
+//! Operations are taken in stream order. An operation whose rev is at or below the newest rev
+//! known for its record (from the `records` guard, or from an earlier op in the same run) is
+//! stale and ignored. The rest replace the record's pending state, so a run that creates,
+//! updates and deletes a record writes only the final state, once.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::rows::{self, Meta, Reject, Row};
+use super::validate::{Invalid, RecordCheck};
+use crate::db::guard::GuardRow;
+use crate::event::{Action, RecordOp};
+use crate::write::rules::TrustedOrigins;
+
+/// The net change to one record.
+#[derive(Debug)]
+pub struct Change {
+    pub collection: &'static str,
+    pub meta: Meta,
+    /// Whether the record was live (indexed) before this run.
+    pub was_live: bool,
+    /// Time of the first operation on this record that the run applied (an actor's first
+    /// sighting must not depend on how events were batched).
+    pub first_at: DateTime<Utc>,
+    /// Its state after the run: a row, or gone (deleted, or its newest version is invalid).
+    pub after: Option<Row>,
+}
+
+/// One operation to fold, with the event's DID and time.
+#[derive(Debug)]
+pub struct PlannedOp<'a> {
+    pub did: &'a str,
+    pub indexed_at: DateTime<Utc>,
+    pub op: &'a RecordOp,
+}
+
+/// What happened to each operation, for metrics and logs.
+#[derive(Debug, Default)]
+pub struct FoldReport {
+    pub applied: usize,
+    pub stale: usize,
+    /// (uri, reason, detail) of dropped records.
+    pub dropped: Vec<(String, &'static str, String)>,
+}
+
+/// Folds `ops` against the guard rows into the net change per URI, in first-seen order.
+pub fn fold(
+    ops: &[PlannedOp<'_>],
+    guard: &[GuardRow],
+    check: &RecordCheck,
+    trusted: &TrustedOrigins,
+) -> (Vec<Change>, FoldReport) {
+    let known: HashMap<&str, &GuardRow> = guard.iter().map(|g| (g.uri.as_str(), g)).collect();
+    let mut slots: HashMap<String, usize> = HashMap::new();
+    let mut changes: Vec<Change> = Vec::new();
+    let mut revs: Vec<Option<String>> = Vec::new();
+    let mut report = FoldReport::default();
+
+    for p in ops {
+        let Some(collection) = indexed(p.op.collection.as_str()) else { continue };
+        let uri = p.op.uri_for(p.did);
+        let idx = *slots.entry(uri.clone()).or_insert_with(|| {
+            let g = known.get(uri.as_str());
+            revs.push(g.map(|g| g.rev.clone()));
+            changes.push(Change {
+                collection,
+                meta: Meta {
+                    uri: uri.clone(),
+                    did: p.did.to_owned(),
+                    rkey: p.op.rkey.as_str().to_owned(),
+                    cid: String::new(),
+                    rev: String::new(),
+                    indexed_at: p.indexed_at,
+                },
+                was_live: g.is_some_and(|g| !g.deleted),
+                first_at: p.indexed_at,
+                after: None,
+            });
+            changes.len() - 1
+        });
+        let rev = p.op.rev.as_str();
+        if revs[idx].as_deref().is_some_and(|known| rev <= known) {
+            report.stale += 1;
+            continue;
+        }
+        revs[idx] = Some(rev.to_owned());
+        let change = &mut changes[idx];
+        if change.meta.rev.is_empty() {
+            change.first_at = p.indexed_at;
+        }
+        change.meta.rev = rev.to_owned();
+        change.meta.indexed_at = p.indexed_at;
+        change.meta.cid = p.op.cid.clone().unwrap_or_default();
+        change.after = match (p.op.action, &p.op.record) {
+            (Action::Delete, _) => None,
+            (_, None) => {
+                report.dropped.push((uri, "missing_record", "create/update without a record".into()));
+                None
+            }
+            (_, Some(record)) => match check.check(collection, record) {
+                Err(invalid) => {
+                    let reason = match invalid {
+                        Invalid::Lexicon(_) => "invalid_record",
+                        Invalid::BskyProfile(_) => "invalid_bsky_profile",
+                    };
+                    report.dropped.push((uri, reason, invalid.to_string()));
+                    None
+                }
+                Ok(()) => match rows::extract(collection, &change.meta, record, trusted) {
+                    Ok(row) => Some(row),
+                    Err(reject) => {
+                        report.dropped.push((uri, reject.reason(), reject_detail(reject).into()));
+                        None
+                    }
+                },
+            },
+        };
+        report.applied += 1;
+    }
+    // Records whose every op was stale have nothing to write.
+    let changes =
+        changes.into_iter().zip(revs).filter(|(c, _)| !c.meta.rev.is_empty()).map(|(c, _)| c).collect();
+    (changes, report)
+}
+
+/// The `&'static str` name of an indexed collection.
+fn indexed(collection: &str) -> Option<&'static str> {
+    [rows::TRACK, rows::LIKE, rows::COMMENT, rows::LIST, rows::PLYR_PROFILE, rows::BSKY_PROFILE]
+        .into_iter()
+        .find(|c| *c == collection)
+}
+
+fn reject_detail(reject: Reject) -> &'static str {
+    match reject {
+        Reject::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
+        Reject::NotSelf => "profile records must use the rkey 'self'",
+        Reject::NotAnObject => "record is not an object",
+    }
+}
+
+impl RecordOp {
+    /// `at://<did>/<collection>/<rkey>` for a DID given as a string.
+    pub fn uri_for(&self, did: &str) -> String {
+        format!("at://{did}/{}/{}", self.collection.as_str(), self.rkey.as_str())
+    }
+}

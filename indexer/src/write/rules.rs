@@ -1,0 +1,102 @@
+//! Rules every collection shares: times, public ids, and which URLs are trusted.
+
+use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
+
+/// How far in the future a record's own timestamp may be before it stops deciding its order.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+/// The time a feed sorts a record by: its `createdAt`, unless that is more than five minutes
+/// after the record was indexed (a wrong clock or a lie), then the time it was indexed.
+pub fn sort_time(created_at: DateTime<Utc>, indexed_at: DateTime<Utc>) -> DateTime<Utc> {
+    if created_at > indexed_at + MAX_CLOCK_SKEW { indexed_at } else { created_at }
+}
+
+/// The stable public integer id of a track: 52 bits of SHA-256(uri), so it survives a rebuild of
+/// the database and stays exact in JavaScript numbers.
+pub fn track_id(uri: &str) -> i64 {
+    let digest = Sha256::digest(uri.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let id = u64::from_be_bytes(first) >> 12;
+    // `>> 12` leaves 52 bits, so the value always fits in i64; never hand out 0.
+    i64::try_from(id).unwrap_or(i64::MAX).max(1)
+}
+
+/// The stable public UUID of a list (album or playlist), derived from its URI (RFC 9562
+/// version 8, "custom").
+pub fn list_id(uri: &str) -> String {
+    let d = Sha256::digest(uri.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// Origins (`scheme://host[:port]`) whose `audioUrl`s are kept.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedOrigins(Vec<String>);
+
+impl TrustedOrigins {
+    pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(origins: I) -> Self {
+        Self(origins.into_iter().filter_map(|o| origin_of(o.as_ref())).collect())
+    }
+
+    /// Whether `url`'s origin is one of the trusted ones.
+    pub fn trusts(&self, url: &str) -> bool {
+        origin_of(url).is_some_and(|o| self.0.contains(&o))
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased; `None` for anything else.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return None;
+    }
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(match parsed.port() {
+        Some(port) => format!("{}://{host}:{port}", parsed.scheme()),
+        None => format!("{}://{host}", parsed.scheme()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn future_records_sort_by_index_time() {
+        let now = Utc::now();
+        assert_eq!(sort_time(now - Duration::days(1), now), now - Duration::days(1));
+        assert_eq!(sort_time(now + Duration::minutes(4), now), now + Duration::minutes(4));
+        assert_eq!(sort_time(now + Duration::minutes(6), now), now);
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        let a = "at://did:plc:a/fm.plyr.track/3l2";
+        assert_eq!(track_id(a), track_id(a));
+        assert_ne!(track_id(a), track_id("at://did:plc:a/fm.plyr.track/3l3"));
+        assert!(track_id(a) > 0 && track_id(a) < (1 << 52));
+        let id = list_id(a);
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "8", "version 8 UUID: {id}");
+        assert_eq!(id, list_id(a));
+    }
+
+    #[test]
+    fn trusted_origins_compare_scheme_host_and_port() {
+        let t = TrustedOrigins::new(["https://audio.plyr.fm", "http://localhost:9000/"]);
+        assert!(t.trusts("https://audio.plyr.fm/audio/abc.mp3"));
+        assert!(t.trusts("https://AUDIO.plyr.fm/x"));
+        assert!(t.trusts("http://localhost:9000/a"));
+        assert!(!t.trusts("http://audio.plyr.fm/x"), "scheme matters");
+        assert!(!t.trusts("https://audio.plyr.fm.evil.com/x"));
+        assert!(!t.trusts("https://evil.com/?u=https://audio.plyr.fm"));
+        assert!(!t.trusts("http://localhost:9001/a"), "port matters");
+        assert!(!t.trusts("ftp://audio.plyr.fm/x"));
+    }
+}

@@ -1,0 +1,65 @@
+//! Lexicon validation in front of the write path: the catalog is built once from the lexicon
+//! documents embedded in `plyr-lexicons`, the same JSON the generated types came from.
+
+use ipld_core::ipld::Ipld;
+use plyr_atproto::{Catalog, LexiconDoc, LexiconError, Violations};
+
+use super::rows::BSKY_PROFILE;
+
+/// Why a record was dropped before reaching the database.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Invalid {
+    /// It violates its lexicon; every violation with its path.
+    #[error("{0}")]
+    Lexicon(Violations),
+    /// An `app.bsky.actor.profile` whose fields we read are not what they must be.
+    #[error("bsky profile: {0}")]
+    BskyProfile(&'static str),
+}
+
+/// Checks records against the lexicons of the collections we index.
+#[derive(Debug)]
+pub struct RecordCheck {
+    catalog: Catalog,
+}
+
+impl RecordCheck {
+    /// Builds the catalog from the lexicons embedded in `plyr-lexicons`.
+    pub fn embedded() -> Result<Self, LexiconError> {
+        let docs = plyr_lexicons::schemas::LEXICONS
+            .iter()
+            .map(|(_, json)| LexiconDoc::from_json(json))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { catalog: Catalog::from_documents(docs)? })
+    }
+
+    /// Validates `record` as a record of `collection`.
+    ///
+    /// `app.bsky.actor.profile` is not ours: only the two fields we keep (display name, avatar)
+    /// are checked, so a profile valid under a newer Bluesky lexicon is never rejected.
+    pub fn check(&self, collection: &str, record: &Ipld) -> Result<(), Invalid> {
+        if collection == BSKY_PROFILE {
+            return check_bsky_profile(record);
+        }
+        self.catalog.validate_record(collection, record).map_err(Invalid::Lexicon)
+    }
+}
+
+fn check_bsky_profile(record: &Ipld) -> Result<(), Invalid> {
+    let Ipld::Map(f) = record else { return Err(Invalid::BskyProfile("not an object")) };
+    match f.get("displayName") {
+        None | Some(Ipld::Null) => {}
+        Some(Ipld::String(s)) if s.len() <= 640 => {}
+        Some(_) => return Err(Invalid::BskyProfile("displayName must be a string of at most 640 bytes")),
+    }
+    match f.get("avatar") {
+        None | Some(Ipld::Null) => Ok(()),
+        Some(Ipld::Map(b))
+            if matches!(b.get("ref"), Some(Ipld::Link(_)))
+                && matches!(b.get("mimeType"), Some(Ipld::String(m)) if m.starts_with("image/")) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(Invalid::BskyProfile("avatar must be an image blob")),
+    }
+}

@@ -1,0 +1,336 @@
+//! The one write path against a real PostgreSQL: every collection's create/update/delete,
+//! ordering by rev, idempotency, counts, accounts and dropped records.
+
+mod support;
+
+use support::*;
+
+const TRACK: &str = "fm.plyr.track";
+const LIKE: &str = "fm.plyr.like";
+const COMMENT: &str = "fm.plyr.comment";
+const LIST: &str = "fm.plyr.list";
+
+#[tokio::test]
+async fn create_update_delete_every_collection() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    let profile = serde_json::json!({ "$type": "fm.plyr.actor.profile", "bio": "hi", "createdAt": "2026-01-01T00:00:00Z" });
+    let bsky = serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": "Alice A." });
+    let items = vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("First"))),
+        ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(like(&t))),
+        ev.commit(BOB, &tid(3), COMMENT, &tid(3), Some(comment(&t, "nice", 1500))),
+        ev.commit(ALICE, &tid(4), LIST, &tid(4), Some(list("album", "LP", &[&t]))),
+        ev.commit(ALICE, &tid(5), "fm.plyr.actor.profile", "self", Some(profile)),
+        ev.commit(ALICE, &tid(6), "app.bsky.actor.profile", "self", Some(bsky)),
+    ];
+    let report = w.apply(&items).await.expect("apply");
+    assert_eq!((report.applied, report.dropped, report.stale), (6, 0, 0), "{report:?}");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'First'").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT likes::bigint FROM subject_stats").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT comments::bigint FROM subject_stats").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM list_items").await, 1);
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT (tracks + albums)::bigint FROM actor_stats WHERE did = 'did:plc:alice2222222222222222222'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM plyr_profiles WHERE bio = 'hi'").await, 1);
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM bsky_profiles WHERE display_name = 'Alice A.'").await,
+        1
+    );
+
+    // Updates replace each record's content.
+    let t2 = uri(ALICE, TRACK, &tid(10));
+    let updates = vec![
+        ev.commit(ALICE, &tid(10), TRACK, &tid(10), Some(track("Second"))),
+        ev.commit(ALICE, &tid(11), TRACK, &tid(1), Some(track("First (remaster)"))),
+        ev.commit(BOB, &tid(12), COMMENT, &tid(3), Some(comment(&t, "nice!!", 2000))),
+        ev.commit(ALICE, &tid(13), LIST, &tid(4), Some(list("album", "LP", &[&t, &t2]))),
+    ];
+    w.apply(&updates).await.expect("apply updates");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'First (remaster)'").await, 1);
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM comments WHERE text = 'nice!!' AND timestamp_ms = 2000").await,
+        1
+    );
+    assert_eq!(scalar_i64(&db, "SELECT comments::bigint FROM subject_stats WHERE subject_uri LIKE '%' || (SELECT rkey FROM tracks WHERE title LIKE 'First%')").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM list_items").await, 2);
+    assert_eq!(scalar_i64(&db, "SELECT item_count::bigint FROM lists").await, 2);
+
+    // Deletes remove rows and leave tombstones; counts follow.
+    let deletes = vec![
+        ev.commit(BOB, &tid(20), LIKE, &tid(2), None),
+        ev.commit(BOB, &tid(21), COMMENT, &tid(3), None),
+        ev.commit(ALICE, &tid(22), LIST, &tid(4), None),
+        ev.commit(ALICE, &tid(23), TRACK, &tid(10), None),
+        ev.commit(ALICE, &tid(24), "fm.plyr.actor.profile", "self", None),
+    ];
+    w.apply(&deletes).await.expect("apply deletes");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM likes").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM comments").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM lists").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM list_items").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM plyr_profiles").await, 0);
+    assert_eq!(
+        scalar_i64(&db, "SELECT COALESCE(sum(likes + comments), 0)::bigint FROM subject_stats").await,
+        0
+    );
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT (tracks + albums)::bigint FROM actor_stats WHERE did = 'did:plc:alice2222222222222222222'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM records WHERE deleted").await, 5);
+}
+
+#[tokio::test]
+async fn duplicate_delivery_and_replayed_prefixes_change_nothing() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    let stream = vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A"))),
+        ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(like(&t))),
+        ev.commit(CAROL, &tid(3), LIKE, &tid(3), Some(like(&t))),
+        ev.commit(BOB, &tid(4), COMMENT, &tid(4), Some(comment(&t, "x", 1))),
+        ev.commit(CAROL, &tid(5), LIKE, &tid(3), None),
+        ev.commit(ALICE, &tid(6), LIST, &tid(6), Some(list("playlist", "Mix", &[&t]))),
+        ev.account(CAROL, false, Some("deactivated")),
+        ev.commit(ALICE, &tid(7), TRACK, &tid(1), Some(track("A2"))),
+    ];
+    w.apply(&stream).await.expect("first pass");
+    let once = db.snapshot(VOLATILE).await.expect("snapshot");
+    w.apply(&stream).await.expect("whole stream again");
+    assert_same(
+        &db.snapshot(VOLATILE).await.expect("snapshot"),
+        &once,
+        "replaying the stream changed the database",
+    );
+    for cut in 1..stream.len() {
+        w.apply(&stream[..cut]).await.expect("prefix again");
+        w.apply(&stream[cut..]).await.expect("rest again");
+        assert_same(
+            &db.snapshot(VOLATILE).await.expect("snapshot"),
+            &once,
+            &format!("replaying a prefix of {cut} changed the database"),
+        );
+    }
+    // Each event in its own batch gives the same result as one batch.
+    let (db2, w2) = setup().await;
+    for item in &stream {
+        w2.apply(std::slice::from_ref(item)).await.expect("single");
+    }
+    assert_same(
+        &db2.snapshot(VOLATILE).await.expect("snapshot"),
+        &once,
+        "one event per batch differs from one batch",
+    );
+}
+
+#[tokio::test]
+async fn order_is_decided_by_rev_not_by_arrival() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let rkey = tid(1);
+    let v1 = ev.commit(ALICE, &tid(1), TRACK, &rkey, Some(track("v1")));
+    let v2 = ev.commit(ALICE, &tid(2), TRACK, &rkey, Some(track("v2")));
+    let v3 = ev.commit(ALICE, &tid(3), TRACK, &rkey, Some(track("v3")));
+    let report = w.apply(&[v3.clone(), v1.clone()]).await.expect("shuffled");
+    assert_eq!(report.stale, 1);
+    w.apply(&[v2, v1]).await.expect("stale ones later");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'v3'").await, 1);
+    // The same rev again is stale too.
+    let same = ev.commit(ALICE, &tid(3), TRACK, &rkey, Some(track("v3 but different")));
+    assert_eq!(w.apply(&[same]).await.expect("same rev").stale, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'v3'").await, 1);
+}
+
+#[tokio::test]
+async fn a_late_older_create_cannot_resurrect_a_deleted_record() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let rkey = tid(1);
+    let create = ev.commit(ALICE, &tid(1), TRACK, &rkey, Some(track("ghost")));
+    let delete = ev.commit(ALICE, &tid(2), TRACK, &rkey, None);
+    w.apply(&[delete]).await.expect("delete first");
+    let report = w.apply(&[create]).await.expect("late create");
+    assert_eq!(report.stale, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 0);
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM records WHERE deleted AND rev = (SELECT max(rev) FROM records)"
+        )
+        .await,
+        1
+    );
+    // A genuinely newer create (rkeys can be reused) is applied.
+    w.apply(&[ev.commit(ALICE, &tid(3), TRACK, &rkey, Some(track("reborn")))]).await.expect("newer");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'reborn'").await, 1);
+}
+
+#[tokio::test]
+async fn likes_before_their_track_count_and_each_author_counts_once() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(9));
+    w.apply(&[
+        ev.commit(BOB, &tid(1), LIKE, &tid(1), Some(like(&t))),
+        ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(like(&t))), // a second like by the same author
+        ev.commit(CAROL, &tid(3), LIKE, &tid(3), Some(like(&t))),
+    ])
+    .await
+    .expect("likes");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT likes::bigint FROM subject_stats").await, 2, "distinct authors");
+    w.apply(&[ev.commit(ALICE, &tid(9), TRACK, &tid(9), Some(track("late")))]).await.expect("track");
+    let sql = "SELECT s.likes::bigint FROM tracks t JOIN subject_stats s ON s.subject_uri = t.uri";
+    assert_eq!(scalar_i64(&db, sql).await, 2, "the likes count once the track appears");
+    w.apply(&[ev.commit(BOB, &tid(4), LIKE, &tid(1), None)]).await.expect("unlike one");
+    assert_eq!(scalar_i64(&db, sql).await, 2, "bob still has a like");
+    w.apply(&[ev.commit(BOB, &tid(5), LIKE, &tid(2), None)]).await.expect("unlike other");
+    assert_eq!(scalar_i64(&db, sql).await, 1);
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT likes::bigint FROM actor_stats WHERE did = 'did:plc:carol2222222222222222222'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn account_deactivation_hides_reactivation_shows_deletion_purges() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    let history = vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A"))),
+        ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(like(&t))),
+        ev.commit(BOB, &tid(3), COMMENT, &tid(3), Some(comment(&t, "hey", 5))),
+        ev.commit(BOB, &tid(4), TRACK, &tid(4), Some(track("Bob's"))),
+    ];
+    w.apply(&history).await.expect("history");
+    let hidden = "SELECT count(*) FROM actors WHERE hidden";
+    w.apply(&[ev.account(BOB, false, Some("deactivated"))]).await.expect("deactivate");
+    assert_eq!(scalar_i64(&db, hidden).await, 1);
+    w.apply(&[ev.account(BOB, false, Some("throttled"))]).await.expect("throttled");
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM actors WHERE status = 'deactivated'").await,
+        1,
+        "throttled changes nothing"
+    );
+    w.apply(&[ev.account(BOB, true, None)]).await.expect("reactivate");
+    assert_eq!(scalar_i64(&db, hidden).await, 0);
+    let old = ev.account(BOB, false, Some("takendown"));
+    let delete = ev.account(BOB, false, Some("deleted"));
+    w.apply(&[delete]).await.expect("delete");
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM likes").await
+            + scalar_i64(&db, "SELECT count(*) FROM comments").await,
+        0
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 1, "only alice's track is left");
+    assert_eq!(scalar_i64(&db, "SELECT COALESCE(sum(likes + comments), 0)::bigint FROM subject_stats WHERE subject_uri LIKE '%alice%'").await, 0);
+    // An older account event and a replay of the account's history change nothing.
+    w.apply(&[old]).await.expect("older status");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM actors WHERE status = 'deleted'").await, 1);
+    let before = db.snapshot(VOLATILE).await.expect("snapshot");
+    w.apply(&history).await.expect("replayed history");
+    assert_same(&db.snapshot(VOLATILE).await.expect("snapshot"), &before, "purged records came back");
+}
+
+#[tokio::test]
+async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    let mut long_title = track(&"x".repeat(257));
+    long_title["title"] = serde_json::json!("x".repeat(257));
+    let mut no_audio = track("silent");
+    no_audio.as_object_mut().expect("object").remove("audioBlob");
+    let mut untrusted_only = no_audio.clone();
+    untrusted_only["audioUrl"] = serde_json::json!("https://evil.example/a.mp3");
+    let mut untrusted_with_blob = track("blob wins");
+    untrusted_with_blob["audioUrl"] = serde_json::json!("https://evil.example/a.mp3");
+    let mut bad_like = like(&t);
+    bad_like["subject"]["uri"] = serde_json::json!("https://plyr.fm/track/1");
+    let items: Vec<String> = (0..501).map(|_| t.clone()).collect();
+    let item_refs: Vec<&str> = items.iter().map(String::as_str).collect();
+    let bad_bsky = serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": 42 });
+    let batch = vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("ok"))),
+        ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(long_title)),
+        ev.commit(ALICE, &tid(3), TRACK, &tid(3), Some(no_audio)),
+        ev.commit(ALICE, &tid(4), TRACK, &tid(4), Some(untrusted_only)),
+        ev.commit(BOB, &tid(5), COMMENT, &tid(5), Some(comment(&t, "neg", -1))),
+        ev.commit(BOB, &tid(6), LIKE, &tid(6), Some(bad_like)),
+        ev.commit(BOB, &tid(7), LIST, &tid(7), Some(list("playlist", "huge", &item_refs))),
+        ev.commit(ALICE, &tid(8), "app.bsky.actor.profile", "self", Some(bad_bsky)),
+        ev.commit(ALICE, &tid(9), TRACK, &tid(9), Some(untrusted_with_blob)),
+        ev.commit(BOB, &tid(10), LIKE, &tid(10), Some(like(&t))),
+    ];
+    let report = w.apply(&batch).await.expect("apply");
+    assert_eq!(report.dropped, 7, "{report:?}");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 2);
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'blob wins' AND audio_url IS NULL").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM likes").await,
+        1,
+        "the valid like after the bad ones is indexed"
+    );
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM comments").await
+            + scalar_i64(&db, "SELECT count(*) FROM lists").await,
+        0
+    );
+    // An invalid newer version removes the older valid one (its current state is invalid).
+    let mut broken = track("ok");
+    broken["title"] = serde_json::json!("");
+    w.apply(&[ev.commit(ALICE, &tid(11), TRACK, &tid(1), Some(broken))]).await.expect("broken update");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'ok'").await, 0);
+}
+
+#[tokio::test]
+async fn future_dated_records_sort_by_the_time_they_were_indexed() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let mut future = track("from the future");
+    future["createdAt"] = serde_json::json!("2099-01-01T00:00:00Z");
+    w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(future))]).await.expect("apply");
+    let kept = "SELECT count(*) FROM tracks WHERE created_at > '2098-01-01' AND sort_at = indexed_at";
+    assert_eq!(scalar_i64(&db, kept).await, 1);
+}
+
+#[tokio::test]
+async fn identity_events_update_known_actors_only() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A")))]).await.expect("track");
+    w.apply(&[ev.identity(ALICE, "Alice.Example.com"), ev.identity(BOB, "bob.example.com")])
+        .await
+        .expect("identity");
+    assert_eq!(
+        scalar_i64(
+            &db,
+            "SELECT count(*) FROM actors WHERE handle = 'alice.example.com' AND NOT handle_verified"
+        )
+        .await,
+        1
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM actors").await, 1, "unknown DIDs are not indexed");
+}
