@@ -111,8 +111,7 @@ CREATE TABLE likes (
 );
 CREATE INDEX likes_subject_idx ON likes (subject_uri, sort_at DESC, uri DESC);
 CREATE INDEX likes_author_idx ON likes (did, sort_at DESC, uri DESC);
-CREATE INDEX likes_author_subject_idx ON likes (did, subject_uri);
-CREATE INDEX likes_subject_author_idx ON likes (subject_uri, did);
+CREATE INDEX likes_subject_author_idx ON likes (subject_uri, did);  -- pair counts, viewer state
 CREATE INDEX likes_created_idx ON likes (created_at, subject_uri);
 
 -- fm.plyr.comment

@@ -81,7 +81,9 @@ pub async fn run(
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
+        let started = std::time::Instant::now();
         let report = apply_with_retry(&writer, &batch, &config).await?;
+        tracing::debug!(events = report.events, ms = started.elapsed().as_millis() as u64, "batch applied");
         totals.batches += 1;
         totals.events += report.events as u64;
         totals.applied += report.applied as u64;

@@ -67,9 +67,7 @@ pub(crate) async fn ensure_database(conn: &mut sqlx::PgConnection, name: &str) -
         .await?;
     if exists.is_none() {
         // Two processes may race here; losing the race is fine.
-        if let Err(err) =
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut *conn).await
-        {
+        if let Err(err) = sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut *conn).await {
             let duplicate =
                 err.as_database_error().and_then(|e| e.code()).is_some_and(|c| c == "42P04" || c == "23505");
             if !duplicate {

@@ -40,7 +40,7 @@ impl TestDb {
                 .unwrap_or(0)
         );
         let mut conn = admin.connect().await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut conn).await?;
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
         let _ = conn.close().await;
         let url =
             format!("postgres://{}@{}:{}/{name}", admin.get_username(), admin.get_host(), admin.get_port());
@@ -87,8 +87,7 @@ impl TestDb {
                 "SELECT row_to_json(r)::text FROM (SELECT {} FROM \"{table}\") r ORDER BY 1",
                 kept.join(", ")
             );
-            let rows: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+            let rows: Vec<String> = sqlx::query_scalar(&sql).fetch_all(&self.pool).await?;
             out.push_str(&format!("== {table} ({} rows)\n", rows.len()));
             for row in rows {
                 out.push_str(&row);
@@ -110,11 +109,9 @@ impl Drop for TestDb {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
             rt.block_on(async move {
                 if let Ok(mut conn) = admin.connect().await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                     let _ = conn.close().await;
                 }
             });

@@ -34,6 +34,9 @@ pub async fn ensure(
 
 /// `(did, status)` of the DIDs we know among `dids`.
 pub async fn statuses(tx: &mut Tx<'_>, dids: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+    if dids.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows =
         sqlx::query!("SELECT did, status FROM actors WHERE did = ANY($1)", dids).fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().map(|r| (r.did, r.status)).collect())
@@ -60,27 +63,28 @@ pub async fn apply_account(
     Ok(row.map(|r| r.status))
 }
 
-/// Applies an `#identity` event to a known actor: the claimed handle is stored unverified and
-/// the identity is marked for re-resolution. Returns whether the actor is known.
-pub async fn apply_identity(
+/// Applies `#identity` events (one per DID, the newest) to known actors: the claimed handle is
+/// stored unverified and the identity is marked for re-resolution. Older events than the newest
+/// applied are ignored. Returns the DIDs that were updated.
+pub async fn apply_identities(
     tx: &mut Tx<'_>,
-    did: &str,
-    handle: Option<&str>,
-    event_us: i64,
-) -> sqlx::Result<bool> {
-    let row = sqlx::query!(
-        r#"UPDATE actors
-              SET handle = COALESCE(lower($2), handle), handle_verified = FALSE, identity_at = NULL,
-                  identity_event_us = $3, updated_at = to_timestamp($3::bigint / 1e6)
-            WHERE did = $1 AND identity_event_us < $3
-            RETURNING did"#,
+    did: &[String],
+    handle: &[Option<String>],
+    event_us: &[i64],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"UPDATE actors a
+              SET handle = COALESCE(lower(u.handle), a.handle), handle_verified = FALSE, identity_at = NULL,
+                  identity_event_us = u.us, updated_at = to_timestamp(u.us::bigint / 1e6)
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(did, handle, us)
+            WHERE a.did = u.did AND a.identity_event_us < u.us
+            RETURNING a.did"#,
         did,
-        handle,
+        handle as &[Option<String>],
         event_us,
     )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(row.is_some())
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// Removes every record of a deleted account, keeping the counters exact and leaving

@@ -13,6 +13,9 @@ pub struct GuardRow {
 
 /// The guard rows for `uris` (missing ones were never seen).
 pub async fn fetch(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<GuardRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_as!(GuardRow, "SELECT uri, rev, deleted FROM records WHERE uri = ANY($1)", uris)
         .fetch_all(&mut **tx)
         .await

@@ -6,28 +6,34 @@ use chrono::{DateTime, Utc};
 use super::Tx;
 use crate::write::rows::{LikeRow, Meta};
 
-/// The `(did, subject_uri)` pairs among the given ones that have at least one like.
-pub async fn existing_pairs(
+/// How many likes exist for each of the given `(did, subject_uri)` pairs (pairs with none are
+/// left out).
+pub async fn pair_counts(
     tx: &mut Tx<'_>,
     did: &[String],
     subject: &[String],
-) -> sqlx::Result<Vec<(String, String)>> {
+) -> sqlx::Result<Vec<(String, String, i64)>> {
     if did.is_empty() {
         return Ok(Vec::new());
     }
     let rows = sqlx::query!(
-        r#"SELECT DISTINCT l.did, l.subject_uri
-           FROM likes l JOIN UNNEST($1::text[], $2::text[]) AS p(did, subject) ON l.did = p.did AND l.subject_uri = p.subject"#,
+        r#"SELECT l.did, l.subject_uri, count(*) AS "n!"
+           FROM likes l JOIN UNNEST($1::text[], $2::text[]) AS p(did, subject)
+             ON l.did = p.did AND l.subject_uri = p.subject
+           GROUP BY l.did, l.subject_uri"#,
         did,
         subject,
     )
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.did, r.subject_uri)).collect())
+    Ok(rows.into_iter().map(|r| (r.did, r.subject_uri, r.n)).collect())
 }
 
 /// `(uri, did, subject_uri)` of the likes among `uris` that exist now.
 pub async fn subjects(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, String)>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query!("SELECT uri, did, subject_uri FROM likes WHERE uri = ANY($1)", uris)
         .fetch_all(&mut **tx)
         .await?;

@@ -7,6 +7,9 @@ use crate::write::rows::{ListRow, Meta};
 
 /// `(uri, did, list_type)` of the lists among `uris` that exist now.
 pub async fn types(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, Option<String>)>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query!("SELECT uri, did, list_type FROM lists WHERE uri = ANY($1)", uris)
         .fetch_all(&mut **tx)
         .await?;
@@ -15,6 +18,9 @@ pub async fn types(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String
 
 /// `(list_uri, subject_uri, added_at)` of the current items of `uris`.
 pub async fn items(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, DateTime<Utc>)>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows =
         sqlx::query!("SELECT list_uri, subject_uri, added_at FROM list_items WHERE list_uri = ANY($1)", uris)
             .fetch_all(&mut **tx)

@@ -138,6 +138,9 @@ pub async fn upsert_comments(tx: &mut Tx<'_>, rows: &[(&Meta, &CommentRow)]) -> 
 
 /// `(uri, subject_uri)` of the comments among `uris` that exist now.
 pub async fn comment_subjects(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query!("SELECT uri, subject_uri FROM comments WHERE uri = ANY($1)", uris)
         .fetch_all(&mut **tx)
         .await?;

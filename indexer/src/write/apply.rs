@@ -104,31 +104,33 @@ async fn apply_likes(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
     if of(changes, rows::LIKE).next().is_none() {
         return Ok(());
     }
+    // Likes per (author, subject) pair change by -1 for every live like this run replaces or
+    // removes, and by +1 for every like it writes; a pair counts while it has at least one.
     let live: Vec<String> =
         of(changes, rows::LIKE).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
-    let mut pairs: HashSet<(String, String)> =
-        likes::subjects(tx, &live).await?.into_iter().map(|(_, did, subject)| (did, subject)).collect();
+    let mut change: HashMap<(String, String), i64> = HashMap::new();
+    for (_, did, subject) in likes::subjects(tx, &live).await? {
+        *change.entry((did, subject)).or_default() -= 1;
+    }
     let mut up = Vec::new();
     for c in of(changes, rows::LIKE) {
         if let Some(Row::Like(r)) = &c.after {
-            pairs.insert((c.meta.did.clone(), r.subject_uri.clone()));
+            *change.entry((c.meta.did.clone(), r.subject_uri.clone())).or_default() += 1;
             up.push((&c.meta, r));
         }
     }
-    let (dids, subjects): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
-    let before: HashSet<(String, String)> =
-        likes::existing_pairs(tx, &dids, &subjects).await?.into_iter().collect();
+    let (dids, subjects): (Vec<String>, Vec<String>) = change.keys().cloned().unzip();
+    let before: HashMap<(String, String), i64> =
+        likes::pair_counts(tx, &dids, &subjects).await?.into_iter().map(|(d, s, n)| ((d, s), n)).collect();
     likes::upsert(tx, &up).await?;
     likes::delete(tx, &removed(of(changes, rows::LIKE))).await?;
-    let after: HashSet<(String, String)> =
-        likes::existing_pairs(tx, &dids, &subjects).await?.into_iter().collect();
-    for (did, subject) in after.difference(&before) {
-        d.subject(subject).0 += 1;
-        d.actor(did).likes += 1;
-    }
-    for (did, subject) in before.difference(&after) {
-        d.subject(subject).0 -= 1;
-        d.actor(did).likes -= 1;
+    for ((did, subject), delta) in &change {
+        let had = before.get(&(did.clone(), subject.clone())).copied().unwrap_or(0);
+        let step = i32::from(had + delta > 0) - i32::from(had > 0);
+        if step != 0 {
+            d.subject(subject).0 += step;
+            d.actor(did).likes += step;
+        }
     }
     Ok(())
 }

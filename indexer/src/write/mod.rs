@@ -70,23 +70,34 @@ impl Writer {
         let started = Instant::now();
         let mut report = BatchReport::default();
         let mut tx = self.pool.begin().await?;
+        // Safe to skip waiting for the WAL flush: a server crash can only lose the newest commits,
+        // each together with the cursor that covers it, so those events are simply replayed.
+        sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let mut touched = apply::Touched::default();
         let mut cursors: Vec<Cursor> = Vec::new();
+        // Commits are folded in runs; identity and sync events do not interact with commits and
+        // are applied in bulk after the run. Only `#account` events (and gaps) end a run, since a
+        // deletion must purge what came before it and stop what comes after.
         let mut run: Vec<&Event> = Vec::new();
+        let mut later: Vec<&Event> = Vec::new();
         for item in items {
             match item {
                 SourceItem::Event { event, cursor } => {
                     report.events += 1;
                     remember(&mut cursors, cursor);
-                    if matches!(event.body, EventBody::Commit(_)) {
-                        run.push(event);
-                        continue;
+                    match event.body {
+                        EventBody::Commit(_) => run.push(event),
+                        EventBody::Identity { .. } | EventBody::Sync { .. } => later.push(event),
+                        EventBody::Account { .. } => {
+                            self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+                            self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
+                            self.apply_repo_event(&mut tx, event, &mut report, &mut touched).await?;
+                        }
                     }
-                    self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
-                    self.apply_repo_event(&mut tx, event, &mut report, &mut touched).await?;
                 }
                 SourceItem::Gap { from, reason } => {
                     self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+                    self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
                     let source =
                         cursors.last().map(|c| c.source.clone()).unwrap_or_else(|| "jetstream".into());
                     db::cursors::record_gap(&mut tx, &source, *from, reason).await?;
@@ -96,6 +107,7 @@ impl Writer {
             }
         }
         self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
+        self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
         for cursor in &cursors {
             db::cursors::store(&mut tx, cursor).await?;
         }
@@ -141,9 +153,12 @@ impl Writer {
             }
             ops.push(PlannedOp { did, indexed_at: time_of(event), op });
         }
+        let t0 = Instant::now();
         let uris: Vec<String> = ops.iter().map(|p| p.op.uri_for(p.did)).collect();
         let guard = db::guard::fetch(tx, &uris).await?;
+        let t1 = Instant::now();
         let (changes, fold) = plan::fold(&ops, &guard, &self.check, &self.trusted);
+        let t2 = Instant::now();
         for (uri, reason, detail) in &fold.dropped {
             metrics::counter!("indexer_dropped_total", "reason" => *reason).increment(1);
             tracing::warn!(%uri, reason, %detail, "record dropped");
@@ -153,12 +168,57 @@ impl Writer {
         report.stale += fold.stale;
         report.dropped += fold.dropped.len();
         let t = apply::apply(tx, &changes).await?;
+        tracing::debug!(
+            ops = ops.len(),
+            guard_ms = (t1 - t0).as_millis() as u64,
+            fold_ms = (t2 - t1).as_millis() as u64,
+            apply_ms = t2.elapsed().as_millis() as u64,
+            "run written"
+        );
         touched.uris.extend(t.uris);
         touched.dids.extend(t.dids);
         Ok(())
     }
 
-    /// Applies an `#account`, `#identity` or `#sync` event.
+    /// Applies the held-back identity events (in bulk, newest per DID) and sync events.
+    async fn apply_later(
+        &self,
+        tx: &mut Tx<'_>,
+        later: &mut Vec<&Event>,
+        report: &mut BatchReport,
+        touched: &mut apply::Touched,
+    ) -> Result<(), WriteError> {
+        let mut identities: HashMap<&str, (Option<&str>, i64)> = HashMap::new();
+        for event in later.drain(..) {
+            match &event.body {
+                EventBody::Identity { handle } => {
+                    let e =
+                        identities.entry(event.did.as_str()).or_insert((handle.as_deref(), event.time_us));
+                    if event.time_us >= e.1 {
+                        *e = (handle.as_deref(), event.time_us);
+                    }
+                }
+                _ => self.apply_repo_event(tx, event, report, touched).await?,
+            }
+        }
+        if identities.is_empty() {
+            return Ok(());
+        }
+        let did: Vec<String> = identities.keys().map(|d| (*d).to_owned()).collect();
+        let handle: Vec<Option<String>> = identities.values().map(|(h, _)| h.map(str::to_owned)).collect();
+        let at: Vec<i64> = identities.values().map(|(_, t)| *t).collect();
+        let applied = db::actors::apply_identities(tx, &did, &handle, &at).await?;
+        for d in &applied {
+            touched.dids.insert(d.clone());
+        }
+        count_events("identity", "applied", applied.len());
+        count_events("identity", "ignored", did.len() - applied.len());
+        report.applied += applied.len();
+        report.skipped += did.len() - applied.len();
+        Ok(())
+    }
+
+    /// Applies an `#account` or `#sync` event.
     async fn apply_repo_event(
         &self,
         tx: &mut Tx<'_>,
@@ -192,14 +252,7 @@ impl Writer {
                     },
                 }
             }
-            EventBody::Identity { handle } => {
-                if db::actors::apply_identity(tx, did, handle.as_deref(), event.time_us).await? {
-                    touched.dids.insert(did.to_owned());
-                    "applied"
-                } else {
-                    "ignored"
-                }
-            }
+            EventBody::Identity { .. } => "skipped", // applied in bulk by apply_later
             EventBody::Sync { .. } => {
                 if db::repos::queue(tx, did, "desynchronized").await? {
                     "applied"
@@ -234,6 +287,11 @@ fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
 
 fn time_of(event: &Event) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(event.time_us).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn count_events(kind: &'static str, outcome: &'static str, n: usize) {
+    metrics::counter!("indexer_events_total", "kind" => kind, "collection" => "", "outcome" => outcome)
+        .increment(n as u64);
 }
 
 fn count_event(kind: &'static str, collection: &str, outcome: &'static str) {
