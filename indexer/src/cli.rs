@@ -111,7 +111,7 @@ pub async fn run_live(
         }
         None => tracing::info!("no stored Jetstream cursor: starting live"),
     }
-    if let Some(addr) = options.metrics_listen {
+    if let Some(addr) = options.metrics_listen.0 {
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(async move {
             if let Err(err) = crate::telemetry::serve(addr, db, stop).await {

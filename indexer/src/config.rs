@@ -61,7 +61,25 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_HANDLE_PDS")]
     pub handle_pds: Option<String>,
 
-    /// Where the indexer serves /metrics and /health (none when empty).
+    /// Where the indexer serves /metrics and /health; an empty value turns them off.
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
-    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Listen,
+}
+
+/// A listen address, or none (an empty string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim().is_empty() {
+            return Ok(Self(None));
+        }
+        s.trim()
+            .parse()
+            .map(|a| Self(Some(a)))
+            .map_err(|e| format!("{s:?} is not an address like 127.0.0.1:9091: {e}"))
+    }
 }

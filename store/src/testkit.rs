@@ -134,3 +134,16 @@ async fn admin_options() -> Result<PgConnectOptions, StoreError> {
     // The cluster is shared by every test process and left running for the next one.
     Ok(cluster.admin_options())
 }
+
+/// Asserts two snapshots are equal, printing only the lines that differ.
+#[track_caller]
+pub fn assert_same(actual: &str, expected: &str, what: &str) {
+    if actual == expected {
+        return;
+    }
+    let a: std::collections::BTreeSet<&str> = actual.lines().collect();
+    let e: std::collections::BTreeSet<&str> = expected.lines().collect();
+    let only_a: Vec<&&str> = a.difference(&e).take(20).collect();
+    let only_e: Vec<&&str> = e.difference(&a).take(20).collect();
+    panic!("{what}\nonly in actual (first 20):\n{only_a:#?}\nonly in expected (first 20):\n{only_e:#?}");
+}

@@ -141,25 +141,18 @@ async fn apply_lists(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
     for (_, did, list_type) in lists::types(tx, &live).await? {
         d.list(&did, list_type.as_deref(), -1);
     }
-    // An item keeps the time it was first added across later versions of the list.
-    let mut added: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
-    for (list, subject, at) in lists::items(tx, &live).await? {
-        added.entry((list, subject)).or_insert(at);
-    }
     let mut up = Vec::new();
     let mut replaced = Vec::new();
     let mut items = lists::ItemWrites::default();
     for c in of(changes, rows::LIST) {
         let Some(Row::List(r)) = &c.after else { continue };
         d.list(&c.meta.did, r.list_type.as_deref(), 1);
-        let version_time = r.updated_at.unwrap_or(r.created_at);
-        for (pos, (subject_uri, subject_cid)) in r.items.iter().enumerate() {
-            let key = (c.meta.uri.clone(), subject_uri.clone());
+        for (pos, ((subject_uri, subject_cid), added_at)) in r.items.iter().zip(&r.added_at).enumerate() {
             items.list_uri.push(c.meta.uri.clone());
             items.position.push(i32::try_from(pos).unwrap_or(i32::MAX));
             items.subject_uri.push(subject_uri.clone());
             items.subject_cid.push(subject_cid.clone());
-            items.added_at.push(added.get(&key).copied().unwrap_or(version_time));
+            items.added_at.push(*added_at);
         }
         replaced.push(c.meta.uri.clone());
         up.push((&c.meta, r));

@@ -156,8 +156,14 @@ impl Writer {
         let t0 = Instant::now();
         let uris: Vec<String> = ops.iter().map(|p| p.op.uri_for(p.did)).collect();
         let guard = db::guard::fetch(tx, &uris).await?;
+        let list_uris: Vec<String> = ops
+            .iter()
+            .filter(|p| p.op.collection.as_str() == rows::LIST)
+            .map(|p| p.op.uri_for(p.did))
+            .collect();
+        let items = db::lists::items(tx, &list_uris).await?;
         let t1 = Instant::now();
-        let (changes, fold) = plan::fold(&ops, &guard, &self.check, &self.trusted);
+        let (changes, fold) = plan::fold(&ops, &guard, &items, &self.check, &self.trusted);
         let t2 = Instant::now();
         for (uri, reason, detail) in &fold.dropped {
             metrics::counter!("indexer_dropped_total", "reason" => *reason).increment(1);

@@ -46,13 +46,25 @@ pub struct FoldReport {
     pub dropped: Vec<(String, &'static str, String)>,
 }
 
+/// `(list uri, subject uri, added_at)` of the stored items of the lists a run touches.
+pub type StoredItems = [(String, String, DateTime<Utc>)];
+
 /// Folds `ops` against the guard rows into the net change per URI, in first-seen order.
+///
+/// `items` are the stored items of the lists among `ops`: a list item keeps the time its subject
+/// first appeared in the list through every later version, whether the versions arrive in one
+/// run or in many.
 pub fn fold(
     ops: &[PlannedOp<'_>],
     guard: &[GuardRow],
+    items: &StoredItems,
     check: &RecordCheck,
     trusted: &TrustedOrigins,
 ) -> (Vec<Change>, FoldReport) {
+    let mut list_items: HashMap<String, HashMap<String, DateTime<Utc>>> = HashMap::new();
+    for (list, subject, at) in items {
+        list_items.entry(list.clone()).or_default().entry(subject.clone()).or_insert(*at);
+    }
     let known: HashMap<&str, &GuardRow> = guard.iter().map(|g| (g.uri.as_str(), g)).collect();
     let mut slots: HashMap<String, usize> = HashMap::new();
     let mut changes: Vec<Change> = Vec::new();
@@ -118,6 +130,25 @@ pub fn fold(
                 },
             },
         };
+        // Carry each list subject's first-added time from the previous version to this one.
+        let key = change.meta.uri.clone();
+        match &mut change.after {
+            Some(Row::List(list)) => {
+                let previous = list_items.remove(&key).unwrap_or_default();
+                let mut current: HashMap<String, DateTime<Utc>> = HashMap::new();
+                for ((subject, _), at) in list.items.iter().zip(list.added_at.iter_mut()) {
+                    if let Some(first) = previous.get(subject) {
+                        *at = *first;
+                    }
+                    current.entry(subject.clone()).or_insert(*at);
+                }
+                list_items.insert(key, current);
+            }
+            None if change.collection == rows::LIST => {
+                list_items.remove(&key);
+            }
+            _ => {}
+        }
         report.applied += 1;
     }
     // Records whose every op was stale have nothing to write.

@@ -83,6 +83,9 @@ pub struct ListRow {
     pub list_type: Option<String>,
     /// (subject uri, subject cid) in list order.
     pub items: Vec<(String, String)>,
+    /// When each item's subject first appeared in the list (parallel to `items`); filled in by
+    /// the fold, which sees every version of the list.
+    pub added_at: Vec<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: Option<DateTime<Utc>>,
     pub sort_at: DateTime<Utc>,
@@ -104,10 +107,6 @@ pub struct BskyProfileRow {
 
 /// A record's typed row.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "rows live briefly in one batch; boxing would allocate per record"
-)]
 pub enum Row {
     Track(TrackRow),
     Like(LikeRow),
@@ -173,7 +172,7 @@ pub fn extract(
             })
         }
         LIST => {
-            let items = fields::list(f, "items")
+            let items: Vec<(String, String)> = fields::list(f, "items")
                 .iter()
                 .filter_map(|item| match item {
                     Ipld::Map(m) => fields::strong_ref(m, "subject"),
@@ -181,7 +180,9 @@ pub fn extract(
                 })
                 .collect();
             let created_at = created(f);
+            let version_time = fields::datetime(f, "updatedAt").unwrap_or(created_at);
             Row::List(ListRow {
+                added_at: vec![version_time; items.len()],
                 id: list_id(&meta.uri),
                 name: fields::string(f, "name"),
                 list_type: fields::string(f, "listType"),

@@ -141,15 +141,4 @@ pub async fn scalar_i64(db: &TestDb, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await.expect(sql)
 }
 
-/// Asserts two snapshots are equal, printing only the lines that differ.
-#[track_caller]
-pub fn assert_same(actual: &str, expected: &str, what: &str) {
-    if actual == expected {
-        return;
-    }
-    let a: std::collections::BTreeSet<&str> = actual.lines().collect();
-    let e: std::collections::BTreeSet<&str> = expected.lines().collect();
-    let only_a: Vec<&&str> = a.difference(&e).collect();
-    let only_e: Vec<&&str> = e.difference(&a).collect();
-    panic!("{what}\nonly in actual:\n{only_a:#?}\nonly in expected:\n{only_e:#?}");
-}
+pub use plyr_store::testkit::assert_same;
