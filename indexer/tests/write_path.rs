@@ -334,3 +334,27 @@ async fn identity_events_update_known_actors_only() {
     );
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM actors").await, 1, "unknown DIDs are not indexed");
 }
+
+#[tokio::test]
+async fn committed_batches_notify_listeners_with_what_changed() {
+    let (db, w) = setup().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool).await.expect("listener");
+    listener.listen(plyr_indexer::write::NOTIFY_CHANNEL).await.expect("listen");
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    w.apply(&[
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A"))),
+        ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(like(&t))),
+    ])
+    .await
+    .expect("apply");
+    let note = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("in time")
+        .expect("recv");
+    let payload: serde_json::Value = serde_json::from_str(note.payload()).expect("json payload");
+    let uris: Vec<&str> =
+        payload["uris"].as_array().expect("uris").iter().filter_map(|u| u.as_str()).collect();
+    assert!(uris.contains(&t.as_str()), "the liked track is named: {payload}");
+    assert!(payload["dids"].as_array().expect("dids").iter().any(|d| d == BOB));
+}
