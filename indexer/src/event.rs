@@ -55,8 +55,8 @@ pub enum Action {
 
 impl RecordOp {
     /// `at://<did>/<collection>/<rkey>`.
-    pub fn uri(&self, did: &Did) -> String {
-        format!("at://{}/{}/{}", did.as_str(), self.collection.as_str(), self.rkey.as_str())
+    pub fn uri(&self, did: &str) -> String {
+        format!("at://{did}/{}/{}", self.collection.as_str(), self.rkey.as_str())
     }
 }
 

@@ -11,7 +11,7 @@ use jacquard_common::types::string::{AtStrError, Did, Nsid, Rkey, Tid};
 use plyr_atproto::DataModelError;
 
 use super::config::Protocol;
-use crate::event::{Action, Cursor, Event, RecordOp};
+use crate::event::{Action, Cursor, Event, EventBody, RecordOp};
 
 /// The `source` of every Jetstream cursor (the `cursors` row it is stored in).
 pub const SOURCE: &str = "jetstream";
@@ -96,6 +96,31 @@ impl FrameDecoder {
             Protocol::V1 => v1::decode(bytes),
             Protocol::V2 => v2::decode(bytes, &self.issuer),
         }
+    }
+}
+
+/// `#identity` fields as both wire formats carry them.
+#[derive(Debug, serde::Deserialize)]
+struct IdentityFields {
+    handle: Option<String>,
+}
+
+impl IdentityFields {
+    fn into_body(self) -> EventBody {
+        EventBody::Identity { handle: self.handle }
+    }
+}
+
+/// `#account` fields as both wire formats carry them.
+#[derive(Debug, serde::Deserialize)]
+struct AccountFields {
+    active: bool,
+    status: Option<String>,
+}
+
+impl AccountFields {
+    fn into_body(self) -> EventBody {
+        EventBody::Account { active: self.active, status: self.status }
     }
 }
 

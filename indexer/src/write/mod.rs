@@ -151,16 +151,13 @@ impl Writer {
                 report.skipped += 1;
                 continue;
             }
-            ops.push(PlannedOp { did, indexed_at: time_of(event), op });
+            ops.push(PlannedOp { did, uri: op.uri(did), indexed_at: time_of(event), op });
         }
         let t0 = Instant::now();
-        let uris: Vec<String> = ops.iter().map(|p| p.op.uri_for(p.did)).collect();
+        let uris: Vec<String> = ops.iter().map(|p| p.uri.clone()).collect();
         let guard = db::guard::fetch(tx, &uris).await?;
-        let list_uris: Vec<String> = ops
-            .iter()
-            .filter(|p| p.op.collection.as_str() == rows::LIST)
-            .map(|p| p.op.uri_for(p.did))
-            .collect();
+        let list_uris: Vec<String> =
+            ops.iter().filter(|p| p.op.collection.as_str() == rows::LIST).map(|p| p.uri.clone()).collect();
         let items = db::lists::items(tx, &list_uris).await?;
         let t1 = Instant::now();
         let (changes, fold) = plan::fold(&ops, &guard, &items, &self.check, &self.trusted);

@@ -33,6 +33,8 @@ pub struct Change {
 #[derive(Debug)]
 pub struct PlannedOp<'a> {
     pub did: &'a str,
+    /// The record's AT-URI (built once per op).
+    pub uri: String,
     pub indexed_at: DateTime<Utc>,
     pub op: &'a RecordOp,
 }
@@ -73,7 +75,7 @@ pub fn fold(
 
     for p in ops {
         let Some(collection) = indexed(p.op.collection.as_str()) else { continue };
-        let uri = p.op.uri_for(p.did);
+        let uri = p.uri.clone();
         let idx = *slots.entry(uri.clone()).or_insert_with(|| {
             let g = known.get(uri.as_str());
             revs.push(g.map(|g| g.rev.clone()));
@@ -169,12 +171,5 @@ fn reject_detail(reject: Reject) -> &'static str {
         Reject::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
         Reject::NotSelf => "profile records must use the rkey 'self'",
         Reject::NotAnObject => "record is not an object",
-    }
-}
-
-impl RecordOp {
-    /// `at://<did>/<collection>/<rkey>` for a DID given as a string.
-    pub fn uri_for(&self, did: &str) -> String {
-        format!("at://{did}/{}/{}", self.collection.as_str(), self.rkey.as_str())
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{CommitFields, DecodeError, Frame, SOURCE, did};
+use super::{AccountFields, CommitFields, DecodeError, Frame, IdentityFields, SOURCE, did};
 use crate::event::{Cursor, Event, EventBody};
 
 #[derive(Debug, Deserialize)]
@@ -12,19 +12,8 @@ struct Wire {
     time_us: Option<i64>,
     kind: Option<String>,
     commit: Option<CommitFields>,
-    identity: Option<Identity>,
-    account: Option<Account>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Identity {
-    handle: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Account {
-    active: bool,
-    status: Option<String>,
+    identity: Option<IdentityFields>,
+    account: Option<AccountFields>,
 }
 
 /// Decodes one v1 event.
@@ -33,14 +22,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
     let kind = wire.kind.ok_or(DecodeError::Missing("kind"))?;
     let body = match kind.as_str() {
         "commit" => EventBody::Commit(wire.commit.ok_or(DecodeError::Missing("commit"))?.into_op()?),
-        "identity" => {
-            let identity = wire.identity.ok_or(DecodeError::Missing("identity"))?;
-            EventBody::Identity { handle: identity.handle }
-        }
-        "account" => {
-            let account = wire.account.ok_or(DecodeError::Missing("account"))?;
-            EventBody::Account { active: account.active, status: account.status }
-        }
+        "identity" => wire.identity.ok_or(DecodeError::Missing("identity"))?.into_body(),
+        "account" => wire.account.ok_or(DecodeError::Missing("account"))?.into_body(),
         _ => return Err(DecodeError::UnknownKind(kind)),
     };
     let did = did(wire.did.as_deref().ok_or(DecodeError::Missing("did"))?)?;

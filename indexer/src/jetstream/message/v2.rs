@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{CommitFields, DecodeError, Frame, SOURCE, did, micros, tid};
+use super::{AccountFields, CommitFields, DecodeError, Frame, IdentityFields, SOURCE, did, micros, tid};
 use crate::event::{Cursor, Event, EventBody};
 
 /// The NSID the payload `$type`s are fragments of.
@@ -30,30 +30,15 @@ struct Payload {
     time: Option<String>,
     witnessed_at: Option<String>,
     // #commit
-    rev: Option<String>,
-    operation: Option<String>,
-    collection: Option<String>,
-    rkey: Option<String>,
-    record: Option<serde_json::Value>,
-    cid: Option<String>,
+    #[serde(flatten)]
+    commit: CommitFields,
     // #identity, #account, #sync
-    identity: Option<Identity>,
-    account: Option<Account>,
+    identity: Option<IdentityFields>,
+    account: Option<AccountFields>,
     sync: Option<SyncInfo>,
     // #info
     name: Option<String>,
     message: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Identity {
-    handle: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Account {
-    active: bool,
-    status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,24 +64,9 @@ fn message(p: Payload, issuer: &str) -> Result<Frame, DecodeError> {
     let kind = p.kind.as_deref().ok_or(DecodeError::Missing("payload.$type"))?;
     let fragment = kind.strip_prefix(NSID).unwrap_or(kind);
     let body = match fragment {
-        "#commit" => EventBody::Commit(
-            CommitFields {
-                rev: p.rev,
-                operation: p.operation,
-                collection: p.collection,
-                rkey: p.rkey,
-                record: p.record,
-                cid: p.cid,
-            }
-            .into_op()?,
-        ),
-        "#identity" => {
-            EventBody::Identity { handle: p.identity.ok_or(DecodeError::Missing("identity"))?.handle }
-        }
-        "#account" => {
-            let account = p.account.ok_or(DecodeError::Missing("account"))?;
-            EventBody::Account { active: account.active, status: account.status }
-        }
+        "#commit" => EventBody::Commit(p.commit.into_op()?),
+        "#identity" => p.identity.ok_or(DecodeError::Missing("identity"))?.into_body(),
+        "#account" => p.account.ok_or(DecodeError::Missing("account"))?.into_body(),
         "#sync" => EventBody::Sync { rev: tid(&p.sync.ok_or(DecodeError::Missing("sync"))?.rev)? },
         "#info" => {
             let name = p.name.ok_or(DecodeError::Missing("name"))?;
