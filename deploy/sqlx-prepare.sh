@@ -15,6 +15,6 @@ for crate in indexer appview; do
   mkdir -p "$crate/.sqlx"
   touch "$crate/src/lib.rs"   # force the macros to run again
   SQLX_OFFLINE=false SQLX_OFFLINE_DIR="$PWD/$crate/.sqlx" DATABASE_URL="$base/$db" \
-    cargo check -q -p "plyr-$crate" --all-targets
+    cargo check -q -p "plyr-$crate" --lib --bins  # not --all-targets: dev-dependencies would write their queries here too
   echo "$crate: $(ls "$crate/.sqlx" | wc -l) queries"
 done

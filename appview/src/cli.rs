@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve HTTP until SIGINT/SIGTERM.
-    Serve(AppviewOptions),
+    Serve(Box<AppviewOptions>),
     /// Apply pending schema migrations and exit.
     Migrate,
 }
@@ -41,7 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("connecting to the database")?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            crate::serve(AppState::new(pool, options), shutdown).await.context("serving HTTP")?;
+            crate::serve(AppState::new(pool, *options), shutdown).await.context("serving HTTP")?;
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use clap::Args;
+use clap::{Args, Parser};
 
 /// How the AppView serves (flags; each also reads the environment variable shown in `--help`).
 #[derive(Debug, Clone, Args)]
@@ -15,6 +15,47 @@ pub struct AppviewOptions {
     /// Defaults to http://<listen address>.
     #[arg(long, env = "PLYR_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// The service's DID (the `aud` of service tokens, the `id` of /.well-known/did.json).
+    /// Defaults to did:web of the public URL's host (a port is written %3A<port>).
+    #[arg(long, env = "PLYR_SERVICE_DID")]
+    pub service_did: Option<String>,
+
+    /// PLC directory used to resolve the issuers of service tokens.
+    #[arg(
+        id = "appview_plc_url",
+        long = "appview-plc-url",
+        env = "PLYR_PLC_URL",
+        default_value = "https://plc.directory"
+    )]
+    pub plc_url: String,
+
+    /// Label values that hide a record or an account wherever it would appear (self-labels on
+    /// records and labels from subscribed labelers), comma-separated.
+    #[arg(long, env = "PLYR_HIDDEN_LABELS", value_delimiter = ',', default_value = "!hide,!takedown")]
+    pub hidden_labels: Vec<String>,
+
+    /// Base URL of avatar images (`<base>/<did>/<cid>@jpeg`); empty serves avatars from the
+    /// account's PDS (`getBlob`).
+    #[arg(long, env = "PLYR_AVATAR_CDN", default_value = "https://cdn.bsky.app/img/avatar/plain")]
+    pub avatar_cdn: String,
+
+    /// Browser origins allowed to call with credentials (the plyr.fm web frontend), comma-separated.
+    /// Any origin may call without credentials.
+    #[arg(long, env = "PLYR_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Most tracks and actors kept in each in-process cache.
+    #[arg(long, env = "PLYR_CACHE_CAPACITY", default_value_t = 200_000)]
+    pub cache_capacity: u64,
+
+    /// Seconds a cached track or actor may live even without a change notification.
+    #[arg(long, env = "PLYR_CACHE_TTL_SECS", default_value_t = 300)]
+    pub cache_ttl_secs: u64,
+
+    /// Seconds a computed top-tracks ranking is reused.
+    #[arg(long, env = "PLYR_TOP_TTL_SECS", default_value_t = 10)]
+    pub top_ttl_secs: u64,
 
     /// Maximum database connections this process opens for reads.
     #[arg(
@@ -30,12 +71,52 @@ pub struct AppviewOptions {
     pub request_timeout_secs: u64,
 }
 
+#[derive(Parser)]
+struct Defaults {
+    #[command(flatten)]
+    options: AppviewOptions,
+}
+
 impl AppviewOptions {
+    /// Every option at its default (environment variables still apply), listening on `listen`.
+    pub fn defaults(listen: SocketAddr) -> Self {
+        let mut o = Defaults::parse_from(["appview"]).options;
+        o.listen = listen;
+        o
+    }
+
     /// The public base URL, without a trailing slash.
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// The service DID: configured, else `did:web:` of the public URL's host and port.
+    pub fn service_did(&self) -> String {
+        if let Some(did) = &self.service_did {
+            return did.clone();
+        }
+        let url = self.public_url();
+        let host = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let host = host.split('/').next().unwrap_or(host);
+        format!("did:web:{}", host.replace(':', "%3A"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_did_defaults_to_did_web_of_the_public_url() {
+        let mut o = AppviewOptions::defaults("127.0.0.1:8080".parse().expect("addr"));
+        o.public_url = Some("http://localhost:4321/".into());
+        assert_eq!(o.service_did(), "did:web:localhost%3A4321");
+        o.public_url = Some("https://api.example.com".into());
+        assert_eq!(o.service_did(), "did:web:api.example.com");
+        o.service_did = Some("did:web:x.test".into());
+        assert_eq!(o.service_did(), "did:web:x.test");
     }
 }

@@ -42,7 +42,15 @@ struct Body<'a> {
 }
 
 impl XrpcError {
-    fn parts(&self) -> (StatusCode, &str) {
+    /// The XRPC error name (`InvalidRequest`, `NotFound`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Named { name, .. } => name,
+            other => other.parts().1,
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "InvalidRequest"),
             Self::Named { name, .. } => (StatusCode::BAD_REQUEST, name),

@@ -2,12 +2,25 @@
 //!
 //! Any number of replicas can serve from the same PostgreSQL; all state lives in the database
 //! and in per-process caches that the indexer's notifications keep fresh.
+//!
+//! A request flows: [`server`] (routes, middleware) → [`xrpc`] dispatch ([`auth`] for the
+//! viewer, [`params`] checked against the lexicon) → a handler's skeleton ([`db`]) →
+//! [`hydrate`] (batched loads, through [`cache`]) → [`rules`] → [`views`] (pure presentation).
 
+pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cursor;
+pub mod db;
 pub mod error;
+pub mod hydrate;
+pub mod params;
+pub mod rules;
 pub mod server;
 pub mod state;
+pub mod views;
+pub mod well_known;
 pub mod xrpc;
 
 pub use config::AppviewOptions;

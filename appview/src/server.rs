@@ -11,14 +11,15 @@ use tower_http::cors::CorsLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::{AppState, xrpc};
+use crate::{AppState, cache, well_known, xrpc};
 
 /// Every route the AppView serves.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.options.request_timeout_secs);
     Router::new()
         .route("/xrpc/_health", get(xrpc::health::health))
-        .route("/xrpc/{nsid}", get(xrpc::not_implemented).post(xrpc::not_implemented))
+        .route("/xrpc/{nsid}", get(xrpc::dispatch).post(xrpc::post))
+        .route("/.well-known/did.json", get(well_known::did_json))
         .layer(TraceLayer::new_for_http())
         .layer(CompressionLayer::new())
         .layer(CorsLayer::permissive())
@@ -26,9 +27,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+/// Serves until `shutdown` is cancelled, then finishes in-flight requests. Also listens for the
+/// indexer's change notifications to keep the caches fresh.
 pub async fn serve(state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.options.listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "AppView listening");
+    tracing::info!(addr = %listener.local_addr()?, did = state.auth.service_did(), "AppView listening");
+    tokio::spawn(cache::listen(state.db.clone(), state.caches.clone(), shutdown.clone()));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }

@@ -1,10 +1,13 @@
 //! The one shared application state handed to every handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
 use crate::AppviewOptions;
+use crate::cache::Caches;
+use crate::views::Presenter;
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Debug, Clone)]
@@ -15,11 +18,27 @@ pub struct AppState(Arc<App>);
 pub struct App {
     pub db: PgPool,
     pub options: AppviewOptions,
+    pub caches: Arc<Caches>,
+    pub presenter: Presenter,
+    pub auth: crate::auth::Auth,
 }
 
 impl AppState {
     pub fn new(db: PgPool, options: AppviewOptions) -> Self {
-        Self(Arc::new(App { db, options }))
+        let auth = crate::auth::Auth::new(&options);
+        Self::with_auth(db, options, auth)
+    }
+
+    /// With a given token verifier (tests supply issuer keys without a PLC directory).
+    pub fn with_auth(db: PgPool, options: AppviewOptions, auth: crate::auth::Auth) -> Self {
+        let caches = Arc::new(Caches::new(
+            options.cache_capacity,
+            Duration::from_secs(options.cache_ttl_secs),
+            Duration::from_secs(options.top_ttl_secs),
+        ));
+        let presenter =
+            Presenter { public_url: options.public_url(), avatar_cdn: options.avatar_cdn.clone() };
+        Self(Arc::new(App { db, options, caches, presenter, auth }))
     }
 }
 

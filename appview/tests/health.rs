@@ -7,12 +7,10 @@ use plyr_store::testkit::TestDb;
 use tower::ServiceExt;
 
 fn options() -> AppviewOptions {
-    AppviewOptions {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        public_url: None,
-        db_connections: 2,
-        request_timeout_secs: 5,
-    }
+    let mut o = AppviewOptions::defaults("127.0.0.1:0".parse().expect("addr"));
+    o.db_connections = 2;
+    o.request_timeout_secs = 5;
+    o
 }
 
 async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {

@@ -1,10 +1,153 @@
-//! XRPC handlers, one file per method (named after the NSID), and the fallback for unknown ones.
+//! XRPC: `/xrpc/<nsid>` dispatch, and the handlers grouped by lexicon namespace
+//! (`feed`, `actor`, `graph`, `unspecced`).
+//!
+//! Every request goes through the same steps: unknown NSID → 501; the optional service token
+//! is verified for this method (an invalid one is a 401, never an anonymous answer); the
+//! parameters are checked against the method's lexicon; then the handler runs
+//! skeleton → hydrate → rules → present.
 
+pub mod actor;
+pub mod feed;
+pub mod foryou;
+pub mod graph;
 pub mod health;
+pub mod unspecced;
 
-use axum::extract::Path;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use plyr_lexicons::fm_plyr::TrackView;
+use serde::Serialize;
 
-use crate::XrpcError;
+use crate::auth;
+use crate::db::social;
+use crate::hydrate::Hydrator;
+use crate::params::{self, Params};
+use crate::{AppState, XrpcError, rules};
+
+/// What a handler gets: the state, the verified viewer (if any), the checked parameters.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub viewer: Option<String>,
+    pub params: Params,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn hydrator(&self) -> Hydrator<'_> {
+        Hydrator::new(self.state, self.viewer.as_deref())
+    }
+
+    /// Hydrates `uris` and presents the visible tracks among them, in the given order.
+    pub async fn tracks(&self, uris: &[String]) -> Result<Vec<TrackView>, XrpcError> {
+        let h = self.hydrator().tracks(uris).await?;
+        let hidden = &self.state.options.hidden_labels;
+        Ok(uris
+            .iter()
+            .filter_map(|u| h.track(u))
+            .filter(|t| rules::track_visible(&h, t, hidden))
+            .filter_map(|t| self.state.presenter.track(&h, t))
+            .collect())
+    }
+
+    /// The DID of the `actor` parameter (a handle or a DID), if that actor is indexed.
+    pub async fn actor_did(&self, actor: &str) -> Result<Option<String>, XrpcError> {
+        if actor.starts_with("did:") {
+            let found = self.state.caches.actors(&self.state.db, &[actor.to_owned()]).await?;
+            return Ok(found.contains_key(actor).then(|| actor.to_owned()));
+        }
+        Ok(crate::db::actors::did_by_handle(&self.state.db, actor).await?)
+    }
+}
+
+/// Takes one more row than asked so it knows whether another page follows: keeps `limit`,
+/// and returns the cursor (the key of the last kept row) when there is more.
+pub fn page<T>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let cursor = rows.last().map(key);
+        (rows, cursor)
+    } else {
+        (rows, None)
+    }
+}
+
+/// `GET /xrpc/<nsid>`.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    Path(nsid): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let started = std::time::Instant::now();
+    let result = handle(&state, &nsid, &headers, query.as_deref()).await;
+    let status = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.name(),
+    };
+    let method = if params::is_known_query(&nsid) { nsid.clone() } else { "unknown".to_owned() };
+    metrics::histogram!("appview_xrpc_seconds", "method" => method.clone()).record(started.elapsed());
+    metrics::counter!("appview_xrpc_requests_total", "method" => method, "status" => status).increment(1);
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /xrpc/<nsid>`: this service has no procedures.
+pub async fn post(Path(nsid): Path<String>) -> XrpcError {
+    if params::is_known_query(&nsid) {
+        XrpcError::InvalidRequest(format!("{nsid} is a query: use GET"))
+    } else {
+        not_implemented(Path(nsid)).await
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    nsid: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, XrpcError> {
+    if !params::is_known_query(nsid) {
+        return Err(XrpcError::MethodNotImplemented(format!(
+            "method {nsid} is not implemented by this service"
+        )));
+    }
+    let viewer = auth::viewer(state, headers, nsid).await?;
+    let ctx = Ctx { state, viewer, params: Params::parse(nsid, query)? };
+    let mut response = match nsid {
+        "fm.plyr.feed.getLatestTracks" => json(feed::latest(&ctx).await?),
+        "fm.plyr.feed.getActorTracks" => json(feed::actor_tracks(&ctx).await?),
+        "fm.plyr.feed.getTopTracks" => json(feed::top(&ctx).await?),
+        "fm.plyr.feed.getTracks" => json(feed::tracks(&ctx).await?),
+        "fm.plyr.feed.getActorLikes" => json(feed::actor_likes(&ctx).await?),
+        "fm.plyr.feed.getLikes" => json(feed::likes(&ctx).await?),
+        "fm.plyr.feed.getComments" => json(feed::comments(&ctx).await?),
+        "fm.plyr.feed.searchTracks" => json(feed::search(&ctx).await?),
+        "fm.plyr.feed.getForYou" => json(foryou::for_you(&ctx).await?),
+        "fm.plyr.actor.getProfile" => json(actor::profile(&ctx).await?),
+        "fm.plyr.actor.getProfiles" => json(actor::profiles(&ctx).await?),
+        "fm.plyr.actor.searchActors" => json(actor::search(&ctx).await?),
+        "fm.plyr.graph.getActorLists" => json(graph::actor_lists(&ctx).await?),
+        "fm.plyr.graph.getList" => json(graph::list(&ctx).await?),
+        "fm.plyr.unspecced.getStats" => json(unspecced::stats(&ctx).await?),
+        "fm.plyr.unspecced.search" => json(unspecced::search(&ctx).await?),
+        other => {
+            return Err(XrpcError::MethodNotImplemented(format!("method {other} is not implemented yet")));
+        }
+    };
+    if let Some(viewer) = &ctx.viewer
+        && let Some(rev) = social::repo_rev(&state.db, viewer).await?
+        && let Ok(value) = HeaderValue::from_str(&rev)
+    {
+        response.headers_mut().insert("atproto-repo-rev", value);
+    }
+    Ok(response)
+}
+
+fn json<T: Serialize>(body: T) -> Response {
+    Json(body).into_response()
+}
 
 /// Any `/xrpc/<nsid>` this server does not implement.
 pub async fn not_implemented(Path(nsid): Path<String>) -> XrpcError {

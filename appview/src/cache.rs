@@ -1,0 +1,200 @@
+//! In-process caches of hydrated rows (tracks with their counts, actors with theirs, top-track
+//! rankings), kept fresh by the indexer's `NOTIFY plyr_changes` announcements.
+//!
+//! Correctness under races: a reader notes the invalidation epoch before it queries the
+//! database and only stores what it read if no invalidation arrived meanwhile, so a row read just
+//! before a change can never overwrite the invalidation that change caused. Entries also expire
+//! after a TTL as a backstop, and everything is dropped when the notification connection is
+//! lost (announcements may have been missed).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::actors::ActorRow;
+use crate::db::feeds::Ranked;
+use crate::db::tracks::TrackRow;
+use crate::db::{actors, tracks};
+
+/// The channel the indexer announces committed changes on.
+pub const CHANNEL: &str = "plyr_changes";
+
+/// The caches, shared by every request of this process.
+#[derive(Debug)]
+pub struct Caches {
+    tracks: Cache<String, Arc<TrackRow>>,
+    actors: Cache<String, Arc<ActorRow>>,
+    /// Top-track rankings by period; short-lived (likes change them constantly).
+    pub top: Cache<&'static str, Arc<Vec<Ranked>>>,
+    epoch: AtomicU64,
+}
+
+/// What one announcement says changed.
+#[derive(Debug, Default, Deserialize)]
+pub struct Change {
+    #[serde(default)]
+    pub uris: Vec<String>,
+    #[serde(default)]
+    pub dids: Vec<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+impl Caches {
+    pub fn new(capacity: u64, ttl: Duration, top_ttl: Duration) -> Self {
+        Caches {
+            tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            top: Cache::builder().max_capacity(8).time_to_live(top_ttl).build(),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    /// Tracks by URI, from the cache where possible; URIs not indexed are absent.
+    pub async fn tracks(&self, db: &PgPool, uris: &[String]) -> sqlx::Result<HashMap<String, Arc<TrackRow>>> {
+        let mut found = HashMap::with_capacity(uris.len());
+        let mut missing = Vec::new();
+        for uri in uris {
+            match self.tracks.get(uri).await {
+                Some(row) => {
+                    found.insert(uri.clone(), row);
+                }
+                None if !found.contains_key(uri) => missing.push(uri.clone()),
+                None => {}
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        missing.sort();
+        missing.dedup();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let rows = tracks::by_uris(db, &missing).await?;
+        let keep = self.epoch.load(Ordering::Acquire) == epoch;
+        for row in rows {
+            let row = Arc::new(row);
+            if keep {
+                self.tracks.insert(row.uri.clone(), row.clone()).await;
+            }
+            found.insert(row.uri.clone(), row);
+        }
+        Ok(found)
+    }
+
+    /// Actors by DID, from the cache where possible; unknown DIDs are absent.
+    pub async fn actors(&self, db: &PgPool, dids: &[String]) -> sqlx::Result<HashMap<String, Arc<ActorRow>>> {
+        let mut found = HashMap::with_capacity(dids.len());
+        let mut missing = Vec::new();
+        for did in dids {
+            match self.actors.get(did).await {
+                Some(row) => {
+                    found.insert(did.clone(), row);
+                }
+                None if !found.contains_key(did) => missing.push(did.clone()),
+                None => {}
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        missing.sort();
+        missing.dedup();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let rows = actors::by_dids(db, &missing).await?;
+        let keep = self.epoch.load(Ordering::Acquire) == epoch;
+        for row in rows {
+            let row = Arc::new(row);
+            if keep {
+                self.actors.insert(row.did.clone(), row.clone()).await;
+            }
+            found.insert(row.did.clone(), row);
+        }
+        Ok(found)
+    }
+
+    /// Drops whatever `change` names.
+    pub async fn invalidate(&self, change: &Change) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        if change.all {
+            self.invalidate_all();
+            return;
+        }
+        for uri in &change.uris {
+            self.tracks.invalidate(uri).await;
+        }
+        for did in &change.dids {
+            self.actors.invalidate(did).await;
+        }
+        if !change.uris.is_empty() {
+            // Any like may reorder a ranking.
+            self.top.invalidate_all();
+        }
+    }
+
+    /// Drops everything.
+    pub fn invalidate_all(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.tracks.invalidate_all();
+        self.actors.invalidate_all();
+        self.top.invalidate_all();
+    }
+}
+
+/// Listens for the indexer's announcements until `shutdown`, invalidating `caches`.
+/// Reconnects on its own; drops everything after a lost connection.
+pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken) {
+    loop {
+        let mut listener = match PgListener::connect_with(&db).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the change-notification connection; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                }
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; retrying");
+            continue;
+        }
+        // Anything may have changed while we were not listening.
+        caches.invalidate_all();
+        tracing::info!(channel = CHANNEL, "listening for index changes");
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                n = listener.try_recv() => n,
+            };
+            match next {
+                Ok(Some(n)) => {
+                    let change = serde_json::from_str::<Change>(n.payload()).unwrap_or_else(|_| {
+                        tracing::warn!(
+                            payload = n.payload(),
+                            "unreadable change notification; dropping caches"
+                        );
+                        Change { all: true, ..Change::default() }
+                    });
+                    metrics::counter!("appview_cache_invalidations_total").increment(1);
+                    caches.invalidate(&change).await;
+                }
+                Ok(None) => {
+                    tracing::warn!("change-notification connection lost; dropping caches and reconnecting");
+                    caches.invalidate_all();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change-notification connection failed; reconnecting");
+                    caches.invalidate_all();
+                    break;
+                }
+            }
+        }
+    }
+}

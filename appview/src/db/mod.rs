@@ -1,0 +1,28 @@
+//! Every SQL statement the AppView runs, in functions named for what they fetch. Handlers and
+//! the hydrator call these; nothing else holds SQL. Statements are checked at compile time
+//! against the schema (`sqlx::query!`, offline data in `appview/.sqlx/`).
+//!
+//! Skeleton queries return keys in feed order (URIs with their sort key); hydration queries
+//! take a batch of keys and return rows in no particular order.
+
+pub mod actors;
+pub mod feeds;
+pub mod lists;
+pub mod recs;
+pub mod search;
+pub mod social;
+pub mod tracks;
+
+/// One item of a feed skeleton: the record and the key it is ordered by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skel {
+    pub uri: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One ranked search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub key: String,
+    pub relevance: f64,
+}

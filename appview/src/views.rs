@@ -1,0 +1,221 @@
+//! Presentation: pure, synchronous functions that turn hydrated rows into the lexicon views
+//! (`fm.plyr.defs#*`, the generated types). No I/O here. A row whose stored strings do not parse
+//! as the view's formats (which the indexer's validation should make impossible) is logged and
+//! left out rather than served malformed.
+
+use chrono::{DateTime, Utc};
+use jacquard_common::deps::smol_str::SmolStr;
+use jacquard_common::types::string::{AtUri, Cid, Datetime, Did, Handle, UriValue};
+use plyr_lexicons::com_atproto::repo::strong_ref::StrongRef;
+use plyr_lexicons::fm_plyr::{
+    AudioView, AudioViewSource, CommentView, LikeView, ListItemView, ListView, ListViewListType, ProfileView,
+    ProfileViewBasic, SupportGateView, SupportGateViewType, TrackView, TrackViewerState,
+};
+
+use crate::db::actors::ActorRow;
+use crate::db::lists::{ItemRow, ListRow};
+use crate::db::social::{CommentRow, LikeRow};
+use crate::db::tracks::TrackRow;
+use crate::hydrate::Hydration;
+
+/// What presentation needs to know about this deployment.
+#[derive(Debug, Clone)]
+pub struct Presenter {
+    /// This AppView's public base URL (no trailing slash).
+    pub public_url: String,
+    /// Base of avatar image URLs (`<cdn>/<did>/<cid>@jpeg`); the actor's PDS `getBlob` when empty.
+    pub avatar_cdn: String,
+}
+
+fn time(t: DateTime<Utc>) -> Datetime {
+    Datetime::new(t.fixed_offset())
+}
+
+fn did(s: &str) -> Option<Did> {
+    Did::new_owned(s).map_err(|e| tracing::warn!(did = s, error = %e, "stored DID does not parse")).ok()
+}
+
+fn at_uri(s: &str) -> Option<AtUri> {
+    AtUri::new_owned(s).map_err(|e| tracing::warn!(uri = s, error = %e, "stored AT-URI does not parse")).ok()
+}
+
+fn uri(s: &str) -> Option<UriValue> {
+    UriValue::new_owned(s).ok()
+}
+
+fn cid(s: &str) -> Cid {
+    Cid::Str(SmolStr::new(s))
+}
+
+/// The actor's handle when it is verified both ways, else `handle.invalid`.
+fn handle(a: Option<&ActorRow>) -> Option<Handle> {
+    a.filter(|a| a.handle_verified)
+        .and_then(|a| a.handle.as_deref())
+        .and_then(|h| Handle::new_owned(h).ok())
+        .or_else(|| Handle::new_static("handle.invalid").ok())
+}
+
+impl Presenter {
+    /// A `getBlob` URL on the account's PDS.
+    pub fn blob_url(&self, pds: &str, did: &str, cid: &str) -> String {
+        format!("{}/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}", pds.trim_end_matches('/'))
+    }
+
+    fn avatar(&self, a: &ActorRow) -> Option<UriValue> {
+        if let Some(c) = &a.avatar_cid {
+            let url = if !self.avatar_cdn.is_empty() {
+                Some(format!("{}/{}/{c}@jpeg", self.avatar_cdn.trim_end_matches('/'), a.did))
+            } else {
+                a.pds_endpoint.as_deref().map(|pds| self.blob_url(pds, &a.did, c))
+            };
+            if let Some(u) = url.as_deref().and_then(uri) {
+                return Some(u);
+            }
+        }
+        a.plyr_avatar_url.as_deref().and_then(uri)
+    }
+
+    /// An actor as embedded in other views; an actor not (yet) known shows as `handle.invalid`.
+    pub fn profile_basic(&self, h: &Hydration, did_str: &str) -> Option<ProfileViewBasic> {
+        let a = h.actor(did_str);
+        Some(ProfileViewBasic {
+            did: did(did_str)?,
+            handle: handle(a)?,
+            display_name: a.and_then(|a| a.display_name.as_deref()).map(SmolStr::new),
+            avatar: a.and_then(|a| self.avatar(a)),
+            extra_data: None,
+        })
+    }
+
+    /// An actor with their profile and counts.
+    pub fn profile(&self, a: &ActorRow) -> Option<ProfileView> {
+        Some(ProfileView {
+            did: did(&a.did)?,
+            handle: handle(Some(a))?,
+            display_name: a.display_name.as_deref().map(SmolStr::new),
+            avatar: self.avatar(a),
+            bio: a.bio.as_deref().map(SmolStr::new),
+            track_count: a.tracks,
+            album_count: a.albums,
+            playlist_count: a.playlists,
+            like_count: a.likes,
+            created_at: a.profile_created_at.map(time),
+            indexed_at: time(a.indexed_at),
+            extra_data: None,
+        })
+    }
+
+    /// Where a player fetches the track: the blob on the artist's PDS, or the trusted URL.
+    /// While the artist's PDS is not resolved yet, the blob is served through this AppView's
+    /// `/audio/<file_id>` redirect.
+    pub fn audio(&self, h: &Hydration, t: &TrackRow) -> Option<AudioView> {
+        let (url, source) = match (&t.audio_blob_cid, &t.audio_url) {
+            (Some(c), _) => {
+                let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref());
+                let url = match pds {
+                    Some(pds) => self.blob_url(pds, &t.did, c),
+                    None => format!("{}/audio/{}", self.public_url, t.file_id),
+                };
+                (url, AudioViewSource::Blob)
+            }
+            (None, Some(u)) => (u.clone(), AudioViewSource::Url),
+            (None, None) => return None,
+        };
+        Some(AudioView {
+            url: uri(&url)?,
+            source,
+            cid: t.audio_blob_cid.as_deref().map(cid),
+            mime_type: t.audio_blob_mime.as_deref().map(SmolStr::new),
+            size: t.audio_blob_size,
+            file_type: SmolStr::new(&t.file_type),
+            extra_data: None,
+        })
+    }
+
+    pub fn track(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
+        let features: Vec<ProfileViewBasic> =
+            t.features.iter().filter_map(|d| self.profile_basic(h, d)).collect();
+        Some(TrackView {
+            uri: at_uri(&t.uri)?,
+            cid: cid(&t.cid),
+            title: SmolStr::new(&t.title),
+            artist: SmolStr::new(&t.artist),
+            author: self.profile_basic(h, &t.did)?,
+            album: t.album.as_deref().map(SmolStr::new),
+            duration: t.duration.map(i64::from),
+            description: t.description.as_deref().map(SmolStr::new),
+            image_url: t.image_url.as_deref().and_then(uri),
+            audio: self.audio(h, t)?,
+            features: (!features.is_empty()).then_some(features),
+            support_gate: t.support_gate.as_deref().map(|g| SupportGateView {
+                r#type: SupportGateViewType::from_value(SmolStr::new(g)),
+                extra_data: None,
+            }),
+            labels: (!t.self_labels.is_empty()).then(|| t.self_labels.iter().map(SmolStr::new).collect()),
+            like_count: t.like_count,
+            comment_count: t.comment_count,
+            created_at: time(t.created_at),
+            indexed_at: time(t.indexed_at),
+            viewer: h.has_viewer.then(|| TrackViewerState {
+                like: h.viewer_likes.get(&t.uri).and_then(|u| at_uri(u)),
+                extra_data: None,
+            }),
+            extra_data: None,
+        })
+    }
+
+    pub fn list(&self, h: &Hydration, l: &ListRow) -> Option<ListView> {
+        Some(ListView {
+            uri: at_uri(&l.uri)?,
+            cid: cid(&l.cid),
+            name: l.name.as_deref().map(SmolStr::new),
+            list_type: l.list_type.as_deref().map(|t| ListViewListType::from_value(SmolStr::new(t))),
+            author: self.profile_basic(h, &l.did)?,
+            item_count: i64::from(l.item_count),
+            created_at: time(l.created_at),
+            indexed_at: time(l.indexed_at),
+            extra_data: None,
+        })
+    }
+
+    /// One list entry; the track is included when it is indexed and visible.
+    pub fn list_item(&self, item: &ItemRow, track: Option<TrackView>) -> Option<ListItemView> {
+        Some(ListItemView {
+            position: i64::from(item.position),
+            subject: StrongRef {
+                uri: at_uri(&item.subject_uri)?,
+                cid: cid(&item.subject_cid),
+                extra_data: None,
+            },
+            track,
+            extra_data: None,
+        })
+    }
+
+    pub fn comment(&self, h: &Hydration, c: &CommentRow) -> Option<CommentView> {
+        Some(CommentView {
+            uri: at_uri(&c.uri)?,
+            cid: cid(&c.cid),
+            author: self.profile_basic(h, &c.did)?,
+            subject: at_uri(&c.subject_uri)?,
+            text: SmolStr::new(&c.text),
+            timestamp_ms: c.timestamp_ms,
+            created_at: time(c.created_at),
+            updated_at: c.updated_at.map(time),
+            indexed_at: time(c.indexed_at),
+            extra_data: None,
+        })
+    }
+
+    pub fn like(&self, h: &Hydration, l: &LikeRow) -> Option<LikeView> {
+        Some(LikeView {
+            uri: at_uri(&l.uri)?,
+            cid: cid(&l.cid),
+            author: self.profile_basic(h, &l.did)?,
+            subject: at_uri(&l.subject_uri)?,
+            created_at: time(l.created_at),
+            indexed_at: time(l.indexed_at),
+            extra_data: None,
+        })
+    }
+}

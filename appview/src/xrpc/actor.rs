@@ -1,0 +1,58 @@
+//! `fm.plyr.actor.*`: profiles and actor search.
+
+use jacquard_common::deps::smol_str::SmolStr;
+use plyr_lexicons::fm_plyr::ProfileView;
+use plyr_lexicons::fm_plyr::actor::get_profiles::GetProfilesOutput;
+use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
+
+use super::{Ctx, page};
+use crate::db::search::{self, Query};
+use crate::{XrpcError, cursor, rules};
+
+/// Presents the visible actors among `dids`, in order.
+async fn present(ctx: &Ctx<'_>, dids: &[String]) -> Result<Vec<ProfileView>, XrpcError> {
+    let h = ctx.hydrator().actors(dids).await?;
+    Ok(dids
+        .iter()
+        .filter(|d| rules::actor_visible(&h, d))
+        .filter_map(|d| h.actor(d))
+        .filter_map(|a| ctx.state.presenter.profile(a))
+        .collect())
+}
+
+pub async fn profile(ctx: &Ctx<'_>) -> Result<ProfileView, XrpcError> {
+    let actor = ctx.params.required("actor")?;
+    let not_found =
+        || XrpcError::Named { name: "ActorNotFound", message: format!("actor {actor} is not indexed") };
+    let did = ctx.actor_did(actor).await?.ok_or_else(not_found)?;
+    present(ctx, &[did]).await?.into_iter().next().ok_or_else(not_found)
+}
+
+pub async fn profiles(ctx: &Ctx<'_>) -> Result<GetProfilesOutput, XrpcError> {
+    let mut dids = Vec::new();
+    for actor in ctx.params.list("actors") {
+        if let Some(did) = ctx.actor_did(actor).await?
+            && !dids.contains(&did)
+        {
+            dids.push(did);
+        }
+    }
+    Ok(GetProfilesOutput { profiles: present(ctx, &dids).await?, extra_data: None })
+}
+
+pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {
+    let q = Query::new(ctx.params.required("q")?);
+    let limit = ctx.params.limit();
+    let offset = cursor::decode_offset(ctx.params.str("cursor"))?;
+    if q.text.is_empty() {
+        return Ok(SearchActorsOutput { actors: Vec::new(), cursor: None, extra_data: None });
+    }
+    let hits = search::actors(&ctx.state.db, &q, limit + 1, offset).await?;
+    let (hits, more) = page(hits, limit, |_| String::new());
+    let dids: Vec<String> = hits.into_iter().map(|h| h.key).collect();
+    Ok(SearchActorsOutput {
+        actors: present(ctx, &dids).await?,
+        cursor: more.map(|_| SmolStr::from((offset + limit).to_string())),
+        extra_data: None,
+    })
+}

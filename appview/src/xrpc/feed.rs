@@ -1,0 +1,230 @@
+//! `fm.plyr.feed.*`: track feeds, likes and comments.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use jacquard_common::deps::smol_str::SmolStr;
+use jacquard_common::types::string::AtUri;
+use plyr_lexicons::fm_plyr::feed::get_actor_likes::GetActorLikesOutput;
+use plyr_lexicons::fm_plyr::feed::get_actor_tracks::GetActorTracksOutput;
+use plyr_lexicons::fm_plyr::feed::get_comments::GetCommentsOutput;
+use plyr_lexicons::fm_plyr::feed::get_latest_tracks::GetLatestTracksOutput;
+use plyr_lexicons::fm_plyr::feed::get_likes::GetLikesOutput;
+use plyr_lexicons::fm_plyr::feed::get_top_tracks::GetTopTracksOutput;
+use plyr_lexicons::fm_plyr::feed::get_tracks::GetTracksOutput;
+use plyr_lexicons::fm_plyr::feed::search_tracks::SearchTracksOutput;
+
+use super::{Ctx, page};
+use crate::cursor::{self, NumKey, TimeKey};
+use crate::db::feeds::{self, Ranked};
+use crate::db::search::{self, Query};
+use crate::db::social;
+use crate::{XrpcError, rules};
+
+/// Most tracks a top-tracks ranking keeps (and pages through).
+pub const TOP_CAP: i64 = 1000;
+
+pub async fn latest(ctx: &Ctx<'_>) -> Result<GetLatestTracksOutput, XrpcError> {
+    let limit = ctx.params.limit();
+    let after = TimeKey::decode(ctx.params.str("cursor"))?;
+    let rows = feeds::latest(&ctx.state.db, &after, limit + 1).await?;
+    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
+    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    Ok(GetLatestTracksOutput {
+        tracks: ctx.tracks(&uris).await?,
+        cursor: cursor.map(SmolStr::from),
+        extra_data: None,
+    })
+}
+
+/// `ActorNotFound` for an actor that is not indexed.
+fn actor_not_found(actor: &str) -> XrpcError {
+    XrpcError::Named { name: "ActorNotFound", message: format!("actor {actor} is not indexed") }
+}
+
+pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcError> {
+    let actor = ctx.params.required("actor")?;
+    let did = ctx.actor_did(actor).await?.ok_or_else(|| actor_not_found(actor))?;
+    let limit = ctx.params.limit();
+    let after = TimeKey::decode(ctx.params.str("cursor"))?;
+    let rows = feeds::by_actor(&ctx.state.db, &did, &after, limit + 1).await?;
+    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
+    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    Ok(GetActorTracksOutput {
+        tracks: ctx.tracks(&uris).await?,
+        cursor: cursor.map(SmolStr::from),
+        extra_data: None,
+    })
+}
+
+/// The start of a top-tracks period, `None` for all time.
+pub fn period_start(period: &str) -> Result<Option<chrono::DateTime<Utc>>, XrpcError> {
+    let days = match period {
+        "all" | "all_time" => return Ok(None),
+        "day" => 1,
+        "week" => 7,
+        "month" => 30,
+        other => {
+            return Err(XrpcError::InvalidRequest(format!(
+                "period must be one of day, week, month, all (got {other:?})"
+            )));
+        }
+    };
+    Ok(Some(Utc::now() - Duration::days(days)))
+}
+
+/// The cached ranking for `period` (recomputed at most every few seconds, and after changes).
+pub async fn ranking(ctx: &Ctx<'_>, period: &str) -> Result<Arc<Vec<Ranked>>, XrpcError> {
+    let key: &'static str = match period {
+        "day" => "day",
+        "week" => "week",
+        "month" => "month",
+        _ => "all",
+    };
+    let since = period_start(period)?;
+    let db = ctx.state.db.clone();
+    ctx.state
+        .caches
+        .top
+        .try_get_with(key, async move { feeds::top(&db, since, TOP_CAP).await.map(Arc::new) })
+        .await
+        .map_err(|e: Arc<sqlx::Error>| XrpcError::Internal(e.to_string()))
+}
+
+fn top_key(r: &Ranked) -> String {
+    format!("{}::{}", r.likes, TimeKey { at: r.at, uri: r.uri.clone() }.encode())
+}
+
+/// Position in a ranking just after the entry the cursor names (by its sort key, so a
+/// refreshed ranking neither repeats nor skips entries that kept their order).
+fn top_offset(ranking: &[Ranked], cursor: Option<&str>) -> Result<usize, XrpcError> {
+    let Some(c) = cursor else { return Ok(0) };
+    let bad = || XrpcError::InvalidRequest("malformed cursor".into());
+    let (n, rest) = c.split_once("::").ok_or_else(bad)?;
+    let likes: i64 = n.parse().map_err(|_| bad())?;
+    let key = TimeKey::decode(Some(rest))?;
+    // Descending by (likes, at, uri): skip everything ordered at or before the key.
+    Ok(ranking.partition_point(|r| (r.likes, r.at, r.uri.as_str()) >= (likes, key.at, key.uri.as_str())))
+}
+
+pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
+    let period = ctx.params.str("period").unwrap_or("all");
+    let ranking = ranking(ctx, period).await?;
+    let limit = ctx.params.limit();
+    let start = top_offset(&ranking, ctx.params.str("cursor"))?;
+    let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
+    let (rows, cursor) = page(rest, limit, top_key);
+    let uris: Vec<String> = rows.into_iter().map(|r| r.uri).collect();
+    Ok(GetTopTracksOutput {
+        tracks: ctx.tracks(&uris).await?,
+        cursor: cursor.map(SmolStr::from),
+        extra_data: None,
+    })
+}
+
+pub async fn tracks(ctx: &Ctx<'_>) -> Result<GetTracksOutput, XrpcError> {
+    let uris = ctx.params.list("uris").to_vec();
+    Ok(GetTracksOutput { tracks: ctx.tracks(&uris).await?, extra_data: None })
+}
+
+pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<GetActorLikesOutput, XrpcError> {
+    let actor = ctx.params.required("actor")?;
+    let did = ctx.actor_did(actor).await?.ok_or_else(|| actor_not_found(actor))?;
+    let limit = ctx.params.limit();
+    let after = TimeKey::decode(ctx.params.str("cursor"))?;
+    let rows = feeds::liked_by(&ctx.state.db, &did, &after, limit + 1).await?;
+    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.at, uri: l.like_uri.clone() }.encode());
+    let mut uris: Vec<String> = Vec::with_capacity(rows.len());
+    for r in rows {
+        // Several likes of one track by one actor show the track once.
+        if !uris.contains(&r.subject_uri) {
+            uris.push(r.subject_uri);
+        }
+    }
+    Ok(GetActorLikesOutput {
+        tracks: ctx.tracks(&uris).await?,
+        cursor: cursor.map(SmolStr::from),
+        extra_data: None,
+    })
+}
+
+fn subject(ctx: &Ctx<'_>) -> Result<(String, AtUri), XrpcError> {
+    let uri = ctx.params.required("uri")?.to_owned();
+    let parsed =
+        AtUri::new_owned(&uri).map_err(|_| XrpcError::InvalidRequest("uri must be an AT-URI".into()))?;
+    Ok((uri, parsed))
+}
+
+pub async fn likes(ctx: &Ctx<'_>) -> Result<GetLikesOutput, XrpcError> {
+    let (subject, parsed) = subject(ctx)?;
+    let limit = ctx.params.limit();
+    let after = TimeKey::decode(ctx.params.str("cursor"))?;
+    let rows = social::likes_of(&ctx.state.db, &subject, &after, limit + 1).await?;
+    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.sort_at, uri: l.uri.clone() }.encode());
+    let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();
+    let h = ctx.hydrator().actors(&dids).await?;
+    let likes = rows
+        .iter()
+        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
+        .filter_map(|l| ctx.state.presenter.like(&h, l))
+        .collect();
+    Ok(GetLikesOutput { uri: parsed, likes, cursor: cursor.map(SmolStr::from), extra_data: None })
+}
+
+pub async fn comments(ctx: &Ctx<'_>) -> Result<GetCommentsOutput, XrpcError> {
+    let (subject, parsed) = subject(ctx)?;
+    let limit = ctx.params.limit();
+    let after = NumKey::decode(ctx.params.str("cursor"))?;
+    let rows = social::comments_on(&ctx.state.db, &subject, after.as_ref(), limit + 1).await?;
+    let (rows, cursor) = page(rows, limit, |c| NumKey { n: c.timestamp_ms, uri: c.uri.clone() }.encode());
+    let dids: Vec<String> = rows.iter().map(|c| c.did.clone()).collect();
+    let h = ctx.hydrator().actors(&dids).await?;
+    let comments = rows
+        .iter()
+        .filter(|c| rules::record_visible(&h, &c.did, &c.uri))
+        .filter_map(|c| ctx.state.presenter.comment(&h, c))
+        .collect();
+    Ok(GetCommentsOutput { uri: parsed, comments, cursor: cursor.map(SmolStr::from), extra_data: None })
+}
+
+pub async fn search(ctx: &Ctx<'_>) -> Result<SearchTracksOutput, XrpcError> {
+    let q = Query::new(ctx.params.required("q")?);
+    let limit = ctx.params.limit();
+    let offset = cursor::decode_offset(ctx.params.str("cursor"))?;
+    if q.text.is_empty() {
+        return Ok(SearchTracksOutput { tracks: Vec::new(), cursor: None, extra_data: None });
+    }
+    let hits = search::tracks(&ctx.state.db, &q, limit + 1, offset).await?;
+    let (hits, more) = page(hits, limit, |_| String::new());
+    let cursor = more.map(|_| (offset + limit).to_string());
+    let uris: Vec<String> = hits.into_iter().map(|h| h.key).collect();
+    Ok(SearchTracksOutput {
+        tracks: ctx.tracks(&uris).await?,
+        cursor: cursor.map(SmolStr::from),
+        extra_data: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn r(likes: i64, secs: i64, uri: &str) -> Ranked {
+        Ranked { uri: uri.into(), likes, at: DateTime::from_timestamp(secs, 0).expect("time") }
+    }
+
+    #[test]
+    fn top_cursor_resumes_after_the_named_entry_even_if_the_ranking_changed() {
+        let ranking = vec![r(5, 10, "at://a"), r(3, 20, "at://b"), r(3, 10, "at://c"), r(1, 5, "at://d")];
+        assert_eq!(top_offset(&ranking, None).expect("start"), 0);
+        let after_b = top_key(&ranking[1]);
+        assert_eq!(top_offset(&ranking, Some(&after_b)).expect("ok"), 2);
+        // "a" gained likes and moved; "b" is gone: resume right where "b" would be.
+        let changed = vec![r(9, 10, "at://a"), r(3, 10, "at://c"), r(1, 5, "at://d")];
+        assert_eq!(top_offset(&changed, Some(&after_b)).expect("ok"), 1);
+        assert!(top_offset(&ranking, Some("nope")).is_err());
+        assert!(period_start("year").is_err());
+        assert!(period_start("all").expect("ok").is_none());
+    }
+}

@@ -1,0 +1,71 @@
+//! `fm.plyr.unspecced.*`: totals, and search across every kind of thing at once.
+
+use plyr_lexicons::fm_plyr::unspecced::get_stats::GetStatsOutput;
+use plyr_lexicons::fm_plyr::unspecced::search::SearchOutput;
+
+use super::Ctx;
+use crate::db::search::{self, Query};
+use crate::db::tracks;
+use crate::{XrpcError, rules};
+
+pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
+    let t = tracks::totals(&ctx.state.db).await?;
+    Ok(GetStatsOutput {
+        tracks: t.tracks,
+        artists: t.artists,
+        likes: t.likes,
+        comments: t.comments,
+        lists: t.lists,
+        total_duration_seconds: t.duration_seconds,
+        extra_data: None,
+    })
+}
+
+pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
+    let q = Query::new(ctx.params.required("q")?);
+    let limit = ctx.params.int("limit").unwrap_or(20);
+    let types = ctx.params.list("types");
+    let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
+    let mut out = SearchOutput {
+        tracks: Vec::new(),
+        artists: Vec::new(),
+        albums: Vec::new(),
+        playlists: Vec::new(),
+        extra_data: None,
+    };
+    if q.text.is_empty() {
+        return Ok(out);
+    }
+    let db = &ctx.state.db;
+    let (tracks, artists, albums, playlists) = tokio::try_join!(
+        async { if wants("track") { search::tracks(db, &q, limit, 0).await } else { Ok(Vec::new()) } },
+        async { if wants("artist") { search::actors(db, &q, limit, 0).await } else { Ok(Vec::new()) } },
+        async { if wants("album") { search::lists(db, &q, "album", limit).await } else { Ok(Vec::new()) } },
+        async {
+            if wants("playlist") { search::lists(db, &q, "playlist", limit).await } else { Ok(Vec::new()) }
+        },
+    )?;
+    let keys = |hits: Vec<crate::db::Hit>| -> Vec<String> { hits.into_iter().map(|h| h.key).collect() };
+    out.tracks = ctx.tracks(&keys(tracks)).await?;
+    let dids = keys(artists);
+    let h = ctx.hydrator().actors(&dids).await?;
+    out.artists = dids
+        .iter()
+        .filter(|d| rules::actor_visible(&h, d))
+        .filter_map(|d| h.actor(d))
+        .filter_map(|a| ctx.state.presenter.profile(a))
+        .collect();
+    let (albums, playlists) = (keys(albums), keys(playlists));
+    let all: Vec<String> = albums.iter().chain(&playlists).cloned().collect();
+    let h = ctx.hydrator().lists(&all).await?;
+    let present = |uris: &[String]| {
+        uris.iter()
+            .filter_map(|u| h.lists.get(u))
+            .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
+            .filter_map(|l| ctx.state.presenter.list(&h, l))
+            .collect()
+    };
+    out.albums = present(&albums);
+    out.playlists = present(&playlists);
+    Ok(out)
+}
