@@ -1,5 +1,6 @@
 //! The `indexer` command line (`run`, `replay`, `migrate`) and the entry points `plyr` shares.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::IndexerOptions;
+use crate::firehose::{self, FirehoseConfig, SyncVerifier, VerifierConfig};
 use crate::jetstream::{self, JetstreamConfig};
 use crate::pipeline::{self, BatchConfig};
 use crate::write::Writer;
@@ -29,7 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow Jetstream live (resuming from the stored cursor) until SIGINT/SIGTERM.
+    /// Follow Jetstream (or, with --firehose, the raw firehose) live, resuming from the stored
+    /// cursors, until SIGINT/SIGTERM.
     Run(IndexerOptions),
     /// Apply a file of Jetstream v1 JSON lines through the same path, then exit.
     Replay {
@@ -89,28 +92,14 @@ fn batch_config(options: &IndexerOptions) -> BatchConfig {
     BatchConfig { max_events: options.batch_size.max(1), ..BatchConfig::default() }
 }
 
-/// Follows Jetstream into the database until `shutdown`, serving metrics if configured.
+/// Follows Jetstream (or, with `--firehose`, the raw firehose) into the database until
+/// `shutdown`, serving metrics if configured.
 pub async fn run_live(
     pool: PgPool,
     options: &IndexerOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     crate::telemetry::install_recorder();
-    let urls = options
-        .jetstreams
-        .iter()
-        .map(|u| Url::parse(u).with_context(|| format!("invalid Jetstream URL {u:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let config = JetstreamConfig::new(urls, options.protocol);
-    config.validate()?;
-    let resume =
-        crate::db::cursors::load(&pool, jetstream::message::SOURCE).await.context("loading the cursor")?;
-    match &resume {
-        Some(c) => {
-            tracing::info!(cursor = c.value, time_us = c.time_us, "resuming Jetstream from the stored cursor")
-        }
-        None => tracing::info!("no stored Jetstream cursor: starting live"),
-    }
     if let Some(addr) = options.metrics_listen.0 {
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(async move {
@@ -125,19 +114,84 @@ pub async fn run_live(
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
     }
-    let writer = writer(pool, options)?;
     let (tx, rx) = pipeline::channel();
-    let source = tokio::spawn(jetstream::run(config, resume, tx, shutdown.clone()));
+    let source = if options.firehose.is_empty() {
+        jetstream_source(&pool, options, tx, shutdown.clone()).await?
+    } else {
+        firehose_source(&pool, options, tx, shutdown.clone()).await?
+    };
+    let writer = writer(pool, options)?;
     let totals = pipeline::run(writer, rx, batch_config(options), shutdown.clone()).await;
     shutdown.cancel();
     match source.await {
-        Ok(Err(err)) => tracing::error!(%err, "Jetstream source stopped"),
-        Err(err) => tracing::error!(%err, "Jetstream task failed"),
+        Ok(Err(err)) => tracing::error!(%err, "source stopped"),
+        Err(err) => tracing::error!(%err, "source task failed"),
         Ok(Ok(())) => {}
     }
     let totals = totals.context("applying events")?;
     tracing::info!(events = totals.events, applied = totals.applied, "indexer stopped");
     Ok(())
+}
+
+type SourceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
+
+/// Starts the Jetstream client, resuming from its stored cursor.
+async fn jetstream_source(
+    pool: &PgPool,
+    options: &IndexerOptions,
+    tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SourceTask> {
+    let urls = options
+        .jetstreams
+        .iter()
+        .map(|u| Url::parse(u).with_context(|| format!("invalid Jetstream URL {u:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = JetstreamConfig::new(urls, options.protocol);
+    config.validate()?;
+    let resume =
+        crate::db::cursors::load(pool, jetstream::message::SOURCE).await.context("loading the cursor")?;
+    match &resume {
+        Some(c) => {
+            tracing::info!(cursor = c.value, time_us = c.time_us, "resuming Jetstream from the stored cursor")
+        }
+        None => tracing::info!("no stored Jetstream cursor: starting live"),
+    }
+    Ok(tokio::spawn(async move { Ok(jetstream::run(config, resume, tx, shutdown).await?) }))
+}
+
+/// Starts one firehose client per `--firehose` host, each resuming after its stored seq, with
+/// signing keys from the identity resolver.
+async fn firehose_source(
+    pool: &PgPool,
+    options: &IndexerOptions,
+    tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SourceTask> {
+    let urls = options
+        .firehose
+        .iter()
+        .map(|u| Url::parse(u).with_context(|| format!("invalid firehose URL {u:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = FirehoseConfig::new(urls);
+    config.validate()?;
+    let mut resume = HashMap::new();
+    for base in &config.urls {
+        let source = firehose::config::source_name(base);
+        match crate::db::cursors::load(pool, &source).await.context("loading a firehose cursor")? {
+            Some(c) => {
+                tracing::info!(%source, seq = c.value, "resuming the firehose after the stored seq");
+                resume.insert(source, c);
+            }
+            None => tracing::info!(%source, "no stored firehose cursor: starting live"),
+        }
+    }
+    let keys = plyr_atproto::identity::IdentityResolver::new(identity_config(options))
+        .context("building the identity resolver")?;
+    let verifier_config =
+        VerifierConfig { legacy_commits: options.firehose_legacy_commits, ..VerifierConfig::default() };
+    let verifier = Arc::new(SyncVerifier::new(keys, verifier_config));
+    Ok(tokio::spawn(async move { Ok(firehose::run(config, verifier, resume, tx, shutdown).await?) }))
 }
 
 /// Replays `file` into the database and logs what it did.

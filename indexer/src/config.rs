@@ -26,6 +26,18 @@ pub struct IndexerOptions {
     #[arg(long = "jetstream-protocol", env = "PLYR_JETSTREAM_PROTOCOL", default_value = "v2")]
     pub protocol: Protocol,
 
+    /// Follow the raw firehose (com.atproto.sync.subscribeRepos) of these relays or PDSes instead
+    /// of Jetstream: base URLs (ws:// or wss://), each followed on its own; repeat the flag or
+    /// separate with commas. Commits are verified (signature, rev order, MST proof against
+    /// prevData) and each host's seq is stored as the cursor `firehose:<host>`.
+    #[arg(long = "firehose", env = "PLYR_FIREHOSE", value_delimiter = ',')]
+    pub firehose: Vec<String>,
+
+    /// Accept firehose commits without prevData (PDSes older than sync 1.1) once their signature
+    /// verifies; with false they are dropped and counted.
+    #[arg(long, env = "PLYR_FIREHOSE_LEGACY_COMMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub firehose_legacy_commits: bool,
+
     /// Origins whose `audioUrl` is trusted (scheme://host[:port]); any other audioUrl is dropped.
     #[arg(
         long = "trusted-audio-origin",

@@ -86,4 +86,7 @@ pub enum SourceItem {
     /// delivered are lost (Jetstream v2 `CursorTooOld`). Recorded, and repos are flagged for
     /// backfill.
     Gap { from: i64, reason: String },
+    /// The stream moved past messages that carried nothing to apply (the firehose filters
+    /// client-side): stored like an event's cursor, so a restart does not replay them.
+    Position(Cursor),
 }

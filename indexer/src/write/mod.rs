@@ -95,6 +95,7 @@ impl Writer {
                         }
                     }
                 }
+                SourceItem::Position(cursor) => remember(&mut cursors, cursor),
                 SourceItem::Gap { from, reason } => {
                     self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
                     self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;

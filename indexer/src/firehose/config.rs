@@ -1,0 +1,111 @@
+//! Where the firehose client connects and how patiently: host URLs, backoff, timeouts. Also the
+//! subscription URL of a host and the cursor source name its `seq` is stored under.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::FirehoseError;
+use crate::jetstream::config::redact;
+
+/// Path of the subscription under a host's base URL.
+pub const SUBSCRIBE_PATH: &str = "xrpc/com.atproto.sync.subscribeRepos";
+
+/// How the firehose client connects; [`FirehoseConfig::new`] fills in the defaults.
+#[derive(Debug, Clone)]
+pub struct FirehoseConfig {
+    /// Base URLs (`ws://` or `wss://`) of relays or PDSes; each is followed by its own task.
+    pub urls: Vec<Url>,
+    /// First reconnect delay; doubles per consecutive failure (with jitter).
+    pub backoff_base: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+    /// A connection that lived this long resets the backoff.
+    pub stable_after: Duration,
+    /// Limit on TCP + TLS + websocket handshake.
+    pub connect_timeout: Duration,
+    /// A connection that delivers nothing at all (not even a pong) for this long is dropped.
+    pub read_timeout: Duration,
+    /// How often the client pings, so a quiet PDS still shows signs of life.
+    pub ping_interval: Duration,
+}
+
+impl FirehoseConfig {
+    /// A configuration with the default timeouts.
+    pub fn new(urls: Vec<Url>) -> Self {
+        Self {
+            urls,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            stable_after: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(20),
+        }
+    }
+
+    /// Checks what cannot be retried away: at least one URL, each ws:// or wss:// with a host.
+    pub fn validate(&self) -> Result<(), FirehoseError> {
+        if self.urls.is_empty() {
+            return Err(FirehoseError::NoUrls);
+        }
+        match self.urls.iter().find(|u| !matches!(u.scheme(), "ws" | "wss") || u.host_str().is_none()) {
+            Some(bad) => Err(FirehoseError::UnsupportedUrl(redact(bad))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The subscription URL on `base`, resuming after `cursor` (live when `None`). A query already
+/// on `base` is kept.
+pub fn subscribe_url(base: &Url, cursor: Option<i64>) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}/{SUBSCRIBE_PATH}", base.path().trim_end_matches('/')));
+    if let Some(cursor) = cursor {
+        url.query_pairs_mut().append_pair("cursor", &cursor.to_string());
+    }
+    url
+}
+
+/// The `cursors` row of a host: `firehose:<host>[:<port>]`.
+pub fn source_name(base: &Url) -> String {
+    let host = base.host_str().unwrap_or("");
+    match base.port() {
+        Some(port) => format!("firehose:{host}:{port}"),
+        None => format!("firehose:{host}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("test URL")
+    }
+
+    #[test]
+    fn urls_and_sources() {
+        let cases = [
+            (
+                "wss://bsky.network",
+                Some(42),
+                "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos?cursor=42",
+                "firehose:bsky.network",
+            ),
+            (
+                "ws://localhost:2583/",
+                None,
+                "ws://localhost:2583/xrpc/com.atproto.sync.subscribeRepos",
+                "firehose:localhost:2583",
+            ),
+        ];
+        for (base, cursor, expected, source) in cases {
+            assert_eq!(subscribe_url(&url(base), cursor).as_str(), expected);
+            assert_eq!(source_name(&url(base)), source);
+        }
+        assert!(matches!(FirehoseConfig::new(vec![]).validate(), Err(FirehoseError::NoUrls)));
+        let bad = FirehoseConfig::new(vec![url("https://relay.example")]);
+        assert!(matches!(bad.validate(), Err(FirehoseError::UnsupportedUrl(_))));
+    }
+}
