@@ -1,4 +1,5 @@
-//! Helpers shared by the end-to-end tests: paths, and the npm tooling they run.
+//! Helpers shared by the end-to-end tests: paths, the npm packages they run (installed from their
+//! lockfiles on first use), and the local reference PDS ([`pds`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,20 +15,37 @@ pub fn js_dir() -> PathBuf {
     repo_root().join("tests").join("js")
 }
 
+/// `tests/pds`, the npm package that runs a reference PDS and PLC directory on loopback.
+pub fn pds_dir() -> PathBuf {
+    repo_root().join("tests").join("pds")
+}
+
 static NPM: Mutex<()> = Mutex::new(());
 
 /// Installs `tests/js`'s locked npm dependencies unless they are already there.
 pub fn ensure_npm_packages() -> anyhow::Result<()> {
+    ensure_npm_packages_in(&js_dir())
+}
+
+/// Installs the locked npm dependencies of the package in `dir` (`npm ci`) unless the installed
+/// tree already matches its `package-lock.json`. Blocking; the first install of `tests/pds`
+/// compiles better-sqlite3 and takes a minute or two. Test processes running at once (nextest)
+/// wait for each other on an advisory lock of the lockfile.
+pub fn ensure_npm_packages_in(dir: &Path) -> anyhow::Result<()> {
     let _guard = NPM.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = js_dir();
+    let lock_path = dir.join("package-lock.json");
+    let lock_file = std::fs::File::open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("opening {}: {e}", lock_path.display()))?;
+    lock_file.lock().map_err(|e| anyhow::anyhow!("locking {}: {e}", lock_path.display()))?;
     let stamp = dir.join("node_modules").join(".package-lock.json");
-    let lock = std::fs::read(dir.join("package-lock.json"))?;
+    let lock =
+        std::fs::read(&lock_path).map_err(|e| anyhow::anyhow!("reading {}: {e}", lock_path.display()))?;
     if std::fs::read(&stamp).is_ok_and(|installed| installed_matches(&installed, &lock)) {
         return Ok(());
     }
     let out = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .map_err(|e| anyhow::anyhow!("running npm ci in {}: {e}", dir.display()))?;
     anyhow::ensure!(
@@ -57,3 +75,4 @@ fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
 }
 
 pub mod jetstream_server;
+pub mod pds;

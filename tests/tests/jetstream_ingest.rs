@@ -31,6 +31,8 @@ fn options(url: &str) -> IndexerOptions {
     IndexerOptions {
         jetstreams: vec![url.to_owned()],
         protocol: Protocol::V2,
+        firehose: Vec::new(),
+        firehose_legacy_commits: false,
         trusted_audio_origins: vec!["https://audio.plyr.fm".into()],
         db_connections: 4,
         batch_size: 200,

@@ -1,0 +1,155 @@
+//! The pagination invariant on a generated network (thousands of events with updates, deletes,
+//! deactivations): for every paginated query and several page sizes, paging through the whole
+//! feed returns every item exactly once, in the same order whatever the page size. Also: a new
+//! like reaches cached views within a second through the indexer's notification.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use plyr_gen::NetworkParams;
+use plyr_store::testkit::TestDb;
+use serde_json::Value;
+use support::*;
+use tokio_util::sync::CancellationToken;
+
+async fn generated() -> (TestDb, plyr_appview::AppState) {
+    let db = TestDb::new().await.expect("db");
+    let lines: Vec<String> = plyr_gen::jetstream_lines(&NetworkParams::new(7, 4000))
+        .expect("generator")
+        .collect::<Result<_, _>>()
+        .expect("lines");
+    apply_lines(&db, &lines).await;
+    let state = state(&db);
+    (db, state)
+}
+
+/// Pages through `nsid` with `limit`; the item keys in order. Every page is lexicon-valid.
+async fn walk(
+    state: &plyr_appview::AppState,
+    nsid: &str,
+    query: &str,
+    key: &str,
+    id: &dyn Fn(&Value) -> String,
+    limit: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut q = format!("{query}&limit={limit}");
+        if let Some(c) = &cursor {
+            q.push_str(&format!(
+                "&cursor={}",
+                url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+            ));
+        }
+        let body = ok(state, nsid, &q).await;
+        let items = body[key].as_array().unwrap_or_else(|| panic!("{nsid}: {key} in {body}"));
+        assert!(items.len() <= limit, "{nsid}: page larger than its limit");
+        out.extend(items.iter().map(id));
+        match body.get("cursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+    panic!("{nsid} never ended");
+}
+
+async fn scalar(db: &TestDb, sql: &str) -> String {
+    sqlx::query_scalar::<_, String>(sql).fetch_one(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test]
+async fn every_paginated_query_returns_each_item_once_whatever_the_page_size() {
+    let (db, state) = generated().await;
+    let artist = scalar(&db, "SELECT did FROM tracks t JOIN actors a USING (did) WHERE NOT a.hidden GROUP BY did ORDER BY count(*) DESC, did LIMIT 1").await;
+    let liker = scalar(&db, "SELECT did FROM likes l JOIN actors a USING (did) WHERE NOT a.hidden GROUP BY did ORDER BY count(*) DESC, did LIMIT 1").await;
+    let liked =
+        scalar(&db, "SELECT subject_uri FROM subject_stats ORDER BY likes DESC, subject_uri LIMIT 1").await;
+    let commented =
+        scalar(&db, "SELECT subject_uri FROM subject_stats ORDER BY comments DESC, subject_uri LIMIT 1")
+            .await;
+    let lister = scalar(&db, "SELECT did FROM lists l JOIN actors a USING (did) WHERE NOT a.hidden GROUP BY did ORDER BY count(*) DESC, did LIMIT 1").await;
+    let list = scalar(&db, "SELECT l.uri FROM lists l JOIN actors a USING (did) WHERE NOT a.hidden ORDER BY item_count DESC, uri LIMIT 1").await;
+    let word = scalar(
+        &db,
+        "SELECT split_part(lower(title), ' ', 1) FROM tracks GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+    )
+    .await;
+
+    let by_uri = |v: &Value| v["uri"].as_str().unwrap_or_default().to_owned();
+    let by_did = |v: &Value| v["did"].as_str().unwrap_or_default().to_owned();
+    let by_position = |v: &Value| v["position"].to_string();
+    let cases: Vec<(&str, String, &str, &dyn Fn(&Value) -> String)> = vec![
+        ("fm.plyr.feed.getLatestTracks", String::new(), "tracks", &by_uri),
+        ("fm.plyr.feed.getActorTracks", format!("actor={artist}"), "tracks", &by_uri),
+        ("fm.plyr.feed.getTopTracks", "period=all".into(), "tracks", &by_uri),
+        ("fm.plyr.feed.getActorLikes", format!("actor={liker}"), "tracks", &by_uri),
+        ("fm.plyr.feed.getLikes", format!("uri={liked}"), "likes", &by_uri),
+        ("fm.plyr.feed.getComments", format!("uri={commented}"), "comments", &by_uri),
+        ("fm.plyr.feed.searchTracks", format!("q={word}"), "tracks", &by_uri),
+        ("fm.plyr.actor.searchActors", "q=a".into(), "actors", &by_did),
+        ("fm.plyr.graph.getActorLists", format!("actor={lister}"), "lists", &by_uri),
+        ("fm.plyr.graph.getList", format!("list={list}"), "items", &by_position),
+    ];
+    for (nsid, query, key, id) in cases {
+        let reference = walk(&state, nsid, &query, key, id, 100).await;
+        assert!(reference.len() >= 2, "{nsid}?{query}: the generated network gives it at least 2 items");
+        let unique: HashSet<&String> = reference.iter().collect();
+        assert_eq!(unique.len(), reference.len(), "{nsid}?{query}: an item repeated");
+        for limit in [1, 3, 17] {
+            let paged = walk(&state, nsid, &query, key, id, limit).await;
+            assert_eq!(paged, reference, "{nsid}?{query} with limit {limit}");
+        }
+    }
+
+    // The latest feed is exactly the visible tracks.
+    let visible: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM tracks t WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    let all = walk(&state, "fm.plyr.feed.getLatestTracks", "", "tracks", &by_uri, 100).await;
+    assert_eq!(all.len() as i64, visible);
+}
+
+#[tokio::test]
+async fn a_new_like_shows_in_cached_views_within_a_second() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    n.actor(BOB, "bob.test");
+    let t = n.create(ALICE, "fm.plyr.track", track("Cached", "Alice", &at(2, 0)));
+    n.create(BOB, "fm.plyr.track", track("Bob's own", "Bob", &at(2, 1)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let state = state(&db);
+    let shutdown = CancellationToken::new();
+    let listener =
+        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
+    // Let the listener subscribe, then warm the cache.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let q = format!("uris={t}");
+    let body = ok(&state, "fm.plyr.feed.getTracks", &q).await;
+    assert_eq!(body["tracks"][0]["likeCount"], 0);
+    let body = ok(&state, "fm.plyr.actor.getProfile", &format!("actor={BOB}")).await;
+    assert_eq!(body["likeCount"], 0);
+
+    // Bob likes it, through the indexer's write path (which announces the change).
+    let mut more = Net::default();
+    more.create(BOB, "fm.plyr.like", like(&t, &at(3, 0)));
+    more.apply(&db).await;
+    let started = Instant::now();
+    loop {
+        let body = ok(&state, "fm.plyr.feed.getTracks", &q).await;
+        let profile = ok(&state, "fm.plyr.actor.getProfile", &format!("actor={BOB}")).await;
+        if body["tracks"][0]["likeCount"] == 1 && profile["likeCount"] == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "the like did not show within a second: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let _ = listener.await;
+}
