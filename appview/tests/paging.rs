@@ -56,6 +56,9 @@ async fn walk(
     panic!("{nsid} never ended");
 }
 
+/// How a page's items are identified.
+type ItemKey = dyn Fn(&Value) -> String;
+
 async fn scalar(db: &TestDb, sql: &str) -> String {
     sqlx::query_scalar::<_, String>(sql).fetch_one(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
@@ -81,7 +84,7 @@ async fn every_paginated_query_returns_each_item_once_whatever_the_page_size() {
     let by_uri = |v: &Value| v["uri"].as_str().unwrap_or_default().to_owned();
     let by_did = |v: &Value| v["did"].as_str().unwrap_or_default().to_owned();
     let by_position = |v: &Value| v["position"].to_string();
-    let cases: Vec<(&str, String, &str, &dyn Fn(&Value) -> String)> = vec![
+    let cases: Vec<(&str, String, &str, &ItemKey)> = vec![
         ("fm.plyr.feed.getLatestTracks", String::new(), "tracks", &by_uri),
         ("fm.plyr.feed.getActorTracks", format!("actor={artist}"), "tracks", &by_uri),
         ("fm.plyr.feed.getTopTracks", "period=all".into(), "tracks", &by_uri),
