@@ -7,22 +7,24 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
-use tower_http::cors::CorsLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::{AppState, cache, well_known, xrpc};
+use crate::{AppState, cache, rest, telemetry, well_known, xrpc};
 
 /// Every route the AppView serves.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.options.request_timeout_secs);
+    let cors = rest::cors::layer(&state.options.cors_origins);
     Router::new()
         .route("/xrpc/_health", get(xrpc::health::health))
         .route("/xrpc/{nsid}", get(xrpc::dispatch).post(xrpc::post))
         .route("/.well-known/did.json", get(well_known::did_json))
+        .merge(rest::router())
+        .route("/metrics", get(telemetry::metrics))
         .layer(TraceLayer::new_for_http())
         .layer(CompressionLayer::new())
-        .layer(CorsLayer::permissive())
+        .layer(cors)
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .with_state(state)
 }

@@ -21,6 +21,7 @@ pub struct App {
     pub caches: Arc<Caches>,
     pub presenter: Presenter,
     pub auth: crate::auth::Auth,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -38,7 +39,8 @@ impl AppState {
         ));
         let presenter =
             Presenter { public_url: options.public_url(), avatar_cdn: options.avatar_cdn.clone() };
-        Self(Arc::new(App { db, options, caches, presenter, auth }))
+        let metrics = crate::telemetry::install_recorder();
+        Self(Arc::new(App { db, options, caches, presenter, auth, metrics }))
     }
 }
 

@@ -49,3 +49,30 @@ async fn unknown_methods_are_501_method_not_implemented() {
     assert_eq!(body["error"], "MethodNotImplemented");
     assert!(body["message"].as_str().is_some_and(|m| m.contains("com.example.nope")));
 }
+
+#[tokio::test]
+async fn metrics_count_requests_per_method_and_status() {
+    let db = TestDb::new().await.expect("test db");
+    let state = AppState::new(db.pool.clone(), options());
+    let _ = get(state.clone(), "/xrpc/com.example.nope").await;
+    let _ = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
+    let res = router(state)
+        .oneshot(Request::get("/metrics").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(res.status(), StatusCode::OK);
+    let text =
+        String::from_utf8(to_bytes(res.into_body(), 1 << 20).await.expect("body").to_vec()).expect("utf-8");
+    assert!(
+        text.lines().any(|l| l.starts_with("appview_xrpc_requests_total")
+            && l.contains("method=\"unknown\"")
+            && l.contains("status=\"MethodNotImplemented\"")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("appview_xrpc_requests_total")
+            && l.contains("fm.plyr.unspecced.getStats")
+            && l.contains("status=\"ok\"")),
+        "{text}"
+    );
+}
