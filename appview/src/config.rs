@@ -45,6 +45,11 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Base URL of the plyr.fm web frontend that links handed out by the REST surface, oEmbed
+    /// and `parts.page.mention.search` point to (`<base>/track/<id>`, `<base>/u/<handle>`, ...).
+    #[arg(long, env = "PLYR_FRONTEND_URL", default_value = "https://plyr.fm")]
+    pub frontend_url: String,
+
     /// Most tracks and actors kept in each in-process cache.
     #[arg(long, env = "PLYR_CACHE_CAPACITY", default_value_t = 200_000)]
     pub cache_capacity: u64,

@@ -9,6 +9,7 @@ pub mod actors;
 pub mod feeds;
 pub mod lists;
 pub mod recs;
+pub mod rest;
 pub mod search;
 pub mod social;
 pub mod tracks;

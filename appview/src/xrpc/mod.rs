@@ -108,6 +108,10 @@ async fn handle(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Response, XrpcError> {
+    if nsid == "parts.page.mention.search" {
+        // Leaflet's mention lookup: not one of our lexicons, anonymous, parameters checked there.
+        return crate::rest::search::mention(state, query).await;
+    }
     if !params::is_known_query(nsid) {
         return Err(XrpcError::MethodNotImplemented(format!(
             "method {nsid} is not implemented by this service"

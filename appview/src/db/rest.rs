@@ -1,0 +1,146 @@
+//! Extra reads for the plyr.fm-compatible REST surface: which album a track belongs to, an
+//! artist's albums with their track counts, cover previews of lists, and the activity stream.
+//! Feeds and lookups the XRPC side already has (latest, top, likes, items) are reused as they are.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+/// The album (a `listType: album` list by the track's own author) a track appears in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackAlbum {
+    pub track_uri: String,
+    pub list_uri: String,
+    /// The list's public id (a UUID, as text).
+    pub list_id: String,
+    pub name: String,
+}
+
+/// For each of `tracks`, the newest album by its author that lists it (tracks in none are
+/// absent).
+pub async fn albums_of_tracks(db: &PgPool, tracks: &[String]) -> sqlx::Result<Vec<TrackAlbum>> {
+    sqlx::query_as!(
+        TrackAlbum,
+        r#"SELECT DISTINCT ON (li.subject_uri)
+                  li.subject_uri AS track_uri, l.uri AS list_uri, l.id::TEXT AS "list_id!",
+                  l.name AS "name!"
+             FROM list_items li
+             JOIN lists l ON l.uri = li.list_uri
+             JOIN tracks t ON t.uri = li.subject_uri AND t.did = l.did
+            WHERE li.subject_uri = ANY($1) AND l.list_type = 'album' AND l.name IS NOT NULL
+            ORDER BY li.subject_uri, l.sort_at DESC, l.uri DESC"#,
+        tracks
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// One album of an artist with what its listing shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlbumRow {
+    pub uri: String,
+    pub id: String,
+    pub name: String,
+    /// Items that are indexed tracks.
+    pub track_count: i64,
+    /// The first item's cover that has one.
+    pub image_url: Option<String>,
+    pub sort_at: DateTime<Utc>,
+}
+
+/// An artist's named albums, newest first.
+pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRow>> {
+    sqlx::query_as!(
+        AlbumRow,
+        r#"SELECT l.uri, l.id::TEXT AS "id!", l.name AS "name!",
+                  (SELECT count(*) FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                    WHERE li.list_uri = l.uri) AS "track_count!",
+                  (SELECT t.image_url FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                    WHERE li.list_uri = l.uri AND t.image_url IS NOT NULL
+                    ORDER BY li.position LIMIT 1) AS image_url,
+                  l.sort_at
+             FROM lists l
+            WHERE l.did = $1 AND l.list_type = 'album' AND l.name IS NOT NULL
+            ORDER BY l.sort_at DESC, l.uri DESC
+            LIMIT 1000"#,
+        did
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Cover images of the tracks in `lists`, in item order, each image once per list:
+/// `(list uri, image url)`.
+pub async fn list_covers(db: &PgPool, lists: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        r#"SELECT c.list_uri AS "list_uri!", c.image_url AS "image_url!" FROM (
+               SELECT DISTINCT ON (li.list_uri, t.image_url) li.list_uri, t.image_url, li.position
+                 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                WHERE li.list_uri = ANY($1) AND t.image_url IS NOT NULL
+                ORDER BY li.list_uri, t.image_url, li.position
+             ) c ORDER BY c.list_uri, c.position"#,
+        lists
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.list_uri, r.image_url)).collect())
+}
+
+/// One event of the activity stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    /// `like`, `track`, `comment`, `playlist_create`, `album_release`, `track_added_to_playlist`.
+    pub kind: String,
+    pub did: String,
+    /// The record the event is about (used as a tie-breaker too).
+    pub uri: String,
+    pub track_uri: Option<String>,
+    pub list_uri: Option<String>,
+    pub text: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The newest events strictly before `before`, newest first: likes, tracks, comments, lists
+/// created (playlists and albums), and tracks added to a playlist after it was first published
+/// (items of a list's first version are part of its creation). Hidden accounts are left out.
+pub async fn activity(db: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<ActivityRow>> {
+    sqlx::query_as!(
+        ActivityRow,
+        r#"SELECT e.kind AS "kind!", e.did AS "did!", e.uri AS "uri!", e.track_uri, e.list_uri,
+                  e.text, e.at AS "at!"
+             FROM (
+               (SELECT 'like' AS kind, x.did, x.uri, x.subject_uri AS track_uri, NULL::TEXT AS list_uri,
+                       NULL::TEXT AS text, x.sort_at AS at
+                  FROM likes x WHERE x.sort_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
+                 ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
+               UNION ALL
+               (SELECT 'track', x.did, x.uri, x.uri, NULL, NULL, x.sort_at
+                  FROM tracks x WHERE x.sort_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
+                 ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
+               UNION ALL
+               (SELECT 'comment', x.did, x.uri, x.subject_uri, NULL, x.text, x.sort_at
+                  FROM comments x WHERE x.sort_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
+                 ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
+               UNION ALL
+               (SELECT CASE x.list_type WHEN 'album' THEN 'album_release' ELSE 'playlist_create' END,
+                       x.did, x.uri, NULL, x.uri, NULL, x.sort_at
+                  FROM lists x WHERE x.list_type IN ('playlist', 'album') AND x.sort_at < $1
+                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
+                 ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
+               UNION ALL
+               (SELECT 'track_added_to_playlist', l.did, l.uri || '#' || li.position, li.subject_uri,
+                       l.uri, NULL, li.added_at
+                  FROM list_items li JOIN lists l ON l.uri = li.list_uri
+                 WHERE l.list_type = 'playlist' AND li.added_at < $1 AND li.added_at <> l.created_at
+                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
+                 ORDER BY li.added_at DESC, l.uri DESC, li.position DESC LIMIT $2)
+             ) e
+            ORDER BY e.at DESC, e.uri DESC LIMIT $2"#,
+        before,
+        limit
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,101 @@
+//! `/activity/` (what happened lately, from indexed records) and `/stats` (totals).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use serde_json::{Value, json};
+
+use super::present::{self, iso, parse_iso};
+use super::query::Query;
+use super::slug::slugify;
+use super::{RestError, cut_at_ties};
+use crate::db::rest::{self as rest_db, ActivityRow};
+use crate::db::tracks;
+use crate::hydrate::{Hydration, Hydrator};
+use crate::{AppState, rules};
+
+/// Most events one timestamp may hold before a page boundary can split it.
+const TIE_CAP: i64 = 1000;
+
+/// `GET /activity/`: likes, new tracks, comments, new playlists and albums, and tracks added
+/// to playlists, newest first; `cursor` is the ISO time of the previous page's last event.
+pub async fn activity(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let limit = q.int_clamped("limit", 20, 1, 100)?;
+    let before = match q.str("cursor") {
+        Some(c) => parse_iso(c)?,
+        None => chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    };
+    let rows = rest_db::activity(&state.db, before, limit + 1).await?;
+    let (rows, has_more) = match cut_at_ties(rows, limit, |r| r.at) {
+        Ok(page) => page,
+        Err(rows) => {
+            let at = rows.first().map(|r| r.at);
+            let wide = rest_db::activity(&state.db, before, TIE_CAP + 1).await?;
+            let more = wide.iter().any(|r| Some(r.at) != at);
+            (wide.into_iter().filter(|r| Some(r.at) == at).collect(), more)
+        }
+    };
+    let next_cursor = if has_more { rows.last().map(|r| iso(r.at)) } else { None };
+
+    let hydrator = Hydrator::new(&state, None);
+    let track_uris: Vec<String> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();
+    let list_uris: Vec<String> = rows.iter().filter_map(|r| r.list_uri.clone()).collect();
+    let dids: Vec<String> = rows.iter().map(|r| r.did.clone()).collect();
+    let (th, lh, ah) =
+        tokio::try_join!(hydrator.tracks(&track_uris), hydrator.lists(&list_uris), hydrator.actors(&dids))?;
+    let events: Vec<Value> = rows.iter().filter_map(|r| event(&state, r, &th, &lh, &ah)).collect();
+    Ok(Json(json!({ "events": events, "next_cursor": next_cursor, "has_more": has_more })))
+}
+
+/// One event, or `None` when its actor, track or list may not be shown (or is gone).
+fn event(state: &AppState, r: &ActivityRow, th: &Hydration, lh: &Hydration, ah: &Hydration) -> Option<Value> {
+    if !rules::actor_visible(ah, &r.did) {
+        return None;
+    }
+    let track = match &r.track_uri {
+        None => Value::Null,
+        Some(uri) => {
+            let t = th.track(uri).filter(|t| rules::track_visible(th, t, &state.options.hidden_labels))?;
+            json!({
+                "id": t.id, "title": t.title, "artist_handle": present::handle(state, th, &t.did),
+                "image_url": t.image_url, "thumbnail_url": null,
+                "artist_avatar_url": present::avatar(state, th, &t.did),
+            })
+        }
+    };
+    let collection = match &r.list_uri {
+        None => Value::Null,
+        Some(uri) => {
+            let l = lh.lists.get(uri).filter(|l| rules::record_visible(lh, &l.did, &l.uri))?;
+            let album = l.list_type.as_deref() == Some("album");
+            let name = l.name.clone().unwrap_or_else(|| "untitled".to_owned());
+            json!({
+                "type": if album { "album" } else { "playlist" }, "id": l.id, "image_url": null,
+                "owner_handle": present::handle(state, lh, &l.did),
+                "slug": if album { Some(slugify(&name)) } else { None }, "name": name,
+            })
+        }
+    };
+    Some(json!({
+        "type": r.kind,
+        "actor": present::user_basic(state, ah, &r.did),
+        "track": track,
+        "comment_text": r.text,
+        "collection": collection,
+        "created_at": iso(r.at),
+    }))
+}
+
+/// `GET /stats`: totals over everything indexed (plays are not on the network: 0).
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, RestError> {
+    let t = tracks::totals(&state.db).await?;
+    Ok(Json(json!({
+        "total_plays": 0,
+        "total_tracks": t.tracks,
+        "total_artists": t.artists,
+        "total_duration_seconds": t.duration_seconds,
+    })))
+}

@@ -1,0 +1,121 @@
+//! Accounts: `/artists/{did}`, `/artists/by-handle/{handle}`, `POST /artists/batch`, and
+//! `/users/{handle}/likes` (the tracks an account liked).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::RestError;
+use super::present::{self, ArtistResponse, TrackResponse, UserBasic};
+use crate::cursor::TimeKey;
+use crate::db::{actors, feeds};
+use crate::hydrate::Hydrator;
+use crate::{AppState, rules};
+
+/// Most DIDs one batch may ask for.
+const BATCH_CAP: usize = 500;
+/// Most liked tracks listed (plyr.fm lists them all).
+const LIKES_CAP: i64 = 1000;
+
+/// The visible, indexed account `did` as an `ArtistResponse`.
+async fn artist_by_did(state: &AppState, did: &str) -> Result<ArtistResponse, RestError> {
+    let dids = [did.to_owned()];
+    let h = Hydrator::new(state, None).actors(&dids).await?;
+    h.actor(did)
+        .filter(|_| rules::actor_visible(&h, did))
+        .map(|a| present::artist(state, &h, a))
+        .ok_or_else(|| RestError::not_found("artist"))
+}
+
+/// `GET /artists/{did}`.
+pub async fn by_did(
+    State(state): State<AppState>,
+    Path(did): Path<String>,
+) -> Result<Json<ArtistResponse>, RestError> {
+    artist_by_did(&state, &did).await.map(Json)
+}
+
+/// `GET /artists/by-handle/{handle}`: the account whose verified handle it is.
+pub async fn by_handle(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Json<ArtistResponse>, RestError> {
+    let did =
+        actors::did_by_handle(&state.db, &handle).await?.ok_or_else(|| RestError::not_found("artist"))?;
+    artist_by_did(&state, &did).await.map(Json)
+}
+
+/// `POST /artists/batch` with a JSON array of DIDs: the known ones, keyed by DID.
+pub async fn batch(
+    State(state): State<AppState>,
+    body: Result<Json<Vec<String>>, JsonRejection>,
+) -> Result<Json<BTreeMap<String, ArtistResponse>>, RestError> {
+    let Json(mut dids) = body.map_err(|e| {
+        RestError::invalid(
+            "body",
+            "dids",
+            "list_type",
+            format!("Input should be a valid list of DIDs: {e}"),
+            Value::Null,
+        )
+    })?;
+    if dids.len() > BATCH_CAP {
+        return Err(RestError::invalid(
+            "body",
+            "dids",
+            "too_long",
+            format!("List should have at most {BATCH_CAP} items"),
+            Value::Null,
+        ));
+    }
+    dids.sort();
+    dids.dedup();
+    let h = Hydrator::new(&state, None).actors(&dids).await?;
+    Ok(Json(
+        dids.iter()
+            .filter(|d| rules::actor_visible(&h, d))
+            .filter_map(|d| h.actor(d))
+            .map(|a| (a.did.clone(), present::artist(&state, &h, a)))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserLikes {
+    pub user: UserBasic,
+    pub tracks: Vec<TrackResponse>,
+    pub count: usize,
+}
+
+/// `GET /users/{handle}/likes`: the tracks `handle` liked, most recent like first.
+pub async fn likes(
+    State(state): State<AppState>,
+    Path(handle): Path<String>,
+) -> Result<Json<UserLikes>, RestError> {
+    let not_found = || RestError::not_found("user");
+    let did = if handle.starts_with("did:") {
+        Some(handle.clone())
+    } else {
+        actors::did_by_handle(&state.db, &handle).await?
+    }
+    .ok_or_else(not_found)?;
+    let h = Hydrator::new(&state, None).actors(std::slice::from_ref(&did)).await?;
+    if h.actor(&did).is_none() || !rules::actor_visible(&h, &did) {
+        return Err(not_found());
+    }
+    let user = present::user_basic(&state, &h, &did);
+    let rows = feeds::liked_by(&state.db, &did, &TimeKey::newest(), LIKES_CAP).await?;
+    let mut uris: Vec<String> = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !uris.contains(&r.subject_uri) {
+            uris.push(r.subject_uri);
+        }
+    }
+    let loaded = present::load_tracks(&state, &uris).await?;
+    let tracks = loaded.responses(&state, &uris, false);
+    Ok(Json(UserLikes { user, count: tracks.len(), tracks }))
+}

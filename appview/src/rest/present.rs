@@ -1,0 +1,303 @@
+//! REST presentation: plyr.fm's response objects (`TrackResponse`, `ArtistResponse`, ...) built
+//! from the same hydrated rows as the XRPC views, through the same [`Presenter`] for handles,
+//! avatars and audio URLs. Pure and synchronous, like `views`. Fields only plyr.fm's private
+//! database knows get the defaults `docs/API.md` documents (plays 0, no tags, ...).
+//!
+//! [`Presenter`]: crate::views::Presenter
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::RestError;
+use crate::AppState;
+use crate::db::actors::ActorRow;
+use crate::db::rest::{self as rest_db, TrackAlbum};
+use crate::db::tracks::TrackRow;
+use crate::hydrate::{Hydration, Hydrator};
+use crate::rules;
+
+/// A time as Python's `datetime.isoformat()` writes a UTC timestamptz: microseconds only when
+/// non-zero, and `+00:00`.
+pub fn iso(t: DateTime<Utc>) -> String {
+    let micros = t.timestamp_subsec_micros();
+    let base = t.format("%Y-%m-%dT%H:%M:%S");
+    if micros == 0 { format!("{base}+00:00") } else { format!("{base}.{micros:06}+00:00") }
+}
+
+/// A cursor as plyr.fm accepts it (`datetime.fromisoformat`): RFC 3339, or a time without
+/// offset (UTC). A `+` decoded to a space by a client that did not escape it is forgiven.
+pub fn parse_iso(s: &str) -> Result<DateTime<Utc>, RestError> {
+    let parse = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok()
+            .or_else(|| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
+    };
+    parse(s)
+        .or_else(|| parse(&s.replace(' ', "+")))
+        .ok_or_else(|| RestError::BadRequest("invalid cursor format".into()))
+}
+
+/// A featured artist, a liker, a playlist owner: the basic account object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserBasic {
+    pub did: String,
+    pub handle: String,
+    pub display_name: String,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AlbumSummary {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub image_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+}
+
+/// plyr.fm's `TrackResponse`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrackResponse {
+    pub id: i64,
+    pub title: String,
+    pub artist: String,
+    pub artist_handle: String,
+    pub artist_did: String,
+    pub artist_avatar_url: Option<String>,
+    pub file_id: String,
+    pub file_type: String,
+    pub features: Vec<UserBasic>,
+    pub r2_url: Option<String>,
+    pub atproto_record_uri: Option<String>,
+    pub atproto_record_cid: Option<String>,
+    pub atproto_record_url: Option<String>,
+    pub play_count: i64,
+    pub created_at: String,
+    pub image_url: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub is_liked: bool,
+    pub like_count: i64,
+    pub comment_count: i64,
+    pub album: Option<AlbumSummary>,
+    pub tags: Vec<String>,
+    pub copyright_flagged: Option<bool>,
+    pub copyright_match: Option<String>,
+    pub support_gate: Option<Value>,
+    pub gated: bool,
+    pub downloadable: bool,
+    pub download_policy: &'static str,
+    pub artist_support_url: Option<String>,
+    pub copyright_song_uri: Option<String>,
+    pub copyright_recording_uri: Option<String>,
+    pub original_file_id: Option<String>,
+    pub original_file_type: Option<String>,
+    pub description: Option<String>,
+    pub audio_storage: &'static str,
+    pub pds_blob_cid: Option<String>,
+    pub is_optimizing: bool,
+    pub visibility: &'static str,
+    pub unlisted: bool,
+    pub self_labels: Vec<String>,
+    pub operator_labels: Vec<String>,
+    pub labels: Vec<String>,
+}
+
+/// plyr.fm's `ArtistResponse`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ArtistResponse {
+    pub did: String,
+    pub handle: String,
+    pub display_name: String,
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub show_liked_on_profile: bool,
+    pub support_url: Option<String>,
+}
+
+/// Tracks hydrated for REST: the shared hydration plus the album each track is in.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub h: Hydration,
+    pub albums: HashMap<String, TrackAlbum>,
+}
+
+/// Hydrates `uris` (anonymously: the REST surface has no viewer) with their albums.
+pub async fn load_tracks(state: &AppState, uris: &[String]) -> Result<Loaded, RestError> {
+    let hydrator = Hydrator::new(state, None);
+    let (h, albums) =
+        tokio::try_join!(async { hydrator.tracks(uris).await.map_err(RestError::from) }, async {
+            rest_db::albums_of_tracks(&state.db, uris).await.map_err(RestError::from)
+        },)?;
+    Ok(Loaded { h, albums: albums.into_iter().map(|a| (a.track_uri.clone(), a)).collect() })
+}
+
+impl Loaded {
+    /// The visible tracks among `uris`, in order.
+    pub fn visible<'a>(&'a self, state: &'a AppState, uris: &'a [String]) -> Vec<&'a TrackRow> {
+        let hidden = &state.options.hidden_labels;
+        uris.iter()
+            .filter_map(|u| self.h.track(u))
+            .filter(|t| rules::track_visible(&self.h, t, hidden))
+            .collect()
+    }
+
+    /// `TrackResponse`s of the visible tracks among `uris`, in order. `record_url` fills
+    /// `atproto_record_url` (plyr.fm does on `/tracks/` and album pages only).
+    pub fn responses(&self, state: &AppState, uris: &[String], record_url: bool) -> Vec<TrackResponse> {
+        self.visible(state, uris).into_iter().map(|t| track(state, self, t, record_url)).collect()
+    }
+}
+
+/// The handle shown for `did`: verified, else `handle.invalid` (as in the XRPC views).
+pub fn handle(state: &AppState, h: &Hydration, did: &str) -> String {
+    state
+        .presenter
+        .profile_basic(h, did)
+        .map_or_else(|| "handle.invalid".to_owned(), |p| p.handle.to_string())
+}
+
+/// The name shown for an account: its Bluesky display name, else its handle.
+pub fn display_name(state: &AppState, h: &Hydration, did: &str) -> String {
+    h.actor(did)
+        .and_then(|a| a.display_name.as_deref())
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| handle(state, h, did), str::to_owned)
+}
+
+pub fn avatar(state: &AppState, h: &Hydration, did: &str) -> Option<String> {
+    state.presenter.profile_basic(h, did).and_then(|p| p.avatar).map(|u| u.as_str().to_owned())
+}
+
+pub fn user_basic(state: &AppState, h: &Hydration, did: &str) -> UserBasic {
+    UserBasic {
+        did: did.to_owned(),
+        handle: handle(state, h, did),
+        display_name: display_name(state, h, did),
+        avatar_url: avatar(state, h, did),
+    }
+}
+
+/// Where `/audio/<file_id>` sends a player: the trusted `audioUrl`, else the blob on the
+/// artist's PDS. `None` while neither is known (a blob whose PDS is not resolved yet).
+pub fn audio_target(state: &AppState, h: &Hydration, t: &TrackRow) -> Option<String> {
+    if let Some(url) = &t.audio_url {
+        return Some(url.clone());
+    }
+    let cid = t.audio_blob_cid.as_deref()?;
+    let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref())?;
+    Some(state.presenter.blob_url(pds, &t.did, cid))
+}
+
+pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> TrackResponse {
+    let h = &l.h;
+    let gated = t.support_gate.is_some();
+    let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref());
+    let features =
+        t.features.iter().filter(|d| h.actor(d).is_some()).map(|d| user_basic(state, h, d)).collect();
+    let r2_url =
+        t.audio_url.clone().or_else(|| Some(format!("{}/audio/{}", state.presenter.public_url, t.file_id)));
+    TrackResponse {
+        id: t.id,
+        title: t.title.clone(),
+        artist: t.artist.clone(),
+        artist_handle: handle(state, h, &t.did),
+        artist_did: t.did.clone(),
+        artist_avatar_url: avatar(state, h, &t.did),
+        file_id: t.file_id.clone(),
+        file_type: t.file_type.clone(),
+        features,
+        r2_url,
+        atproto_record_uri: Some(t.uri.clone()),
+        atproto_record_cid: Some(t.cid.clone()),
+        atproto_record_url: pds.filter(|_| record_url).map(|pds| {
+            format!(
+                "{}/xrpc/com.atproto.repo.getRecord?repo={}&collection=fm.plyr.track&rkey={}",
+                pds.trim_end_matches('/'),
+                t.did,
+                t.rkey
+            )
+        }),
+        play_count: 0,
+        created_at: iso(t.created_at),
+        image_url: t.image_url.clone(),
+        thumbnail_url: None,
+        is_liked: false,
+        like_count: t.like_count,
+        comment_count: t.comment_count,
+        album: l.albums.get(&t.uri).map(|a| AlbumSummary {
+            id: a.list_id.clone(),
+            slug: super::slug::slugify(&a.name),
+            title: a.name.clone(),
+            image_url: None,
+            thumbnail_url: None,
+        }),
+        tags: Vec::new(),
+        copyright_flagged: None,
+        copyright_match: None,
+        support_gate: t.support_gate.as_deref().map(|g| json!({ "type": g })),
+        gated,
+        downloadable: !gated,
+        download_policy: "open",
+        artist_support_url: None,
+        copyright_song_uri: None,
+        copyright_recording_uri: None,
+        original_file_id: None,
+        original_file_type: None,
+        description: t.description.clone(),
+        audio_storage: match (&t.audio_blob_cid, &t.audio_url) {
+            (Some(_), Some(_)) => "both",
+            (Some(_), None) => "pds",
+            _ => "r2",
+        },
+        pds_blob_cid: t.audio_blob_cid.clone(),
+        is_optimizing: false,
+        visibility: if t.support_gate.as_deref() == Some("any") { "supporters" } else { "public" },
+        unlisted: false,
+        self_labels: t.self_labels.clone(),
+        operator_labels: Vec::new(),
+        labels: t.self_labels.clone(),
+    }
+}
+
+pub fn artist(state: &AppState, h: &Hydration, a: &ActorRow) -> ArtistResponse {
+    let created = a.profile_created_at.unwrap_or(a.indexed_at);
+    ArtistResponse {
+        did: a.did.clone(),
+        handle: handle(state, h, &a.did),
+        display_name: display_name(state, h, &a.did),
+        bio: a.bio.clone(),
+        avatar_url: avatar(state, h, &a.did),
+        created_at: iso(created),
+        updated_at: iso(a.indexed_at.max(created)),
+        show_liked_on_profile: false,
+        support_url: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_and_read_as_python_isoformat() {
+        let t = DateTime::from_timestamp_micros(1_772_208_493_146_107).expect("time");
+        assert_eq!(iso(t), "2026-02-27T16:08:13.146107+00:00");
+        let whole = DateTime::from_timestamp(1_772_208_493, 0).expect("time");
+        assert_eq!(iso(whole), "2026-02-27T16:08:13+00:00");
+        for s in [
+            "2026-02-27T16:08:13.146107+00:00",
+            "2026-02-27T16:08:13.146107Z",
+            "2026-02-27T16:08:13.146107 00:00",
+            "2026-02-27T16:08:13.146107",
+        ] {
+            assert_eq!(parse_iso(s).expect(s), t, "{s}");
+        }
+        assert!(parse_iso("yesterday").is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Search across kinds: plyr.fm's `GET /search/` (per-kind `limit`, a `type` filter, `counts`)
+//! and Leaflet's `parts.page.mention.search` (the same hits merged by relevance, as mention
+//! items linking to the plyr.fm frontend). Both rank with the shared trigram queries
+//! (`db::search`); tags do not exist here, so they never match.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::RestError;
+use super::present;
+use super::query::Query;
+use super::slug::slugify;
+use crate::db::Hit;
+use crate::db::search::{self as search_db, Query as SearchQuery};
+use crate::hydrate::Hydrator;
+use crate::{AppState, XrpcError, rules};
+
+/// The kinds plyr.fm searches, in the order results are concatenated.
+pub const KINDS: [&str; 5] = ["tracks", "artists", "albums", "tags", "playlists"];
+
+/// One search result, as plyr.fm's discriminated `SearchResult`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SearchItem {
+    Track {
+        id: i64,
+        title: String,
+        artist_handle: String,
+        artist_display_name: String,
+        image_url: Option<String>,
+        relevance: f64,
+    },
+    Artist {
+        did: String,
+        handle: String,
+        display_name: String,
+        avatar_url: Option<String>,
+        relevance: f64,
+    },
+    Album {
+        id: String,
+        title: String,
+        slug: String,
+        artist_handle: String,
+        artist_display_name: String,
+        image_url: Option<String>,
+        relevance: f64,
+    },
+    Playlist {
+        id: String,
+        name: String,
+        owner_handle: String,
+        owner_display_name: String,
+        image_url: Option<String>,
+        track_count: i64,
+        relevance: f64,
+    },
+}
+
+impl SearchItem {
+    pub fn relevance(&self) -> f64 {
+        match self {
+            Self::Track { relevance, .. }
+            | Self::Artist { relevance, .. }
+            | Self::Album { relevance, .. }
+            | Self::Playlist { relevance, .. } => *relevance,
+        }
+    }
+
+    /// The plural kind (`tracks`, ...), as `counts` and mention scopes name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Track { .. } => "tracks",
+            Self::Artist { .. } => "artists",
+            Self::Album { .. } => "albums",
+            Self::Playlist { .. } => "playlists",
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Up to `limit` visible hits of each kind in `kinds`, concatenated in [`KINDS`] order, each
+/// kind by relevance.
+pub async fn search(
+    state: &AppState,
+    raw: &str,
+    kinds: &[&str],
+    limit: i64,
+) -> Result<Vec<SearchItem>, RestError> {
+    let q = SearchQuery::new(raw);
+    if q.text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wants = |k: &str| kinds.contains(&k);
+    let db = &state.db;
+    let none = || async { Ok::<Vec<Hit>, sqlx::Error>(Vec::new()) };
+    let (tracks, artists, albums, playlists) = tokio::try_join!(
+        async { if wants("tracks") { search_db::tracks(db, &q, limit, 0).await } else { none().await } },
+        async { if wants("artists") { search_db::actors(db, &q, limit, 0).await } else { none().await } },
+        async { if wants("albums") { search_db::lists(db, &q, "album", limit).await } else { none().await } },
+        async {
+            if wants("playlists") { search_db::lists(db, &q, "playlist", limit).await } else { none().await }
+        },
+    )?;
+    let hydrator = Hydrator::new(state, None);
+    let mut out = Vec::new();
+
+    let uris: Vec<String> = tracks.iter().map(|h| h.key.clone()).collect();
+    let h = hydrator.tracks(&uris).await?;
+    for hit in &tracks {
+        if let Some(t) =
+            h.track(&hit.key).filter(|t| rules::track_visible(&h, t, &state.options.hidden_labels))
+        {
+            out.push(SearchItem::Track {
+                id: t.id,
+                title: t.title.clone(),
+                artist_handle: present::handle(state, &h, &t.did),
+                artist_display_name: present::display_name(state, &h, &t.did),
+                image_url: t.image_url.clone(),
+                relevance: round3(hit.relevance),
+            });
+        }
+    }
+
+    let dids: Vec<String> = artists.iter().map(|h| h.key.clone()).collect();
+    let h = hydrator.actors(&dids).await?;
+    for hit in &artists {
+        if h.actor(&hit.key).is_some() && rules::actor_visible(&h, &hit.key) {
+            let u = present::user_basic(state, &h, &hit.key);
+            out.push(SearchItem::Artist {
+                did: u.did,
+                handle: u.handle,
+                display_name: u.display_name,
+                avatar_url: u.avatar_url,
+                relevance: round3(hit.relevance),
+            });
+        }
+    }
+
+    let list_uris: Vec<String> = albums.iter().chain(&playlists).map(|h| h.key.clone()).collect();
+    let h = hydrator.lists(&list_uris).await?;
+    let visible = |hit: &Hit| h.lists.get(&hit.key).filter(|l| rules::record_visible(&h, &l.did, &l.uri));
+    for hit in &albums {
+        if let Some(l) = visible(hit) {
+            let name = l.name.clone().unwrap_or_default();
+            out.push(SearchItem::Album {
+                id: l.id.clone(),
+                slug: slugify(&name),
+                title: name,
+                artist_handle: present::handle(state, &h, &l.did),
+                artist_display_name: present::display_name(state, &h, &l.did),
+                image_url: None,
+                relevance: round3(hit.relevance),
+            });
+        }
+    }
+    for hit in &playlists {
+        if let Some(l) = visible(hit) {
+            out.push(SearchItem::Playlist {
+                id: l.id.clone(),
+                name: l.name.clone().unwrap_or_default(),
+                owner_handle: present::handle(state, &h, &l.did),
+                owner_display_name: present::display_name(state, &h, &l.did),
+                image_url: None,
+                track_count: i64::from(l.item_count),
+                relevance: round3(hit.relevance),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /search/?q=&type=&limit=`.
+pub async fn rest_search(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let text = q.required_str("q", 2, 100)?;
+    let limit = q.int_in("limit", 20, 1, 50)?;
+    let asked: Vec<String> = match q.str("type") {
+        Some(t) => t.split(',').map(|k| k.trim().to_lowercase()).collect(),
+        None => KINDS.iter().map(|k| (*k).to_owned()).collect(),
+    };
+    let kinds: Vec<&str> = KINDS.into_iter().filter(|k| asked.iter().any(|a| a == k)).collect();
+    let mut results = search(&state, text, &kinds, limit).await?;
+    let mut counts = Map::new();
+    for k in KINDS {
+        let n = results.iter().filter(|r| r.kind() == k).count();
+        counts.insert(k.to_owned(), json!(n));
+    }
+    // A stable sort: equal relevance keeps the kinds' order.
+    results.sort_by(|a, b| b.relevance().total_cmp(&a.relevance()));
+    Ok(Json(json!({ "results": results, "counts": counts })))
+}
+
+/// `GET /xrpc/parts.page.mention.search`: Leaflet's mention lookup (not one of our lexicons, so
+/// its parameters are checked here). Errors are XRPC's, as for any `/xrpc/` method.
+pub async fn mention(state: &AppState, raw: Option<&str>) -> Result<Response, XrpcError> {
+    let q = Query::parse(raw);
+    let bad = |m: &str| XrpcError::InvalidRequest(m.to_owned());
+    q.str("service").ok_or_else(|| bad("service is required"))?;
+    let text = q.str("search").ok_or_else(|| bad("search is required"))?;
+    if text.is_empty() || text.chars().count() > 100 {
+        return Err(bad("search must be 1 to 100 characters"));
+    }
+    let limit = match q.str("limit") {
+        None => 20,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=50).contains(n))
+            .ok_or_else(|| bad("limit must be 1 to 50"))?,
+    };
+    if text.chars().count() < 2 {
+        return Ok(Json(json!({ "results": [] })).into_response());
+    }
+    let kinds: Vec<&str> = match q.str("scope") {
+        Some(s) if KINDS.contains(&s) => vec![s],
+        _ => KINDS.to_vec(),
+    };
+    let mut results = search(state, text, &kinds, limit).await.map_err(|e| match e {
+        RestError::Unavailable(m) => XrpcError::Unavailable(m),
+        other => XrpcError::Internal(other.to_string()),
+    })?;
+    results.sort_by(|a, b| b.relevance().total_cmp(&a.relevance()));
+    results.truncate(limit as usize);
+    let base = state.options.frontend_url.trim_end_matches('/');
+    let items: Vec<Value> = results.iter().map(|r| mention_item(base, r)).collect();
+    Ok(Json(json!({ "results": items })).into_response())
+}
+
+/// One mention item linking to the frontend at `base`.
+fn mention_item(base: &str, r: &SearchItem) -> Value {
+    let (href, name, description, label, embed, icon) = match r {
+        SearchItem::Track { id, title, artist_display_name, image_url, .. } => (
+            format!("{base}/track/{id}"),
+            title.clone(),
+            format!("by {artist_display_name}"),
+            ("track", "Tracks"),
+            (format!("{base}/embed/track/{id}"), 160),
+            image_url.clone(),
+        ),
+        SearchItem::Artist { handle, display_name, avatar_url, .. } => (
+            format!("{base}/u/{handle}"),
+            display_name.clone(),
+            format!("@{handle}"),
+            ("artist", "Artists"),
+            (format!("{base}/embed/u/{handle}"), 400),
+            avatar_url.clone(),
+        ),
+        SearchItem::Album { title, slug, artist_handle, artist_display_name, image_url, .. } => (
+            format!("{base}/u/{artist_handle}/album/{slug}"),
+            title.clone(),
+            format!("by {artist_display_name}"),
+            ("album", "Albums"),
+            (format!("{base}/embed/album/{artist_handle}/{slug}"), 400),
+            image_url.clone(),
+        ),
+        SearchItem::Playlist { id, name, owner_display_name, track_count, image_url, .. } => (
+            format!("{base}/playlist/{id}"),
+            name.clone(),
+            format!("by {owner_display_name} · {track_count} tracks"),
+            ("playlist", "Playlists"),
+            (format!("{base}/embed/playlist/{id}"), 400),
+            image_url.clone(),
+        ),
+    };
+    let mut item = json!({
+        "uri": href, "name": name, "description": description, "href": href,
+        "labels": [{ "text": label.0 }],
+        "embed": { "src": embed.0, "width": 600, "height": embed.1 },
+        "subscope": { "scope": r.kind(), "label": label.1 },
+    });
+    if let Some(icon) = icon {
+        item["icon"] = json!(icon);
+    }
+    item
+}

@@ -1,0 +1,202 @@
+//! `/tracks/*`: the latest feed, top tracks, one track (by id or AT-URI), its likers and
+//! comments, and tags (which no record carries: empty answers in plyr.fm's shapes).
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::present::{self, Loaded, TrackResponse, iso, parse_iso};
+use super::query::{Query, parse_int};
+use super::{RestError, cut_at_ties};
+use crate::cursor::TimeKey;
+use crate::db::{feeds, social, tracks};
+use crate::hydrate::Hydrator;
+use crate::params::Params;
+use crate::xrpc::{Ctx, feed};
+use crate::{AppState, rules};
+
+/// Most rows one timestamp may hold before a page boundary can split it (see [`cut_at_ties`]).
+const TIE_CAP: i64 = 1000;
+/// Most likers or comments listed for one track (plyr.fm lists them all).
+const ALL_CAP: i64 = 1000;
+
+#[derive(Debug, Serialize)]
+pub struct TrackPage {
+    pub tracks: Vec<TrackResponse>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// `GET /tracks/`: newest first, optionally one artist's; `cursor` is the ISO time of the
+/// previous page's last track, and the next page holds the tracks strictly older.
+pub async fn latest(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TrackPage>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let limit = q.int_clamped("limit", 50, 1, 100)?;
+    let before = q.str("cursor").map(parse_iso).transpose()?;
+    let artist = q.str("artist_did").filter(|d| !d.is_empty());
+    if !q.all("tags").is_empty() {
+        // No track carries tags: a tag filter matches nothing.
+        return Ok(Json(TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false }));
+    }
+    let key = TimeKey { at: before.unwrap_or(TimeKey::newest().at), uri: String::new() };
+    let fetch = |n: i64| {
+        let db = &state.db;
+        let key = &key;
+        async move {
+            match artist {
+                Some(did) => feeds::by_actor(db, did, key, n).await,
+                None => feeds::latest(db, key, n).await,
+            }
+        }
+    };
+    let rows = fetch(limit + 1).await?;
+    let (rows, has_more) = match cut_at_ties(rows, limit, |s| s.at) {
+        Ok(page) => page,
+        Err(rows) => {
+            // The whole page shares one time: serve that time's tracks whole.
+            let at = rows.first().map(|s| s.at);
+            let wide = fetch(TIE_CAP + 1).await?;
+            let more = wide.iter().any(|s| Some(s.at) != at);
+            (wide.into_iter().filter(|s| Some(s.at) == at).collect(), more)
+        }
+    };
+    let next_cursor = if has_more { rows.last().map(|s| iso(s.at)) } else { None };
+    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    let loaded = present::load_tracks(&state, &uris).await?;
+    Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))
+}
+
+/// `GET /tracks/top`: most liked within `period` (`all_time`, `month`, `week`, `day`).
+pub async fn top(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<TrackResponse>>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let limit = q.int_clamped("limit", 10, 1, 50)?;
+    let period = match q.str("period").unwrap_or("all_time") {
+        "all_time" => "all",
+        p @ ("month" | "week" | "day") => p,
+        other => {
+            return Err(RestError::invalid(
+                "query",
+                "period",
+                "literal_error",
+                "Input should be 'all_time', 'month', 'week' or 'day'",
+                other,
+            ));
+        }
+    };
+    let ctx = Ctx { state: &state, viewer: None, params: Params::parse("fm.plyr.feed.getTopTracks", None)? };
+    let ranking = feed::ranking(&ctx, period).await?;
+    let uris: Vec<String> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
+    let loaded = present::load_tracks(&state, &uris).await?;
+    Ok(Json(loaded.responses(&state, &uris, false)))
+}
+
+/// The visible track with public id `id` (a path segment), hydrated.
+async fn by_id(state: &AppState, id: &str) -> Result<(String, Loaded), RestError> {
+    let id = parse_int("path", "track_id", id)?;
+    let uri = tracks::uri_by_id(&state.db, id).await?.ok_or_else(|| RestError::not_found("track"))?;
+    visible(state, uri).await
+}
+
+async fn visible(state: &AppState, uri: String) -> Result<(String, Loaded), RestError> {
+    let loaded = present::load_tracks(state, std::slice::from_ref(&uri)).await?;
+    if loaded.visible(state, std::slice::from_ref(&uri)).is_empty() {
+        return Err(RestError::not_found("track"));
+    }
+    Ok((uri, loaded))
+}
+
+/// `GET /tracks/{id}`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TrackResponse>, RestError> {
+    let (uri, loaded) = by_id(&state, &id).await?;
+    loaded.responses(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
+}
+
+/// `GET /tracks/by-uri?uri=`.
+pub async fn by_uri(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<TrackResponse>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let uri = q.required_str("uri", 1, 8192)?.to_owned();
+    let (uri, loaded) = visible(&state, uri).await?;
+    loaded.responses(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
+}
+
+/// `GET /tracks/{id}/likes`: every account that liked it, most recent like first.
+pub async fn likes(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let (uri, _) = by_id(&state, &id).await?;
+    let rows = social::likes_of(&state.db, &uri, &TimeKey::newest(), ALL_CAP).await?;
+    let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();
+    let h = Hydrator::new(&state, None).actors(&dids).await?;
+    let users: Vec<Value> = rows
+        .iter()
+        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
+        .map(|l| {
+            let u = present::user_basic(&state, &h, &l.did);
+            json!({
+                "did": u.did, "handle": u.handle, "display_name": u.display_name,
+                "avatar_url": u.avatar_url, "liked_at": iso(l.created_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "count": users.len(), "users": users })))
+}
+
+/// A stable integer id for a record that plyr.fm numbers itself (comments): 52 bits of the
+/// FNV-1a hash of its URI.
+pub fn record_number(uri: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in uri.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    i64::try_from(h >> 12).unwrap_or(i64::MAX).max(1)
+}
+
+/// `GET /tracks/{id}/comments`: timed comments in playback order. Shown whatever the artist's
+/// plyr.fm preference (which no record carries): see `docs/API.md`.
+pub async fn comments(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    let (uri, _) = by_id(&state, &id).await?;
+    let rows = social::comments_on(&state.db, &uri, None, ALL_CAP).await?;
+    let dids: Vec<String> = rows.iter().map(|c| c.did.clone()).collect();
+    let h = Hydrator::new(&state, None).actors(&dids).await?;
+    let comments: Vec<Value> = rows
+        .iter()
+        .filter(|c| rules::record_visible(&h, &c.did, &c.uri))
+        .map(|c| {
+            let u = present::user_basic(&state, &h, &c.did);
+            json!({
+                "id": record_number(&c.uri), "user_did": u.did, "user_handle": u.handle,
+                "user_display_name": u.display_name, "user_avatar_url": u.avatar_url,
+                "text": c.text, "timestamp_ms": c.timestamp_ms, "created_at": iso(c.created_at),
+                "updated_at": c.updated_at.map(iso),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "comments_enabled": true, "count": comments.len(), "comments": comments })))
+}
+
+/// `GET /tracks/tags`: tags live only in plyr.fm's database, so there are none.
+pub async fn tags(RawQuery(raw): RawQuery) -> Result<Json<Vec<Value>>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    q.int_in("limit", 20, 1, 100)?;
+    Ok(Json(Vec::new()))
+}
+
+/// `GET /tracks/tags/{tag}`: no tag exists here, so every tag is plyr.fm's 404.
+pub async fn tag(Path(tag): Path<String>) -> RestError {
+    RestError::NotFound(format!("tag '{}' not found", tag.trim().to_lowercase()))
+}
