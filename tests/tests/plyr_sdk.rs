@@ -1,0 +1,250 @@
+//! The proof with plyr.fm's own clients: the `plyrfm` SDK and CLI and the `plyrfm-mcp` server,
+//! installed from PyPI into a virtualenv, pointed at the AppView with `PLYR_API_URL`, return
+//! what was written to a reference PDS (from npm) and indexed: tracks by id and AT-URI, the
+//! latest and top tracks, search of every kind, playlists, tags, and a download whose bytes are
+//! the blob uploaded to the PDS. The checks run in `tests/py/plyr_sdk_check.py`.
+//!
+//! The virtualenv lives under the cargo target directory, keyed by a hash of
+//! `tests/py/requirements.txt` and `constraints.txt`: the first run installs (about half a
+//! minute), later runs reuse it; changing the pins makes a new one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use plyr_appview::{AppState, AppviewOptions};
+use plyr_e2e::pds::{Account, LocalPds, RecordRef};
+use plyr_indexer::pipeline::BatchConfig;
+use plyr_indexer::write::Writer;
+use plyr_indexer::write::rules::{TrustedOrigins, list_id, track_id};
+use plyr_store::testkit::TestDb;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn py_dir() -> PathBuf {
+    plyr_e2e::repo_root().join("tests").join("py")
+}
+
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// The virtualenv with the pinned clients, installed unless already there. Concurrent test
+/// processes wait for each other on a lock file.
+fn venv() -> anyhow::Result<PathBuf> {
+    let dir = py_dir();
+    let mut pins = std::fs::read(dir.join("requirements.txt"))?;
+    pins.extend(std::fs::read(dir.join("constraints.txt"))?);
+    let key =
+        pins.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(root)?;
+    let venv = root.join(format!("plyr-sdk-venv-{key:016x}"));
+    let lock = std::fs::File::create(venv.with_extension("lock"))?;
+    lock.lock().context("locking the virtualenv")?;
+    let stamp = venv.join(".installed");
+    if stamp.exists() {
+        return Ok(venv);
+    }
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)?;
+    }
+    let started = Instant::now();
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+    run(
+        Command::new(venv.join("bin").join("python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(dir.join("requirements.txt"))
+            .arg("-c")
+            .arg(dir.join("constraints.txt")),
+        "pip install plyrfm plyrfm-mcp",
+    )?;
+    std::fs::write(&stamp, b"")?;
+    println!("installed plyrfm and plyrfm-mcp in {:.1?}", started.elapsed());
+    Ok(venv)
+}
+
+fn created(minutes_ago: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Indexes the accounts' records as a Jetstream replay, with their handles, then marks the
+/// handles verified and the PDS known, as the identity worker would.
+async fn index(db: &TestDb, pds: &LocalPds, accounts: &[&Account]) -> anyhow::Result<()> {
+    let client = pds.client();
+    let mut t = chrono::Utc::now().timestamp_micros() - 60_000_000;
+    let mut lines = Vec::new();
+    for a in accounts {
+        t += 1000;
+        let identity = json!({ "did": a.did, "handle": a.handle, "seq": t, "time": created(0) });
+        lines.push(
+            json!({ "did": a.did, "time_us": t, "kind": "identity", "identity": identity }).to_string(),
+        );
+        for collection in ["app.bsky.actor.profile", "fm.plyr.track", "fm.plyr.like", "fm.plyr.list"] {
+            for r in client.list_records(&a.did, collection).await? {
+                t += 1000;
+                let rkey =
+                    r["uri"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_owned();
+                let commit = json!({
+                    "rev": tid(t), "operation": "create", "collection": collection, "rkey": rkey,
+                    "cid": r["cid"], "record": r["value"],
+                });
+                lines.push(
+                    json!({ "did": a.did, "time_us": t, "kind": "commit", "commit": commit }).to_string(),
+                );
+            }
+        }
+    }
+    let path = std::env::temp_dir().join(format!("plyr-sdk-{}.jsonl", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+    let writer = Arc::new(Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.plyr.fm"]))?);
+    plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
+        .await?;
+    let _ = std::fs::remove_file(&path);
+    for a in accounts {
+        sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1")
+            .bind(&a.did)
+            .bind(pds.url())
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A TID (base32-sortable) for the time `us` in microseconds: a commit rev.
+fn tid(us: i64) -> String {
+    const ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
+    let v = u64::try_from(us).unwrap_or_default() << 10;
+    (0..13).rev().map(|i| char::from(ALPHABET[((v >> (i * 5)) & 31) as usize])).collect()
+}
+
+fn expected_track(r: &RecordRef, title: &str, likes: i64) -> Value {
+    json!({ "id": track_id(&r.uri), "uri": r.uri, "title": title, "file_id": r.rkey(), "like_count": likes })
+}
+
+#[tokio::test]
+async fn plyr_sdk_cli_and_mcp_read_the_appview() -> anyhow::Result<()> {
+    let venv = tokio::task::spawn_blocking(venv).await??;
+    let pds = LocalPds::start().await?;
+    let client = pds.client();
+    let alice = client.create_account("alice.test", "alice@example.com", "alice-pw").await?;
+    let bob = client.create_account("bob.test", "bob@example.com", "bob-pw").await?;
+    client
+        .create_record(
+            &alice,
+            "app.bsky.actor.profile",
+            json!({ "$type": "app.bsky.actor.profile", "displayName": "Alice Liddell" }),
+            Some("self"),
+        )
+        .await?;
+    // Not an `ID3` header: the PDS sniffs content and fails on a truncated MP3.
+    let morning_audio = b"plyr sdk proof: morning light ".repeat(300);
+    let morning_blob = client.upload_blob(&alice, morning_audio.clone(), "audio/mpeg").await?;
+    let other_blob = client.upload_blob(&alice, b"plyr sdk proof: other ".repeat(300), "audio/mpeg").await?;
+    let track = |title: &str, artist: &str, blob: &Value, minutes_ago: i64| {
+        json!({ "$type": "fm.plyr.track", "title": title, "artist": artist, "fileType": "mp3",
+                "duration": 180, "audioBlob": blob, "createdAt": created(minutes_ago) })
+    };
+    let morning = client
+        .create_record(&alice, "fm.plyr.track", track("Morning Light", "Alice", &morning_blob, 30), None)
+        .await?;
+    let evening = client
+        .create_record(&alice, "fm.plyr.track", track("Evening Tide", "Alice", &other_blob, 20), None)
+        .await?;
+    let bob_blob = client.upload_blob(&bob, b"plyr sdk proof: lighthouse ".repeat(300), "audio/mpeg").await?;
+    let lighthouse =
+        client.create_record(&bob, "fm.plyr.track", track("Lighthouse", "Bob", &bob_blob, 10), None).await?;
+    let like = |r: &RecordRef| json!({ "$type": "fm.plyr.like", "subject": r.strong_ref(), "createdAt": created(5) });
+    client.create_record(&bob, "fm.plyr.like", like(&morning), None).await?;
+    client.create_record(&alice, "fm.plyr.like", like(&morning), None).await?;
+    client.create_record(&bob, "fm.plyr.like", like(&evening), None).await?;
+    let list = |kind: &str, name: &str, items: &[&RecordRef]| {
+        let items: Vec<Value> = items.iter().map(|r| json!({ "subject": r.strong_ref() })).collect();
+        json!({ "$type": "fm.plyr.list", "listType": kind, "name": name, "items": items, "createdAt": created(4) })
+    };
+    client
+        .create_record(&alice, "fm.plyr.list", list("album", "Light Works", &[&morning, &evening]), None)
+        .await?;
+    let playlist = client
+        .create_record(&bob, "fm.plyr.list", list("playlist", "Bob Mix", &[&evening, &morning]), None)
+        .await?;
+
+    let db = TestDb::new().await?;
+    index(&db, &pds, &[&alice, &bob]).await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut options = AppviewOptions::defaults(format!("127.0.0.1:{port}").parse()?);
+    options.public_url = Some(format!("http://127.0.0.1:{port}"));
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(plyr_appview::serve(AppState::new(db.pool.clone(), options), shutdown.clone()));
+    let api = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{api}/xrpc/_health")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let work = tempdir()?;
+    let blob_path = work.join("morning.bin");
+    std::fs::write(&blob_path, &morning_audio)?;
+    let expect = json!({
+        "api_url": api,
+        "tracks": [
+            expected_track(&lighthouse, "Lighthouse", 0),
+            expected_track(&evening, "Evening Tide", 1),
+            expected_track(&morning, "Morning Light", 2),
+        ],
+        "top": [track_id(&morning.uri), track_id(&evening.uri)],
+        "playlist": {
+            "id": list_id(&playlist.uri), "name": "Bob Mix", "owner_did": bob.did,
+            "track_ids": [track_id(&evening.uri), track_id(&morning.uri)],
+        },
+        "search": {
+            "tracks": ["morning", "Morning Light"],
+            "artists": ["alice", alice.did],
+            "albums": ["light works", "Light Works"],
+            "playlists": ["bob mix", "Bob Mix"],
+        },
+        "search_cli": {
+            "tracks": "Morning Light by Alice Liddell",
+            "artists": "@alice.test: Alice Liddell",
+            "albums": "Light Works by Alice Liddell",
+            "playlists": "Bob Mix by bob.test",
+        },
+        "download": { "id": track_id(&morning.uri), "blob_path": blob_path },
+    });
+    let expect_path = work.join("expect.json");
+    std::fs::write(&expect_path, serde_json::to_vec_pretty(&expect)?)?;
+
+    let started = Instant::now();
+    let script = py_dir().join("plyr_sdk_check.py");
+    let python = venv.join("bin").join("python");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(script).arg(&expect_path).env_remove("PLYR_TOKEN").output()
+    })
+    .await??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    println!("client checks took {:.1?}", started.elapsed());
+    shutdown.cancel();
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(out.status.success() && stdout.contains("ALL CHECKS PASSED"), "the plyr.fm clients disagree");
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("plyr-sdk-proof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
