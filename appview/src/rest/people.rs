@@ -1,7 +1,7 @@
 //! Accounts: `/artists/{did}`, `/artists/by-handle/{handle}`, `POST /artists/batch`, and
 //! `/users/{handle}/likes` (the tracks an account liked).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -109,12 +109,10 @@ pub async fn likes(
     }
     let user = present::user_basic(&state, &h, &did);
     let rows = feeds::liked_by(&state.db, &did, &TimeKey::newest(), LIKES_CAP).await?;
-    let mut uris: Vec<String> = Vec::with_capacity(rows.len());
-    for r in rows {
-        if !uris.contains(&r.subject_uri) {
-            uris.push(r.subject_uri);
-        }
-    }
+    // Several likes of one track show it once, at its latest like.
+    let mut seen = HashSet::with_capacity(rows.len());
+    let uris: Vec<String> =
+        rows.into_iter().map(|r| r.subject_uri).filter(|u| seen.insert(u.clone())).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     let tracks = loaded.responses(&state, &uris, false);
     Ok(Json(UserLikes { user, count: tracks.len(), tracks }))
