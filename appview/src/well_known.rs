@@ -1,5 +1,6 @@
 //! `/.well-known/did.json`: the service's `did:web` document, with the `#plyr_appview` service
-//! entry PDSes look up to proxy calls here.
+//! entry PDSes look up to proxy calls here, and `#mention_search` (the Leaflet mention service,
+//! `parts.page.mention.search`, as plyr.fm publishes it).
 
 use axum::Json;
 use axum::extract::State;
@@ -15,6 +16,10 @@ pub async fn did_json(State(state): State<AppState>) -> Json<Value> {
         "service": [{
             "id": format!("#{SERVICE_ID}"),
             "type": "PlyrAppView",
+            "serviceEndpoint": state.presenter.public_url,
+        }, {
+            "id": "#mention_search",
+            "type": "MentionSearchService",
             "serviceEndpoint": state.presenter.public_url,
         }],
     }))

@@ -102,6 +102,7 @@ async fn a_call_proxied_by_the_users_pds_carries_their_viewer_state() -> anyhow:
         reqwest::get(format!("http://localhost:{port}/.well-known/did.json")).await?.json().await?;
     assert_eq!(did_doc["id"], service_did.as_str());
     assert_eq!(did_doc["service"][0]["id"], "#plyr_appview");
+    assert_eq!(did_doc["service"][1]["id"], "#mention_search");
 
     let proxy = format!("{service_did}#plyr_appview");
     let res = client.proxied_get(&alice, "fm.plyr.feed.getLatestTracks", &[], &proxy).await?;
