@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::DateTime;
 
+use crate::load::encode::thousands;
+use crate::load::{LoadOptions, LoadParams};
 use crate::params::{DEFAULT_END_US, NetworkParams};
 use crate::write_jetstream;
 
@@ -24,6 +26,65 @@ pub enum Command {
     /// Writes the network as a Jetstream v1 JSON-lines stream (one event per line, oldest
     /// first), for `indexer replay`; prints a summary to stderr.
     Jetstream(JetstreamArgs),
+    /// Fills a freshly migrated database with a large network as the indexer would have
+    /// indexed it (COPY, indexes rebuilt afterwards), for AppView benchmarks; prints the load
+    /// time per phase to stderr.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// PostgreSQL URL of the target database (migrated here if needed; must hold no rows).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Tracks to publish.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub tracks: u64,
+    /// Likes, each a distinct (account, track) pair.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub likes: u64,
+    /// Accounts that publish tracks.
+    #[arg(long, default_value_t = 100_000)]
+    pub artists: u64,
+    /// Accounts that only like, comment and make playlists [default: 4 per artist].
+    #[arg(long)]
+    pub listeners: Option<u64>,
+    /// Timed comments [default: one per 20 likes].
+    #[arg(long)]
+    pub comments: Option<u64>,
+    /// Playlists [default: one per artist].
+    #[arg(long)]
+    pub playlists: Option<u64>,
+    /// Seed of every random choice: same seed, options and end, same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// End of the period, RFC 3339 [default: now, so `period=week` rankings have data].
+    #[arg(long, value_parser = parse_end)]
+    pub end: Option<i64>,
+    /// Length of the period in days.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// Connections that rebuild indexes and vacuum in parallel.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// `maintenance_work_mem` of those connections.
+    #[arg(long, default_value = "1GB")]
+    pub maintenance_work_mem: String,
+}
+
+impl LoadArgs {
+    /// The dataset these options describe.
+    pub fn params(&self) -> LoadParams {
+        let end_us = self.end.unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+        let defaults = LoadParams::new(self.seed, self.tracks, self.likes, self.artists, end_us);
+        LoadParams {
+            listeners: self.listeners.unwrap_or(defaults.listeners),
+            comments: self.comments.unwrap_or(defaults.comments),
+            playlists: self.playlists.unwrap_or(defaults.playlists),
+            span_us: i64::from(self.days) * 86_400 * 1_000_000,
+            ..defaults
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,7 +135,49 @@ impl JetstreamArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Jetstream(args) => jetstream(&args),
+        Command::Load(args) => load(&args),
     }
+}
+
+fn load(args: &LoadArgs) -> anyhow::Result<()> {
+    let params = args.params();
+    let options = LoadOptions { jobs: args.jobs, work_mem: args.maintenance_work_mem.clone(), vacuum: true };
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    let report = runtime
+        .block_on(crate::load::load(&args.database_url, &params, &options))
+        .context("loading the dataset")?;
+    let mut err = std::io::stderr().lock();
+    let c = &report.counts;
+    writeln!(
+        err,
+        "dataset (seed {}): {} artists + {} listeners; {} tracks, {} likes, {} comments, {} lists ({} items), {} + {} profiles",
+        params.seed,
+        thousands(params.artists),
+        thousands(params.listeners),
+        thousands(c.tracks),
+        thousands(c.likes),
+        thousands(c.comments),
+        thousands(c.lists),
+        thousands(c.list_items),
+        thousands(c.plyr_profiles),
+        thousands(c.bsky_profiles),
+    )?;
+    let rows: Vec<String> = report.rows.iter().map(|(t, n)| format!("{t} {}", thousands(*n))).collect();
+    writeln!(err, "rows: {}", rows.join(", "))?;
+    for (name, took) in report.index_builds.iter().take(8) {
+        writeln!(err, "  index {name}: {:.1} s", took.as_secs_f64())?;
+    }
+    writeln!(
+        err,
+        "load: generate + COPY {:.1} s ({:.0} MiB), indexes {:.1} s, vacuum analyze {:.1} s, total {:.1} s",
+        report.copy_time.as_secs_f64(),
+        report.copy_bytes as f64 / (1024.0 * 1024.0),
+        report.index_time.as_secs_f64(),
+        report.vacuum_time.as_secs_f64(),
+        report.total().as_secs_f64(),
+    )?;
+    Ok(())
 }
 
 fn jetstream(args: &JetstreamArgs) -> anyhow::Result<()> {

@@ -7,6 +7,9 @@
 //! handle changes, deactivations and a rare account deletion. Every record is valid against
 //! the `fm.plyr.*` lexicons and carries its real CID.
 //!
+//! For AppView benchmarks at scale, [`load`] writes a large network straight into PostgreSQL as
+//! the rows the indexer would have written for it (`plyr-gen load`).
+//!
 //! Same [`NetworkParams`], same bytes, on any machine: the only randomness is the seeded
 //! [`rng::Rng`] and the period ends at a fixed instant, never the current time.
 //!
@@ -23,6 +26,7 @@ pub mod cli;
 mod content;
 pub mod ids;
 mod lists;
+pub mod load;
 mod network;
 mod params;
 pub mod records;
