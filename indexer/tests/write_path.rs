@@ -358,3 +358,34 @@ async fn committed_batches_notify_listeners_with_what_changed() {
     assert!(uris.contains(&t.as_str()), "the liked track is named: {payload}");
     assert!(payload["dids"].as_array().expect("dids").iter().any(|d| d == BOB));
 }
+
+#[tokio::test]
+async fn an_identity_event_before_the_first_record_has_the_same_effect_however_batches_split() {
+    let mut ev = Events::default();
+    let stream = vec![
+        ev.identity(ALICE, "alice.test"),
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A"))),
+        ev.identity(BOB, "bob.test"),
+        ev.commit(BOB, &tid(2), TRACK, &tid(2), Some(track("B"))),
+        ev.identity(BOB, "bob2.test"),
+    ];
+    let (db, w) = setup().await;
+    w.apply(&stream).await.expect("one batch");
+    let once = db.snapshot(VOLATILE).await.expect("snapshot");
+    let handle: Option<String> = sqlx::query_scalar("SELECT handle FROM actors WHERE did = $1")
+        .bind(BOB)
+        .fetch_one(&db.pool)
+        .await
+        .expect("bob");
+    assert_eq!(handle.as_deref(), Some("bob2.test"), "an identity event after the first record applies");
+    for cut in 1..stream.len() {
+        let (db2, w2) = setup().await;
+        w2.apply(&stream[..cut]).await.expect("prefix");
+        w2.apply(&stream[cut..]).await.expect("rest");
+        assert_same(
+            &db2.snapshot(VOLATILE).await.expect("snapshot"),
+            &once,
+            &format!("splitting the batch after {cut} events changed the database"),
+        );
+    }
+}

@@ -30,12 +30,30 @@ async fn seeded() -> (TestDb, AppState) {
     plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
         .await
         .expect("replay");
-    let _ = std::fs::remove_file(&path);
-    // What the identity worker would do with network access.
-    sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = 'https://pds.example.com'")
+    // What the identity worker would do with network access: the handles the stream announced,
+    // verified, and a PDS.
+    let mut handles: HashMap<String, String> = HashMap::new();
+    for line in std::fs::read_to_string(&path).expect("stream").lines() {
+        let v: Value = serde_json::from_str(line).expect("json line");
+        if v["kind"] == "identity"
+            && let (Some(did), Some(handle)) = (v["did"].as_str(), v["identity"]["handle"].as_str())
+        {
+            handles.insert(did.to_owned(), handle.to_owned());
+        }
+    }
+    for (did, handle) in &handles {
+        sqlx::query("UPDATE actors SET handle = $2, handle_verified = TRUE WHERE did = $1")
+            .bind(did)
+            .bind(handle)
+            .execute(&db.pool)
+            .await
+            .expect("verify handle");
+    }
+    sqlx::query("UPDATE actors SET pds_endpoint = 'https://pds.example.com'")
         .execute(&db.pool)
         .await
-        .expect("verify handles");
+        .expect("pds");
+    let _ = std::fs::remove_file(&path);
     let mut options = AppviewOptions::defaults("127.0.0.1:0".parse().expect("addr"));
     options.public_url = Some("http://appview.test".into());
     let state = AppState::new(db.pool.clone(), options);

@@ -112,11 +112,16 @@ async fn index(db: &TestDb, pds: &LocalPds, accounts: &[&Account]) -> anyhow::Re
         .await?;
     let _ = std::fs::remove_file(&path);
     for a in accounts {
-        sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1")
-            .bind(&a.did)
-            .bind(pds.url())
-            .execute(&db.pool)
-            .await?;
+        // The identity event precedes the account's first record, so the write path leaves the
+        // handle to the identity worker; set what it would find.
+        sqlx::query(
+            "UPDATE actors SET handle = $3, handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1",
+        )
+        .bind(&a.did)
+        .bind(pds.url())
+        .bind(&a.handle)
+        .execute(&db.pool)
+        .await?;
     }
     Ok(())
 }

@@ -31,8 +31,8 @@ pub struct Net {
     lines: Vec<String>,
     time_us: i64,
     seq: u64,
-    /// DIDs whose handle the identity worker would have verified, with their PDS.
-    verified: Vec<String>,
+    /// Accounts whose handle the identity worker would have verified (DID, handle).
+    verified: Vec<(String, String)>,
 }
 
 impl Default for Net {
@@ -63,7 +63,7 @@ impl Net {
             json!({ "did": did, "handle": handle, "seq": self.seq, "time": "2026-01-01T00:00:00Z" });
         self.lines
             .push(json!({ "did": did, "time_us": t, "kind": "identity", "identity": identity }).to_string());
-        self.verified.push(did.to_owned());
+        self.verified.push((did.to_owned(), handle.to_owned()));
     }
 
     /// An account whose handle is claimed but not verified.
@@ -116,17 +116,21 @@ impl Net {
         self.lines.push(json!({ "did": did, "time_us": t, "kind": "commit", "commit": commit }).to_string());
     }
 
-    /// Applies the lines through the indexer's replay path, then marks handles verified as the
-    /// identity worker would (it needs the network, which tests do not have).
+    /// Applies the lines through the indexer's replay path, then sets verified handles as the
+    /// identity worker would (it needs the network, which tests do not have; an identity event
+    /// that precedes an account's first record is not applied by the write path).
     pub async fn apply(&self, db: &TestDb) {
         apply_lines(db, &self.lines).await;
-        for did in &self.verified {
-            sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1")
-                .bind(did)
-                .bind(PDS)
-                .execute(&db.pool)
-                .await
-                .expect("verify handle");
+        for (did, handle) in &self.verified {
+            sqlx::query(
+                "UPDATE actors SET handle = $3, handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1",
+            )
+            .bind(did)
+            .bind(PDS)
+            .bind(handle)
+            .execute(&db.pool)
+            .await
+            .expect("verify handle");
         }
     }
 }

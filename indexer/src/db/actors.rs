@@ -78,6 +78,10 @@ pub async fn apply_identities(
                   identity_event_us = u.us, updated_at = to_timestamp(u.us::bigint / 1e6)
              FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(did, handle, us)
             WHERE a.did = u.did AND a.identity_event_us < u.us
+              -- Only to an account known when the event happened: an identity event that came
+              -- before the account's first indexed record is ignored wherever batches split, so
+              -- the result never depends on batching (the identity worker fills the handle in).
+              AND a.indexed_at <= TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond'
             RETURNING a.did"#,
         did,
         handle as &[Option<String>],
