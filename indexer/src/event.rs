@@ -89,4 +89,7 @@ pub enum SourceItem {
     /// The stream moved past messages that carried nothing to apply (the firehose filters
     /// client-side): stored like an event's cursor, so a restart does not replay them.
     Position(Cursor),
+    /// A backfill applied every record of `did`'s repo snapshot at `rev` (the items before this
+    /// one): marks the repo done in the same transaction as its last records.
+    Backfilled { did: Did, rev: Tid },
 }

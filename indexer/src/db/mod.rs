@@ -3,6 +3,7 @@
 //! handful of round trips, not one per event.
 
 pub mod actors;
+pub mod backfill;
 pub mod cursors;
 pub mod guard;
 pub mod likes;

@@ -96,6 +96,9 @@ impl Writer {
                     }
                 }
                 SourceItem::Position(cursor) => remember(&mut cursors, cursor),
+                SourceItem::Backfilled { did, rev } => {
+                    db::backfill::mark_done(&mut tx, did.as_str(), rev.as_str()).await?;
+                }
                 SourceItem::Gap { from, reason } => {
                     self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
                     self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
