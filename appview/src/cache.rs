@@ -59,46 +59,48 @@ impl Caches {
 
     /// Tracks by URI, from the cache where possible; URIs not indexed are absent.
     pub async fn tracks(&self, db: &PgPool, uris: &[String]) -> sqlx::Result<HashMap<String, Arc<TrackRow>>> {
-        let mut found = HashMap::with_capacity(uris.len());
-        let mut missing = Vec::new();
-        for uri in uris {
-            match self.tracks.get(uri).await {
-                Some(row) => {
-                    found.insert(uri.clone(), row);
-                }
-                None if !found.contains_key(uri) => missing.push(uri.clone()),
-                None => {}
-            }
-        }
-        if missing.is_empty() {
-            return Ok(found);
-        }
-        missing.sort();
-        missing.dedup();
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let rows = tracks::by_uris(db, &missing).await?;
-        let keep = self.epoch.load(Ordering::Acquire) == epoch;
-        for row in rows {
-            let row = Arc::new(row);
-            if keep {
-                self.tracks.insert(row.uri.clone(), row.clone()).await;
-            }
-            found.insert(row.uri.clone(), row);
-        }
-        Ok(found)
+        self.load(
+            &self.tracks,
+            uris,
+            |missing| async move { tracks::by_uris(db, &missing).await },
+            |t| &t.uri,
+        )
+        .await
     }
 
     /// Actors by DID, from the cache where possible; unknown DIDs are absent.
     pub async fn actors(&self, db: &PgPool, dids: &[String]) -> sqlx::Result<HashMap<String, Arc<ActorRow>>> {
-        let mut found = HashMap::with_capacity(dids.len());
+        self.load(
+            &self.actors,
+            dids,
+            |missing| async move { actors::by_dids(db, &missing).await },
+            |a| &a.did,
+        )
+        .await
+    }
+
+    /// Rows for `keys` from `cache`, fetching the missing ones with `fetch` (one query) and
+    /// caching them unless an invalidation arrived while the query ran.
+    async fn load<T, F, Fut>(
+        &self,
+        cache: &Cache<String, Arc<T>>,
+        keys: &[String],
+        fetch: F,
+        key_of: impl Fn(&T) -> &String,
+    ) -> sqlx::Result<HashMap<String, Arc<T>>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(Vec<String>) -> Fut,
+        Fut: std::future::Future<Output = sqlx::Result<Vec<T>>>,
+    {
+        let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
-        for did in dids {
-            match self.actors.get(did).await {
+        for key in keys {
+            match cache.get(key).await {
                 Some(row) => {
-                    found.insert(did.clone(), row);
+                    found.insert(key.clone(), row);
                 }
-                None if !found.contains_key(did) => missing.push(did.clone()),
-                None => {}
+                None => missing.push(key.clone()),
             }
         }
         if missing.is_empty() {
@@ -107,14 +109,15 @@ impl Caches {
         missing.sort();
         missing.dedup();
         let epoch = self.epoch.load(Ordering::Acquire);
-        let rows = actors::by_dids(db, &missing).await?;
+        let rows = fetch(missing).await?;
         let keep = self.epoch.load(Ordering::Acquire) == epoch;
         for row in rows {
             let row = Arc::new(row);
+            let key = key_of(&row).clone();
             if keep {
-                self.actors.insert(row.did.clone(), row.clone()).await;
+                cache.insert(key.clone(), row.clone()).await;
             }
-            found.insert(row.did.clone(), row);
+            found.insert(key, row);
         }
         Ok(found)
     }

@@ -218,15 +218,8 @@ pub fn catalog() -> &'static Catalog {
 
 /// `GET uri` with optional headers; the status and the JSON body.
 pub async fn call(state: &AppState, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut req = Request::get(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res =
-        router(state.clone()).oneshot(req.body(Body::empty()).expect("request")).await.expect("response");
-    let status = res.status();
-    let bytes = to_bytes(res.into_body(), 16 << 20).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let (status, body, _) = call_raw(state, uri, headers).await;
+    (status, body)
 }
 
 /// `GET /xrpc/<nsid>?<query>` anonymously; a 200 body is checked against the method's output
