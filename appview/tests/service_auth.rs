@@ -165,3 +165,39 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).expect("base64")
 }
+
+#[tokio::test]
+async fn for_you_recommends_what_co_engagers_liked() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    n.actor(BOB, "bob.test");
+    n.actor(CAROL, "carol.test");
+    n.actor(DAVE, "dave.test");
+    let seed = n.create(BOB, "fm.plyr.track", track("Seed", "Bob", &at(2, 0)));
+    let pick = n.create(DAVE, "fm.plyr.track", track("Pick", "Dave", &at(3, 0)));
+    let own = n.create(ALICE, "fm.plyr.track", track("Own", "Alice", &at(3, 1)));
+    let unrelated = n.create(DAVE, "fm.plyr.track", track("Unrelated", "Dave", &at(3, 2)));
+    // Alice likes the seed; Carol liked it too (within a day of Alice), and also liked the pick
+    // and Alice's own track. Nobody who shares Alice's taste liked the unrelated track.
+    n.create(ALICE, "fm.plyr.like", like(&seed, &at(10, 0)));
+    n.create(CAROL, "fm.plyr.like", like(&seed, &at(10, 5)));
+    n.create(CAROL, "fm.plyr.like", like(&pick, &at(10, 6)));
+    n.create(CAROL, "fm.plyr.like", like(&own, &at(10, 7)));
+    n.create(BOB, "fm.plyr.like", like(&unrelated, &at(10, 8)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let alice = TestSigner::from_seed(Curve::K256, "alice");
+    let keys = Arc::new(StaticKeys::new());
+    keys.insert(ALICE, alice.public_key().expect("key"));
+    let options = options();
+    let aud = options.service_did();
+    let state = AppState::with_auth(db.pool.clone(), options.clone(), Auth::with_keys(&options, keys));
+    let nsid = "fm.plyr.feed.getForYou";
+    let token = mint(&alice, &pds_claims(ALICE, &aud, nsid));
+    let (status, body, _) =
+        call_raw(&state, &format!("/xrpc/{nsid}"), &[("authorization", &format!("Bearer {token}"))]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_valid_output(nsid, &body);
+    assert_eq!(body["coldStart"], false);
+    assert_eq!(uris(&body, "tracks"), vec![pick], "not the seed, not her own track, not the unrelated one");
+}
