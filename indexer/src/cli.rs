@@ -1,4 +1,5 @@
-//! The `indexer` command line (`run`, `replay`, `migrate`) and the entry points `plyr` shares.
+//! The `indexer` command line (`run`, `replay`, `backfill`, `migrate`) and the entry points `plyr`
+//! shares.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,6 +45,10 @@ pub enum Command {
         #[command(flatten)]
         options: IndexerOptions,
     },
+    /// Fetch whole repos from their PDSes (getRepo or listRecords) and apply them through the
+    /// same write path, then exit: explicit DIDs, repos discovered on a relay or PDS, and with
+    /// --all the pending queue. Repos already done are skipped, so a stopped backfill resumes.
+    Backfill(crate::backfill::command::BackfillArgs),
     /// Apply pending schema migrations and exit.
     Migrate,
 }
@@ -71,16 +76,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("connecting to the database")?;
             replay_file(pool, &options, &file, restart, shutdown).await?;
         }
+        Command::Backfill(args) => {
+            let pool = plyr_store::connect(&url, args.options.db_connections)
+                .await
+                .context("connecting to the database")?;
+            crate::backfill::command::run(pool, &args, shutdown).await?;
+        }
     }
     Ok(())
 }
 
-fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
+pub(crate) fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
     let trusted = TrustedOrigins::new(&options.trusted_audio_origins);
     Ok(Arc::new(Writer::new(pool, trusted).context("loading the lexicons")?))
 }
 
-fn identity_config(options: &IndexerOptions) -> plyr_atproto::identity::IdentityConfig {
+pub(crate) fn identity_config(options: &IndexerOptions) -> plyr_atproto::identity::IdentityConfig {
     plyr_atproto::identity::IdentityConfig {
         plc_url: options.plc_url.clone(),
         handle_pds: options.handle_pds.clone(),
@@ -93,7 +104,8 @@ fn batch_config(options: &IndexerOptions) -> BatchConfig {
 }
 
 /// Follows Jetstream (or, with `--firehose`, the raw firehose) into the database until
-/// `shutdown`, serving metrics if configured.
+/// `shutdown`, serving metrics if configured and backfilling queued repos in the background
+/// (`--auto-backfill`).
 pub async fn run_live(
     pool: PgPool,
     options: &IndexerOptions,
@@ -114,15 +126,22 @@ pub async fn run_live(
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
     }
+    let writer = writer(pool.clone(), options)?;
+    let backfill = crate::backfill::command::spawn_worker(Arc::clone(&writer), options, shutdown.clone())?;
     let (tx, rx) = pipeline::channel();
     let source = if options.firehose.is_empty() {
         jetstream_source(&pool, options, tx, shutdown.clone()).await?
     } else {
         firehose_source(&pool, options, tx, shutdown.clone()).await?
     };
-    let writer = writer(pool, options)?;
     let totals = pipeline::run(writer, rx, batch_config(options), shutdown.clone()).await;
     shutdown.cancel();
+    if let Some(Err(err)) = match backfill {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(%err, "backfill worker failed");
+    }
     match source.await {
         Ok(Err(err)) => tracing::error!(%err, "source stopped"),
         Err(err) => tracing::error!(%err, "source task failed"),

@@ -76,6 +76,59 @@ pub struct IndexerOptions {
     /// Where the indexer serves /metrics and /health; an empty value turns them off.
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
     pub metrics_listen: Listen,
+
+    #[command(flatten)]
+    pub backfill: BackfillOptions,
+}
+
+/// How repos are backfilled (by `indexer backfill`, and in the background by `indexer run`).
+#[derive(Debug, Clone, Args)]
+pub struct BackfillOptions {
+    /// With `run`: backfill in the background every repo that needs it (first seen live,
+    /// desynchronized, or behind a stream gap), working through the `repos` pending queue.
+    #[arg(long, env = "PLYR_AUTO_BACKFILL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_backfill: bool,
+
+    /// How a repo is fetched: auto (listRecords of the indexed collections, getRepo past
+    /// --backfill-list-max records), car (always getRepo, signature verified) or list.
+    #[arg(long, env = "PLYR_BACKFILL_MODE", value_enum, default_value = "auto")]
+    pub backfill_mode: crate::backfill::Mode,
+
+    /// Repos fetched at once, over all hosts.
+    #[arg(long, env = "PLYR_BACKFILL_CONCURRENCY", default_value_t = 8)]
+    pub backfill_concurrency: usize,
+
+    /// Requests in flight at once per PDS or relay host.
+    #[arg(long, env = "PLYR_BACKFILL_PER_HOST", default_value_t = 4)]
+    pub backfill_per_host: usize,
+
+    /// Attempts per repo before it is marked failed (waiting out HTTP 429 does not count).
+    #[arg(long, env = "PLYR_BACKFILL_ATTEMPTS", default_value_t = 3)]
+    pub backfill_attempts: u32,
+
+    /// In auto mode, indexed records past which a repo is fetched with getRepo instead.
+    #[arg(long, env = "PLYR_BACKFILL_LIST_MAX", default_value_t = 1000)]
+    pub backfill_list_max: usize,
+
+    /// Largest getRepo CAR accepted, in MiB.
+    #[arg(long, env = "PLYR_BACKFILL_MAX_CAR_MIB", default_value_t = 512)]
+    pub backfill_max_car_mib: usize,
+}
+
+impl BackfillOptions {
+    /// The backfill settings, with `batch_size` events per transaction.
+    pub fn config(&self, batch_size: usize) -> crate::backfill::BackfillConfig {
+        crate::backfill::BackfillConfig {
+            mode: self.backfill_mode,
+            concurrency: self.backfill_concurrency.max(1),
+            per_host: self.backfill_per_host.max(1),
+            attempts: self.backfill_attempts.max(1),
+            list_max_records: self.backfill_list_max,
+            max_car_bytes: self.backfill_max_car_mib.saturating_mul(1 << 20),
+            batch_size: batch_size.max(1),
+            ..Default::default()
+        }
+    }
 }
 
 /// A listen address, or none (an empty string).

@@ -2,6 +2,7 @@
 //! repos, validates every record against its lexicon, and applies it through one write path into
 //! PostgreSQL.
 
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -1,0 +1,242 @@
+//! Running backfills: one repo (locate, fetch, plan, apply, with retries and failure
+//! bookkeeping), many repos with bounded concurrency (the `indexer backfill` command), and the
+//! background worker of `indexer run` that drains the `repos` pending queue.
+//!
+//! Fetching and decoding run concurrently (bounded overall by `concurrency` and per host by the
+//! [`Fetcher`]); applying is one repo at a time per backfiller, so backfill transactions never
+//! wait on each other's counter rows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jacquard_common::types::string::Did;
+use tokio_util::sync::CancellationToken;
+
+use super::http::Fetcher;
+use super::locate::{RepoLocator, clip};
+use super::plan::{PlanCounts, plan};
+use super::progress::Progress;
+use super::{BackfillConfig, BackfillError, fetch};
+use crate::db;
+use crate::repo::RepoError;
+use crate::write::Writer;
+
+/// What one repo's backfill did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoReport {
+    pub did: String,
+    /// The snapshot rev now stored as `repos.backfill_rev`.
+    pub rev: String,
+    /// `car` or `list`.
+    pub source: &'static str,
+    pub counts: PlanCounts,
+}
+
+/// Totals of a run over many repos.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub done: usize,
+    pub failed: usize,
+    /// Records created or deleted (unchanged ones not counted).
+    pub records: u64,
+    /// Records of the snapshots, changed or not.
+    pub snapshot_records: u64,
+    pub seconds: f64,
+}
+
+/// How the background worker paces itself.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Pending repos taken per round.
+    pub batch: i64,
+    /// Pause after a round that found nothing.
+    pub idle: Duration,
+    /// How often actors without backfill state (first seen live) are queued as `new`.
+    pub new_every: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { batch: 64, idle: Duration::from_secs(2), new_every: Duration::from_secs(30) }
+    }
+}
+
+/// Backfills repos through the write path.
+#[derive(Debug)]
+pub struct Backfiller<L> {
+    writer: Arc<Writer>,
+    locator: L,
+    fetcher: Fetcher,
+    config: BackfillConfig,
+    apply_lock: tokio::sync::Mutex<()>,
+    records: AtomicU64,
+}
+
+impl<L: RepoLocator> Backfiller<L> {
+    pub fn new(writer: Arc<Writer>, locator: L, config: BackfillConfig) -> Result<Self, BackfillError> {
+        let fetcher = Fetcher::new(&config)?;
+        Ok(Self {
+            writer,
+            locator,
+            fetcher,
+            config,
+            apply_lock: tokio::sync::Mutex::new(()),
+            records: AtomicU64::new(0),
+        })
+    }
+
+    /// The HTTP client (discovery shares its per-host limits).
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    pub fn config(&self) -> &BackfillConfig {
+        &self.config
+    }
+
+    /// One attempt at one repo.
+    pub async fn repo_once(&self, did: &str) -> Result<RepoReport, BackfillError> {
+        let parsed = Did::new_owned(did)
+            .map_err(|e| BackfillError::Malformed { what: "DID", detail: format!("{}: {e}", clip(did)) })?;
+        let time_us = chrono::Utc::now().timestamp_micros();
+        let host = self.locator.locate(did, false).await?;
+        let snapshot =
+            match fetch::snapshot(&self.fetcher, &self.config, &host.pds, did, host.key.as_ref()).await {
+                // The key may have rotated since it was cached: look it up again, once.
+                Err(BackfillError::Repo(RepoError::Signature(_))) => {
+                    let host = self.locator.locate(did, true).await?;
+                    let key = host.key.as_ref().ok_or_else(|| BackfillError::NoKey(clip(did)))?;
+                    fetch::by_car(&self.fetcher, &self.config, &host.pds, did, key).await?
+                }
+                other => other?,
+            };
+        let (rev, source, total) =
+            (snapshot.rev.as_str().to_owned(), snapshot.source, snapshot.records.len());
+        let held = db::backfill::held_records(self.writer.pool(), did).await?;
+        let (batches, counts) = plan(&parsed, snapshot, &held, time_us, self.config.batch_size);
+        {
+            let _one_at_a_time = self.apply_lock.lock().await;
+            for batch in &batches {
+                self.writer.apply(batch).await?;
+            }
+        }
+        metrics::counter!("indexer_backfill_records_total", "op" => "create")
+            .increment(counts.creates as u64);
+        metrics::counter!("indexer_backfill_records_total", "op" => "delete")
+            .increment(counts.deletes as u64);
+        metrics::counter!("indexer_backfill_records_total", "op" => "unchanged")
+            .increment(counts.unchanged as u64);
+        self.records.fetch_add(total as u64, Ordering::Relaxed);
+        Ok(RepoReport { did: did.to_owned(), rev, source, counts })
+    }
+
+    /// One repo with retries: a retryable failure waits (doubling from `retry_base`) and tries
+    /// again up to `attempts` times; each failure is stored (`attempts`, `last_error`), and the
+    /// last one marks the repo failed.
+    pub async fn repo(&self, did: &str, shutdown: &CancellationToken) -> Result<RepoReport, BackfillError> {
+        let started = Instant::now();
+        let mut delay = self.config.retry_base;
+        let attempts = self.config.attempts.max(1);
+        for attempt in 1..=attempts {
+            let result = tokio::select! {
+                () = shutdown.cancelled() => Err(BackfillError::Cancelled),
+                r = self.repo_once(did) => r,
+            };
+            let err = match result {
+                Ok(report) => {
+                    metrics::counter!("indexer_backfill_repos_total", "outcome" => "done").increment(1);
+                    metrics::histogram!("indexer_backfill_seconds").record(started.elapsed().as_secs_f64());
+                    tracing::debug!(did, rev = %report.rev, source = report.source, creates = report.counts.creates,
+                        deletes = report.counts.deletes, unchanged = report.counts.unchanged, "repo backfilled");
+                    return Ok(report);
+                }
+                Err(BackfillError::Cancelled) => return Err(BackfillError::Cancelled),
+                Err(err) => err,
+            };
+            let give_up = !err.retryable() || attempt == attempts;
+            db::backfill::record_failure(self.writer.pool(), did, &err.to_string(), give_up).await?;
+            if give_up {
+                metrics::counter!("indexer_backfill_repos_total", "outcome" => "failed").increment(1);
+                tracing::warn!(did, %err, attempt, reason = err.reason(), "repo backfill failed");
+                return Err(err);
+            }
+            metrics::counter!("indexer_backfill_retries_total").increment(1);
+            tracing::info!(did, %err, attempt, retry_in_ms = delay.as_millis() as u64, "repo backfill failed; retrying");
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(BackfillError::Cancelled),
+                () = tokio::time::sleep(delay) => {}
+            }
+            delay = delay.saturating_mul(2);
+        }
+        Err(BackfillError::Cancelled) // unreachable: the last attempt returns above
+    }
+
+    /// Backfills `dids` (deduplicated), `concurrency` at a time, until done or `shutdown`.
+    pub async fn run(
+        &self,
+        mut dids: Vec<String>,
+        progress: &Progress,
+        shutdown: &CancellationToken,
+    ) -> Summary {
+        let started = Instant::now();
+        let before = self.records.load(Ordering::Relaxed);
+        dids.sort_unstable();
+        dids.dedup();
+        let mut summary = Summary::default();
+        let mut results = futures_util::stream::iter(dids)
+            .map(|did| async move { self.repo(&did, shutdown).await })
+            .buffer_unordered(self.config.concurrency.max(1));
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(report) => {
+                    summary.done += 1;
+                    summary.records += (report.counts.creates + report.counts.deletes) as u64;
+                }
+                Err(BackfillError::Cancelled) => {}
+                Err(_) => summary.failed += 1,
+            }
+            progress.repo_finished(summary.records);
+        }
+        summary.snapshot_records = self.records.load(Ordering::Relaxed) - before;
+        summary.seconds = started.elapsed().as_secs_f64();
+        summary
+    }
+
+    /// The background worker: queues actors first seen live (`new`), then backfills pending
+    /// repos (new, desynchronized, behind a stream gap) a round at a time, until `shutdown`.
+    pub async fn run_queue(&self, queue: QueueConfig, shutdown: CancellationToken) {
+        let mut next_new = Instant::now();
+        while !shutdown.is_cancelled() {
+            if Instant::now() >= next_new {
+                match db::backfill::queue_new(self.writer.pool()).await {
+                    Ok(n) if n > 0 => tracing::info!(repos = n, "queued newly seen repos for backfill"),
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(%err, "queueing new repos failed"),
+                }
+                next_new = Instant::now() + queue.new_every;
+            }
+            let dids = match db::backfill::pending(self.writer.pool(), false, queue.batch).await {
+                Ok(dids) => dids,
+                Err(err) => {
+                    tracing::warn!(%err, "reading the backfill queue failed");
+                    Vec::new()
+                }
+            };
+            if dids.is_empty() {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(queue.idle) => continue,
+                }
+            }
+            let summary = self.run(dids, &Progress::hidden(), &shutdown).await;
+            tracing::info!(
+                done = summary.done,
+                failed = summary.failed,
+                records = summary.records,
+                "backfill round finished"
+            );
+        }
+    }
+}
