@@ -115,6 +115,21 @@ pub struct BackfillOptions {
     pub backfill_max_car_mib: usize,
 }
 
+impl Default for BackfillOptions {
+    /// The command line's defaults (checked against clap's in a test).
+    fn default() -> Self {
+        Self {
+            auto_backfill: true,
+            backfill_mode: crate::backfill::Mode::Auto,
+            backfill_concurrency: 8,
+            backfill_per_host: 4,
+            backfill_attempts: 3,
+            backfill_list_max: 1000,
+            backfill_max_car_mib: 512,
+        }
+    }
+}
+
 impl BackfillOptions {
     /// The backfill settings, with `batch_size` events per transaction.
     pub fn config(&self, batch_size: usize) -> crate::backfill::BackfillConfig {
@@ -146,5 +161,25 @@ impl std::str::FromStr for Listen {
             .parse()
             .map(|a| Self(Some(a)))
             .map_err(|e| format!("{s:?} is not an address like 127.0.0.1:9091: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::BackfillOptions;
+
+    #[derive(Parser)]
+    struct Only {
+        #[command(flatten)]
+        options: BackfillOptions,
+    }
+
+    #[test]
+    fn backfill_defaults_match_the_command_line() {
+        let parsed = Only::try_parse_from(["indexer"]).expect("defaults parse").options;
+        let default = BackfillOptions::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
     }
 }

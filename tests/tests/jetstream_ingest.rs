@@ -40,6 +40,7 @@ fn options(url: &str) -> IndexerOptions {
         resolve_identities: false,
         handle_pds: None,
         metrics_listen: plyr_indexer::config::Listen(None),
+        backfill: plyr_indexer::config::BackfillOptions { auto_backfill: false, ..Default::default() },
     }
 }
 
