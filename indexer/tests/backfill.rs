@@ -283,3 +283,43 @@ async fn the_background_worker_backfills_queued_and_newly_seen_repos() {
     assert_eq!(pds.calls("com.atproto.repo.listRecords"), 5, "auto mode listed the small repo");
     assert_eq!(pds.calls("com.atproto.sync.getRepo"), 0);
 }
+
+/// Records per second of a getRepo backfill (fetch, verify, walk, decode, validate, write) of
+/// one generated repo into an empty database. Run with
+/// `cargo test --release -p plyr-indexer --test backfill -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn backfill_throughput() {
+    const TRACKS: usize = 10_000;
+    const LIKES: usize = 10_000;
+    let pds = MockPds::start().await;
+    let mut repo = MemRepo::new(ALICE, 3, &tid(100));
+    for i in 0..TRACKS {
+        repo.put(TRACK, &tid(1000 + i as u64), track(&format!("Track {i}")));
+    }
+    for i in 0..LIKES {
+        repo.put(LIKE, &tid(100_000 + i as u64), like(&uri(BOB, TRACK, &tid(i as u64))));
+    }
+    pds.serve(&repo).await;
+    let db = TestDb::new().await.expect("db");
+    let b = backfiller(&db, pds.locator(), BackfillConfig { batch_size: 2000, ..config(Mode::Car) }).await;
+    let started = Instant::now();
+    let host = pds.url.parse().expect("url");
+    let snapshot = plyr_indexer::backfill::fetch::by_car(b.fetcher(), b.config(), &host, ALICE, &repo.key())
+        .await
+        .expect("snapshot");
+    let fetched = started.elapsed().as_secs_f64();
+    println!(
+        "getRepo fetch + verify + MST walk + decode: {} records in {fetched:.2} s",
+        snapshot.records.len()
+    );
+    let started = Instant::now();
+    let report = b.repo(ALICE, &CancellationToken::new()).await.expect("backfilled");
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(report.counts.creates, TRACKS + LIKES);
+    println!(
+        "getRepo: {} records in {secs:.2} s = {:.0} records/s",
+        TRACKS + LIKES,
+        (TRACKS + LIKES) as f64 / secs
+    );
+}
