@@ -104,7 +104,7 @@ if [ "$reuse" = 1 ] && psql "$url" -Atc "SELECT count(*) > 0 FROM tracks" 2>/dev
   say "reusing the loaded database $db"
 fi
 if [ "$loaded" = 0 ]; then
-  psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+  psql "$admin" -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
   psql "$admin" -qc "CREATE DATABASE $db"
   say "loading $tracks tracks, $likes likes, $artists artists (seed $seed)..."
   "$gen_bin" load --database-url "$url" --tracks "$tracks" --likes "$likes" --artists "$artists" --seed "$seed" 2>&1 \
