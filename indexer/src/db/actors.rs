@@ -51,7 +51,7 @@ pub async fn apply_account(
     event_us: i64,
 ) -> sqlx::Result<Option<String>> {
     let row = sqlx::query!(
-        r#"UPDATE actors SET status = $2, status_event_us = $3, updated_at = to_timestamp($3::bigint / 1e6)
+        r#"UPDATE actors SET status = $2, status_event_us = $3, updated_at = GREATEST(updated_at, to_timestamp($3::bigint / 1e6))
            WHERE did = $1 AND status_event_us < $3
            RETURNING status"#,
         did,
@@ -75,7 +75,8 @@ pub async fn apply_identities(
     sqlx::query_scalar!(
         r#"UPDATE actors a
               SET handle = COALESCE(lower(u.handle), a.handle), handle_verified = FALSE, identity_at = NULL,
-                  identity_event_us = u.us, updated_at = to_timestamp(u.us::bigint / 1e6)
+                  identity_event_us = u.us,
+                  updated_at = GREATEST(a.updated_at, TIMESTAMPTZ 'epoch' + u.us * INTERVAL '1 microsecond')
              FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(did, handle, us)
             WHERE a.did = u.did AND a.identity_event_us < u.us
               -- Only to an account known when the event happened: an identity event that came
