@@ -33,6 +33,8 @@ pub struct Caches {
     actors: Cache<String, Arc<ActorRow>>,
     /// Top-track rankings by period; short-lived (likes change them constantly).
     pub top: Cache<&'static str, Arc<Vec<Ranked>>>,
+    /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
+    pub responses: crate::response_cache::Responses,
     epoch: AtomicU64,
 }
 
@@ -48,11 +50,17 @@ pub struct Change {
 }
 
 impl Caches {
-    pub fn new(capacity: u64, ttl: Duration, top_ttl: Duration) -> Self {
+    pub fn new(
+        capacity: u64,
+        ttl: Duration,
+        top_ttl: Duration,
+        responses: crate::response_cache::Responses,
+    ) -> Self {
         Caches {
             tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             top: Cache::builder().max_capacity(8).time_to_live(top_ttl).build(),
+            responses,
             epoch: AtomicU64::new(0),
         }
     }
@@ -122,9 +130,15 @@ impl Caches {
         Ok(found)
     }
 
-    /// Drops whatever `change` names.
+    /// The invalidation epoch: it moves whenever anything is invalidated.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Drops whatever `change` names, and every cached whole answer.
     pub async fn invalidate(&self, change: &Change) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.responses.invalidate_all();
         if change.all {
             self.invalidate_all();
             return;
@@ -147,6 +161,7 @@ impl Caches {
         self.tracks.invalidate_all();
         self.actors.invalidate_all();
         self.top.invalidate_all();
+        self.responses.invalidate_all();
     }
 }
 

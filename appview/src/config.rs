@@ -62,6 +62,15 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_TOP_TTL_SECS", default_value_t = 10)]
     pub top_ttl_secs: u64,
 
+    /// Seconds an anonymous answer may be served again from memory (every index change empties
+    /// the cache at once; 0 turns it off).
+    #[arg(long, env = "PLYR_RESPONSE_CACHE_SECS", default_value_t = 30)]
+    pub response_cache_secs: u64,
+
+    /// Most memory (MiB) the anonymous-answer cache holds.
+    #[arg(long, env = "PLYR_RESPONSE_CACHE_MIB", default_value_t = 64)]
+    pub response_cache_mib: u64,
+
     /// Maximum database connections this process opens for reads.
     #[arg(
         id = "appview_db_connections",

@@ -36,6 +36,10 @@ impl AppState {
             options.cache_capacity,
             Duration::from_secs(options.cache_ttl_secs),
             Duration::from_secs(options.top_ttl_secs),
+            crate::response_cache::new(
+                options.response_cache_mib.saturating_mul(1 << 20),
+                Duration::from_secs(options.response_cache_secs.max(1)),
+            ),
         ));
         let presenter =
             Presenter { public_url: options.public_url(), avatar_cdn: options.avatar_cdn.clone() };

@@ -76,3 +76,26 @@ async fn metrics_count_requests_per_method_and_status() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn anonymous_answers_are_reused_until_the_index_changes() {
+    let db = TestDb::new().await.expect("test db");
+    let state = AppState::new(db.pool.clone(), options());
+    let (_, before) = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
+    assert_eq!(before["comments"], 0);
+    sqlx::query(
+        "INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms, created_at, indexed_at, sort_at)
+         VALUES ('at://did:plc:x/fm.plyr.comment/1', 'c', 'r', 'did:plc:x', '1', 'at://s', 'c', 't', 0, now(), now(), now())",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("insert");
+    let (_, cached) = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
+    assert_eq!(cached["comments"], 0, "served from the response cache");
+    state
+        .caches
+        .invalidate(&plyr_appview::cache::Change { uris: vec!["at://s".into()], ..Default::default() })
+        .await;
+    let (_, after) = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
+    assert_eq!(after["comments"], 1, "a change notification empties the response cache");
+}
