@@ -1,6 +1,11 @@
 //! Trigram search over track titles and artists, actors (handle and display name), and list
 //! names.
 //!
+//! Tracks take their candidates from nearest-neighbour GiST scans (the [`CANDIDATES`] titles and
+//! artists nearest to the query by word similarity, migration 0003) and rank only those, so a
+//! query for a common word costs the same as a rare one; results past that many per column are
+//! not reached.
+//!
 //! Candidates match by trigram similarity (`%`, pg_trgm's default threshold, so the GIN
 //! indexes apply) or by substring (`LIKE`, also served by the trigram indexes for queries of
 //! three characters or more). Ranking, per column, is plyr.fm's: exact match 5, prefix
@@ -36,6 +41,9 @@ impl Query {
     }
 }
 
+/// Candidates taken per track column.
+pub const CANDIDATES: i64 = 300;
+
 pub async fn tracks(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Result<Vec<Hit>> {
     sqlx::query_as!(
         Hit,
@@ -47,7 +55,12 @@ pub async fn tracks(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Re
                  CASE WHEN n.artist = $1 THEN 5.0 WHEN n.artist LIKE $2 THEN 3.0 + word_similarity($1, n.artist)
                       WHEN n.artist LIKE $3 THEN 1.5 + word_similarity($1, n.artist)
                       ELSE word_similarity($1, n.artist) END)::FLOAT8 AS relevance
-               FROM tracks t
+               FROM (
+                      (SELECT uri FROM tracks ORDER BY $1 <<-> lower(title) LIMIT $6)
+                      UNION
+                      (SELECT uri FROM tracks ORDER BY $1 <<-> lower(artist) LIMIT $6)
+                    ) c
+               JOIN tracks t ON t.uri = c.uri
                CROSS JOIN LATERAL (SELECT translate(lower(t.title), '’‘“”', '''''""') AS title,
                                           translate(lower(t.artist), '’‘“”', '''''""') AS artist) n
               WHERE (lower(t.title) % $1 OR lower(t.title) LIKE $3
@@ -58,7 +71,8 @@ pub async fn tracks(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Re
         q.prefix,
         q.substring,
         limit,
-        offset
+        offset,
+        CANDIDATES
     )
     .fetch_all(db)
     .await
