@@ -134,7 +134,17 @@ done
 psql "$url" -Atc "SELECT a.handle FROM actors a JOIN actor_stats s USING (did)
                    WHERE s.tracks > 0 AND NOT a.hidden ORDER BY a.did LIMIT 1000" \
   | awk -v b="$base" '{ print b "/fm.plyr.actor.getProfile?actor=" $0 }' > "$work/profile.urls"
-endpoints=(latest tracks actor top search profile)
+# The same reads through the plyr.fm-compatible REST surface (issue 6's figure).
+rest="http://127.0.0.1:PORT"
+echo "$rest/tracks/?limit=50" > "$work/rest_latest.urls"
+psql "$url" -Atc "SELECT id FROM tracks ORDER BY uri LIMIT 1000" \
+  | awk -v b="$rest" '{ print b "/tracks/" $0 }' > "$work/rest_track.urls"
+echo "$rest/tracks/top?period=week&limit=50" > "$work/rest_top.urls"
+: > "$work/rest_search.urls"
+for q in "midnight" "velvet harbor" "neon rive" "café" "summer of" "lonely ocean" "dj echo" "midnigt"; do
+  echo "$rest/search/?q=$(enc "$q")&limit=20" >> "$work/rest_search.urls"
+done
+endpoints=(latest tracks actor top search profile rest_latest rest_track rest_top rest_search)
 label() {
   case "$1" in
     latest) echo "getLatestTracks (limit 50)" ;;
@@ -143,6 +153,10 @@ label() {
     top) echo "getTopTracks (week, limit 50)" ;;
     search) echo "searchTracks (8 queries, limit 25)" ;;
     profile) echo "getProfile (1,000 artists)" ;;
+    rest_latest) echo "REST GET /tracks/ (50)" ;;
+    rest_track) echo "REST GET /tracks/{id} (1,000 ids)" ;;
+    rest_top) echo "REST GET /tracks/top?period=week" ;;
+    rest_search) echo "REST GET /search/ (8 queries)" ;;
   esac
 }
 
