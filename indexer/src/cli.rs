@@ -154,6 +154,11 @@ pub async fn run_live(
 
 type SourceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
 
+/// Parses the configured upstream URLs of one kind of source, naming the bad one.
+fn parse_urls(urls: &[String], kind: &str) -> anyhow::Result<Vec<Url>> {
+    urls.iter().map(|u| Url::parse(u).with_context(|| format!("invalid {kind} URL {u:?}"))).collect()
+}
+
 /// Starts the Jetstream client, resuming from its stored cursor.
 async fn jetstream_source(
     pool: &PgPool,
@@ -161,11 +166,7 @@ async fn jetstream_source(
     tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SourceTask> {
-    let urls = options
-        .jetstreams
-        .iter()
-        .map(|u| Url::parse(u).with_context(|| format!("invalid Jetstream URL {u:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let urls = parse_urls(&options.jetstreams, "Jetstream")?;
     let config = JetstreamConfig::new(urls, options.protocol);
     config.validate()?;
     let resume =
@@ -187,11 +188,7 @@ async fn firehose_source(
     tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SourceTask> {
-    let urls = options
-        .firehose
-        .iter()
-        .map(|u| Url::parse(u).with_context(|| format!("invalid firehose URL {u:?}")))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let urls = parse_urls(&options.firehose, "firehose")?;
     let config = FirehoseConfig::new(urls);
     config.validate()?;
     let mut resume = HashMap::new();

@@ -98,7 +98,7 @@ pub async fn post(Path(nsid): Path<String>) -> XrpcError {
     if params::is_known_query(&nsid) {
         XrpcError::InvalidRequest(format!("{nsid} is a query: use GET"))
     } else {
-        not_implemented(Path(nsid)).await
+        unknown_method(&nsid)
     }
 }
 
@@ -113,9 +113,7 @@ async fn handle(
         return crate::rest::search::mention(state, query).await;
     }
     if !params::is_known_query(nsid) {
-        return Err(XrpcError::MethodNotImplemented(format!(
-            "method {nsid} is not implemented by this service"
-        )));
+        return Err(unknown_method(nsid));
     }
     let viewer = auth::viewer(state, headers, nsid).await?;
     let ctx = Ctx { state, viewer, params: Params::parse(nsid, query)? };
@@ -155,5 +153,9 @@ fn json<T: Serialize>(body: T) -> Response {
 
 /// Any `/xrpc/<nsid>` this server does not implement.
 pub async fn not_implemented(Path(nsid): Path<String>) -> XrpcError {
+    unknown_method(&nsid)
+}
+
+fn unknown_method(nsid: &str) -> XrpcError {
     XrpcError::MethodNotImplemented(format!("method {nsid} is not implemented by this service"))
 }
