@@ -1,10 +1,11 @@
 //! Trigram search over track titles and artists, actors (handle and display name), and list
 //! names.
 //!
-//! Tracks take their candidates from nearest-neighbour GiST scans (the [`CANDIDATES`] titles and
-//! artists nearest to the query by word similarity, migration 0003) and rank only those, so a
-//! query for a common word costs the same as a rare one; results past that many per column are
-//! not reached.
+//! Every kind takes its candidates from nearest-neighbour GiST scans (the [`CANDIDATES`] values
+//! of each searched column nearest to the query by word similarity: track titles and artists,
+//! migration 0003; handles, display names and list names, migration 0004) and ranks only those,
+//! so a query for a common word costs the same as a rare one; results past that many per column
+//! are not reached.
 //!
 //! Candidates match by trigram similarity (`%`, pg_trgm's default threshold, so the GIN
 //! indexes apply) or by substring (`LIKE`, also served by the trigram indexes for queries of
@@ -41,7 +42,7 @@ impl Query {
     }
 }
 
-/// Candidates taken per track column.
+/// Candidates taken per searched column.
 pub const CANDIDATES: i64 = 300;
 
 pub async fn tracks(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Result<Vec<Hit>> {
@@ -91,7 +92,12 @@ pub async fn actors(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Re
                  CASE WHEN n.name = $1 THEN 5.0 WHEN n.name LIKE $2 THEN 3.0 + word_similarity($1, n.name)
                       WHEN n.name LIKE $3 THEN 1.5 + word_similarity($1, n.name)
                       ELSE COALESCE(word_similarity($1, n.name), 0) END)::FLOAT8 AS relevance
-               FROM actors a
+               FROM (
+                      (SELECT did FROM actors ORDER BY $1 <<-> lower(handle) LIMIT $6)
+                      UNION
+                      (SELECT did FROM bsky_profiles ORDER BY $1 <<-> lower(display_name) LIMIT $6)
+                    ) c
+               JOIN actors a ON a.did = c.did
                LEFT JOIN bsky_profiles b ON b.did = a.did
                CROSS JOIN LATERAL (SELECT translate(lower(b.display_name), '’‘“”', '''''""') AS name) n
               WHERE NOT a.hidden
@@ -102,7 +108,8 @@ pub async fn actors(db: &PgPool, q: &Query, limit: i64, offset: i64) -> sqlx::Re
         q.prefix,
         q.substring,
         limit,
-        offset
+        offset,
+        CANDIDATES
     )
     .fetch_all(db)
     .await
@@ -117,7 +124,9 @@ pub async fn lists(db: &PgPool, q: &Query, list_type: &str, limit: i64) -> sqlx:
                  (CASE WHEN n.name = $1 THEN 5.0 WHEN n.name LIKE $2 THEN 3.0 + word_similarity($1, n.name)
                        WHEN n.name LIKE $3 THEN 1.5 + word_similarity($1, n.name)
                        ELSE word_similarity($1, n.name) END)::FLOAT8 AS relevance
-               FROM lists l
+               FROM (SELECT uri FROM lists WHERE name IS NOT NULL AND list_type = $4
+                      ORDER BY $1 <<-> lower(name) LIMIT $6) c
+               JOIN lists l ON l.uri = c.uri
                CROSS JOIN LATERAL (SELECT translate(lower(l.name), '’‘“”', '''''""') AS name) n
               WHERE l.name IS NOT NULL AND l.list_type = $4
                 AND (lower(l.name) % $1 OR lower(l.name) LIKE $3)
@@ -127,7 +136,8 @@ pub async fn lists(db: &PgPool, q: &Query, list_type: &str, limit: i64) -> sqlx:
         q.prefix,
         q.substring,
         list_type,
-        limit
+        limit,
+        CANDIDATES
     )
     .fetch_all(db)
     .await
