@@ -8,9 +8,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::DateTime;
 
+use crate::firehose::FirehoseParams;
 use crate::load::encode::thousands;
 use crate::load::{LoadOptions, LoadParams};
 use crate::params::{DEFAULT_END_US, NetworkParams};
+use crate::repos::ReposParams;
 use crate::write_jetstream;
 
 /// Generates a deterministic, plausible plyr.fm network for replay, tests and benchmarks.
@@ -26,6 +28,13 @@ pub enum Command {
     /// Writes the network as a Jetstream v1 JSON-lines stream (one event per line, oldest
     /// first), for `indexer replay`; prints a summary to stderr.
     Jetstream(JetstreamArgs),
+    /// Writes a file of signed sync 1.1 firehose messages (#commit with CAR slices from real
+    /// MSTs, a few #identity and #account), each prefixed by its length (4 bytes, big-endian),
+    /// and a keys file; prints a summary to stderr.
+    Firehose(FirehoseArgs),
+    /// Writes one repository CAR per account (`<did>.car`: signed commit, full MST, fm.plyr
+    /// and other apps' records) and `keys.json` into a directory; prints a summary to stderr.
+    Repos(ReposArgs),
     /// Fills a freshly migrated database with a large network as the indexer would have
     /// indexed it (COPY, indexes rebuilt afterwards), for AppView benchmarks; prints the load
     /// time per phase to stderr.
@@ -112,6 +121,50 @@ pub struct JetstreamArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct FirehoseArgs {
+    /// The frames file to write.
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// The keys file to write: a JSON object of DID -> did:key of its signing key.
+    #[arg(long)]
+    pub keys: PathBuf,
+    /// Number of messages.
+    #[arg(long, default_value_t = 200_000)]
+    pub frames: usize,
+    /// Share of messages from the plyr network (fm.plyr commits, their profiles, identity and
+    /// account events); the rest are other apps' commits (posts, likes, follows, reposts).
+    #[arg(long, default_value_t = 0.1)]
+    pub plyr_share: f64,
+    /// Accounts that only use other apps [default: frames / 20].
+    #[arg(long)]
+    pub other_repos: Option<usize>,
+    /// Average number of records each repo holds before the stream starts (not sent; they
+    /// give the MST proofs a lived-in depth).
+    #[arg(long, default_value_t = 40)]
+    pub preload: u64,
+    /// Seed of every random choice: same seed and options, same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReposArgs {
+    /// The directory to write `<did>.car` files and `keys.json` into (created if needed).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Accounts of the generated plyr network; deleted and deactivated ones get no repo.
+    #[arg(long, default_value_t = 2_000)]
+    pub repos: usize,
+    /// Average number of other apps' records (posts, likes, follows, reposts) per repo, on top
+    /// of its fm.plyr records (about 30 per account on average, power-law distributed).
+    #[arg(long, default_value_t = 100)]
+    pub records_per_repo: u64,
+    /// Seed of every random choice: same seed and options, same bytes.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
 /// RFC 3339 to µs since the Unix epoch.
 fn parse_end(text: &str) -> Result<i64, String> {
     DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_micros()).map_err(|e| format!("not RFC 3339: {e}"))
@@ -135,8 +188,49 @@ impl JetstreamArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Jetstream(args) => jetstream(&args),
+        Command::Firehose(args) => firehose(&args),
+        Command::Repos(args) => repos(&args),
         Command::Load(args) => load(&args),
     }
+}
+
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
+}
+
+fn firehose(args: &FirehoseArgs) -> anyhow::Result<()> {
+    let defaults = FirehoseParams::new(args.seed, args.frames);
+    let params = FirehoseParams {
+        plyr_share: args.plyr_share,
+        other_repos: args.other_repos.unwrap_or(defaults.other_repos),
+        preload: args.preload,
+        ..defaults
+    };
+    let started = Instant::now();
+    let file = File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let (summary, keys) = current_thread()?
+        .block_on(crate::firehose::generate(&params, &mut out))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    out.flush().with_context(|| format!("writing {}", args.out.display()))?;
+    keys.write(&args.keys).with_context(|| format!("writing {}", args.keys.display()))?;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "{summary}")?;
+    writeln!(err, "seed {}: {} messages in {:.2?}", params.seed, summary.frames, started.elapsed())?;
+    Ok(())
+}
+
+fn repos(args: &ReposArgs) -> anyhow::Result<()> {
+    let params =
+        ReposParams { other_records: args.records_per_repo, ..ReposParams::new(args.seed, args.repos) };
+    let started = Instant::now();
+    let summary = current_thread()?
+        .block_on(crate::repos::generate(&params, &args.out))
+        .with_context(|| format!("writing repos into {}", args.out.display()))?;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "{summary}")?;
+    writeln!(err, "seed {}: {} repos in {:.2?}", params.seed, summary.repos, started.elapsed())?;
+    Ok(())
 }
 
 fn load(args: &LoadArgs) -> anyhow::Result<()> {

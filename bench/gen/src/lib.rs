@@ -8,7 +8,12 @@
 //! the `fm.plyr.*` lexicons and carries its real CID.
 //!
 //! For AppView benchmarks at scale, [`load`] writes a large network straight into PostgreSQL as
-//! the rows the indexer would have written for it (`plyr-gen load`).
+//! the rows the indexer would have written for it (`plyr-gen load`). For the firehose and
+//! backfill benchmarks, [`firehose`] renders the network as signed sync 1.1 `#commit` messages
+//! mixed into other apps' traffic (`plyr-gen firehose`) and [`repos`] as one repository CAR per
+//! account (`plyr-gen repos`), both built by [`signing`], the one place that signs repos (the
+//! indexer's tests use it too). [`bench`] is the `plyr-bench` binary that drives the indexer's
+//! code with them.
 //!
 //! Same [`NetworkParams`], same bytes, on any machine: the only randomness is the seeded
 //! [`rng::Rng`] and the period ends at a fixed instant, never the current time.
@@ -22,15 +27,22 @@
 //! ```
 
 mod accounts;
+pub mod bench;
+mod bsky;
 pub mod cli;
 mod content;
+pub mod firehose;
+pub mod frames;
 pub mod ids;
+pub mod keys;
 mod lists;
 pub mod load;
 mod network;
 mod params;
 pub mod records;
+pub mod repos;
 pub mod rng;
+pub mod signing;
 mod sim;
 mod social;
 mod summary;
@@ -63,6 +75,15 @@ pub enum GenError {
     /// Writing the stream failed.
     #[error("writing the stream: {0}")]
     Io(#[from] std::io::Error),
+    /// Building a signed repo (MST, CAR, commit) failed.
+    #[error("signed repo: {0}")]
+    Repo(String),
+    /// A frames file is not a sequence of length-prefixed messages.
+    #[error("frames file: {0}")]
+    Frames(&'static str),
+    /// A keys file is not a JSON object of DIDs to `did:key`s.
+    #[error("keys file: {0}")]
+    Keys(String),
 }
 
 /// The Jetstream lines of the network described by `params`, oldest first, without trailing

@@ -9,7 +9,7 @@ use crate::GenError;
 use crate::params::NetworkParams;
 use crate::sim::Sim;
 use crate::summary::Summary;
-use crate::wire::{Event, Stamp, render};
+use crate::wire::{Body, Event, Stamp, render};
 
 /// Relay sequence number of the first event (`seq` of identity and account events).
 const FIRST_SEQ: u64 = 1_000_000;
@@ -161,30 +161,69 @@ impl Network {
         self.sim.create_track(0)
     }
 
-    fn emit(&mut self) -> Result<String, GenError> {
+    fn emit(&mut self) -> Result<Stamped, GenError> {
         let step = self.sim.step;
         let time_us = self.time_at(step);
         self.sim.now_us = time_us;
         let event = self.next_event()?;
         let actor =
             self.sim.world.actor(event.actor).ok_or(GenError::Internal("event for an unknown account"))?;
-        let stamp = Stamp { did: &actor.did, time_us, clock_id: actor.clock_id, seq: FIRST_SEQ + step };
-        let line = render(stamp, &event.body)?;
-        self.summary.record(time_us, &event.body);
+        let stamped = Stamped {
+            actor: event.actor,
+            did: actor.did.clone(),
+            clock_id: actor.clock_id,
+            time_us,
+            seq: FIRST_SEQ + step,
+            body: event.body,
+        };
+        self.summary.record(time_us, &stamped.body);
         self.last_time_us = time_us;
         self.sim.step += 1;
-        Ok(line)
+        Ok(stamped)
     }
+
+    /// The next event with its place in the stream, in any wire format (the firehose and repo
+    /// generators render it themselves).
+    pub(crate) fn next_event_stamped(&mut self) -> Option<Result<Stamped, GenError>> {
+        if self.failed || self.sim.step >= self.sim.total {
+            return None;
+        }
+        let event = self.emit();
+        self.failed = event.is_err();
+        Some(event)
+    }
+
+    /// Every account's DID, artists first.
+    pub(crate) fn dids(&self) -> impl Iterator<Item = &str> {
+        self.sim.world.actors.iter().map(|a| a.did.as_str())
+    }
+}
+
+/// One event of the network with where it sits in the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Stamped {
+    /// Index of the account in the world.
+    pub actor: u32,
+    pub did: String,
+    /// The clock id of the account's TIDs.
+    pub clock_id: u16,
+    pub time_us: i64,
+    /// Relay sequence number.
+    pub seq: u64,
+    pub body: Body,
 }
 
 impl Iterator for Network {
     type Item = Result<String, GenError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.sim.step >= self.sim.total {
-            return None;
-        }
-        let line = self.emit();
+        let event = match self.next_event_stamped()? {
+            Ok(event) => event,
+            Err(e) => return Some(Err(e)),
+        };
+        let stamp =
+            Stamp { did: &event.did, time_us: event.time_us, clock_id: event.clock_id, seq: event.seq };
+        let line = render(stamp, &event.body);
         self.failed = line.is_err();
         Some(line)
     }

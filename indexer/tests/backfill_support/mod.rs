@@ -1,5 +1,5 @@
-//! Helpers for the backfill tests: whole signed repos built in memory (jacquard's MST, a k256
-//! key), and a mock PDS/relay on 127.0.0.1 (axum) serving them through `getRepo`,
+//! Helpers for the backfill tests: whole signed repos built in memory (plyr-gen's `repo_car`:
+//! jacquard's MST, a k256 key), and a mock PDS/relay on 127.0.0.1 (axum) serving them through `getRepo`,
 //! `getLatestCommit`, `describeRepo`, `listRecords` (two records per page, to exercise paging)
 //! and `listReposByCollection`, with request counts and scripted failures (429s, 5xx).
 
@@ -13,15 +13,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
-use cid::Cid;
 use ipld_core::ipld::Ipld;
-use jacquard_repo::Mst;
-use jacquard_repo::storage::MemoryBlockStore;
-use k256::ecdsa::signature::Signer;
-use plyr_atproto::identity::{Curve, SigningKey};
+use plyr_atproto::identity::SigningKey;
+use plyr_gen::signing::{Signer, repo_car};
 use plyr_indexer::backfill::{RepoHost, StaticLocator};
-use plyr_indexer::repo::car::cid_of;
 use serde_json::{Value, json};
 
 /// A repo: its records (collection/rkey → JSON), signed at a rev.
@@ -45,38 +40,15 @@ impl MemRepo {
 
     /// The public key that verifies this repo's commits.
     pub fn key(&self) -> SigningKey {
-        let signer = k256::ecdsa::SigningKey::from_slice(&[self.seed.max(1); 32]).expect("key");
-        let point = signer.verifying_key().to_encoded_point(true);
-        SigningKey::from_sec1(Curve::K256, point.as_bytes()).expect("public key")
+        Signer::repeated(self.seed).public()
     }
 
-    /// The repo as `getRepo` returns it: CAR v1, root = the signed commit.
+    /// The repo as `getRepo` returns it (plyr-gen's `repo_car`): CAR v1, root = the signed commit.
     pub async fn car(&self) -> Vec<u8> {
-        let mut tree = Mst::new(Arc::new(MemoryBlockStore::new()));
-        let mut blocks: BTreeMap<Cid, Bytes> = BTreeMap::new();
-        for (key, record) in &self.records {
-            let bytes = cbor(&plyr_atproto::record_from_json(record.clone()).expect("record"));
-            let cid = cid_of(&bytes);
-            blocks.insert(cid, bytes.into());
-            tree = tree.add(key, cid).await.expect("add");
-        }
-        let (data, tree_blocks) = tree.collect_blocks().await.expect("blocks");
-        blocks.extend(tree_blocks);
-        let signer = k256::ecdsa::SigningKey::from_slice(&[self.seed.max(1); 32]).expect("key");
-        let mut commit = BTreeMap::from([
-            ("did".to_owned(), Ipld::String(self.did.clone())),
-            ("version".to_owned(), Ipld::Integer(3)),
-            ("data".to_owned(), Ipld::Link(data)),
-            ("rev".to_owned(), Ipld::String(self.rev.clone())),
-            ("prev".to_owned(), Ipld::Null),
-        ]);
-        let sig: k256::ecdsa::Signature = signer.sign(&cbor(&Ipld::Map(commit.clone())));
-        let sig = sig.normalize_s().unwrap_or(sig);
-        commit.insert("sig".to_owned(), Ipld::Bytes(sig.to_bytes().to_vec()));
-        let block = cbor(&Ipld::Map(commit));
-        let commit_cid = cid_of(&block);
-        blocks.insert(commit_cid, block.into());
-        jacquard_repo::car::write_car_bytes(commit_cid, blocks).await.expect("CAR")
+        let records = self.records.iter().map(|(key, record)| {
+            (key.clone(), cbor(&plyr_atproto::record_from_json(record.clone()).expect("record")))
+        });
+        repo_car(&self.did, &Signer::repeated(self.seed), &self.rev, records).await.expect("CAR")
     }
 }
 

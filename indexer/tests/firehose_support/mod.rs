@@ -1,21 +1,16 @@
 //! Helpers for the firehose tests: frames built from the JSON form of recorded messages, the
-//! relay scenario files, and a small signing repo that produces real sync 1.1 `#commit` frames
-//! (jacquard's MST for the tree, a k256 key for the signature, the whole new tree as the proof).
+//! relay scenario files, and a signing repo that produces real sync 1.1 `#commit` frames
+//! (plyr-gen's `SigningRepo`: jacquard's MST, a k256 key, covering proofs).
 
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use bytes::Bytes;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
-use jacquard_repo::Mst;
-use jacquard_repo::storage::MemoryBlockStore;
-use k256::ecdsa::signature::Signer;
-use plyr_atproto::identity::{Curve, SigningKey};
+use plyr_atproto::identity::SigningKey;
+use plyr_gen::signing::{self, Signer, SigningRepo};
 use plyr_indexer::firehose::StaticKeys;
-use plyr_indexer::repo::car::cid_of;
 use serde_json::Value;
 
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -92,137 +87,56 @@ pub enum Write {
     Delete(&'static str, String),
 }
 
-/// A repo that signs real commits.
+/// A repo that signs real commits: plyr-gen's [`SigningRepo`] (the one signing-repo
+/// implementation), with revs numbered from 1 and times derived from `seq`.
 pub struct TestRepo {
     pub did: String,
-    signer: k256::ecdsa::SigningKey,
-    tree: Mst<MemoryBlockStore>,
+    inner: SigningRepo,
     revs: u64,
-    last_rev: Option<String>,
 }
 
 impl TestRepo {
     pub fn new(did: &str, seed: u8) -> Self {
-        let signer = k256::ecdsa::SigningKey::from_slice(&[seed.max(1); 32]).expect("key");
-        Self {
-            did: did.to_owned(),
-            signer,
-            tree: Mst::new(Arc::new(MemoryBlockStore::new())),
-            revs: 0,
-            last_rev: None,
-        }
+        Self { did: did.to_owned(), inner: SigningRepo::new(did, Signer::repeated(seed)), revs: 0 }
     }
 
     /// The public key, as DID documents publish it.
     pub fn key(&self) -> SigningKey {
-        let point = self.signer.verifying_key().to_encoded_point(true);
-        SigningKey::from_sec1(Curve::K256, point.as_bytes()).expect("public key")
+        self.inner.key()
     }
 
     /// Signs with another key from now on (the DID document changes with it).
     pub fn rotate(&mut self, seed: u8) {
-        self.signer = k256::ecdsa::SigningKey::from_slice(&[seed.max(1); 32]).expect("key");
+        self.inner.rotate(Signer::repeated(seed));
     }
 
     pub async fn root(&self) -> Cid {
-        self.tree.get_pointer().await.expect("root")
+        self.inner.root().await.expect("root")
     }
 
     /// Applies `writes` and returns the `#commit` message for them (`seq`, time from `seq`).
     pub async fn commit(&mut self, seq: i64, writes: Vec<Write>) -> Vec<u8> {
-        let prev_data = self.root().await;
-        let mut ops = Vec::new();
-        let mut records: BTreeMap<Cid, Bytes> = BTreeMap::new();
-        for write in writes {
-            match write {
-                Write::Put(collection, rkey, record) => {
-                    let key = format!("{collection}/{rkey}");
-                    let bytes = cbor(&plyr_atproto::record_from_json(record).expect("record"));
-                    let cid = cid_of(&bytes);
-                    records.insert(cid, bytes.into());
-                    let prev = self.tree.get(&key).await.expect("get");
-                    self.tree = match prev {
-                        Some(_) => self.tree.update(&key, cid).await.expect("update"),
-                        None => self.tree.add(&key, cid).await.expect("add"),
-                    };
-                    let action = if prev.is_some() { "update" } else { "create" };
-                    ops.push(op(action, &key, Some(cid), prev));
-                }
+        let writes = writes
+            .into_iter()
+            .map(|w| match w {
+                Write::Put(collection, rkey, record) => signing::Write::Put {
+                    key: format!("{collection}/{rkey}"),
+                    record: cbor(&plyr_atproto::record_from_json(record).expect("record")),
+                },
                 Write::Delete(collection, rkey) => {
-                    let key = format!("{collection}/{rkey}");
-                    let prev = self.tree.get(&key).await.expect("get");
-                    self.tree = self.tree.delete(&key).await.expect("delete");
-                    ops.push(op("delete", &key, None, prev));
+                    signing::Write::Delete { key: format!("{collection}/{rkey}") }
                 }
-            }
-        }
-        let (data, mut blocks) = self.tree.collect_blocks().await.expect("blocks");
-        blocks.extend(records);
+            })
+            .collect();
         self.revs += 1;
-        let rev = tid(self.revs);
-        let (commit_cid, commit_block) = self.sign(data, &rev);
-        blocks.insert(commit_cid, commit_block.into());
-        let car = jacquard_repo::car::write_car_bytes(commit_cid, blocks).await.expect("CAR");
-        let since = self.last_rev.replace(rev.clone()).map_or(Ipld::Null, Ipld::String);
-        let body = Ipld::Map(BTreeMap::from([
-            ("seq".to_owned(), Ipld::Integer(seq.into())),
-            ("repo".to_owned(), Ipld::String(self.did.clone())),
-            ("rev".to_owned(), Ipld::String(rev)),
-            ("since".to_owned(), since),
-            ("commit".to_owned(), Ipld::Link(commit_cid)),
-            ("blocks".to_owned(), Ipld::Bytes(car)),
-            ("ops".to_owned(), Ipld::List(ops)),
-            ("prevData".to_owned(), Ipld::Link(prev_data)),
-            ("blobs".to_owned(), Ipld::List(vec![])),
-            ("rebase".to_owned(), Ipld::Bool(false)),
-            ("tooBig".to_owned(), Ipld::Bool(false)),
-            ("time".to_owned(), Ipld::String(time(seq))),
-        ]));
-        frame("#commit", &body)
+        self.inner.commit(seq, &tid(self.revs), &time(seq), writes).await.expect("commit").frame
     }
 
     /// A `#sync` message declaring the current tree at a new rev.
     pub async fn sync(&mut self, seq: i64) -> Vec<u8> {
-        let data = self.root().await;
         self.revs += 1;
-        let rev = tid(self.revs);
-        self.last_rev = Some(rev.clone());
-        let (commit_cid, commit_block) = self.sign(data, &rev);
-        let blocks = BTreeMap::from([(commit_cid, Bytes::from(commit_block))]);
-        let car = jacquard_repo::car::write_car_bytes(commit_cid, blocks).await.expect("CAR");
-        let body = Ipld::Map(BTreeMap::from([
-            ("seq".to_owned(), Ipld::Integer(seq.into())),
-            ("did".to_owned(), Ipld::String(self.did.clone())),
-            ("rev".to_owned(), Ipld::String(rev)),
-            ("blocks".to_owned(), Ipld::Bytes(car)),
-            ("time".to_owned(), Ipld::String(time(seq))),
-        ]));
-        frame("#sync", &body)
+        self.inner.sync(seq, &tid(self.revs), &time(seq)).await.expect("sync")
     }
-
-    fn sign(&self, data: Cid, rev: &str) -> (Cid, Vec<u8>) {
-        let mut commit = BTreeMap::from([
-            ("did".to_owned(), Ipld::String(self.did.clone())),
-            ("version".to_owned(), Ipld::Integer(3)),
-            ("data".to_owned(), Ipld::Link(data)),
-            ("rev".to_owned(), Ipld::String(rev.to_owned())),
-            ("prev".to_owned(), Ipld::Null),
-        ]);
-        let sig: k256::ecdsa::Signature = self.signer.sign(&cbor(&Ipld::Map(commit.clone())));
-        let sig = sig.normalize_s().unwrap_or(sig);
-        commit.insert("sig".to_owned(), Ipld::Bytes(sig.to_bytes().to_vec()));
-        let block = cbor(&Ipld::Map(commit));
-        (cid_of(&block), block)
-    }
-}
-
-fn op(action: &str, path: &str, cid: Option<Cid>, prev: Option<Cid>) -> Ipld {
-    Ipld::Map(BTreeMap::from([
-        ("action".to_owned(), Ipld::String(action.to_owned())),
-        ("path".to_owned(), Ipld::String(path.to_owned())),
-        ("cid".to_owned(), cid.map_or(Ipld::Null, Ipld::Link)),
-        ("prev".to_owned(), prev.map_or(Ipld::Null, Ipld::Link)),
-    ]))
 }
 
 /// An `#identity` or `#account` message.

@@ -1,0 +1,11 @@
+//! `plyr-bench`: the Rust side of the firehose and backfill benchmarks (`bench/firehose.sh`,
+//! `bench/backfill.sh`), driving the indexer's own code with what `plyr-gen` generated:
+//!
+//! - [`firehose`]: a frames file through `FrameProcessor`, timed on one thread;
+//! - [`pds`]: a loopback PDS + PLC directory serving generated repo CARs to `indexer backfill`;
+//! - [`snapshots`]: fetch + verify + decode of every repo without writing.
+
+pub mod cli;
+pub mod firehose;
+pub mod pds;
+pub mod snapshots;
