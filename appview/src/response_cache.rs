@@ -5,10 +5,11 @@
 //! index changes: every change notification from the indexer empties this cache (see
 //! [`crate::cache::Caches::invalidate`]), entries also expire after `--response-cache-secs`
 //! (time-windowed rankings move on their own), and the same epoch guard as the row caches keeps
-//! an answer computed before a change from being stored after it. Authenticated requests carry
-//! viewer state and are never cached. plyr.fm itself caches its anonymous first page for 60 s.
+//! an answer computed before a change from being stored after it. Concurrent misses of one key
+//! share one computation. Authenticated requests carry viewer state and are never cached.
+//! plyr.fm itself caches its anonymous first page for 60 s.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
@@ -64,21 +65,64 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let gzip =
         req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
     let key = format!("{}|{gzip}", req.uri());
-    let caches = &state.caches;
-    if let Some(hit) = caches.responses.get(&key).await {
+    if let Some(hit) = state.caches.responses.get(&key).await {
         metrics::counter!("appview_response_cache_total", "outcome" => "hit").increment(1);
         return replay(&hit);
     }
     metrics::counter!("appview_response_cache_total", "outcome" => "miss").increment(1);
-    let epoch = caches.epoch();
+    // A GET's body is empty: the request is its head, kept to run it again if need be.
+    let (head, _) = req.into_parts();
+    // Concurrent misses of one key wait for a single computation (a burst of the same search
+    // costs one search, not one per client). The computation runs in its own task, so it
+    // finishes and is kept even if every client waiting for it has gone.
+    let own: Arc<Mutex<Option<Response>>> = Arc::default();
+    let init = {
+        let (state, head, next, own, key) =
+            (state.clone(), head.clone(), next.clone(), own.clone(), key.clone());
+        async move {
+            match tokio::spawn(compute(state, key, Request::from_parts(head, Body::empty()), next)).await {
+                Ok(Computed::Keep(stored)) => Ok(stored),
+                Ok(Computed::Pass(res)) => {
+                    if let Ok(mut slot) = own.lock() {
+                        *slot = Some(res);
+                    }
+                    Err(NotKept)
+                }
+                Err(_) => Err(NotKept), // the handler panicked; the caller runs it again below
+            }
+        }
+    };
+    match state.caches.responses.try_get_with(key, init).await {
+        Ok(stored) => replay(&stored),
+        Err(_) => match own.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(res) => res,
+            // This request waited for another one whose answer is not kept: answer it itself.
+            None => next.run(Request::from_parts(head, Body::empty())).await,
+        },
+    }
+}
+
+/// An answer that is not kept (not a `200`, too large, or computed across an index change).
+#[derive(Debug)]
+struct NotKept;
+
+enum Computed {
+    Keep(Arc<Stored>),
+    Pass(Response),
+}
+
+/// Runs the request and keeps its answer under `key` if it may be kept (itself, so an answer whose
+/// clients have all gone is still kept).
+async fn compute(state: AppState, key: String, req: Request, next: Next) -> Computed {
+    let epoch = state.caches.epoch();
     let res = next.run(req).await;
     if res.status() != StatusCode::OK {
-        return res;
+        return Computed::Pass(res);
     }
     let (parts, body) = res.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         // Too large to keep (or the body failed): answer an error rather than a truncated body.
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return Computed::Pass(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     };
     let stored = Arc::new(Stored {
         content_type: parts.headers.get(CONTENT_TYPE).cloned(),
@@ -86,12 +130,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         vary: parts.headers.get(VARY).cloned(),
         body: bytes,
     });
-    if caches.epoch() == epoch {
-        caches.responses.insert(key, stored.clone()).await;
+    if state.caches.epoch() != epoch {
+        // The index changed while this was computed: answer it, but do not keep it.
+        return Computed::Pass(replay(&stored));
     }
-    let mut res = Response::from_parts(parts, Body::from(stored.body.clone()));
-    res.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
-    res
+    state.caches.responses.insert(key, stored.clone()).await;
+    Computed::Keep(stored)
 }
 
 fn replay(s: &Stored) -> Response {
@@ -105,4 +149,84 @@ fn replay(s: &Stored) -> Response {
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use crate::AppState;
+    use crate::config::AppviewOptions;
+
+    /// A router whose one route counts how often it really runs (slowly, so requests overlap),
+    /// answering `status`, behind the response cache.
+    fn app(status: StatusCode) -> (Router, Arc<AtomicUsize>) {
+        let runs = Arc::new(AtomicUsize::new(0));
+        // Never connected: these routes do not touch the database.
+        let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").expect("lazy pool");
+        let state = AppState::new(pool, AppviewOptions::defaults("127.0.0.1:0".parse().expect("addr")));
+        let counter = runs.clone();
+        let router = Router::new()
+            .route(
+                "/x",
+                get(move || {
+                    let counter = counter.clone();
+                    async move {
+                        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        (status, format!("run {n}"))
+                    }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(state.clone(), super::layer))
+            .with_state(state);
+        (router, runs)
+    }
+
+    async fn call(router: Router) -> (StatusCode, String) {
+        let res =
+            router.oneshot(Request::get("/x").body(Body::empty()).expect("request")).await.expect("call");
+        let status = res.status();
+        let body = to_bytes(res.into_body(), 1 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_request_share_one_computation() {
+        let (router, runs) = app(StatusCode::OK);
+        let answers = futures_util::future::join_all((0..16).map(|_| call(router.clone()))).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "16 overlapping misses ran the handler once");
+        assert!(answers.iter().all(|a| *a == (StatusCode::OK, "run 1".to_owned())), "{answers:?}");
+        assert_eq!(call(router).await.1, "run 1", "and later requests are hits");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn answers_that_are_not_kept_reach_every_caller() {
+        let (router, runs) = app(StatusCode::NOT_FOUND);
+        let answers = futures_util::future::join_all((0..4).map(|_| call(router.clone()))).await;
+        assert!(answers.iter().all(|(status, _)| *status == StatusCode::NOT_FOUND), "{answers:?}");
+        let n = runs.load(Ordering::SeqCst);
+        assert!((1..=4).contains(&n), "each 404 comes from a real run, at most one per caller: {n}");
+        call(router).await;
+        assert_eq!(runs.load(Ordering::SeqCst), n + 1, "a 404 is never served from the cache");
+    }
+
+    #[tokio::test]
+    async fn a_computation_finishes_and_is_kept_when_its_client_goes_away() {
+        let (router, runs) = app(StatusCode::OK);
+        let gone = tokio::time::timeout(Duration::from_millis(50), call(router.clone())).await;
+        assert!(gone.is_err(), "the first client gave up before the answer");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(call(router).await.1, "run 1", "the abandoned computation was kept");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
 }

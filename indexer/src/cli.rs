@@ -100,7 +100,11 @@ pub(crate) fn identity_config(options: &IndexerOptions) -> plyr_atproto::identit
 }
 
 fn batch_config(options: &IndexerOptions) -> BatchConfig {
-    BatchConfig { max_events: options.batch_size.max(1), ..BatchConfig::default() }
+    BatchConfig {
+        max_events: options.batch_size.max(1),
+        partitions: options.write_partitions,
+        ..BatchConfig::default()
+    }
 }
 
 /// Follows Jetstream (or, with `--firehose`, the raw firehose) into the database until

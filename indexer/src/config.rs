@@ -52,13 +52,19 @@ pub struct IndexerOptions {
         id = "indexer_db_connections",
         long = "indexer-db-connections",
         env = "PLYR_INDEXER_DB_CONNECTIONS",
-        default_value_t = 4
+        default_value_t = 6
     )]
     pub db_connections: u32,
 
-    /// Most events applied in one transaction.
+    /// Most events in one batch.
     #[arg(long, env = "PLYR_BATCH_SIZE", default_value_t = 2000)]
     pub batch_size: usize,
+
+    /// Transactions each batch is applied as, concurrently: its events are split by DID (one
+    /// DID's events stay in order in one transaction), each part stores the cursor under its
+    /// number, and the stream resumes from the oldest. 1 applies a batch in one transaction.
+    #[arg(long, env = "PLYR_WRITE_PARTITIONS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub write_partitions: u16,
 
     /// PLC directory used to resolve did:plc identities.
     #[arg(long, env = "PLYR_PLC_URL", default_value = "https://plc.directory")]

@@ -128,7 +128,7 @@ async fn firehose_frames_reach_the_database_and_resume_from_the_stored_seq() {
     wait_for(&db, "SELECT count(*) FROM tracks WHERE title = 'Two'", 1).await;
     wait_for(&db, "SELECT count(*) FROM tracks", 1).await;
     let source_name = format!("firehose:{}", url.trim_start_matches("ws://"));
-    wait_for(&db, &format!("SELECT cursor FROM cursors WHERE source = '{source_name}'"), 6).await;
+    wait_for(&db, &format!("SELECT min(cursor) FROM cursors WHERE source = '{source_name}'"), 6).await;
     assert_eq!(count(&db, "SELECT count(*) FROM tracks WHERE title IN ('Forged', 'Replayed seq')").await, 0);
     assert_eq!(count(&db, "SELECT count(*) FROM records WHERE uri LIKE '%app.bsky.feed.post%'").await, 0);
     assert_eq!(

@@ -36,6 +36,7 @@ fn options(url: &str) -> IndexerOptions {
         trusted_audio_origins: vec!["https://audio.plyr.fm".into()],
         db_connections: 4,
         batch_size: 200,
+        write_partitions: 2,
         plc_url: "http://127.0.0.1:9".into(),
         resolve_identities: false,
         handle_pds: None,
@@ -83,7 +84,7 @@ fn to_test_event(seq: i64, line: &str) -> TestEvent {
 }
 
 async fn stored_cursor(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT cursor FROM cursors WHERE source = 'jetstream'")
+    sqlx::query_scalar("SELECT min(cursor) FROM cursors WHERE source = 'jetstream'")
         .fetch_optional(&db.pool)
         .await
         .ok()

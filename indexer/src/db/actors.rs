@@ -92,25 +92,20 @@ pub async fn apply_identities(
     .await
 }
 
-/// Removes every record of a deleted account, keeping the counters exact and leaving
-/// tombstones so nothing replayed can bring the records back.
-pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
-    // Their likes: one per distinct subject counted.
-    sqlx::query!(
-        r#"UPDATE subject_stats s SET likes = s.likes - 1
-           FROM (SELECT DISTINCT subject_uri FROM likes WHERE did = $1) l
-           WHERE s.subject_uri = l.subject_uri"#,
+/// Removes every record of a deleted account, leaving tombstones so nothing replayed can bring
+/// the records back. Returns `(subject, likes, comments)`: how much each subject's counters lose
+/// (one like per distinct subject the account liked, one comment per comment), for the caller to
+/// apply with the transaction's other counter changes; the account's own counters row is removed.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, i32, i32)>> {
+    let lost = sqlx::query!(
+        r#"SELECT subject_uri AS "subject!", sum(l)::int AS "likes!", sum(c)::int AS "comments!" FROM (
+             SELECT DISTINCT subject_uri, 1 AS l, 0 AS c FROM likes WHERE did = $1
+             UNION ALL
+             SELECT subject_uri, 0, 1 FROM comments WHERE did = $1
+           ) x GROUP BY subject_uri"#,
         did
     )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!(
-        r#"UPDATE subject_stats s SET comments = s.comments - c.n
-           FROM (SELECT subject_uri, count(*)::int AS n FROM comments WHERE did = $1 GROUP BY subject_uri) c
-           WHERE s.subject_uri = c.subject_uri"#,
-        did
-    )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
     sqlx::query!("DELETE FROM likes WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM comments WHERE did = $1", did).execute(&mut **tx).await?;
@@ -119,10 +114,14 @@ pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM actor_stats WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("UPDATE records SET deleted = TRUE, cid = NULL WHERE did = $1", did)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    sqlx::query!(
+        "UPDATE records SET deleted = TRUE, cid = NULL WHERE uri >= $1 AND uri < $2",
+        super::backfill::repo_start(did),
+        super::backfill::repo_end(did)
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(lost.into_iter().map(|r| (r.subject, r.likes, r.comments)).collect())
 }
 
 /// Actors whose identity was never resolved (or was invalidated), or is older than `refresh_secs`;

@@ -103,9 +103,20 @@ pub async fn held_records(pool: &PgPool, did: &str) -> sqlx::Result<Vec<HeldReco
     sqlx::query_as!(
         HeldRecord,
         r#"SELECT collection, rkey, CASE WHEN deleted THEN NULL ELSE cid END AS "cid?", rev
-           FROM records WHERE did = $1"#,
-        did
+           FROM records WHERE uri >= $1 AND uri < $2"#,
+        repo_start(did),
+        repo_end(did)
     )
     .fetch_all(pool)
     .await
+}
+
+/// The first `records` key of `did`'s repo (the guard's URIs compare bytewise, migration 0007).
+pub fn repo_start(did: &str) -> String {
+    format!("at://{did}/")
+}
+
+/// The first `records` key past `did`'s repo: '0' is the byte after '/', and DIDs hold no '/'.
+pub fn repo_end(did: &str) -> String {
+    format!("at://{did}0")
 }

@@ -1,20 +1,25 @@
 //! Stream positions, stored in the same transaction as the data they cover.
+//!
+//! A source's events may be applied by several transactions at once, one per partition of its
+//! DIDs ([`crate::pipeline`]); each stores its cursor under its partition number and the source
+//! resumes from the oldest ([`load`]).
 
 use sqlx::PgPool;
 
 use super::Tx;
 use crate::event::Cursor;
 
-/// Stores `cursor` for its source, unless the stored one is newer (a replayed older stretch of a
-/// stream must not move the position back).
-pub async fn store(tx: &mut Tx<'_>, cursor: &Cursor) -> sqlx::Result<()> {
+/// Stores `cursor` for its source's partition `part`, unless the stored one is newer (a replayed
+/// older stretch of a stream must not move the position back).
+pub async fn store(tx: &mut Tx<'_>, cursor: &Cursor, part: i16) -> sqlx::Result<()> {
     sqlx::query!(
-        r#"INSERT INTO cursors (source, cursor, time_us, issuer, updated_at) VALUES ($1, $2, $3, $4, now())
-           ON CONFLICT (source) DO UPDATE
+        r#"INSERT INTO cursors (source, part, cursor, time_us, issuer, updated_at) VALUES ($1, $2, $3, $4, $5, now())
+           ON CONFLICT (source, part) DO UPDATE
              SET cursor = EXCLUDED.cursor, time_us = EXCLUDED.time_us, issuer = EXCLUDED.issuer,
                  updated_at = EXCLUDED.updated_at
              WHERE cursors.time_us <= EXCLUDED.time_us"#,
         cursor.source,
+        part,
         cursor.value,
         cursor.time_us,
         cursor.issuer,
@@ -24,11 +29,23 @@ pub async fn store(tx: &mut Tx<'_>, cursor: &Cursor) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// The stored cursor of `source`, if any.
-pub async fn load(pool: &PgPool, source: &str) -> sqlx::Result<Option<Cursor>> {
-    let row = sqlx::query!("SELECT source, cursor, time_us, issuer FROM cursors WHERE source = $1", source)
-        .fetch_optional(pool)
+/// Forgets the cursors of partitions `parts` and above of `source` (left by a run with more
+/// partitions; [`load`] has already resumed from them if they were the oldest).
+pub async fn retire_parts(tx: &mut Tx<'_>, source: &str, parts: i16) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM cursors WHERE source = $1 AND part >= $2", source, parts)
+        .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Where `source` resumes: the oldest of its partitions' cursors, if any is stored.
+pub async fn load(pool: &PgPool, source: &str) -> sqlx::Result<Option<Cursor>> {
+    let row = sqlx::query!(
+        "SELECT source, cursor, time_us, issuer FROM cursors WHERE source = $1 ORDER BY time_us, cursor LIMIT 1",
+        source
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(|r| Cursor { source: r.source, value: r.cursor, time_us: r.time_us, issuer: r.issuer }))
 }
 

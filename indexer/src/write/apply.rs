@@ -1,32 +1,33 @@
-//! Writing a folded run of changes: the guard, the typed tables, and the counters they move.
+//! Writing a folded run of changes: the guard, the typed tables, and the counter deltas they
+//! imply.
 //!
 //! Counters change by exact deltas computed from each record's state before and after the run:
 //! tracks, albums and playlists per actor; comments per subject; likes per distinct
-//! (author, subject) pair, compared in the database before and after the likes are written.
+//! (author, subject) pair, compared in the database before and after the likes are written. The
+//! deltas are collected in a [`Deltas`] and written once, at the end of the transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::deltas::Deltas;
 use super::plan::Change;
 use super::rows::{self, Row};
-use crate::db::stats::ActorDeltas;
-use crate::db::{Tx, actors, guard, likes, lists, profiles, records, stats};
+use crate::db::{Tx, actors, guard, likes, lists, profiles, records};
 
-/// Applies `changes` and returns the URIs and DIDs they touched (for cache invalidation).
-pub async fn apply(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<Touched> {
+/// Applies `changes`, adds the counter changes they imply to `deltas`, and returns the URIs and
+/// DIDs they touched (for cache invalidation).
+pub async fn apply(tx: &mut Tx<'_>, changes: &[Change], deltas: &mut Deltas) -> sqlx::Result<Touched> {
     let mut touched = Touched::default();
     if changes.is_empty() {
         return Ok(touched);
     }
     store_guard(tx, changes).await?;
-    let mut deltas = Deltas::default();
-    apply_tracks(tx, changes, &mut deltas).await?;
-    apply_comments(tx, changes, &mut deltas).await?;
-    apply_likes(tx, changes, &mut deltas).await?;
-    apply_lists(tx, changes, &mut deltas).await?;
+    apply_tracks(tx, changes, deltas).await?;
+    apply_comments(tx, changes, deltas).await?;
+    apply_likes(tx, changes, deltas).await?;
+    apply_lists(tx, changes, deltas).await?;
     apply_profiles(tx, changes).await?;
-    deltas.store(tx).await?;
     ensure_actors(tx, changes).await?;
     for c in changes {
         touched.uris.insert(c.meta.uri.clone());
@@ -191,59 +192,4 @@ async fn ensure_actors(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> 
     let first: Vec<DateTime<Utc>> = seen.values().map(|v| v.1).collect();
     let last: Vec<DateTime<Utc>> = seen.values().map(|v| v.2).collect();
     actors::ensure(tx, &did, &rev, &first, &last).await
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct ActorDelta {
-    tracks: i32,
-    albums: i32,
-    playlists: i32,
-    likes: i32,
-}
-
-/// Counter deltas accumulated over a run.
-#[derive(Debug, Default)]
-struct Deltas {
-    /// subject uri -> (likes, comments)
-    subjects: BTreeMap<String, (i32, i32)>,
-    actors: BTreeMap<String, ActorDelta>,
-}
-
-impl Deltas {
-    fn subject(&mut self, uri: &str) -> &mut (i32, i32) {
-        self.subjects.entry(uri.to_owned()).or_default()
-    }
-
-    fn actor(&mut self, did: &str) -> &mut ActorDelta {
-        self.actors.entry(did.to_owned()).or_default()
-    }
-
-    fn list(&mut self, did: &str, list_type: Option<&str>, n: i32) {
-        match list_type {
-            Some("album") => self.actor(did).albums += n,
-            Some("playlist") => self.actor(did).playlists += n,
-            _ => {}
-        }
-    }
-
-    async fn store(&self, tx: &mut Tx<'_>) -> sqlx::Result<()> {
-        let changed: Vec<_> = self.subjects.iter().filter(|(_, (l, c))| *l != 0 || *c != 0).collect();
-        let subject: Vec<String> = changed.iter().map(|(s, _)| (*s).clone()).collect();
-        let like: Vec<i32> = changed.iter().map(|(_, (l, _))| *l).collect();
-        let comment: Vec<i32> = changed.iter().map(|(_, (_, c))| *c).collect();
-        stats::add_subject(tx, &subject, &like, &comment).await?;
-        let mut a = ActorDeltas::default();
-        for (did, d) in self
-            .actors
-            .iter()
-            .filter(|(_, d)| d.tracks != 0 || d.albums != 0 || d.playlists != 0 || d.likes != 0)
-        {
-            a.did.push(did.clone());
-            a.tracks.push(d.tracks);
-            a.albums.push(d.albums);
-            a.playlists.push(d.playlists);
-            a.likes.push(d.likes);
-        }
-        stats::add_actor(tx, &a).await
-    }
 }

@@ -7,6 +7,7 @@
 //! sync events are applied one by one between runs.
 
 pub mod apply;
+pub mod deltas;
 pub mod fields;
 pub mod plan;
 pub mod rows;
@@ -21,6 +22,7 @@ use sqlx::PgPool;
 
 use crate::db::{self, Tx};
 use crate::event::{Cursor, Event, EventBody, SourceItem};
+use deltas::Deltas;
 use plan::PlannedOp;
 use rules::TrustedOrigins;
 use validate::RecordCheck;
@@ -48,6 +50,20 @@ pub struct BatchReport {
     pub cursors: Vec<Cursor>,
 }
 
+/// Which of the concurrent transactions of a batch this is: partition `index` of `count`. Its
+/// cursors are stored under `index`; partition 0 also retires the cursors of partitions a run
+/// with more of them left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub index: u16,
+    pub count: u16,
+}
+
+impl Part {
+    /// The whole batch in one transaction.
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+}
+
 /// Applies batches of source items.
 #[derive(Debug)]
 pub struct Writer {
@@ -67,6 +83,12 @@ impl Writer {
 
     /// Applies `items` in order in one transaction, with the newest cursor per source.
     pub async fn apply(&self, items: &[SourceItem]) -> Result<BatchReport, WriteError> {
+        self.apply_part(items, Part::WHOLE).await
+    }
+
+    /// Applies `items` (partition `part` of a batch) in order in one transaction, with the
+    /// newest cursor per source stored under the partition's number.
+    pub async fn apply_part(&self, items: &[SourceItem], part: Part) -> Result<BatchReport, WriteError> {
         let started = Instant::now();
         let mut report = BatchReport::default();
         let mut tx = self.pool.begin().await?;
@@ -74,6 +96,7 @@ impl Writer {
         // each together with the cursor that covers it, so those events are simply replayed.
         sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
         let mut touched = apply::Touched::default();
+        let mut deltas = Deltas::default();
         let mut cursors: Vec<Cursor> = Vec::new();
         // Commits are folded in runs; identity and sync events do not interact with commits and
         // are applied in bulk after the run. Only `#account` events (and gaps) end a run, since a
@@ -89,9 +112,11 @@ impl Writer {
                         EventBody::Commit(_) => run.push(event),
                         EventBody::Identity { .. } | EventBody::Sync { .. } => later.push(event),
                         EventBody::Account { .. } => {
-                            self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
-                            self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
-                            self.apply_repo_event(&mut tx, event, &mut report, &mut touched).await?;
+                            self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas).await?;
+                            self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas)
+                                .await?;
+                            self.apply_repo_event(&mut tx, event, &mut report, &mut touched, &mut deltas)
+                                .await?;
                         }
                     }
                 }
@@ -100,8 +125,8 @@ impl Writer {
                     db::backfill::mark_done(&mut tx, did.as_str(), rev.as_str()).await?;
                 }
                 SourceItem::Gap { from, reason } => {
-                    self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
-                    self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
+                    self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas).await?;
+                    self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas).await?;
                     let source =
                         cursors.last().map(|c| c.source.clone()).unwrap_or_else(|| "jetstream".into());
                     db::cursors::record_gap(&mut tx, &source, *from, reason).await?;
@@ -110,10 +135,16 @@ impl Writer {
                 }
             }
         }
-        self.flush_run(&mut tx, &mut run, &mut report, &mut touched).await?;
-        self.apply_later(&mut tx, &mut later, &mut report, &mut touched).await?;
+        self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas).await?;
+        self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas).await?;
+        deltas.store(&mut tx).await?;
+        let index = i16::try_from(part.index).unwrap_or(i16::MAX);
         for cursor in &cursors {
-            db::cursors::store(&mut tx, cursor).await?;
+            db::cursors::store(&mut tx, cursor, index).await?;
+            if part.index == 0 {
+                let count = i16::try_from(part.count).unwrap_or(i16::MAX);
+                db::cursors::retire_parts(&mut tx, &cursor.source, count).await?;
+            }
         }
         notify(&mut tx, &touched).await?;
         tx.commit().await?;
@@ -130,6 +161,7 @@ impl Writer {
         run: &mut Vec<&Event>,
         report: &mut BatchReport,
         touched: &mut apply::Touched,
+        deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         if run.is_empty() {
             return Ok(());
@@ -174,7 +206,7 @@ impl Writer {
         report.applied += fold.applied - fold.dropped.len();
         report.stale += fold.stale;
         report.dropped += fold.dropped.len();
-        let t = apply::apply(tx, &changes).await?;
+        let t = apply::apply(tx, &changes, deltas).await?;
         tracing::debug!(
             ops = ops.len(),
             guard_ms = (t1 - t0).as_millis() as u64,
@@ -194,6 +226,7 @@ impl Writer {
         later: &mut Vec<&Event>,
         report: &mut BatchReport,
         touched: &mut apply::Touched,
+        deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         let mut identities: HashMap<&str, (Option<&str>, i64)> = HashMap::new();
         for event in later.drain(..) {
@@ -205,7 +238,7 @@ impl Writer {
                         *e = (handle.as_deref(), event.time_us);
                     }
                 }
-                _ => self.apply_repo_event(tx, event, report, touched).await?,
+                _ => self.apply_repo_event(tx, event, report, touched, deltas).await?,
             }
         }
         if identities.is_empty() {
@@ -232,6 +265,7 @@ impl Writer {
         event: &Event,
         report: &mut BatchReport,
         touched: &mut apply::Touched,
+        deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         let did = event.did.as_str();
         let outcome = match &event.body {
@@ -249,7 +283,12 @@ impl Writer {
                     Some(status) => match db::actors::apply_account(tx, did, status, event.time_us).await? {
                         Some(new) => {
                             if new == "deleted" {
-                                db::actors::purge(tx, did).await?;
+                                for (subject, likes, comments) in db::actors::purge(tx, did).await? {
+                                    let d = deltas.subject(&subject);
+                                    d.0 -= likes;
+                                    d.1 -= comments;
+                                }
+                                deltas.forget_actor(did);
                                 tracing::info!(%did, "account deleted: its records were purged");
                             }
                             touched.dids.insert(did.to_owned());

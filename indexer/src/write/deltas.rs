@@ -1,0 +1,74 @@
+//! Counter deltas collected over one transaction (from every run of commits and every purged
+//! account in it) and written once at its end.
+//!
+//! Writing them once, in key order, is what lets the partitions of a batch commit concurrently:
+//! the per-subject counters are the only rows two partitions both change, and two transactions
+//! that lock rows in the same order cannot deadlock. It also keeps a counter's row exactly as a
+//! one-transaction pass would leave it: a counter back at zero is no row.
+
+use std::collections::BTreeMap;
+
+use crate::db::Tx;
+use crate::db::stats::{self, ActorDeltas};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ActorDelta {
+    pub tracks: i32,
+    pub albums: i32,
+    pub playlists: i32,
+    pub likes: i32,
+}
+
+/// Counter deltas accumulated over a transaction.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    /// subject uri -> (likes, comments)
+    subjects: BTreeMap<String, (i32, i32)>,
+    actors: BTreeMap<String, ActorDelta>,
+}
+
+impl Deltas {
+    pub fn subject(&mut self, uri: &str) -> &mut (i32, i32) {
+        self.subjects.entry(uri.to_owned()).or_default()
+    }
+
+    pub fn actor(&mut self, did: &str) -> &mut ActorDelta {
+        self.actors.entry(did.to_owned()).or_default()
+    }
+
+    /// Forgets the pending deltas of an actor whose counters row was just removed (a purged
+    /// account).
+    pub fn forget_actor(&mut self, did: &str) {
+        self.actors.remove(did);
+    }
+
+    pub fn list(&mut self, did: &str, list_type: Option<&str>, n: i32) {
+        match list_type {
+            Some("album") => self.actor(did).albums += n,
+            Some("playlist") => self.actor(did).playlists += n,
+            _ => {}
+        }
+    }
+
+    /// Writes every non-zero delta, subjects then actors, each in key order.
+    pub async fn store(&self, tx: &mut Tx<'_>) -> sqlx::Result<()> {
+        let changed: Vec<_> = self.subjects.iter().filter(|(_, (l, c))| *l != 0 || *c != 0).collect();
+        let subject: Vec<String> = changed.iter().map(|(s, _)| (*s).clone()).collect();
+        let like: Vec<i32> = changed.iter().map(|(_, (l, _))| *l).collect();
+        let comment: Vec<i32> = changed.iter().map(|(_, (_, c))| *c).collect();
+        stats::add_subject(tx, &subject, &like, &comment).await?;
+        let mut a = ActorDeltas::default();
+        for (did, d) in self
+            .actors
+            .iter()
+            .filter(|(_, d)| d.tracks != 0 || d.albums != 0 || d.playlists != 0 || d.likes != 0)
+        {
+            a.did.push(did.clone());
+            a.tracks.push(d.tracks);
+            a.albums.push(d.albums);
+            a.playlists.push(d.playlists);
+            a.likes.push(d.likes);
+        }
+        stats::add_actor(tx, &a).await
+    }
+}
