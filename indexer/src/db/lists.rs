@@ -16,16 +16,29 @@ pub async fn types(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String
     Ok(rows.into_iter().map(|r| (r.uri, r.did, r.list_type)).collect())
 }
 
-/// `(list_uri, subject_uri, added_at)` of the current items of `uris`.
-pub async fn items(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, DateTime<Utc>)>> {
+/// One stored list item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub list_uri: String,
+    pub position: i32,
+    pub subject_uri: String,
+    pub subject_cid: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// The current items of the lists `uris`, in list and position order.
+pub async fn items(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<StoredItem>> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    let rows =
-        sqlx::query!("SELECT list_uri, subject_uri, added_at FROM list_items WHERE list_uri = ANY($1)", uris)
-            .fetch_all(&mut **tx)
-            .await?;
-    Ok(rows.into_iter().map(|r| (r.list_uri, r.subject_uri, r.added_at)).collect())
+    sqlx::query_as!(
+        StoredItem,
+        r#"SELECT list_uri, position, subject_uri, subject_cid, added_at FROM list_items
+           WHERE list_uri = ANY($1) ORDER BY list_uri, position"#,
+        uris
+    )
+    .fetch_all(&mut **tx)
+    .await
 }
 
 pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &ListRow)]) -> sqlx::Result<()> {
@@ -82,12 +95,25 @@ pub struct ItemWrites {
     pub added_at: Vec<DateTime<Utc>>,
 }
 
-/// Replaces the items of the lists in `lists` with `items`.
-pub async fn replace_items(tx: &mut Tx<'_>, lists: &[String], items: &ItemWrites) -> sqlx::Result<()> {
+/// Replaces the items of each list in `lists` from position `keep` on (the items before it are
+/// unchanged) with `items`.
+pub async fn replace_items(
+    tx: &mut Tx<'_>,
+    lists: &[String],
+    keep: &[i32],
+    items: &ItemWrites,
+) -> sqlx::Result<()> {
     if lists.is_empty() {
         return Ok(());
     }
-    sqlx::query!("DELETE FROM list_items WHERE list_uri = ANY($1)", lists).execute(&mut **tx).await?;
+    sqlx::query!(
+        r#"DELETE FROM list_items l USING UNNEST($1::text[], $2::int[]) AS u(uri, keep)
+           WHERE l.list_uri = u.uri AND l.position >= u.keep"#,
+        lists,
+        keep
+    )
+    .execute(&mut **tx)
+    .await?;
     if items.list_uri.is_empty() {
         return Ok(());
     }

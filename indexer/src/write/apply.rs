@@ -11,13 +11,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use super::deltas::Deltas;
-use super::plan::Change;
+use super::plan::{Change, StoredItems};
 use super::rows::{self, Row};
 use crate::db::{Tx, actors, guard, likes, lists, profiles, records};
 
 /// Applies `changes`, adds the counter changes they imply to `deltas`, and returns the URIs and
 /// DIDs they touched (for cache invalidation).
-pub async fn apply(tx: &mut Tx<'_>, changes: &[Change], deltas: &mut Deltas) -> sqlx::Result<Touched> {
+/// `stored` are the items the touched lists had before the run (list and position order).
+pub async fn apply(
+    tx: &mut Tx<'_>,
+    changes: &[Change],
+    stored: &StoredItems,
+    deltas: &mut Deltas,
+) -> sqlx::Result<Touched> {
     let mut touched = Touched::default();
     if changes.is_empty() {
         return Ok(touched);
@@ -26,7 +32,7 @@ pub async fn apply(tx: &mut Tx<'_>, changes: &[Change], deltas: &mut Deltas) -> 
     apply_tracks(tx, changes, deltas).await?;
     apply_comments(tx, changes, deltas).await?;
     apply_likes(tx, changes, deltas).await?;
-    apply_lists(tx, changes, deltas).await?;
+    apply_lists(tx, changes, stored, deltas).await?;
     apply_profiles(tx, changes).await?;
     ensure_actors(tx, changes).await?;
     for c in changes {
@@ -136,19 +142,39 @@ async fn apply_likes(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
     Ok(())
 }
 
-async fn apply_lists(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sqlx::Result<()> {
+async fn apply_lists(
+    tx: &mut Tx<'_>,
+    changes: &[Change],
+    stored: &StoredItems,
+    d: &mut Deltas,
+) -> sqlx::Result<()> {
     let live: Vec<String> =
         of(changes, rows::LIST).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
     for (_, did, list_type) in lists::types(tx, &live).await? {
         d.list(&did, list_type.as_deref(), -1);
     }
+    let mut before: HashMap<&str, Vec<&lists::StoredItem>> = HashMap::new();
+    for item in stored {
+        before.entry(item.list_uri.as_str()).or_default().push(item);
+    }
     let mut up = Vec::new();
-    let mut replaced = Vec::new();
+    let (mut replaced, mut keep) = (Vec::new(), Vec::new());
     let mut items = lists::ItemWrites::default();
     for c in of(changes, rows::LIST) {
         let Some(Row::List(r)) = &c.after else { continue };
         d.list(&c.meta.did, r.list_type.as_deref(), 1);
-        for (pos, ((subject_uri, subject_cid), added_at)) in r.items.iter().zip(&r.added_at).enumerate() {
+        // Items are rewritten from the first position that differs from the stored list (an
+        // appended track writes one row, not the whole list again).
+        let old = before.get(c.meta.uri.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let new = r.items.iter().zip(&r.added_at);
+        let same = new
+            .clone()
+            .zip(old)
+            .take_while(|(((subject, cid), at), o)| {
+                o.subject_uri == *subject && o.subject_cid == *cid && o.added_at == **at
+            })
+            .count();
+        for (pos, ((subject_uri, subject_cid), added_at)) in new.enumerate().skip(same) {
             items.list_uri.push(c.meta.uri.clone());
             items.position.push(i32::try_from(pos).unwrap_or(i32::MAX));
             items.subject_uri.push(subject_uri.clone());
@@ -156,10 +182,11 @@ async fn apply_lists(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
             items.added_at.push(*added_at);
         }
         replaced.push(c.meta.uri.clone());
+        keep.push(i32::try_from(same).unwrap_or(i32::MAX));
         up.push((&c.meta, r));
     }
     lists::upsert(tx, &up).await?;
-    lists::replace_items(tx, &replaced, &items).await?;
+    lists::replace_items(tx, &replaced, &keep, &items).await?;
     lists::delete(tx, &removed(of(changes, rows::LIST))).await
 }
 

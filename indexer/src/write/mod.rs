@@ -206,7 +206,7 @@ impl Writer {
         report.applied += fold.applied - fold.dropped.len();
         report.stale += fold.stale;
         report.dropped += fold.dropped.len();
-        let t = apply::apply(tx, &changes, deltas).await?;
+        let t = apply::apply(tx, &changes, &items, deltas).await?;
         tracing::debug!(
             ops = ops.len(),
             guard_ms = (t1 - t0).as_millis() as u64,

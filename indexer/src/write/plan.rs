@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::rows::{self, Meta, Reject, Row};
 use super::validate::{Invalid, RecordCheck};
 use crate::db::guard::GuardRow;
+use crate::db::lists::StoredItem;
 use crate::event::{Action, RecordOp};
 use crate::write::rules::TrustedOrigins;
 
@@ -48,8 +49,8 @@ pub struct FoldReport {
     pub dropped: Vec<(String, &'static str, String)>,
 }
 
-/// `(list uri, subject uri, added_at)` of the stored items of the lists a run touches.
-pub type StoredItems = [(String, String, DateTime<Utc>)];
+/// The stored items of the lists a run touches.
+pub type StoredItems = [StoredItem];
 
 /// Folds `ops` against the guard rows into the net change per URI, in first-seen order.
 ///
@@ -64,8 +65,12 @@ pub fn fold(
     trusted: &TrustedOrigins,
 ) -> (Vec<Change>, FoldReport) {
     let mut list_items: HashMap<String, HashMap<String, DateTime<Utc>>> = HashMap::new();
-    for (list, subject, at) in items {
-        list_items.entry(list.clone()).or_default().entry(subject.clone()).or_insert(*at);
+    for item in items {
+        list_items
+            .entry(item.list_uri.clone())
+            .or_default()
+            .entry(item.subject_uri.clone())
+            .or_insert(item.added_at);
     }
     let known: HashMap<&str, &GuardRow> = guard.iter().map(|g| (g.uri.as_str(), g)).collect();
     let mut slots: HashMap<String, usize> = HashMap::new();
