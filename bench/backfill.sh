@@ -5,6 +5,7 @@
 #   bench/backfill.sh [REPOS] [SEED]      (defaults: 10000 42)
 #
 # Environment: RECORDS_PER_REPO (other apps' records per repo on average, default 100),
+# BACKFILL_ARGS (more `indexer backfill` flags, e.g. "--backfill-concurrency 32"),
 # PLYR_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 #
 # Builds release binaries, writes one repo CAR per account of a generated plyr network with
@@ -54,9 +55,10 @@ psql "$admin" -qc "CREATE DATABASE $db"
 target/release/indexer --database-url "$base/$db" migrate >/dev/null 2>&1
 start=$(date +%s.%N)
 RUST_LOG=info target/release/indexer --database-url "$base/$db" backfill --pds "$url" --plc-url "$url" \
-  --resolve-identities false --backfill-mode car > "$work/backfill.log" 2>&1 || { cat "$work/backfill.log"; exit 1; }
+  --resolve-identities false --backfill-mode car ${BACKFILL_ARGS:-} > "$work/backfill.log" 2>&1 || { cat "$work/backfill.log"; exit 1; }
 end=$(date +%s.%N)
-grep -o 'done=[0-9]* failed=[0-9]*' "$work/backfill.log" | tail -1 | sed 's/^/indexer backfill: /'
+finished=$(sed 's/\x1b\[[0-9;]*m//g' "$work/backfill.log" | grep 'backfill finished' | tail -1 || true)
+echo "indexer backfill: $(grep -o 'done=[0-9]* failed=[0-9]*' <<< "$finished" || echo "no summary line")"
 rows=$(psql "$base/$db" -Atc "SELECT (SELECT count(*) FROM tracks) + (SELECT count(*) FROM likes) + (SELECT count(*) FROM comments) + (SELECT count(*) FROM lists) + (SELECT count(*) FROM plyr_profiles) + (SELECT count(*) FROM bsky_profiles)")
 detail=$(psql "$base/$db" -Atc "SELECT (SELECT count(*) FROM tracks) || ' tracks, ' || (SELECT count(*) FROM likes) || ' likes, ' || (SELECT count(*) FROM comments) || ' comments, ' || (SELECT count(*) FROM lists) || ' lists, ' || (SELECT count(*) FROM plyr_profiles) || ' + ' || (SELECT count(*) FROM bsky_profiles) || ' profiles'")
 awk -v n="$rows" -v s="$start" -v e="$end" -v d="$detail" -v f="$(sed -n 's/.*records_per_s=\([0-9]*\).*/\1/p' <<< "$fetched")" 'BEGIN {

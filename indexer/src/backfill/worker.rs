@@ -3,15 +3,18 @@
 //! background worker of `indexer run` that drains the `repos` pending queue.
 //!
 //! Fetching and decoding run concurrently (bounded overall by `concurrency` and per host by the
-//! [`Fetcher`]); applying is one repo at a time per backfiller, so backfill transactions never
-//! wait on each other's counter rows.
+//! [`Fetcher`]); applying is one transaction at a time per backfiller, so backfill transactions
+//! never wait on each other's counter rows, and small repos waiting together share one
+//! transaction (see [`Backfiller::apply`]).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jacquard_common::types::string::Did;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::http::Fetcher;
@@ -20,6 +23,7 @@ use super::plan::{PlanCounts, plan};
 use super::progress::Progress;
 use super::{BackfillConfig, BackfillError, fetch};
 use crate::db;
+use crate::event::SourceItem;
 use crate::repo::RepoError;
 use crate::write::Writer;
 
@@ -63,6 +67,13 @@ impl Default for QueueConfig {
     }
 }
 
+/// A repo's single-batch plan waiting to be applied, and where its outcome goes.
+#[derive(Debug)]
+struct Queued {
+    items: Vec<SourceItem>,
+    done: oneshot::Sender<Result<(), BackfillError>>,
+}
+
 /// Backfills repos through the write path.
 #[derive(Debug)]
 pub struct Backfiller<L> {
@@ -71,6 +82,8 @@ pub struct Backfiller<L> {
     fetcher: Fetcher,
     config: BackfillConfig,
     apply_lock: tokio::sync::Mutex<()>,
+    /// Single-batch plans waiting to be applied in a group ([`Backfiller::apply`]).
+    queued: std::sync::Mutex<VecDeque<Queued>>,
     records: AtomicU64,
 }
 
@@ -83,6 +96,7 @@ impl<L: RepoLocator> Backfiller<L> {
             fetcher,
             config,
             apply_lock: tokio::sync::Mutex::new(()),
+            queued: std::sync::Mutex::new(VecDeque::new()),
             records: AtomicU64::new(0),
         })
     }
@@ -116,12 +130,7 @@ impl<L: RepoLocator> Backfiller<L> {
             (snapshot.rev.as_str().to_owned(), snapshot.source, snapshot.records.len());
         let held = db::backfill::held_records(self.writer.pool(), did).await?;
         let (batches, counts) = plan(&parsed, snapshot, &held, time_us, self.config.batch_size);
-        {
-            let _one_at_a_time = self.apply_lock.lock().await;
-            for batch in &batches {
-                self.writer.apply(batch).await?;
-            }
-        }
+        self.apply(batches).await?;
         metrics::counter!("indexer_backfill_records_total", "op" => "create")
             .increment(counts.creates as u64);
         metrics::counter!("indexer_backfill_records_total", "op" => "delete")
@@ -130,6 +139,72 @@ impl<L: RepoLocator> Backfiller<L> {
             .increment(counts.unchanged as u64);
         self.records.fetch_add(total as u64, Ordering::Relaxed);
         Ok(RepoReport { did: did.to_owned(), rev, source, counts })
+    }
+
+    /// Applies one repo's batches, one write transaction at a time. A repo whose plan is one
+    /// batch (most plyr repos hold a few dozen records) joins the other small repos waiting at
+    /// that moment in one transaction of at most `batch_size` events, so the per-transaction cost
+    /// is paid per group instead of per repo; each repo is still marked done in the transaction
+    /// of its records. A group that fails is applied again repo by repo, so one bad repo cannot
+    /// fail the others.
+    async fn apply(&self, batches: Vec<Vec<SourceItem>>) -> Result<(), BackfillError> {
+        if batches.len() != 1 {
+            let _one_at_a_time = self.apply_lock.lock().await;
+            for batch in &batches {
+                self.writer.apply(batch).await?;
+            }
+            return Ok(());
+        }
+        let Some(items) = batches.into_iter().next() else { return Ok(()) };
+        let (done, mut outcome) = oneshot::channel();
+        self.queued.lock().unwrap_or_else(|e| e.into_inner()).push_back(Queued { items, done });
+        let _one_at_a_time = self.apply_lock.lock().await;
+        loop {
+            match outcome.try_recv() {
+                Ok(result) => return result,
+                // The writer that took our plan was cancelled (shutdown) before applying it.
+                Err(oneshot::error::TryRecvError::Closed) => return Err(BackfillError::Cancelled),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let group = self.take_group();
+            if group.is_empty() {
+                return Err(BackfillError::Cancelled);
+            }
+            self.apply_group(group).await;
+        }
+    }
+
+    /// The oldest waiting plans, up to `batch_size` events together (at least one plan).
+    fn take_group(&self) -> Vec<Queued> {
+        let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
+        let mut group: Vec<Queued> = Vec::new();
+        let mut events = 0;
+        while let Some(next) = queued.front() {
+            if !group.is_empty() && events + next.items.len() > self.config.batch_size {
+                break;
+            }
+            events += next.items.len();
+            group.extend(queued.pop_front());
+        }
+        group
+    }
+
+    /// Applies a group of plans in one transaction (or one by one if that fails) and tells each
+    /// waiting repo its outcome.
+    async fn apply_group(&self, group: Vec<Queued>) {
+        if group.len() > 1 {
+            let items: Vec<SourceItem> = group.iter().flat_map(|q| q.items.iter().cloned()).collect();
+            if self.writer.apply(&items).await.is_ok() {
+                for queued in group {
+                    let _ = queued.done.send(Ok(()));
+                }
+                return;
+            }
+        }
+        for queued in group {
+            let result = self.writer.apply(&queued.items).await.map(|_| ()).map_err(BackfillError::from);
+            let _ = queued.done.send(result);
+        }
     }
 
     /// One repo with retries: a retryable failure waits (doubling from `retry_base`) and tries
