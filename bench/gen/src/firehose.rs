@@ -343,9 +343,8 @@ impl<W: std::io::Write> Firehose<'_, W> {
                 }
                 if self.recent.len() < RECENT_POSTS {
                     self.recent.push(subject);
-                } else {
-                    let slot = self.rng.index(RECENT_POSTS);
-                    self.recent[slot] = subject;
+                } else if let Some(slot) = self.recent.get_mut(self.rng.index(RECENT_POSTS)) {
+                    *slot = subject;
                 }
                 return Ok(writes);
             }

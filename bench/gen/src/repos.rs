@@ -24,6 +24,8 @@ use crate::{GenError, Network, NetworkParams};
 
 /// Plyr network events per account (so the network has about `repos` accounts).
 const EVENTS_PER_ACCOUNT: usize = 33;
+/// Recent posts kept as like and repost subjects.
+const RECENT_POSTS: usize = 4_096;
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,9 +125,10 @@ pub async fn generate(params: &ReposParams, dir: &Path) -> Result<ReposSummary, 
             let (collection, bytes) = bsky::any_record(&mut rng, &datetime(created), &subject)?;
             if collection == bsky::nsid::POST && rng.chance(0.05) {
                 let subject = Subject::post(&account.did, &rkey, &bytes);
-                match recent.len() < 4_096 {
-                    true => recent.push(subject),
-                    false => *recent.get_mut(rng.index(4_096)).ok_or(GenError::Internal("recent"))? = subject,
+                if recent.len() < RECENT_POSTS {
+                    recent.push(subject);
+                } else if let Some(slot) = recent.get_mut(rng.index(RECENT_POSTS)) {
+                    *slot = subject;
                 }
             }
             records.insert(format!("{collection}/{rkey}"), bytes);

@@ -38,6 +38,7 @@ pub enum Write {
 #[derive(Clone)]
 pub struct Signer {
     secret: k256::ecdsa::SigningKey,
+    public: SigningKey,
 }
 
 impl std::fmt::Debug for Signer {
@@ -65,17 +66,17 @@ impl Signer {
         }
     }
 
+    /// The key with secret scalar `bytes`, if that is a valid scalar.
     fn from_bytes(bytes: [u8; 32]) -> Option<Self> {
-        k256::ecdsa::SigningKey::from_slice(&bytes).ok().map(|secret| Self { secret })
+        let secret = k256::ecdsa::SigningKey::from_slice(&bytes).ok()?;
+        let point = secret.verifying_key().to_encoded_point(true);
+        let public = SigningKey::from_sec1(Curve::K256, point.as_bytes()).ok()?;
+        Some(Self { secret, public })
     }
 
     /// The public key (`did:key` form through [`SigningKey::did_key`]).
     pub fn public(&self) -> SigningKey {
-        let point = self.secret.verifying_key().to_encoded_point(true);
-        match SigningKey::from_sec1(Curve::K256, point.as_bytes()) {
-            Ok(key) => key,
-            Err(e) => unreachable!("a k256 public key is a valid compressed point: {e}"),
-        }
+        self.public.clone()
     }
 
     /// The signed commit object of `did` at `rev` over the MST root `data`: its CID and block.
