@@ -2,6 +2,8 @@
 //! of them to collections we do not index (as on the real network), the rest fm.plyr commits
 //! that are fully verified (signature, MST inversion, records). Ignored by default; run with
 //! `cargo test --release -p plyr-indexer --test firehose_throughput -- --ignored --nocapture`.
+//! The benchmark of record, on a realistic generated stream and side by side with the reference
+//! TypeScript consumer, is `bench/firehose.sh` (docs/BENCHMARKS.md).
 
 mod firehose_support;
 
