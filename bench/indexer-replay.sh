@@ -55,7 +55,8 @@ if [ -n "$baseline" ]; then
   baseline_target="$root/target/bench-baseline-target"
   if [ ! -d "$baseline_target/release" ]; then
     mkdir -p "$baseline_target"
-    cp -a --reflink=auto "$root/target/release" "$baseline_target/release"
+    # Files may vanish while another build runs: a partial seed only means more to compile.
+    cp -a --reflink=auto "$root/target/release" "$baseline_target/release" 2>/dev/null || true
   fi
   say "building the baseline indexer ($rev)..."
   (cd "$worktree" && CARGO_TARGET_DIR="$baseline_target" cargo build --release -q -p plyr-indexer)
