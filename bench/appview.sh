@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+. bench/lib.sh
 
 tracks=1000000 likes=10000000 artists=100000 seed=42
 duration=15s warmup=3s concurrency=64
@@ -60,7 +61,7 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
-say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine >&2
 
 # --- binaries --------------------------------------------------------------------------------
 say "building release binaries..."
@@ -69,21 +70,8 @@ appview_bin="$root/target/release/appview"
 gen_bin="$root/target/release/plyr-gen"
 baseline_bin=""
 if [ -n "$baseline" ]; then
-  rev="$(git rev-parse --short "$baseline^{commit}")"
-  worktree="$root/target/bench-baseline-$rev"
-  git worktree remove --force "$worktree" >/dev/null 2>&1 || true
-  git worktree add --detach "$worktree" "$rev" >/dev/null 2>&1
-  # A target dir of its own (the binaries have the same names), seeded from ours so only the
-  # crates that differ are compiled again.
-  baseline_target="$root/target/bench-baseline-target"
-  if [ ! -d "$baseline_target/release" ]; then
-    mkdir -p "$baseline_target"
-    # Files may vanish while another build runs: a partial seed only means more to compile.
-    cp -a --reflink=auto "$root/target/release" "$baseline_target/release" 2>/dev/null || true
-  fi
-  say "building the baseline AppView ($rev) in $worktree..."
-  (cd "$worktree" && CARGO_TARGET_DIR="$baseline_target" cargo build --release -q -p plyr-appview)
-  baseline_bin="$baseline_target/release/appview"
+  bench_baseline "$root" "$baseline" plyr-appview appview
+  baseline_bin="$BENCH_BASELINE_BIN" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
 fi
 
 # --- load generator --------------------------------------------------------------------------

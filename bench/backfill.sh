@@ -21,7 +21,8 @@
 # Prints both, the rows indexed and the load average at start and end; drops the database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
+. bench/lib.sh
+bench_help "$0" "${1:-}"
 repos="${1:-10000}"
 seed="${2:-42}"
 admin="${PLYR_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -36,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 cargo build --release --locked -q -p plyr-indexer -p plyr-gen
 target/release/plyr-gen repos --repos "$repos" --seed "$seed" --records-per-repo "${RECORDS_PER_REPO:-100}" \
   --out "$work/repos" 2> "$work/gen.txt"

@@ -21,14 +21,15 @@
 # end (the machine may be shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;; esac
+. bench/lib.sh
+bench_help "$0" "${1:-}"
 frames="${1:-200000}"
 seed="${2:-42}"
 share="${PLYR_SHARE:-0.1}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine
 cargo build --release --locked -q -p plyr-gen
 if [ ! -d bench/ts/node_modules/@atproto/sync ] || [ bench/ts/package-lock.json -nt bench/ts/node_modules/.package-lock.json ]; then
   (cd bench/ts && npm ci --no-audit --no-fund --loglevel=error)

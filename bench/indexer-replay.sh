@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
+. bench/lib.sh
 events=200000 seed=42 runs=3 partitions="" baseline=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,24 +44,13 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
-say "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_machine >&2
 cargo build --release --locked -q -p plyr-indexer -p plyr-gen
 current="$root/target/release/indexer"
 previous=""
 if [ -n "$baseline" ]; then
-  rev="$(git rev-parse --short "$baseline^{commit}")"
-  worktree="$root/target/bench-baseline-$rev"
-  git worktree remove --force "$worktree" >/dev/null 2>&1 || true
-  git worktree add --detach "$worktree" "$rev" >/dev/null 2>&1
-  baseline_target="$root/target/bench-baseline-target"
-  if [ ! -d "$baseline_target/release" ]; then
-    mkdir -p "$baseline_target"
-    # Files may vanish while another build runs: a partial seed only means more to compile.
-    cp -a --reflink=auto "$root/target/release" "$baseline_target/release" 2>/dev/null || true
-  fi
-  say "building the baseline indexer ($rev)..."
-  (cd "$worktree" && CARGO_TARGET_DIR="$baseline_target" cargo build --release -q -p plyr-indexer)
-  previous="$baseline_target/release/indexer"
+  bench_baseline "$root" "$baseline" plyr-indexer indexer
+  previous="$BENCH_BASELINE_BIN" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
 fi
 
 target/release/plyr-gen jetstream --events "$events" --seed "$seed" --out "$work/stream.jsonl" 2>/dev/null
