@@ -37,8 +37,15 @@ pub async fn statuses(tx: &mut Tx<'_>, dids: &[String]) -> sqlx::Result<Vec<(Str
     if dids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows =
-        sqlx::query!("SELECT did, status FROM actors WHERE did = ANY($1)", dids).fetch_all(&mut **tx).await?;
+    // A join against the array probes the primary key once per DID. `did = ANY($1)` in a
+    // prepared statement's generic plan cannot hash the array, and on a small table it compared
+    // every actor with every DID: 215 ms per batch by the end of a 200,000-event replay.
+    let rows = sqlx::query!(
+        "SELECT a.did, a.status FROM UNNEST($1::text[]) AS u(did) JOIN actors a ON a.did = u.did",
+        dids
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     Ok(rows.into_iter().map(|r| (r.did, r.status)).collect())
 }
 

@@ -107,8 +107,10 @@ pub async fn replace_items(
         return Ok(());
     }
     sqlx::query!(
+        // `l.list_uri = ANY($1)` gives the planner the primary key's list prefix to probe,
+        // rather than joining the array against every item.
         r#"DELETE FROM list_items l USING UNNEST($1::text[], $2::int[]) AS u(uri, keep)
-           WHERE l.list_uri = u.uri AND l.position >= u.keep"#,
+           WHERE l.list_uri = ANY($1) AND l.list_uri = u.uri AND l.position >= u.keep"#,
         lists,
         keep
     )
