@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Cursor, SourceItem};
-use crate::write::{BatchReport, Part, WriteError, Writer};
+use crate::write::{BatchReport, Part, WriteError, Writer, remember};
 
 /// How events are grouped into transactions.
 #[derive(Debug, Clone)]
@@ -131,19 +131,15 @@ fn partition(batch: Vec<SourceItem>, parts: u16) -> Vec<Vec<SourceItem>> {
     let n = usize::from(parts);
     let mut out: Vec<Vec<SourceItem>> = (0..n).map(|_| Vec::with_capacity(batch.len() / n + 2)).collect();
     let mut newest: Vec<Cursor> = Vec::new();
-    let mut note = |cursor: &Cursor| match newest.iter_mut().find(|c| c.source == cursor.source) {
-        Some(c) => *c = cursor.clone(),
-        None => newest.push(cursor.clone()),
-    };
     for item in batch {
         let target = match &item {
             SourceItem::Event { event, cursor } => {
-                note(cursor);
+                remember(&mut newest, cursor);
                 part_of(event.did.as_str(), n)
             }
             SourceItem::Backfilled { did, .. } => part_of(did.as_str(), n),
             SourceItem::Position(cursor) => {
-                note(cursor);
+                remember(&mut newest, cursor);
                 continue;
             }
             SourceItem::Gap { .. } => 0,

@@ -324,7 +324,7 @@ impl Writer {
 }
 
 /// Keeps the newest cursor per source (items arrive in stream order).
-fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
+pub(crate) fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
     match cursors.iter_mut().find(|c| c.source == cursor.source) {
         Some(c) => *c = cursor.clone(),
         None => cursors.push(cursor.clone()),
