@@ -63,6 +63,7 @@ pub struct IndexerOptions {
     /// Transactions each batch is applied as, concurrently: its events are split by DID (one
     /// DID's events stay in order in one transaction), each part stores the cursor under its
     /// number, and the stream resumes from the oldest. 1 applies a batch in one transaction.
+    /// Backfill applies this many transactions at once too (each a group of repos).
     #[arg(long, env = "PLYR_WRITE_PARTITIONS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub write_partitions: u16,
 
@@ -137,8 +138,9 @@ impl Default for BackfillOptions {
 }
 
 impl BackfillOptions {
-    /// The backfill settings, with `batch_size` events per transaction.
-    pub fn config(&self, batch_size: usize) -> crate::backfill::BackfillConfig {
+    /// The backfill settings, with `batch_size` events per transaction and `writers`
+    /// transactions at once.
+    pub fn config(&self, batch_size: usize, writers: u16) -> crate::backfill::BackfillConfig {
         crate::backfill::BackfillConfig {
             mode: self.backfill_mode,
             concurrency: self.backfill_concurrency.max(1),
@@ -147,6 +149,7 @@ impl BackfillOptions {
             list_max_records: self.backfill_list_max,
             max_car_bytes: self.backfill_max_car_mib.saturating_mul(1 << 20),
             batch_size: batch_size.max(1),
+            writers: usize::from(writers.max(1)),
             ..Default::default()
         }
     }

@@ -150,7 +150,7 @@ async fn commit_proof_fixtures_invert_with_exactly_the_proof_blocks() {
             }
         }
         assert!(needed >= 1, "{name}: no proof block was needed");
-        let empty = CarSlice { roots: vec![after_root], blocks: BTreeMap::new() };
+        let empty = CarSlice { roots: vec![after_root], blocks: Default::default() };
         if !ops.is_empty() {
             assert!(
                 mst::verify_inversion(&empty, after_root, before_root, ops.clone()).await.is_err(),

@@ -118,7 +118,10 @@ async fn read_limited(
     if resp.content_length().is_some_and(|len| len > max as u64) {
         return Err(BackfillError::TooLarge { what, max });
     }
-    let mut body = Vec::new();
+    // Sized from the announced length (already checked against `max`), so a multi-megabyte CAR
+    // is not copied again at every doubling.
+    let announced = resp.content_length().and_then(|len| usize::try_from(len).ok()).unwrap_or(0);
+    let mut body = Vec::with_capacity(announced.min(max));
     while let Some(chunk) =
         resp.chunk().await.map_err(|e| BackfillError::Network(e.without_url().to_string()))?
     {

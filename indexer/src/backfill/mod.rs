@@ -111,6 +111,8 @@ pub struct BackfillConfig {
     pub list_max_records: usize,
     /// Most events per write transaction.
     pub batch_size: usize,
+    /// Write transactions applied at once (each a group of repos, or one large repo).
+    pub writers: usize,
     /// Time limit of one HTTP request (a large CAR included).
     pub request_timeout: Duration,
 }
@@ -129,6 +131,7 @@ impl Default for BackfillConfig {
             max_json_bytes: 16 << 20,
             list_max_records: 1000,
             batch_size: 2000,
+            writers: 2,
             request_timeout: Duration::from_secs(300),
         }
     }

@@ -3,9 +3,12 @@
 //! background worker of `indexer run` that drains the `repos` pending queue.
 //!
 //! Fetching and decoding run concurrently (bounded overall by `concurrency` and per host by the
-//! [`Fetcher`]); applying is one transaction at a time per backfiller, so backfill transactions
-//! never wait on each other's counter rows, and small repos waiting together share one
-//! transaction (see [`Backfiller::apply`]).
+//! [`Fetcher`]). Decoded repos then wait for one of `writers` write slots, and small repos
+//! waiting together share one transaction (see [`Backfiller::apply`]). More repos are in flight
+//! than are being fetched ([`IN_FLIGHT_PER_FETCH`]), so that while a transaction commits the next
+//! group fills up instead of the fetchers idling behind the writer. Concurrent transactions hold
+//! disjoint repos; the only rows they share are per-subject counters, which the write path
+//! updates in key order, so they can wait on each other but not deadlock.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,6 +29,9 @@ use crate::db;
 use crate::event::SourceItem;
 use crate::repo::RepoError;
 use crate::write::Writer;
+
+/// Repos in flight (fetching, or decoded and waiting for a writer) per fetch slot.
+pub const IN_FLIGHT_PER_FETCH: usize = 8;
 
 /// What one repo's backfill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +87,10 @@ pub struct Backfiller<L> {
     locator: L,
     fetcher: Fetcher,
     config: BackfillConfig,
-    apply_lock: tokio::sync::Mutex<()>,
+    /// Repos being located, fetched, verified and decoded (`concurrency` permits).
+    fetching: tokio::sync::Semaphore,
+    /// Write transactions in progress (`writers` permits).
+    writing: tokio::sync::Semaphore,
     /// Single-batch plans waiting to be applied in a group ([`Backfiller::apply`]).
     queued: std::sync::Mutex<VecDeque<Queued>>,
     records: AtomicU64,
@@ -94,8 +103,9 @@ impl<L: RepoLocator> Backfiller<L> {
             writer,
             locator,
             fetcher,
+            fetching: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+            writing: tokio::sync::Semaphore::new(config.writers.max(1)),
             config,
-            apply_lock: tokio::sync::Mutex::new(()),
             queued: std::sync::Mutex::new(VecDeque::new()),
             records: AtomicU64::new(0),
         })
@@ -115,6 +125,7 @@ impl<L: RepoLocator> Backfiller<L> {
         let parsed = Did::new_owned(did)
             .map_err(|e| BackfillError::Malformed { what: "DID", detail: format!("{}: {e}", clip(did)) })?;
         let time_us = chrono::Utc::now().timestamp_micros();
+        let fetching = self.fetching.acquire().await.map_err(|_| BackfillError::Cancelled)?;
         let host = self.locator.locate(did, false).await?;
         let snapshot =
             match fetch::snapshot(&self.fetcher, &self.config, &host.pds, did, host.key.as_ref()).await {
@@ -130,6 +141,7 @@ impl<L: RepoLocator> Backfiller<L> {
             (snapshot.rev.as_str().to_owned(), snapshot.source, snapshot.records.len());
         let held = db::backfill::held_records(self.writer.pool(), did).await?;
         let (batches, counts) = plan(&parsed, snapshot, &held, time_us, self.config.batch_size);
+        drop(fetching);
         self.apply(batches).await?;
         metrics::counter!("indexer_backfill_records_total", "op" => "create")
             .increment(counts.creates as u64);
@@ -141,15 +153,15 @@ impl<L: RepoLocator> Backfiller<L> {
         Ok(RepoReport { did: did.to_owned(), rev, source, counts })
     }
 
-    /// Applies one repo's batches, one write transaction at a time. A repo whose plan is one
-    /// batch (most plyr repos hold a few dozen records) joins the other small repos waiting at
-    /// that moment in one transaction of at most `batch_size` events, so the per-transaction cost
-    /// is paid per group instead of per repo; each repo is still marked done in the transaction
-    /// of its records. A group that fails is applied again repo by repo, so one bad repo cannot
-    /// fail the others.
+    /// Applies one repo's batches in a write slot, one transaction at a time. A repo whose plan
+    /// is one batch (most plyr repos hold a few dozen records) joins the other small repos
+    /// waiting at that moment in one transaction of at most `batch_size` events, so the
+    /// per-transaction cost is paid per group instead of per repo; each repo is still marked done
+    /// in the transaction of its records. A group that fails is applied again repo by repo, so
+    /// one bad repo cannot fail the others.
     async fn apply(&self, batches: Vec<Vec<SourceItem>>) -> Result<(), BackfillError> {
         if batches.len() != 1 {
-            let _one_at_a_time = self.apply_lock.lock().await;
+            let _slot = self.writing.acquire().await.map_err(|_| BackfillError::Cancelled)?;
             for batch in &batches {
                 self.writer.apply(batch).await?;
             }
@@ -158,7 +170,7 @@ impl<L: RepoLocator> Backfiller<L> {
         let Some(items) = batches.into_iter().next() else { return Ok(()) };
         let (done, mut outcome) = oneshot::channel();
         self.queued.lock().unwrap_or_else(|e| e.into_inner()).push_back(Queued { items, done });
-        let _one_at_a_time = self.apply_lock.lock().await;
+        let slot = self.writing.acquire().await.map_err(|_| BackfillError::Cancelled)?;
         loop {
             match outcome.try_recv() {
                 Ok(result) => return result,
@@ -168,7 +180,9 @@ impl<L: RepoLocator> Backfiller<L> {
             }
             let group = self.take_group();
             if group.is_empty() {
-                return Err(BackfillError::Cancelled);
+                // Another write slot took our plan and is applying it: free ours and wait.
+                drop(slot);
+                return outcome.await.unwrap_or(Err(BackfillError::Cancelled));
             }
             self.apply_group(group).await;
         }
@@ -248,7 +262,8 @@ impl<L: RepoLocator> Backfiller<L> {
         Err(BackfillError::Cancelled) // unreachable: the last attempt returns above
     }
 
-    /// Backfills `dids` (deduplicated), `concurrency` at a time, until done or `shutdown`.
+    /// Backfills `dids` (deduplicated), `concurrency` fetched at a time, until done or
+    /// `shutdown`.
     pub async fn run(
         &self,
         mut dids: Vec<String>,
@@ -262,7 +277,7 @@ impl<L: RepoLocator> Backfiller<L> {
         let mut summary = Summary::default();
         let mut results = futures_util::stream::iter(dids)
             .map(|did| async move { self.repo(&did, shutdown).await })
-            .buffer_unordered(self.config.concurrency.max(1));
+            .buffer_unordered(self.config.concurrency.max(1).saturating_mul(IN_FLIGHT_PER_FETCH));
         while let Some(result) = results.next().await {
             match result {
                 Ok(report) => {

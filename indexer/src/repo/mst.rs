@@ -148,7 +148,9 @@ fn walk(car: &CarSlice, cid: Cid, depth: usize, out: &mut Vec<(String, Cid)>) ->
 /// root it leads back to. The caller compares it with `prevData` ([`verify_inversion`]).
 pub async fn invert(car: &CarSlice, data: Cid, ops: Vec<ProofOp>) -> Result<Cid, RepoError> {
     check_tree(car, data)?;
-    let storage = Arc::new(MemoryBlockStore::new_from_blocks(car.blocks.clone()));
+    let storage = Arc::new(MemoryBlockStore::new_from_blocks(
+        car.blocks.iter().map(|(cid, block)| (*cid, block.clone())).collect(),
+    ));
     let work = async move {
         let mut tree = Mst::load(storage, data, None);
         for op in ops {
