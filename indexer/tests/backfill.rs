@@ -284,6 +284,47 @@ async fn the_background_worker_backfills_queued_and_newly_seen_repos() {
     assert_eq!(pds.calls("com.atproto.sync.getRepo"), 0);
 }
 
+/// Many small repos and one large one, all liking one track, through two write slots: every
+/// repo is applied exactly once (a repo whose plan another slot took waits for that outcome),
+/// and the shared like counter, written by concurrent transactions, comes out exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_write_slots_apply_every_repo_once() {
+    const SMALL: usize = 40;
+    const BIG_LIKES: usize = 25;
+    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyz234567".chars().collect();
+    let did = |i: usize| format!("did:plc:{}{}{}", alphabet[i / 32], alphabet[i % 32], "w".repeat(22));
+    let pds = MockPds::start().await;
+    let liked = uri(ALICE, TRACK, "a");
+    let mut alice = MemRepo::new(ALICE, 3, &tid(100));
+    alice.put(TRACK, "a", track("Shared"));
+    // Alice's repo is several batches long: it takes a write slot for all of them.
+    for i in 0..BIG_LIKES {
+        alice.put(TRACK, &tid(5000 + i as u64), track(&format!("Alice {i}")));
+    }
+    pds.serve(&alice).await;
+    let mut dids = vec![ALICE.to_owned()];
+    for i in 0..SMALL {
+        let mut repo = MemRepo::new(&did(i), 10 + i as u8, &tid(200));
+        repo.put(TRACK, "t", track(&format!("Track {i}"))).put(LIKE, "l", like(&liked));
+        pds.serve(&repo).await;
+        dids.push(did(i));
+    }
+    let db = TestDb::new().await.expect("db");
+    let config = BackfillConfig { concurrency: 4, writers: 2, batch_size: 10, ..config(Mode::Car) };
+    let b = backfiller(&db, pds.locator(), config).await;
+    let summary = b.run(dids, &Progress::hidden(), &CancellationToken::new()).await;
+    assert_eq!((summary.done, summary.failed), (SMALL + 1, 0));
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM repos WHERE backfill = 'done'").await, SMALL as i64 + 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, (SMALL + BIG_LIKES + 1) as i64);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM likes").await, SMALL as i64);
+    assert_eq!(
+        scalar_i64(&db, "SELECT likes::bigint FROM subject_stats WHERE subject_uri LIKE '%/fm.plyr.track/a'")
+            .await,
+        SMALL as i64
+    );
+    assert_eq!(pds.calls("com.atproto.sync.getRepo"), SMALL + 1, "each repo fetched once");
+}
+
 /// Records per second of a getRepo backfill (fetch, verify, walk, decode, validate, write) of
 /// one generated repo into an empty database. Run with
 /// `cargo test --release -p plyr-indexer --test backfill -- --ignored --nocapture`.
