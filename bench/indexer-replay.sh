@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --partitions) partitions="$2"; shift ;;
     --baseline) baseline="$2"; shift ;;
     --smoke) events=2000 runs=1 ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -h|--help) bench_help "$0" "$1" ;;
     [0-9]*) events="$1" ;;  # the old positional form: EVENTS [SEED]
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac

@@ -205,19 +205,25 @@ impl<L: RepoLocator> Backfiller<L> {
 
     /// Applies a group of plans in one transaction (or one by one if that fails) and tells each
     /// waiting repo its outcome.
+    /// The plans are moved end to end into one list (each repo keeps its range of it), so the
+    /// retry repo by repo needs no copy of the records.
     async fn apply_group(&self, group: Vec<Queued>) {
-        if group.len() > 1 {
-            let items: Vec<SourceItem> = group.iter().flat_map(|q| q.items.iter().cloned()).collect();
-            if self.writer.apply(&items).await.is_ok() {
-                for queued in group {
-                    let _ = queued.done.send(Ok(()));
-                }
-                return;
-            }
-        }
+        let mut items: Vec<SourceItem> = Vec::with_capacity(group.iter().map(|q| q.items.len()).sum());
+        let mut repos = Vec::with_capacity(group.len());
         for queued in group {
-            let result = self.writer.apply(&queued.items).await.map(|_| ()).map_err(BackfillError::from);
-            let _ = queued.done.send(result);
+            let start = items.len();
+            items.extend(queued.items);
+            repos.push((queued.done, start..items.len()));
+        }
+        if repos.len() > 1 && self.writer.apply(&items).await.is_ok() {
+            for (done, _) in repos {
+                let _ = done.send(Ok(()));
+            }
+            return;
+        }
+        for (done, range) in repos {
+            let result = self.writer.apply(&items[range]).await.map(|_| ()).map_err(BackfillError::from);
+            let _ = done.send(result);
         }
     }
 
