@@ -177,6 +177,12 @@ async fn a_late_older_create_cannot_resurrect_a_deleted_record() {
     // A genuinely newer create (rkeys can be reused) is applied.
     w.apply(&[ev.commit(ALICE, &tid(3), TRACK, &rkey, Some(track("reborn")))]).await.expect("newer");
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'reborn'").await, 1);
+    // The live record carries the guard's rev on its own row: its tombstone is gone, and an op
+    // older than the live version is still stale.
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM records").await, 0);
+    let old_delete = ev.commit(ALICE, &tid(2), TRACK, &rkey, None);
+    assert_eq!(w.apply(&[old_delete]).await.expect("old delete").stale, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'reborn'").await, 1);
 }
 
 #[tokio::test]

@@ -371,10 +371,13 @@ async fn check_expected(db: &TestDb, w: &Written, firehose: bool) -> anyhow::Res
     ];
     if firehose {
         expected.push((w.carol.did.clone(), Some("sc-carol.test".to_owned()), "deleted".to_owned()));
+        let carol = &w.carol.did;
         let live =
-            count(db, &format!("SELECT count(*) FROM records WHERE did = '{}' AND NOT deleted", w.carol.did))
-                .await;
-        assert_eq!(live, 0, "the deleted account's records are tombstones");
+            count(db, &format!("SELECT count(*) FROM records WHERE did = '{carol}' AND NOT deleted")).await;
+        let buried =
+            count(db, &format!("SELECT count(*) FROM records WHERE did = '{carol}' AND deleted")).await;
+        assert_eq!(live, 0, "the guard holds tombstones only");
+        assert!(buried >= 2, "the deleted account's like and comment are tombstones ({buried})");
     }
     assert_eq!(handles.len(), expected.len(), "{handles:?}");
     for (got, want) in handles.iter().zip(&expected) {

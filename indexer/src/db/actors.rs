@@ -114,20 +114,38 @@ pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, i32,
     )
     .fetch_all(&mut **tx)
     .await?;
+    // Every live record becomes a tombstone at its rev (live records have no guard row of their
+    // own: see `guard`).
+    sqlx::query!(
+        r#"INSERT INTO records (uri, did, collection, rkey, rev, cid, deleted)
+           SELECT uri, did, c, rkey, rev, NULL, TRUE FROM (
+             SELECT uri, did, 'fm.plyr.like' AS c, rkey, rev FROM likes WHERE did = $1
+             UNION ALL SELECT uri, did, 'fm.plyr.comment', rkey, rev FROM comments WHERE did = $1
+             UNION ALL SELECT uri, did, 'fm.plyr.track', rkey, rev FROM tracks WHERE did = $1
+             UNION ALL SELECT uri, did, 'fm.plyr.list', rkey, rev FROM lists WHERE did = $1
+             UNION ALL SELECT uri, did, 'fm.plyr.actor.profile', 'self', rev FROM plyr_profiles WHERE did = $1
+             UNION ALL SELECT uri, did, 'app.bsky.actor.profile', 'self', rev FROM bsky_profiles WHERE did = $1
+           ) live
+           ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, cid = NULL, deleted = TRUE
+             WHERE records.rev < EXCLUDED.rev"#,
+        did
+    )
+    .execute(&mut **tx)
+    .await?;
     sqlx::query!("DELETE FROM likes WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM comments WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM tracks WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM lists WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM actor_stats WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!(
-        "UPDATE records SET deleted = TRUE, cid = NULL WHERE uri >= $1 AND uri < $2",
+        "DELETE FROM list_items WHERE list_uri >= $1 AND list_uri < $2",
         super::backfill::repo_start(did),
         super::backfill::repo_end(did)
     )
     .execute(&mut **tx)
     .await?;
+    sqlx::query!("DELETE FROM lists WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
+    sqlx::query!("DELETE FROM actor_stats WHERE did = $1", did).execute(&mut **tx).await?;
     Ok(lost.into_iter().map(|r| (r.subject, r.likes, r.comments)).collect())
 }
 

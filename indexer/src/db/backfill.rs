@@ -98,25 +98,29 @@ pub struct HeldRecord {
     pub rev: String,
 }
 
-/// Every record the `records` guard knows for `did` (live and tombstoned).
+/// Every live record the database holds for `did`, with the CID of its indexed version.
 pub async fn held_records(pool: &PgPool, did: &str) -> sqlx::Result<Vec<HeldRecord>> {
     sqlx::query_as!(
         HeldRecord,
-        r#"SELECT collection, rkey, CASE WHEN deleted THEN NULL ELSE cid END AS "cid?", rev
-           FROM records WHERE uri >= $1 AND uri < $2"#,
-        repo_start(did),
-        repo_end(did)
+        r#"SELECT 'fm.plyr.like' AS "collection!", rkey AS "rkey!", cid AS "cid?", rev AS "rev!"
+             FROM likes WHERE did = $1
+           UNION ALL SELECT 'fm.plyr.comment', rkey, cid, rev FROM comments WHERE did = $1
+           UNION ALL SELECT 'fm.plyr.track', rkey, cid, rev FROM tracks WHERE did = $1
+           UNION ALL SELECT 'fm.plyr.list', rkey, cid, rev FROM lists WHERE did = $1
+           UNION ALL SELECT 'fm.plyr.actor.profile', 'self', cid, rev FROM plyr_profiles WHERE did = $1
+           UNION ALL SELECT 'app.bsky.actor.profile', 'self', cid, rev FROM bsky_profiles WHERE did = $1"#,
+        did
     )
     .fetch_all(pool)
     .await
 }
 
-/// The first `records` key of `did`'s repo (the guard's URIs compare bytewise, migration 0007).
+/// The first AT-URI of `did`'s repo (URI columns compare bytewise: migrations 0007 and 0008).
 pub fn repo_start(did: &str) -> String {
     format!("at://{did}/")
 }
 
-/// The first `records` key past `did`'s repo: '0' is the byte after '/', and DIDs hold no '/'.
+/// The first AT-URI past `did`'s repo: '0' is the byte after '/', and DIDs hold no '/'.
 pub fn repo_end(did: &str) -> String {
     format!("at://{did}0")
 }

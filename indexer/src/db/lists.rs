@@ -133,8 +133,10 @@ pub async fn replace_items(
     Ok(())
 }
 
+/// Deletes lists and their items (items carry no foreign key: they go with their list here).
 pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
     if !uris.is_empty() {
+        sqlx::query!("DELETE FROM list_items WHERE list_uri = ANY($1)", uris).execute(&mut **tx).await?;
         sqlx::query!("DELETE FROM lists WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
     Ok(())

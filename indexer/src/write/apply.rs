@@ -55,18 +55,26 @@ pub struct Touched {
     pub dids: HashSet<String>,
 }
 
+/// Tombstones for the records this run leaves removed; live records keep their rev on their
+/// own row, and a tombstoned record that is back loses its tombstone.
 async fn store_guard(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
-    let mut w = guard::GuardWrites::default();
+    let mut t = guard::Tombstones::default();
+    let mut back = Vec::new();
     for c in changes {
-        w.uri.push(c.meta.uri.clone());
-        w.did.push(c.meta.did.clone());
-        w.collection.push(c.collection.to_owned());
-        w.rkey.push(c.meta.rkey.clone());
-        w.rev.push(c.meta.rev.clone());
-        w.cid.push(c.after.as_ref().map(|_| c.meta.cid.clone()));
-        w.deleted.push(c.after.is_none());
+        if c.after.is_some() {
+            if c.was_buried {
+                back.push(c.meta.uri.clone());
+            }
+            continue;
+        }
+        t.uri.push(c.meta.uri.clone());
+        t.did.push(c.meta.did.clone());
+        t.collection.push(c.collection.to_owned());
+        t.rkey.push(c.meta.rkey.clone());
+        t.rev.push(c.meta.rev.clone());
     }
-    guard::store(tx, &w).await
+    guard::bury(tx, &t).await?;
+    guard::unbury(tx, &back).await
 }
 
 fn of<'a>(changes: &'a [Change], collection: &'a str) -> impl Iterator<Item = &'a Change> {

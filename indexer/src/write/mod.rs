@@ -190,7 +190,8 @@ impl Writer {
             ops.push(PlannedOp { did, uri: op.uri(did), indexed_at: time_of(event), op });
         }
         let t0 = Instant::now();
-        let uris: Vec<String> = ops.iter().map(|p| p.uri.clone()).collect();
+        let uris: Vec<(&str, &str)> =
+            ops.iter().map(|p| (p.op.collection.as_str(), p.uri.as_str())).collect();
         let guard = db::guard::fetch(tx, &uris).await?;
         let list_uris: Vec<String> =
             ops.iter().filter(|p| p.op.collection.as_str() == rows::LIST).map(|p| p.uri.clone()).collect();

@@ -1,7 +1,7 @@
 //! Folding a run of commit operations into the net change per record, in memory.
 //!
 //! Operations are taken in stream order. An operation whose rev is at or below the newest rev
-//! known for its record (from the `records` guard, or from an earlier op in the same run) is
+//! known for its record (from the guard, or from an earlier op in the same run) is
 //! stale and ignored. The rest replace the record's pending state, so a run that creates,
 //! updates and deletes a record writes only the final state, once.
 
@@ -23,6 +23,8 @@ pub struct Change {
     pub meta: Meta,
     /// Whether the record was live (indexed) before this run.
     pub was_live: bool,
+    /// Whether the record had a tombstone before this run.
+    pub was_buried: bool,
     /// Time of the first operation on this record that the run applied (an actor's first
     /// sighting must not depend on how events were batched).
     pub first_at: DateTime<Utc>,
@@ -95,6 +97,7 @@ pub fn fold(
                     indexed_at: p.indexed_at,
                 },
                 was_live: g.is_some_and(|g| !g.deleted),
+                was_buried: g.is_some_and(|g| g.deleted),
                 first_at: p.indexed_at,
                 after: None,
             });
