@@ -377,7 +377,9 @@ async fn check_expected(db: &TestDb, w: &Written, firehose: bool) -> anyhow::Res
         let buried =
             count(db, &format!("SELECT count(*) FROM records WHERE did = '{carol}' AND deleted")).await;
         assert_eq!(live, 0, "the guard holds tombstones only");
-        assert!(buried >= 2, "the deleted account's like and comment are tombstones ({buried})");
+        // At least its first like, which every indexer saw before the account went (a PDS drops
+        // a deleted account's events, so one restarted after the deletion never sees the rest).
+        assert!(buried >= 1, "the deleted account's records are tombstones");
     }
     assert_eq!(handles.len(), expected.len(), "{handles:?}");
     for (got, want) in handles.iter().zip(&expected) {
