@@ -21,7 +21,6 @@ pub const TRUSTED_AUDIO_ORIGIN: &str = "https://audio.plyr.fm";
 /// A table the loader fills, with the columns it writes (the rest keep their defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
-    Records,
     Tracks,
     Likes,
     Comments,
@@ -35,8 +34,7 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
-        Table::Records,
+    pub const ALL: [Table; 10] = [
         Table::Tracks,
         Table::Likes,
         Table::Comments,
@@ -51,7 +49,6 @@ impl Table {
 
     pub fn name(self) -> &'static str {
         match self {
-            Table::Records => "records",
             Table::Tracks => "tracks",
             Table::Likes => "likes",
             Table::Comments => "comments",
@@ -67,7 +64,6 @@ impl Table {
 
     pub fn columns(self) -> &'static str {
         match self {
-            Table::Records => "uri, did, collection, rkey, rev, cid, deleted",
             Table::Tracks => {
                 "uri, id, cid, rev, did, rkey, title, artist, album, duration, description, file_type, \
                  file_id, image_url, audio_url, audio_blob_cid, audio_blob_mime, audio_blob_size, features, \
@@ -262,7 +258,8 @@ impl Encoder {
             .collect()
     }
 
-    /// The guard row and the typed row(s) of one record, exactly as the indexer derives them.
+    /// The typed row(s) of one record, exactly as the indexer derives them (a live record has no
+    /// guard row: its rev is on its own row).
     pub fn record(&mut self, rec: &Rec<'_>) -> Result<(), LoadError> {
         let uri = format!("at://{}/{}/{}", rec.did, rec.collection, rec.rkey);
         if let Err(invalid) = self.check.check(rec.collection, &rec.record) {
@@ -278,15 +275,6 @@ impl Encoder {
         };
         let row = rows::extract(rec.collection, &meta, &rec.record, &self.trusted)
             .map_err(|r| LoadError::Rejected { uri: meta.uri.clone(), reason: r.reason().to_owned() })?;
-        Line::new(self.buf(Table::Records))
-            .text(&meta.uri)
-            .text(&meta.did)
-            .text(rec.collection)
-            .text(&meta.rkey)
-            .text(&meta.rev)
-            .text(&meta.cid)
-            .bool(false)
-            .end();
         self.row(&meta, &row);
         Ok(())
     }
