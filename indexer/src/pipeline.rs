@@ -86,7 +86,7 @@ pub async fn run(
     let mut senders = Vec::with_capacity(usize::from(count));
     let mut lanes = Vec::with_capacity(usize::from(count));
     for index in 0..count {
-        let (tx, lane_rx) = mpsc::channel::<Vec<SourceItem>>(1);
+        let (tx, lane_rx) = mpsc::channel::<LanePart>(1);
         senders.push(tx);
         lanes.push(lane(&writer, lane_rx, Part { index, count }, &config, &failed));
     }
@@ -115,7 +115,7 @@ pub async fn run(
 /// or a lane has failed (`failed`; [`run`] returns its error). Returns the batches handed out.
 async fn dispatch(
     mut rx: mpsc::Receiver<SourceItem>,
-    lanes: Vec<mpsc::Sender<Vec<SourceItem>>>,
+    lanes: Vec<mpsc::Sender<LanePart>>,
     config: &BatchConfig,
     shutdown: &CancellationToken,
     failed: &CancellationToken,
@@ -123,6 +123,7 @@ async fn dispatch(
     let parts = u16::try_from(lanes.len()).unwrap_or(u16::MAX);
     let mut batches = 0;
     let mut batch: Vec<SourceItem> = Vec::with_capacity(config.max_events);
+    let mut floor: Vec<Cursor> = Vec::new();
     loop {
         let first = tokio::select! {
             item = rx.recv() => item,
@@ -145,8 +146,10 @@ async fn dispatch(
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
+        extend_floor(&mut floor, &batch);
+        let held = Arc::new(floor.clone());
         for (lane, items) in lanes.iter().zip(partition(std::mem::take(&mut batch), parts)) {
-            if lane.send(items).await.is_err() {
+            if lane.send((items, held.clone())).await.is_err() {
                 return batches; // that lane failed: stop feeding the others
             }
         }
@@ -160,15 +163,15 @@ async fn dispatch(
 /// fails every attempt (nothing of that part, or of any later one, is committed).
 async fn lane(
     writer: &Writer,
-    mut parts: mpsc::Receiver<Vec<SourceItem>>,
+    mut parts: mpsc::Receiver<LanePart>,
     part: Part,
     config: &BatchConfig,
     failed: &CancellationToken,
 ) -> Result<PipelineTotals, WriteError> {
     let mut totals = PipelineTotals::default();
-    while let Some(items) = parts.recv().await {
+    while let Some((items, floor)) = parts.recv().await {
         let started = std::time::Instant::now();
-        let report = match apply_with_retry(writer, &items, part, config).await {
+        let report = match apply_with_retry(writer, &items, part, config, &floor).await {
             Ok(report) => report,
             Err(err) => {
                 failed.cancel(); // the dispatcher stops collecting
@@ -192,6 +195,30 @@ async fn lane(
         );
     }
     Ok(totals)
+}
+
+/// A lane's share of a batch, with the run's starting position per source.
+type LanePart = (Vec<SourceItem>, Arc<Vec<Cursor>>);
+
+/// Adds, for each source first seen in `batch`, the position just before its first item there:
+/// where this run started. Until a lane has committed, its cursor row must not be missing, or
+/// a restart would resume from the other lanes' positions and skip its events; every commit
+/// stores this floor for the lanes that have no row yet (a replayed stretch is stale, so holding
+/// a lane back costs time, never correctness).
+fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
+    for item in batch {
+        let cursor = match item {
+            SourceItem::Event { cursor, .. } | SourceItem::Position(cursor) => cursor,
+            SourceItem::Gap { .. } | SourceItem::Backfilled { .. } => continue,
+        };
+        if !floor.iter().any(|f| f.source == cursor.source) {
+            floor.push(Cursor {
+                value: cursor.value.saturating_sub(1),
+                time_us: cursor.time_us.saturating_sub(1),
+                ..cursor.clone()
+            });
+        }
+    }
 }
 
 /// Splits a batch into `parts` by DID, keeping stream order within each part. Every part ends
@@ -237,6 +264,7 @@ async fn apply_with_retry(
     batch: &[SourceItem],
     part: Part,
     config: &BatchConfig,
+    floor: &[Cursor],
 ) -> Result<BatchReport, WriteError> {
     if batch.is_empty() {
         return Ok(BatchReport::default()); // no events and no cursor: nothing to commit
@@ -244,7 +272,7 @@ async fn apply_with_retry(
     let mut delay = Duration::from_millis(200);
     let mut attempt = 1;
     loop {
-        match writer.apply_part(batch, part).await {
+        match writer.apply_part(batch, part, floor).await {
             Ok(report) => return Ok(report),
             Err(err) if attempt < config.attempts => {
                 tracing::warn!(%err, attempt, events = batch.len(), "batch failed; nothing was committed, retrying");

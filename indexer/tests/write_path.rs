@@ -395,3 +395,42 @@ async fn an_identity_event_before_the_first_record_has_the_same_effect_however_b
         );
     }
 }
+
+/// A partition's first commit must not let the source resume past another partition's events:
+/// partitions without a cursor row are held at the run's start.
+#[tokio::test]
+async fn a_partition_that_has_not_committed_holds_the_source_at_the_runs_start() {
+    use plyr_indexer::db::cursors;
+    use plyr_indexer::event::{Cursor, SourceItem};
+    use plyr_indexer::write::Part;
+
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let first = ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("a")));
+    let later = ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(track("b")));
+    let cursor_of = |item: &SourceItem| match item {
+        SourceItem::Event { cursor, .. } => cursor.clone(),
+        other => panic!("not an event: {other:?}"),
+    };
+    let (c1, c2) = (cursor_of(&first), cursor_of(&later));
+    let floor = Cursor { value: c1.value - 1, time_us: c1.time_us - 1, ..c1.clone() };
+    // Partition 0 of 3 commits both events; partitions 1 and 2 have committed nothing.
+    w.apply_part(&[first, later], Part { index: 0, count: 3 }, std::slice::from_ref(&floor))
+        .await
+        .expect("part 0");
+    let resume = cursors::load(&db.pool, &c1.source).await.expect("load").expect("a position");
+    assert_eq!((resume.value, resume.time_us), (floor.value, floor.time_us), "held at the run's start");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cursors").await, 3);
+    // Once the others commit past it, the source resumes from the newest position.
+    for index in [1, 2] {
+        w.apply_part(
+            &[SourceItem::Position(c2.clone())],
+            Part { index, count: 3 },
+            std::slice::from_ref(&floor),
+        )
+        .await
+        .expect("other parts");
+    }
+    let resume = cursors::load(&db.pool, &c1.source).await.expect("load").expect("a position");
+    assert_eq!(resume.value, c2.value, "every partition is past both events");
+}

@@ -29,6 +29,28 @@ pub async fn store(tx: &mut Tx<'_>, cursor: &Cursor, part: i16) -> sqlx::Result<
     Ok(())
 }
 
+/// Gives every partition of `source` in `0..parts` that has no cursor yet the position `floor`
+/// (where this run started). A partition with no row would otherwise be left out of [`load`]'s
+/// oldest, and a crash before its first commit would resume past its events. Rows are taken in
+/// partition order, the caller's own included, before the caller stores its own cursor, so two
+/// partitions creating each other's rows wait for each other in one order and cannot deadlock.
+pub async fn hold_parts(tx: &mut Tx<'_>, floor: &Cursor, parts: i16) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO cursors (source, part, cursor, time_us, issuer, updated_at)
+           SELECT $1, k::smallint, $2, $3, $4, now() FROM generate_series(0, $5::smallint - 1) AS k
+            ORDER BY k
+           ON CONFLICT (source, part) DO NOTHING"#,
+        floor.source,
+        floor.value,
+        floor.time_us,
+        floor.issuer,
+        parts,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Forgets the cursors of partitions `parts` and above of `source` (left by a run with more
 /// partitions; [`load`] has already resumed from them if they were the oldest).
 pub async fn retire_parts(tx: &mut Tx<'_>, source: &str, parts: i16) -> sqlx::Result<()> {

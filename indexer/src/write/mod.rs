@@ -83,12 +83,19 @@ impl Writer {
 
     /// Applies `items` in order in one transaction, with the newest cursor per source.
     pub async fn apply(&self, items: &[SourceItem]) -> Result<BatchReport, WriteError> {
-        self.apply_part(items, Part::WHOLE).await
+        self.apply_part(items, Part::WHOLE, &[]).await
     }
 
     /// Applies `items` (partition `part` of a batch) in order in one transaction, with the
-    /// newest cursor per source stored under the partition's number.
-    pub async fn apply_part(&self, items: &[SourceItem], part: Part) -> Result<BatchReport, WriteError> {
+    /// newest cursor per source stored under the partition's number. `floor` holds, per source,
+    /// the position the run started from: partitions that have stored no cursor yet get it
+    /// ([`db::cursors::hold_parts`]), so the source cannot resume past their uncommitted events.
+    pub async fn apply_part(
+        &self,
+        items: &[SourceItem],
+        part: Part,
+        floor: &[Cursor],
+    ) -> Result<BatchReport, WriteError> {
         let started = Instant::now();
         let mut report = BatchReport::default();
         let mut tx = self.pool.begin().await?;
@@ -139,10 +146,13 @@ impl Writer {
         self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas).await?;
         deltas.store(&mut tx).await?;
         let index = i16::try_from(part.index).unwrap_or(i16::MAX);
+        let count = i16::try_from(part.count).unwrap_or(i16::MAX);
         for cursor in &cursors {
+            if let Some(start) = floor.iter().find(|f| f.source == cursor.source) {
+                db::cursors::hold_parts(&mut tx, start, count).await?;
+            }
             db::cursors::store(&mut tx, cursor, index).await?;
             if part.index == 0 {
-                let count = i16::try_from(part.count).unwrap_or(i16::MAX);
                 db::cursors::retire_parts(&mut tx, &cursor.source, count).await?;
             }
         }
