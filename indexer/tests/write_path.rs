@@ -434,3 +434,34 @@ async fn a_partition_that_has_not_committed_holds_the_source_at_the_runs_start()
     let resume = cursors::load(&db.pool, &c1.source).await.expect("load").expect("a position");
     assert_eq!(resume.value, c2.value, "every partition is past both events");
 }
+
+/// Fewer partitions than the last run: the retired partitions' oldest position holds the rest
+/// back until they commit again, since their events now belong to the remaining partitions.
+#[tokio::test]
+async fn retired_partitions_hold_the_remaining_ones_at_their_oldest_position() {
+    use plyr_indexer::db::cursors;
+    use plyr_indexer::event::{Cursor, SourceItem};
+    use plyr_indexer::write::Part;
+
+    let (db, w) = setup().await;
+    let at = |n: i64| Cursor { source: "jetstream".into(), value: n, time_us: T0 + n, issuer: None };
+    // A run with three partitions left them at 30, 30 and 10.
+    for (index, n) in [(0, 30), (1, 30), (2, 10)] {
+        w.apply_part(&[SourceItem::Position(at(n))], Part { index, count: 3 }, &[]).await.expect("old run");
+    }
+    // This run has two: partition 0 commits first, at 40, and retires partition 2.
+    w.apply_part(&[SourceItem::Position(at(40))], Part { index: 0, count: 2 }, &[at(9)])
+        .await
+        .expect("part 0");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM cursors").await, 2);
+    let resume = cursors::load(&db.pool, "jetstream").await.expect("load").expect("a position");
+    assert_eq!(resume.value, 10, "partition 1 has not committed since partition 2's events became its own");
+    w.apply_part(&[SourceItem::Position(at(40))], Part { index: 1, count: 2 }, &[at(9)])
+        .await
+        .expect("part 1");
+    w.apply_part(&[SourceItem::Position(at(50))], Part { index: 0, count: 2 }, &[at(9)])
+        .await
+        .expect("part 0");
+    let resume = cursors::load(&db.pool, "jetstream").await.expect("load").expect("a position");
+    assert_eq!(resume.value, 40, "both partitions are past 40");
+}

@@ -52,11 +52,23 @@ pub async fn hold_parts(tx: &mut Tx<'_>, floor: &Cursor, parts: i16) -> sqlx::Re
 }
 
 /// Forgets the cursors of partitions `parts` and above of `source` (left by a run with more
-/// partitions; [`load`] has already resumed from them if they were the oldest).
+/// partitions; [`load`] has already resumed from them if they were the oldest). Their events
+/// now belong to the remaining partitions, so any of those ahead of the oldest retired position
+/// is moved back to it first: otherwise a crash before those partitions commit again would
+/// resume past events the retired partitions never committed.
 pub async fn retire_parts(tx: &mut Tx<'_>, source: &str, parts: i16) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM cursors WHERE source = $1 AND part >= $2", source, parts)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        r#"WITH gone AS (DELETE FROM cursors WHERE source = $1 AND part >= $2
+                         RETURNING cursor, time_us, issuer),
+                oldest AS (SELECT cursor, time_us, issuer FROM gone ORDER BY time_us, cursor LIMIT 1)
+           UPDATE cursors c SET cursor = o.cursor, time_us = o.time_us, issuer = o.issuer, updated_at = now()
+             FROM oldest o
+            WHERE c.source = $1 AND c.part < $2 AND (c.time_us, c.cursor) > (o.time_us, o.cursor)"#,
+        source,
+        parts,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
