@@ -92,23 +92,15 @@ pub async fn run(
     }
     let (batches, lanes) = tokio::join!(dispatch(rx, senders, &config, &shutdown, &failed), join_all(lanes));
     let mut totals = PipelineTotals { batches, ..PipelineTotals::default() };
-    let mut failed = None;
     for lane in lanes {
-        match lane {
-            Ok(t) => {
-                totals.events += t.events;
-                totals.applied += t.applied;
-                totals.stale += t.stale;
-                totals.dropped += t.dropped;
-                totals.skipped += t.skipped;
-            }
-            Err(err) => failed = failed.or(Some(err)),
-        }
+        let t = lane?; // the first failed lane's error (the others have finished their parts)
+        totals.events += t.events;
+        totals.applied += t.applied;
+        totals.stale += t.stale;
+        totals.dropped += t.dropped;
+        totals.skipped += t.skipped;
     }
-    match failed {
-        Some(err) => Err(err),
-        None => Ok(totals),
-    }
+    Ok(totals)
 }
 
 /// Collects batches and hands each lane its part; stops when the source ends, `shutdown` fires
@@ -124,6 +116,7 @@ async fn dispatch(
     let mut batches = 0;
     let mut batch: Vec<SourceItem> = Vec::with_capacity(config.max_events);
     let mut floor: Vec<Cursor> = Vec::new();
+    let mut held: Arc<Vec<Cursor>> = Arc::default();
     loop {
         let first = tokio::select! {
             item = rx.recv() => item,
@@ -146,8 +139,9 @@ async fn dispatch(
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
-        extend_floor(&mut floor, &batch);
-        let held = Arc::new(floor.clone());
+        if extend_floor(&mut floor, &batch) {
+            held = Arc::new(floor.clone()); // shared by every part until another source appears
+        }
         for (lane, items) in lanes.iter().zip(partition(std::mem::take(&mut batch), parts)) {
             if lane.send((items, held.clone())).await.is_err() {
                 return batches; // that lane failed: stop feeding the others
@@ -204,8 +198,9 @@ type LanePart = (Vec<SourceItem>, Arc<Vec<Cursor>>);
 /// where this run started. Until a lane has committed, its cursor row must not be missing, or
 /// a restart would resume from the other lanes' positions and skip its events; every commit
 /// stores this floor for the lanes that have no row yet (a replayed stretch is stale, so holding
-/// a lane back costs time, never correctness).
-fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
+/// a lane back costs time, never correctness). Returns whether a source was added.
+fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) -> bool {
+    let known = floor.len();
     for item in batch {
         let cursor = match item {
             SourceItem::Event { cursor, .. } | SourceItem::Position(cursor) => cursor,
@@ -219,6 +214,7 @@ fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
             });
         }
     }
+    floor.len() > known
 }
 
 /// Splits a batch into `parts` by DID, keeping stream order within each part. Every part ends

@@ -118,14 +118,7 @@ pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, i32,
     // own: see `guard`).
     sqlx::query!(
         r#"INSERT INTO records (uri, did, collection, rkey, rev, cid, deleted)
-           SELECT uri, did, c, rkey, rev, NULL, TRUE FROM (
-             SELECT uri, did, 'fm.plyr.like' AS c, rkey, rev FROM likes WHERE did = $1
-             UNION ALL SELECT uri, did, 'fm.plyr.comment', rkey, rev FROM comments WHERE did = $1
-             UNION ALL SELECT uri, did, 'fm.plyr.track', rkey, rev FROM tracks WHERE did = $1
-             UNION ALL SELECT uri, did, 'fm.plyr.list', rkey, rev FROM lists WHERE did = $1
-             UNION ALL SELECT uri, did, 'fm.plyr.actor.profile', 'self', rev FROM plyr_profiles WHERE did = $1
-             UNION ALL SELECT uri, did, 'app.bsky.actor.profile', 'self', rev FROM bsky_profiles WHERE did = $1
-           ) live
+           SELECT uri, did, collection, rkey, rev, NULL, TRUE FROM live_records WHERE did = $1
            ON CONFLICT (uri) DO UPDATE SET rev = EXCLUDED.rev, cid = NULL, deleted = TRUE
              WHERE records.rev < EXCLUDED.rev"#,
         did

@@ -102,13 +102,8 @@ pub struct HeldRecord {
 pub async fn held_records(pool: &PgPool, did: &str) -> sqlx::Result<Vec<HeldRecord>> {
     sqlx::query_as!(
         HeldRecord,
-        r#"SELECT 'fm.plyr.like' AS "collection!", rkey AS "rkey!", cid AS "cid?", rev AS "rev!"
-             FROM likes WHERE did = $1
-           UNION ALL SELECT 'fm.plyr.comment', rkey, cid, rev FROM comments WHERE did = $1
-           UNION ALL SELECT 'fm.plyr.track', rkey, cid, rev FROM tracks WHERE did = $1
-           UNION ALL SELECT 'fm.plyr.list', rkey, cid, rev FROM lists WHERE did = $1
-           UNION ALL SELECT 'fm.plyr.actor.profile', 'self', cid, rev FROM plyr_profiles WHERE did = $1
-           UNION ALL SELECT 'app.bsky.actor.profile', 'self', cid, rev FROM bsky_profiles WHERE did = $1"#,
+        r#"SELECT collection AS "collection!", rkey AS "rkey!", cid AS "cid?", rev AS "rev!"
+             FROM live_records WHERE did = $1"#,
         did
     )
     .fetch_all(pool)
