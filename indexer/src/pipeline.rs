@@ -2,9 +2,10 @@
 //! batch as concurrent transactions over partitions of its DIDs, and the retry policy.
 //!
 //! A batch is split by DID into [`BatchConfig::partitions`] parts (events of one DID stay in one
-//! part, in stream order), and each part goes to its partition's lane, which applies its parts
-//! one after another, each in its own transaction with the batch's newest cursor stored under
-//! its partition number. Lanes run independently (one may be a batch ahead of another). A
+//! part, in stream order), and the parts are applied at once, each in its own transaction with
+//! the batch's newest cursor stored under its partition number; the next batch starts when every
+//! part has committed (independent lanes were faster, but let the next batch be cut short while
+//! the source caught up, which made results depend on batch boundaries: see docs/BENCHMARKS.md). A
 //! source resumes from the oldest of its partitions' cursors, so a crash between two parts'
 //! commits loses nothing: the part that had committed sees its events again and the ordering
 //! guard finds them stale. Parts touch disjoint rows except shared counters
@@ -57,10 +58,10 @@ pub struct PipelineTotals {
     pub skipped: u64,
 }
 
-/// Channel capacity between a source and the pipeline (backpressure on the source): one full
-/// batch, while the lanes hold up to two more (one applying, one queued). 10,000 held a third
-/// of a replay's peak RSS in parsed events waiting.
-pub const CHANNEL_CAPACITY: usize = 2_000;
+/// Channel capacity between a source and the pipeline (backpressure on the source): two full
+/// batches, enough to keep the writer fed. 10,000 held a third of a replay's peak RSS in parsed
+/// events waiting (99 → 65 MiB at 4,000, no slower).
+pub const CHANNEL_CAPACITY: usize = 4_000;
 
 /// A bounded channel for a source to feed the pipeline.
 pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
@@ -68,60 +69,20 @@ pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
 }
 
 /// Applies everything received until the channel closes (all senders dropped) or `shutdown`
-/// fires; batches already handed to a lane are finished first.
-///
-/// Each partition is a lane: a batch's part for lane `k` is queued to it (at most one part
-/// waiting), and lanes apply their parts in batch order, independently of one another, so one
-/// lane's transaction overlaps another's fold and the next batch is collected meanwhile. A
-/// lane's cursor row advances only with its own commits, in order, so the oldest of them is
-/// still a point up to which every lane has committed everything.
+/// fires; a batch in progress is finished first.
 pub async fn run(
     writer: Arc<Writer>,
-    rx: mpsc::Receiver<SourceItem>,
+    mut rx: mpsc::Receiver<SourceItem>,
     config: BatchConfig,
     shutdown: CancellationToken,
 ) -> Result<PipelineTotals, WriteError> {
-    let count = config.partitions.max(1);
-    let failed = CancellationToken::new();
-    let mut senders = Vec::with_capacity(usize::from(count));
-    let mut lanes = Vec::with_capacity(usize::from(count));
-    for index in 0..count {
-        let (tx, lane_rx) = mpsc::channel::<LanePart>(1);
-        senders.push(tx);
-        lanes.push(lane(&writer, lane_rx, Part { index, count }, &config, &failed));
-    }
-    let (batches, lanes) = tokio::join!(dispatch(rx, senders, &config, &shutdown, &failed), join_all(lanes));
-    let mut totals = PipelineTotals { batches, ..PipelineTotals::default() };
-    for lane in lanes {
-        let t = lane?; // the first failed lane's error (the others have finished their parts)
-        totals.events += t.events;
-        totals.applied += t.applied;
-        totals.stale += t.stale;
-        totals.dropped += t.dropped;
-        totals.skipped += t.skipped;
-    }
-    Ok(totals)
-}
-
-/// Collects batches and hands each lane its part; stops when the source ends, `shutdown` fires
-/// or a lane has failed (`failed`; [`run`] returns its error). Returns the batches handed out.
-async fn dispatch(
-    mut rx: mpsc::Receiver<SourceItem>,
-    lanes: Vec<mpsc::Sender<LanePart>>,
-    config: &BatchConfig,
-    shutdown: &CancellationToken,
-    failed: &CancellationToken,
-) -> u64 {
-    let parts = u16::try_from(lanes.len()).unwrap_or(u16::MAX);
-    let mut batches = 0;
+    let mut totals = PipelineTotals::default();
     let mut batch: Vec<SourceItem> = Vec::with_capacity(config.max_events);
     let mut floor: Vec<Cursor> = Vec::new();
-    let mut held: Arc<Vec<Cursor>> = Arc::default();
     loop {
         let first = tokio::select! {
             item = rx.recv() => item,
             () = shutdown.cancelled() => None,
-            () = failed.cancelled() => None,
         };
         let Some(first) = first else { break };
         batch.push(first);
@@ -139,68 +100,42 @@ async fn dispatch(
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
-        if extend_floor(&mut floor, &batch) {
-            held = Arc::new(floor.clone()); // shared by every part until another source appears
-        }
-        for (lane, items) in lanes.iter().zip(partition(std::mem::take(&mut batch), parts)) {
-            if lane.send((items, held.clone())).await.is_err() {
-                return batches; // that lane failed: stop feeding the others
-            }
-        }
-        batches += 1;
-        batch = Vec::with_capacity(config.max_events);
-    }
-    batches
-}
-
-/// Applies one lane's parts in order until its queue closes; stops at the first part that
-/// fails every attempt (nothing of that part, or of any later one, is committed).
-async fn lane(
-    writer: &Writer,
-    mut parts: mpsc::Receiver<LanePart>,
-    part: Part,
-    config: &BatchConfig,
-    failed: &CancellationToken,
-) -> Result<PipelineTotals, WriteError> {
-    let mut totals = PipelineTotals::default();
-    while let Some((items, floor)) = parts.recv().await {
         let started = std::time::Instant::now();
-        let report = match apply_with_retry(writer, &items, part, config, &floor).await {
-            Ok(report) => report,
-            Err(err) => {
-                failed.cancel(); // the dispatcher stops collecting
-                return Err(err);
+        extend_floor(&mut floor, &batch);
+        let parts = partition(std::mem::take(&mut batch), config.partitions.max(1));
+        let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
+        let results = join_all(parts.iter().enumerate().map(|(index, items)| {
+            let part = Part { index: u16::try_from(index).unwrap_or(u16::MAX), count };
+            apply_with_retry(&writer, items, part, &config, &floor)
+        }))
+        .await;
+        let mut events = 0;
+        for report in results {
+            let report = report?;
+            events += report.events;
+            totals.events += report.events as u64;
+            totals.applied += report.applied as u64;
+            totals.stale += report.stale as u64;
+            totals.dropped += report.dropped as u64;
+            totals.skipped += report.skipped as u64;
+            if let Some(c) = report.cursors.last() {
+                let age = chrono::Utc::now().timestamp_micros().saturating_sub(c.time_us) as f64 / 1e6;
+                metrics::gauge!("indexer_cursor_age_seconds", "source" => c.source.clone()).set(age.max(0.0));
             }
-        };
-        totals.events += report.events as u64;
-        totals.applied += report.applied as u64;
-        totals.stale += report.stale as u64;
-        totals.dropped += report.dropped as u64;
-        totals.skipped += report.skipped as u64;
-        if let Some(c) = report.cursors.last() {
-            let age = chrono::Utc::now().timestamp_micros().saturating_sub(c.time_us) as f64 / 1e6;
-            metrics::gauge!("indexer_cursor_age_seconds", "source" => c.source.clone()).set(age.max(0.0));
         }
-        tracing::debug!(
-            part = part.index,
-            events = report.events,
-            ms = started.elapsed().as_millis() as u64,
-            "part applied"
-        );
+        tracing::debug!(events, ms = started.elapsed().as_millis() as u64, "batch applied");
+        totals.batches += 1;
+        batch = Vec::with_capacity(config.max_events);
     }
     Ok(totals)
 }
 
-/// A lane's share of a batch, with the run's starting position per source.
-type LanePart = (Vec<SourceItem>, Arc<Vec<Cursor>>);
-
 /// Adds, for each source first seen in `batch`, the position just before its first item there:
-/// where this run started. Until a lane has committed, its cursor row must not be missing, or
-/// a restart would resume from the other lanes' positions and skip its events; every commit
-/// stores this floor for the lanes that have no row yet (a replayed stretch is stale, so holding
-/// a lane back costs time, never correctness). Returns whether a source was added.
-fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) -> bool {
-    let known = floor.len();
+/// where this run started. Until a partition has committed, its cursor row must not be missing,
+/// or a restart would resume from the other partitions' positions and skip its events; every
+/// commit stores this floor for the partitions that have no row yet (a replayed stretch is
+/// stale, so holding a partition back costs time, never correctness).
+fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
     for item in batch {
         let cursor = match item {
             SourceItem::Event { cursor, .. } | SourceItem::Position(cursor) => cursor,
@@ -214,7 +149,6 @@ fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) -> bool {
             });
         }
     }
-    floor.len() > known
 }
 
 /// Splits a batch into `parts` by DID, keeping stream order within each part. Every part ends
