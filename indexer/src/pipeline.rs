@@ -2,10 +2,12 @@
 //! batch as concurrent transactions over partitions of its DIDs, and the retry policy.
 //!
 //! A batch is split by DID into [`BatchConfig::partitions`] parts (events of one DID stay in one
-//! part, in stream order), and the parts are applied at once, each in its own transaction with
-//! the batch's newest cursor stored under its partition number; the next batch starts when every
-//! part has committed (independent lanes were faster, but let the next batch be cut short while
-//! the source caught up, which made results depend on batch boundaries: see docs/BENCHMARKS.md). A
+//! part, in stream order), and each part goes to its partition's lane, which applies its parts
+//! one after another, each in its own transaction with the batch's newest cursor stored under
+//! its partition number. Lanes run independently (one may be a batch ahead of another), each in
+//! its own task. Nothing the write path decides depends on where batches split (which moves
+//! with timing: a live stream is cut by time, a resumed one starts at its cursor), so lanes
+//! leave the database a sequential pass would. A
 //! source resumes from the oldest of its partitions' cursors, so a crash between two parts'
 //! commits loses nothing: the part that had committed sees its events again and the ordering
 //! guard finds them stale. Parts touch disjoint rows except shared counters
@@ -26,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Cursor, SourceItem};
-use crate::write::{BatchReport, Part, WriteError, Writer, remember};
+use crate::write::{BatchItem, BatchReport, Part, Prepared, WriteError, Writer, remember};
 
 /// How events are grouped into transactions.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self { max_events: 2000, max_delay: Duration::from_millis(50), attempts: 5, partitions: 2 }
+        Self { max_events: 4000, max_delay: Duration::from_millis(50), attempts: 5, partitions: 2 }
     }
 }
 
@@ -58,10 +60,10 @@ pub struct PipelineTotals {
     pub skipped: u64,
 }
 
-/// Channel capacity between a source and the pipeline (backpressure on the source): two full
-/// batches, enough to keep the writer fed. 10,000 held a third of a replay's peak RSS in parsed
-/// events waiting (99 → 65 MiB at 4,000, no slower).
-pub const CHANNEL_CAPACITY: usize = 4_000;
+/// Channel capacity between a source and the pipeline (backpressure on the source): half a
+/// default batch, while the lanes hold up to two more (one applying, one queued). 10,000 held a
+/// third of a replay's peak RSS in parsed events waiting.
+pub const CHANNEL_CAPACITY: usize = 2_000;
 
 /// A bounded channel for a source to feed the pipeline.
 pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
@@ -69,75 +71,152 @@ pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
 }
 
 /// Applies everything received until the channel closes (all senders dropped) or `shutdown`
-/// fires; a batch in progress is finished first.
+/// fires; batches already handed to a lane are finished first.
+///
+/// Each partition is a lane: a batch's part for lane `k` is queued to it (at most one part
+/// waiting), and lanes apply their parts in batch order, independently of one another, so one
+/// lane's transaction overlaps another's fold and the next batch is collected meanwhile. A
+/// lane's cursor row advances only with its own commits, in order, so the oldest of them is
+/// still a point up to which every lane has committed everything.
 pub async fn run(
     writer: Arc<Writer>,
-    mut rx: mpsc::Receiver<SourceItem>,
+    rx: mpsc::Receiver<SourceItem>,
     config: BatchConfig,
     shutdown: CancellationToken,
 ) -> Result<PipelineTotals, WriteError> {
-    let mut totals = PipelineTotals::default();
-    let mut batch: Vec<SourceItem> = Vec::with_capacity(config.max_events);
+    let count = config.partitions.max(1);
+    let failed = CancellationToken::new();
+    let mut senders = Vec::with_capacity(usize::from(count));
+    let mut lanes = Vec::with_capacity(usize::from(count));
+    for index in 0..count {
+        let (tx, lane_rx) = mpsc::channel::<LanePart>(1);
+        senders.push(tx);
+        // Each lane is its own task, so lanes' CPU work (validation, folding, encoding) runs on
+        // different threads and overlaps the other lanes' statements.
+        let (writer, config, failed) = (Arc::clone(&writer), config.clone(), failed.clone());
+        lanes.push(tokio::spawn(async move {
+            lane(&writer, lane_rx, Part { index, count }, &config, &failed).await
+        }));
+    }
+    let (batches, lanes) =
+        tokio::join!(dispatch(&writer, rx, senders, &config, &shutdown, &failed), join_all(lanes));
+    let mut totals = PipelineTotals { batches, ..PipelineTotals::default() };
+    for lane in lanes {
+        // The first failed lane's error (the others have finished their parts); a lane whose task
+        // ended without an answer (a panic) has committed nothing after its last part.
+        let t = lane.map_err(|e| WriteError::Task(e.to_string()))??;
+        totals.events += t.events;
+        totals.applied += t.applied;
+        totals.stale += t.stale;
+        totals.dropped += t.dropped;
+        totals.skipped += t.skipped;
+    }
+    Ok(totals)
+}
+
+/// Collects batches and hands each lane its part; stops when the source ends, `shutdown` fires
+/// or a lane has failed (`failed`; [`run`] returns its error). Returns the batches handed out.
+/// Every item is prepared as it is taken ([`Writer::prepare`]: its record checked and released),
+/// so checking overlaps the lanes' writes and queued batches hold rows, not decoded records.
+async fn dispatch(
+    writer: &Writer,
+    mut rx: mpsc::Receiver<SourceItem>,
+    lanes: Vec<mpsc::Sender<LanePart>>,
+    config: &BatchConfig,
+    shutdown: &CancellationToken,
+    failed: &CancellationToken,
+) -> u64 {
+    let parts = u16::try_from(lanes.len()).unwrap_or(u16::MAX);
+    let mut batches = 0;
+    let mut batch: Vec<Prepared> = Vec::with_capacity(config.max_events);
     let mut floor: Vec<Cursor> = Vec::new();
+    let mut held: Arc<Vec<Cursor>> = Arc::default();
     loop {
         let first = tokio::select! {
             item = rx.recv() => item,
             () = shutdown.cancelled() => None,
+            () = failed.cancelled() => None,
         };
         let Some(first) = first else { break };
-        batch.push(first);
+        batch.push(writer.prepare(first));
         let deadline = tokio::time::Instant::now() + config.max_delay;
         while batch.len() < config.max_events {
             // Take what is already queued without waiting, then wait up to the deadline.
             match rx.try_recv() {
-                Ok(item) => batch.push(item),
+                Ok(item) => batch.push(writer.prepare(item)),
                 Err(mpsc::error::TryRecvError::Empty) => {
                     match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(item)) => batch.push(item),
+                        Ok(Some(item)) => batch.push(writer.prepare(item)),
                         Ok(None) | Err(_) => break,
                     }
                 }
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
             }
         }
-        let started = std::time::Instant::now();
-        extend_floor(&mut floor, &batch);
-        let parts = partition(std::mem::take(&mut batch), config.partitions.max(1));
-        let count = u16::try_from(parts.len()).unwrap_or(u16::MAX);
-        let results = join_all(parts.iter().enumerate().map(|(index, items)| {
-            let part = Part { index: u16::try_from(index).unwrap_or(u16::MAX), count };
-            apply_with_retry(&writer, items, part, &config, &floor)
-        }))
-        .await;
-        let mut events = 0;
-        for report in results {
-            let report = report?;
-            events += report.events;
-            totals.events += report.events as u64;
-            totals.applied += report.applied as u64;
-            totals.stale += report.stale as u64;
-            totals.dropped += report.dropped as u64;
-            totals.skipped += report.skipped as u64;
-            if let Some(c) = report.cursors.last() {
-                let age = chrono::Utc::now().timestamp_micros().saturating_sub(c.time_us) as f64 / 1e6;
-                metrics::gauge!("indexer_cursor_age_seconds", "source" => c.source.clone()).set(age.max(0.0));
+        if extend_floor(&mut floor, &batch) {
+            held = Arc::new(floor.clone()); // shared by every part until another source appears
+        }
+        for (lane, items) in lanes.iter().zip(partition(std::mem::take(&mut batch), parts)) {
+            if lane.send((items, held.clone())).await.is_err() {
+                return batches; // that lane failed: stop feeding the others
             }
         }
-        tracing::debug!(events, ms = started.elapsed().as_millis() as u64, "batch applied");
-        totals.batches += 1;
+        batches += 1;
         batch = Vec::with_capacity(config.max_events);
+    }
+    batches
+}
+
+/// Applies one lane's parts in order until its queue closes; stops at the first part that
+/// fails every attempt (nothing of that part, or of any later one, is committed).
+async fn lane(
+    writer: &Writer,
+    mut parts: mpsc::Receiver<LanePart>,
+    part: Part,
+    config: &BatchConfig,
+    failed: &CancellationToken,
+) -> Result<PipelineTotals, WriteError> {
+    let mut totals = PipelineTotals::default();
+    while let Some((items, floor)) = parts.recv().await {
+        let started = std::time::Instant::now();
+        let report = match apply_with_retry(writer, &items, part, config, &floor).await {
+            Ok(report) => report,
+            Err(err) => {
+                failed.cancel(); // the dispatcher stops collecting
+                return Err(err);
+            }
+        };
+        totals.events += report.events as u64;
+        totals.applied += report.applied as u64;
+        totals.stale += report.stale as u64;
+        totals.dropped += report.dropped as u64;
+        totals.skipped += report.skipped as u64;
+        if let Some(c) = report.cursors.last() {
+            let age = chrono::Utc::now().timestamp_micros().saturating_sub(c.time_us) as f64 / 1e6;
+            metrics::gauge!("indexer_cursor_age_seconds", "source" => c.source.clone()).set(age.max(0.0));
+        }
+        tracing::debug!(
+            part = part.index,
+            events = report.events,
+            ms = started.elapsed().as_millis() as u64,
+            "part applied"
+        );
     }
     Ok(totals)
 }
 
+/// A lane's share of a batch, with the run's starting position per source.
+type LanePart = (Vec<Prepared>, Arc<Vec<Cursor>>);
+
 /// Adds, for each source first seen in `batch`, the position just before its first item there:
-/// where this run started. Until a partition has committed, its cursor row must not be missing,
-/// or a restart would resume from the other partitions' positions and skip its events; every
-/// commit stores this floor for the partitions that have no row yet (a replayed stretch is
-/// stale, so holding a partition back costs time, never correctness).
-fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
+/// where this run started. Until a lane has committed, its cursor row must not be missing, or
+/// a restart would resume from the other lanes' positions and skip its events; every commit
+/// stores this floor for the lanes that have no row yet (a replayed stretch is stale, so holding
+/// a lane back costs time, never correctness). Returns whether a source was added.
+fn extend_floor<T: BatchItem>(floor: &mut Vec<Cursor>, batch: &[T]) -> bool {
+    let known = floor.len();
     for item in batch {
-        let cursor = match item {
+        let cursor = match item.source() {
             SourceItem::Event { cursor, .. } | SourceItem::Position(cursor) => cursor,
             SourceItem::Gap { .. } | SourceItem::Backfilled { .. } => continue,
         };
@@ -149,17 +228,18 @@ fn extend_floor(floor: &mut Vec<Cursor>, batch: &[SourceItem]) {
             });
         }
     }
+    floor.len() > known
 }
 
 /// Splits a batch into `parts` by DID, keeping stream order within each part. Every part ends
 /// with the batch's newest cursor of each source, so all parts store the same position; a
 /// stream gap goes to part 0.
-fn partition(batch: Vec<SourceItem>, parts: u16) -> Vec<Vec<SourceItem>> {
+fn partition<T: BatchItem + From<SourceItem>>(batch: Vec<T>, parts: u16) -> Vec<Vec<T>> {
     let n = usize::from(parts);
-    let mut out: Vec<Vec<SourceItem>> = (0..n).map(|_| Vec::with_capacity(batch.len() / n + 2)).collect();
+    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::with_capacity(batch.len() / n + 2)).collect();
     let mut newest: Vec<Cursor> = Vec::new();
     for item in batch {
-        let target = match &item {
+        let target = match item.source() {
             SourceItem::Event { event, cursor } => {
                 remember(&mut newest, cursor);
                 part_of(event.did.as_str(), n)
@@ -174,7 +254,7 @@ fn partition(batch: Vec<SourceItem>, parts: u16) -> Vec<Vec<SourceItem>> {
         out[target].push(item);
     }
     for part in &mut out {
-        part.extend(newest.iter().cloned().map(SourceItem::Position));
+        part.extend(newest.iter().cloned().map(|c| T::from(SourceItem::Position(c))));
     }
     out
 }
@@ -189,9 +269,9 @@ fn part_of(did: &str, parts: usize) -> usize {
     (h.finish() % parts as u64) as usize
 }
 
-async fn apply_with_retry(
+async fn apply_with_retry<T: BatchItem>(
     writer: &Writer,
-    batch: &[SourceItem],
+    batch: &[T],
     part: Part,
     config: &BatchConfig,
     floor: &[Cursor],

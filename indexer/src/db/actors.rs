@@ -32,21 +32,31 @@ pub async fn ensure(
     Ok(())
 }
 
-/// `(did, status)` of the DIDs we know among `dids`.
-pub async fn statuses(tx: &mut Tx<'_>, dids: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+/// What the write path needs to know about an account before applying its commits.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub did: String,
+    /// Hosting status (`deleted` accounts take no more records).
+    pub status: String,
+    /// When the account was first seen with a record of ours.
+    pub indexed_at: DateTime<Utc>,
+}
+
+/// The accounts we know among `dids`.
+pub async fn statuses(tx: &mut Tx<'_>, dids: &[String]) -> sqlx::Result<Vec<Known>> {
     if dids.is_empty() {
         return Ok(Vec::new());
     }
     // A join against the array probes the primary key once per DID. `did = ANY($1)` in a
     // prepared statement's generic plan cannot hash the array, and on a small table it compared
     // every actor with every DID: 215 ms per batch by the end of a 200,000-event replay.
-    let rows = sqlx::query!(
-        "SELECT a.did, a.status FROM UNNEST($1::text[]) AS u(did) JOIN actors a ON a.did = u.did",
+    sqlx::query_as!(
+        Known,
+        "SELECT a.did, a.status, a.indexed_at FROM UNNEST($1::text[]) AS u(did) JOIN actors a ON a.did = u.did",
         dids
     )
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.did, r.status)).collect())
+    .await
 }
 
 /// Applies an `#account` event to a known actor unless a newer one was already applied.

@@ -127,17 +127,18 @@ async fn apply_likes(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
     for (_, did, subject) in likes::subjects(tx, &live).await? {
         *change.entry((did, subject)).or_default() -= 1;
     }
-    let mut up = Vec::new();
+    let (mut fresh, mut existing) = (Vec::new(), Vec::new());
     for c in of(changes, rows::LIKE) {
         if let Some(Row::Like(r)) = &c.after {
             *change.entry((c.meta.did.clone(), r.subject_uri.clone())).or_default() += 1;
-            up.push((&c.meta, r));
+            if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }
     let (dids, subjects): (Vec<String>, Vec<String>) = change.keys().cloned().unzip();
     let before: HashMap<(String, String), i64> =
         likes::pair_counts(tx, &dids, &subjects).await?.into_iter().map(|(d, s, n)| ((d, s), n)).collect();
-    likes::upsert(tx, &up).await?;
+    likes::write(tx, &fresh, true).await?;
+    likes::write(tx, &existing, false).await?;
     likes::delete(tx, &removed(of(changes, rows::LIKE))).await?;
     for ((did, subject), delta) in &change {
         let had = before.get(&(did.clone(), subject.clone())).copied().unwrap_or(0);

@@ -21,9 +21,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::db::{self, Tx};
-use crate::event::{Cursor, Event, EventBody, SourceItem};
+use crate::event::{Action, Cursor, Event, EventBody, SourceItem};
 use deltas::Deltas;
-use plan::PlannedOp;
+use plan::{Checked, PlannedOp};
 use rules::TrustedOrigins;
 use validate::RecordCheck;
 
@@ -37,6 +37,10 @@ pub enum WriteError {
     Database(#[from] sqlx::Error),
     #[error("lexicons: {0}")]
     Lexicons(#[from] plyr_atproto::LexiconError),
+    /// A part's task ended without an answer (it panicked or was cancelled): nothing of that
+    /// part was committed.
+    #[error("write task failed: {0}")]
+    Task(String),
 }
 
 /// What a committed batch did.
@@ -64,6 +68,46 @@ impl Part {
     pub const WHOLE: Part = Part { index: 0, count: 1 };
 }
 
+/// A source item whose record was already checked ([`Writer::prepare`]): it carries its row (or
+/// why it is dropped) instead of the decoded record, a fraction of the memory while it waits.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    item: SourceItem,
+    checked: Option<Checked>,
+}
+
+impl From<SourceItem> for Prepared {
+    /// An item with nothing to check (a position, a gap, a delete).
+    fn from(item: SourceItem) -> Self {
+        Self { item, checked: None }
+    }
+}
+
+/// What the write path reads from an item of a batch: the item, and its record's outcome when it
+/// was prepared (otherwise the fold checks the record itself).
+pub trait BatchItem: Send + Sync {
+    fn source(&self) -> &SourceItem;
+    fn checked(&self) -> Option<&Checked>;
+}
+
+impl BatchItem for SourceItem {
+    fn source(&self) -> &SourceItem {
+        self
+    }
+    fn checked(&self) -> Option<&Checked> {
+        None
+    }
+}
+
+impl BatchItem for Prepared {
+    fn source(&self) -> &SourceItem {
+        &self.item
+    }
+    fn checked(&self) -> Option<&Checked> {
+        self.checked.as_ref()
+    }
+}
+
 /// Applies batches of source items.
 #[derive(Debug)]
 pub struct Writer {
@@ -82,17 +126,44 @@ impl Writer {
     }
 
     /// Applies `items` in order in one transaction, with the newest cursor per source.
-    pub async fn apply(&self, items: &[SourceItem]) -> Result<BatchReport, WriteError> {
+    pub async fn apply<T: BatchItem>(&self, items: &[T]) -> Result<BatchReport, WriteError> {
         self.apply_part(items, Part::WHOLE, &[]).await
+    }
+
+    /// Checks the record of a commit of an indexed collection and keeps only its outcome (the
+    /// decoded record is released). Checking depends on nothing but the op, so the pipeline does
+    /// it as events arrive, overlapping the writes of earlier batches; the fold later uses the
+    /// outcome exactly as if it had checked the record itself.
+    pub fn prepare(&self, mut item: SourceItem) -> Prepared {
+        let mut checked = None;
+        if let SourceItem::Event { event, .. } = &mut item {
+            let (did, indexed_at) = (event.did.as_str(), time_of_us(event.time_us));
+            if let EventBody::Commit(op) = &mut event.body {
+                let collection = plan::indexed(op.collection.as_str());
+                if let (Some(collection), Action::Create | Action::Update) = (collection, op.action) {
+                    let meta = rows::Meta {
+                        uri: op.uri(did),
+                        did: did.to_owned(),
+                        rkey: op.rkey.as_str().to_owned(),
+                        cid: op.cid.clone().unwrap_or_default(),
+                        rev: op.rev.as_str().to_owned(),
+                        indexed_at,
+                    };
+                    checked = Some(plan::check_record(collection, &meta, op, &self.check, &self.trusted));
+                }
+                op.record = None;
+            }
+        }
+        Prepared { item, checked }
     }
 
     /// Applies `items` (partition `part` of a batch) in order in one transaction, with the
     /// newest cursor per source stored under the partition's number. `floor` holds, per source,
     /// the position the run started from: partitions that have stored no cursor yet get it
     /// ([`db::cursors::hold_parts`]), so the source cannot resume past their uncommitted events.
-    pub async fn apply_part(
+    pub async fn apply_part<T: BatchItem>(
         &self,
-        items: &[SourceItem],
+        items: &[T],
         part: Part,
         floor: &[Cursor],
     ) -> Result<BatchReport, WriteError> {
@@ -106,22 +177,30 @@ impl Writer {
         let mut deltas = Deltas::default();
         let mut cursors: Vec<Cursor> = Vec::new();
         // Commits are folded in runs; identity and sync events do not interact with commits and
-        // are applied in bulk after the run. Only `#account` events (and gaps) end a run, since a
-        // deletion must purge what came before it and stop what comes after.
-        let mut run: Vec<&Event> = Vec::new();
+        // are applied in bulk after the run. An `#account` event ends the run only when the run
+        // holds commits of its account (a deletion must purge what came before it and stop what
+        // comes after); otherwise it is applied at once, ahead of other accounts' pending commits,
+        // which it cannot interact with (its purge touches its own rows and moves counters by
+        // deltas, and statuses are read when a run is written). Gaps end a run.
+        let mut run: Vec<(&Event, Option<&Checked>)> = Vec::new();
         let mut later: Vec<&Event> = Vec::new();
         for item in items {
-            match item {
+            match item.source() {
                 SourceItem::Event { event, cursor } => {
                     report.events += 1;
                     remember(&mut cursors, cursor);
                     match event.body {
-                        EventBody::Commit(_) => run.push(event),
+                        EventBody::Commit(_) => run.push((event, item.checked())),
                         EventBody::Identity { .. } | EventBody::Sync { .. } => later.push(event),
                         EventBody::Account { .. } => {
-                            self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas).await?;
-                            self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas)
-                                .await?;
+                            let did = event.did.as_str();
+                            let mine = |e: &&Event| e.did.as_str() == did;
+                            if run.iter().map(|(e, _)| e).chain(&later).any(mine) {
+                                self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas)
+                                    .await?;
+                                self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas)
+                                    .await?;
+                            }
                             self.apply_repo_event(&mut tx, event, &mut report, &mut touched, &mut deltas)
                                 .await?;
                         }
@@ -168,7 +247,7 @@ impl Writer {
     async fn flush_run(
         &self,
         tx: &mut Tx<'_>,
-        run: &mut Vec<&Event>,
+        run: &mut Vec<(&Event, Option<&Checked>)>,
         report: &mut BatchReport,
         touched: &mut apply::Touched,
         deltas: &mut Deltas,
@@ -177,27 +256,39 @@ impl Writer {
             return Ok(());
         }
         let dids: Vec<String> =
-            run.iter().map(|e| e.did.as_str().to_owned()).collect::<HashSet<_>>().into_iter().collect();
-        let status: HashMap<String, String> = db::actors::statuses(tx, &dids).await?.into_iter().collect();
-        let has_plyr: HashSet<&str> = run
-            .iter()
-            .filter(|e| matches!(&e.body, EventBody::Commit(op) if rows::is_plyr(op.collection.as_str())))
-            .map(|e| e.did.as_str())
-            .collect();
+            run.iter().map(|(e, _)| e.did.as_str().to_owned()).collect::<HashSet<_>>().into_iter().collect();
+        let known: HashMap<String, db::actors::Known> =
+            db::actors::statuses(tx, &dids).await?.into_iter().map(|k| (k.did.clone(), k)).collect();
+        // When each DID's first fm.plyr record in this run happened (events arrive in order).
+        let mut first_plyr: HashMap<&str, i64> = HashMap::new();
+        for (e, _) in run.iter() {
+            if matches!(&e.body, EventBody::Commit(op) if rows::is_plyr(op.collection.as_str())) {
+                first_plyr.entry(e.did.as_str()).or_insert(e.time_us);
+            }
+        }
         let mut ops = Vec::with_capacity(run.len());
-        for event in run.drain(..) {
+        for (event, checked) in run.drain(..) {
             let EventBody::Commit(op) = &event.body else { continue };
             let did = event.did.as_str();
             let collection = op.collection.as_str();
+            let actor = known.get(did);
+            // A Bluesky profile is kept for accounts that use plyr, from the time they were first
+            // seen with an fm.plyr record on (a profile written earlier comes with the account's
+            // backfill). Comparing event times, never batch membership, makes the decision the
+            // same wherever batches split and however often an event is delivered.
+            let plyr_since = actor
+                .map(|a| a.indexed_at.timestamp_micros())
+                .or_else(|| first_plyr.get(did).copied())
+                .is_some_and(|since| since <= event.time_us);
             let wanted = rows::is_indexed(collection)
-                && status.get(did).is_none_or(|s| s != "deleted")
-                && (rows::is_plyr(collection) || status.contains_key(did) || has_plyr.contains(did));
+                && actor.is_none_or(|a| a.status != "deleted")
+                && (rows::is_plyr(collection) || plyr_since);
             count_event("commit", collection, if wanted { "accepted" } else { "skipped" });
             if !wanted {
                 report.skipped += 1;
                 continue;
             }
-            ops.push(PlannedOp { did, uri: op.uri(did), indexed_at: time_of(event), op });
+            ops.push(PlannedOp { did, uri: op.uri(did), indexed_at: time_of(event), op, checked });
         }
         let t0 = Instant::now();
         let uris: Vec<(&str, &str)> =
@@ -343,7 +434,11 @@ pub(crate) fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
 }
 
 fn time_of(event: &Event) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(event.time_us).unwrap_or(DateTime::UNIX_EPOCH)
+    time_of_us(event.time_us)
+}
+
+fn time_of_us(time_us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(time_us).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 fn count_events(kind: &'static str, outcome: &'static str, n: usize) {

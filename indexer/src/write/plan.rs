@@ -40,6 +40,43 @@ pub struct PlannedOp<'a> {
     pub uri: String,
     pub indexed_at: DateTime<Utc>,
     pub op: &'a RecordOp,
+    /// The record's outcome when the pipeline checked it already ([`check_record`]); otherwise
+    /// the fold checks `op.record` itself.
+    pub checked: Option<&'a Checked>,
+}
+
+/// Why a record is not indexed: a counted reason and a detail for the log.
+#[derive(Debug, Clone)]
+pub struct Dropped {
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+/// What a create or update of an indexed collection comes to: its row, or why it is dropped.
+pub type Checked = Result<Row, Dropped>;
+
+/// Checks the record of a create or update (`meta` describes that op) against its lexicon and
+/// the collection's rules, and extracts its row. It depends on nothing but the op, so the
+/// pipeline runs it as events arrive, before their batch is written.
+pub fn check_record(
+    collection: &'static str,
+    meta: &Meta,
+    op: &RecordOp,
+    check: &RecordCheck,
+    trusted: &TrustedOrigins,
+) -> Checked {
+    let Some(record) = &op.record else {
+        return Err(Dropped { reason: "missing_record", detail: "create/update without a record".into() });
+    };
+    if let Err(invalid) = check.check(collection, record) {
+        let reason = match invalid {
+            Invalid::Lexicon(_) => "invalid_record",
+            Invalid::BskyProfile(_) => "invalid_bsky_profile",
+        };
+        return Err(Dropped { reason, detail: invalid.to_string() });
+    }
+    rows::extract(collection, meta, record, trusted)
+        .map_err(|reject| Dropped { reason: reject.reason(), detail: reject_detail(reject).into() })
 }
 
 /// What happened to each operation, for metrics and logs.
@@ -116,29 +153,21 @@ pub fn fold(
         change.meta.rev = rev.to_owned();
         change.meta.indexed_at = p.indexed_at;
         change.meta.cid = p.op.cid.clone().unwrap_or_default();
-        change.after = match (p.op.action, &p.op.record) {
-            (Action::Delete, _) => None,
-            (_, None) => {
-                report.dropped.push((uri, "missing_record", "create/update without a record".into()));
-                None
-            }
-            (_, Some(record)) => match check.check(collection, record) {
-                Err(invalid) => {
-                    let reason = match invalid {
-                        Invalid::Lexicon(_) => "invalid_record",
-                        Invalid::BskyProfile(_) => "invalid_bsky_profile",
-                    };
-                    report.dropped.push((uri, reason, invalid.to_string()));
-                    None
-                }
-                Ok(()) => match rows::extract(collection, &change.meta, record, trusted) {
+        change.after = match p.op.action {
+            Action::Delete => None,
+            Action::Create | Action::Update => {
+                let outcome = match p.checked {
+                    Some(checked) => checked.clone(),
+                    None => check_record(collection, &change.meta, p.op, check, trusted),
+                };
+                match outcome {
                     Ok(row) => Some(row),
-                    Err(reject) => {
-                        report.dropped.push((uri, reject.reason(), reject_detail(reject).into()));
+                    Err(Dropped { reason, detail }) => {
+                        report.dropped.push((uri, reason, detail));
                         None
                     }
-                },
-            },
+                }
+            }
         };
         // Carry each list subject's first-added time from the previous version to this one.
         let key = change.meta.uri.clone();
@@ -168,7 +197,7 @@ pub fn fold(
 }
 
 /// The `&'static str` name of an indexed collection.
-fn indexed(collection: &str) -> Option<&'static str> {
+pub fn indexed(collection: &str) -> Option<&'static str> {
     [rows::TRACK, rows::LIKE, rows::COMMENT, rows::LIST, rows::PLYR_PROFILE, rows::BSKY_PROFILE]
         .into_iter()
         .find(|c| *c == collection)
