@@ -48,8 +48,10 @@ async fn world_with(options: plyr_appview::AppviewOptions) -> World {
     n.actor(BOB, "bob.test");
     n.actor(CAROL, "carol.test");
     n.unverified_actor(DAVE, "dave.test");
-    n.put(ALICE, "app.bsky.actor.profile", "self", bsky_profile("Alice Liddell"));
+    // Bluesky profiles count from an account's first fm.plyr record on (earlier ones come with
+    // the account's backfill).
     n.put(ALICE, "fm.plyr.actor.profile", "self", plyr_profile("sound artist", &at(1, 0)));
+    n.put(ALICE, "app.bsky.actor.profile", "self", bsky_profile("Alice Liddell"));
     let a = vec![
         n.create(
             ALICE,

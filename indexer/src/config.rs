@@ -63,8 +63,9 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_BATCH_SIZE", default_value_t = 4000)]
     pub batch_size: usize,
 
-    /// Transactions each batch is applied as, concurrently: its events are split by DID (one
-    /// DID's events stay in order in one transaction), each part stores the cursor under its
+    /// Write lanes: each batch's events are split by DID into this many parts (one DID's events
+    /// stay in order in one part), and each lane applies its parts in order, one transaction
+    /// each, concurrently with the other lanes; each part stores the cursor under its lane's
     /// number, and the stream resumes from the oldest. 1 applies a batch in one transaction.
     /// Backfill applies this many transactions at once too (each a group of repos).
     #[arg(long, env = "PLYR_WRITE_PARTITIONS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]

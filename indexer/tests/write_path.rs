@@ -257,10 +257,8 @@ async fn account_deactivation_hides_reactivation_shows_deletion_purges() {
     assert_same(&db.snapshot(VOLATILE).await.expect("snapshot"), &before, "purged records came back");
 }
 
-#[tokio::test]
-async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
-    let (db, w) = setup().await;
-    let mut ev = Events::default();
+/// Valid records among invalid ones (each rule once), by two accounts.
+fn mixed_batch(ev: &mut Events) -> Vec<plyr_indexer::event::SourceItem> {
     let t = uri(ALICE, TRACK, &tid(1));
     let mut long_title = track(&"x".repeat(257));
     long_title["title"] = serde_json::json!("x".repeat(257));
@@ -275,7 +273,7 @@ async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
     let items: Vec<String> = (0..501).map(|_| t.clone()).collect();
     let item_refs: Vec<&str> = items.iter().map(String::as_str).collect();
     let bad_bsky = serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": 42 });
-    let batch = vec![
+    vec![
         ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("ok"))),
         ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(long_title)),
         ev.commit(ALICE, &tid(3), TRACK, &tid(3), Some(no_audio)),
@@ -286,7 +284,14 @@ async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
         ev.commit(ALICE, &tid(8), "app.bsky.actor.profile", "self", Some(bad_bsky)),
         ev.commit(ALICE, &tid(9), TRACK, &tid(9), Some(untrusted_with_blob)),
         ev.commit(BOB, &tid(10), LIKE, &tid(10), Some(like(&t))),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let batch = mixed_batch(&mut ev);
     let report = w.apply(&batch).await.expect("apply");
     assert_eq!(report.dropped, 7, "{report:?}");
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 2);
@@ -309,6 +314,90 @@ async fn invalid_records_are_dropped_counted_and_the_stream_goes_on() {
     broken["title"] = serde_json::json!("");
     w.apply(&[ev.commit(ALICE, &tid(11), TRACK, &tid(1), Some(broken))]).await.expect("broken update");
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks WHERE title = 'ok'").await, 0);
+}
+
+/// The pipeline checks records as they arrive (`Writer::prepare`) and hands the fold their rows;
+/// backfill and these tests hand raw items, which the fold checks itself. Both must count the
+/// same drops and write the same database.
+#[tokio::test]
+async fn prepared_items_are_applied_exactly_as_raw_ones() {
+    let batch = mixed_batch(&mut Events::default());
+    let (raw_db, raw) = setup().await;
+    let raw_report = raw.apply(&batch).await.expect("raw");
+    let (prepared_db, w) = setup().await;
+    let prepared: Vec<_> = batch.iter().cloned().map(|item| w.prepare(item)).collect();
+    let report = w.apply(&prepared).await.expect("prepared");
+    assert_eq!(
+        (report.applied, report.dropped, report.stale, report.skipped),
+        (raw_report.applied, raw_report.dropped, raw_report.stale, raw_report.skipped),
+        "{report:?} vs {raw_report:?}"
+    );
+    assert_eq!(report.dropped, 7);
+    assert_same(
+        &prepared_db.snapshot(VOLATILE).await.expect("snapshot"),
+        &raw_db.snapshot(VOLATILE).await.expect("snapshot"),
+        "prepared items wrote a different database",
+    );
+}
+
+/// An `#account` event ends a run only when the run holds commits of its own account; applied
+/// ahead of other accounts' pending commits, it must leave the database a one-at-a-time pass
+/// does, wherever batches split and however often a stretch is delivered again.
+#[tokio::test]
+async fn account_events_have_the_same_effect_however_batches_split() {
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(2));
+    let stream = vec![
+        ev.commit(CAROL, &tid(1), LIKE, &tid(1), Some(like(&t))),
+        ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(track("A"))),
+        ev.commit(BOB, &tid(3), LIKE, &tid(3), Some(like(&t))),
+        ev.account(CAROL, false, Some("deleted")),
+        ev.commit(BOB, &tid(4), COMMENT, &tid(4), Some(comment(&t, "nice", 1000))),
+        ev.commit(CAROL, &tid(5), LIKE, &tid(5), Some(like(&t))),
+        ev.account(ALICE, false, Some("deactivated")),
+        ev.commit(BOB, &tid(6), LIKE, &tid(6), Some(like(&t))),
+        ev.account(ALICE, true, None),
+    ];
+    let (db, w) = setup().await;
+    for item in &stream {
+        w.apply(std::slice::from_ref(item)).await.expect("one event at a time");
+    }
+    assert_eq!(scalar_i64(&db, "SELECT likes::bigint FROM subject_stats").await, 1, "only Bob counts");
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM likes WHERE did = 'did:plc:carol2222222222222222222'").await,
+        0
+    );
+    let expected = db.snapshot(VOLATILE).await.expect("snapshot");
+    let (one, w1) = setup().await;
+    w1.apply(&stream).await.expect("one batch");
+    assert_same(&one.snapshot(VOLATILE).await.expect("snapshot"), &expected, "one batch differs");
+    assert_same_however_split(&stream, &expected).await;
+}
+
+/// An account's Bluesky profile is kept from the time the account was first seen with an
+/// fm.plyr record on, whatever batches the events fall in and however often they are delivered
+/// (under the old "an fm.plyr record in the same batch" rule, Bob's earlier profile was kept in
+/// one batch and dropped when a batch split before his track).
+#[tokio::test]
+async fn a_bluesky_profile_counts_from_the_first_plyr_record_however_batches_split() {
+    let mut ev = Events::default();
+    let bsky = |name: &str| serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": name });
+    let stream = vec![
+        ev.commit(BOB, &tid(1), "app.bsky.actor.profile", "self", Some(bsky("Bob, before plyr"))),
+        ev.commit(BOB, &tid(2), TRACK, &tid(2), Some(track("B"))),
+        ev.commit(ALICE, &tid(3), TRACK, &tid(3), Some(track("A"))),
+        ev.commit(ALICE, &tid(4), "app.bsky.actor.profile", "self", Some(bsky("Alice"))),
+        ev.commit(CAROL, &tid(5), "app.bsky.actor.profile", "self", Some(bsky("Carol, never on plyr"))),
+    ];
+    let (db, w) = setup().await;
+    w.apply(&stream).await.expect("one batch");
+    let names: Vec<String> = sqlx::query_scalar("SELECT display_name FROM bsky_profiles ORDER BY did")
+        .fetch_all(&db.pool)
+        .await
+        .expect("profiles");
+    assert_eq!(names, ["Alice"], "only the profile written after its account's first plyr record");
+    let once = db.snapshot(VOLATILE).await.expect("snapshot");
+    assert_same_however_split(&stream, &once).await;
 }
 
 #[tokio::test]
@@ -384,14 +473,22 @@ async fn an_identity_event_before_the_first_record_has_the_same_effect_however_b
         .await
         .expect("bob");
     assert_eq!(handle.as_deref(), Some("bob2.test"), "an identity event after the first record applies");
+    assert_same_however_split(&stream, &once).await;
+}
+
+/// Applies `stream` split in two at every point, then the first part again (a resumed stream
+/// delivers a stretch again after later events were committed), and checks each database
+/// equals `expected`.
+async fn assert_same_however_split(stream: &[plyr_indexer::event::SourceItem], expected: &str) {
     for cut in 1..stream.len() {
-        let (db2, w2) = setup().await;
-        w2.apply(&stream[..cut]).await.expect("prefix");
-        w2.apply(&stream[cut..]).await.expect("rest");
+        let (db, w) = setup().await;
+        w.apply(&stream[..cut]).await.expect("prefix");
+        w.apply(&stream[cut..]).await.expect("rest");
+        w.apply(&stream[..cut]).await.expect("redelivered prefix");
         assert_same(
-            &db2.snapshot(VOLATILE).await.expect("snapshot"),
-            &once,
-            &format!("splitting the batch after {cut} events changed the database"),
+            &db.snapshot(VOLATILE).await.expect("snapshot"),
+            expected,
+            &format!("splitting the batch after {cut} events (and redelivering) changed the database"),
         );
     }
 }

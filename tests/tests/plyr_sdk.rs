@@ -90,7 +90,9 @@ async fn index(db: &TestDb, pds: &LocalPds, accounts: &[&Account]) -> anyhow::Re
         lines.push(
             json!({ "did": a.did, "time_us": t, "kind": "identity", "identity": identity }).to_string(),
         );
-        for collection in ["app.bsky.actor.profile", "fm.plyr.track", "fm.plyr.like", "fm.plyr.list"] {
+        // The Bluesky profile after the account's first fm.plyr record: the write path keeps it
+        // from then on (earlier ones come with the account's backfill).
+        for collection in ["fm.plyr.track", "fm.plyr.like", "fm.plyr.list", "app.bsky.actor.profile"] {
             for r in client.list_records(&a.did, collection).await? {
                 t += 1000;
                 let rkey =

@@ -25,10 +25,10 @@ pub async fn fetch(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<G
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    let of = |collection: &str| -> Vec<String> {
-        uris.iter().filter(|(c, _)| *c == collection).map(|(_, u)| (*u).to_owned()).collect()
+    let of = |collection: &str| -> Vec<&str> {
+        uris.iter().filter(|(c, _)| *c == collection).map(|(_, u)| *u).collect()
     };
-    let all: Vec<String> = uris.iter().map(|(_, u)| (*u).to_owned()).collect();
+    let all: Vec<&str> = uris.iter().map(|(_, u)| *u).collect();
     // Joins against the arrays probe each primary key once per URI (see `actors::statuses` for
     // why not `= ANY`). Tombstones are few, so a plain join there made the planner hash the whole
     // `records` table on every call (half of this query's time at the end of a 200,000-event
@@ -46,13 +46,13 @@ pub async fn fetch(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<G
                        JOIN plyr_profiles x ON x.uri = u.uri
            UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($7::text[]) AS u(uri)
                        JOIN bsky_profiles x ON x.uri = u.uri"#,
-        &all,
-        &of(rows::LIKE),
-        &of(rows::TRACK),
-        &of(rows::COMMENT),
-        &of(rows::LIST),
-        &of(rows::PLYR_PROFILE),
-        &of(rows::BSKY_PROFILE),
+        &all as &[&str],
+        &of(rows::LIKE) as &[&str],
+        &of(rows::TRACK) as &[&str],
+        &of(rows::COMMENT) as &[&str],
+        &of(rows::LIST) as &[&str],
+        &of(rows::PLYR_PROFILE) as &[&str],
+        &of(rows::BSKY_PROFILE) as &[&str],
     )
     .fetch_all(&mut **tx)
     .await?;

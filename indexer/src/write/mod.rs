@@ -425,10 +425,17 @@ impl Writer {
     }
 }
 
-/// Keeps the newest cursor per source (items arrive in stream order).
+/// Keeps the newest cursor per source (items arrive in stream order). Runs once per event: the
+/// kept cursor is updated in place, its strings copied only when they change.
 pub(crate) fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
     match cursors.iter_mut().find(|c| c.source == cursor.source) {
-        Some(c) => *c = cursor.clone(),
+        Some(c) => {
+            c.value = cursor.value;
+            c.time_us = cursor.time_us;
+            if c.issuer != cursor.issuer {
+                c.issuer.clone_from(&cursor.issuer);
+            }
+        }
         None => cursors.push(cursor.clone()),
     }
 }
