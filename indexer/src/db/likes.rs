@@ -67,41 +67,39 @@ pub async fn write(tx: &mut Tx<'_>, rows: &[(&Meta, &LikeRow)], fresh: bool) -> 
         column(rows, |m, _| m.indexed_at),
         column(rows, |_, r| r.sort_at),
     );
+    // The two statements differ only in conflict handling; `sqlx::query!` checks each literal.
+    macro_rules! insert {
+        ($sql:literal) => {
+            sqlx::query!(
+                $sql,
+                &uri as &[&str],
+                &cid as &[&str],
+                &rev as &[&str],
+                &did as &[&str],
+                &rkey as &[&str],
+                &subject_uri as &[&str],
+                &subject_cid as &[&str],
+                &created_at,
+                &indexed_at,
+                &sort_at
+            )
+        };
+    }
     let query = if fresh {
-        sqlx::query!(
+        insert!(
             r#"INSERT INTO likes (uri, cid, rev, did, rkey, subject_uri, subject_cid, created_at, indexed_at, sort_at)
                SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])"#,
-            &uri as &[&str],
-            &cid as &[&str],
-            &rev as &[&str],
-            &did as &[&str],
-            &rkey as &[&str],
-            &subject_uri as &[&str],
-            &subject_cid as &[&str],
-            &created_at,
-            &indexed_at,
-            &sort_at,
+                                    $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])"#
         )
     } else {
-        sqlx::query!(
+        insert!(
             r#"INSERT INTO likes (uri, cid, rev, did, rkey, subject_uri, subject_cid, created_at, indexed_at, sort_at)
                SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                                     $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
                ON CONFLICT (uri) DO UPDATE SET
                  cid = EXCLUDED.cid, rev = EXCLUDED.rev, subject_uri = EXCLUDED.subject_uri,
                  subject_cid = EXCLUDED.subject_cid, created_at = EXCLUDED.created_at,
-                 indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#,
-            &uri as &[&str],
-            &cid as &[&str],
-            &rev as &[&str],
-            &did as &[&str],
-            &rkey as &[&str],
-            &subject_uri as &[&str],
-            &subject_cid as &[&str],
-            &created_at,
-            &indexed_at,
-            &sort_at,
+                 indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#
         )
     };
     query.execute(&mut **tx).await?;
