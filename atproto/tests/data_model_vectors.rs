@@ -69,3 +69,21 @@ fn invalid_data_is_rejected() {
         .collect();
     assert!(accepted.is_empty(), "accepted invalid data:\n{}", accepted.join("\n"));
 }
+
+#[test]
+fn reading_json_straight_into_data_gives_what_a_parsed_value_gives() {
+    let mut seen = 0;
+    for name in ["data-model-fixtures.json", "data-model-valid.json", "data-model-invalid.json"] {
+        for case in load(name) {
+            let json = field(&case, "json");
+            let text = json.to_string();
+            let expected = format!("{:?}", record_from_json(json.clone()));
+            let direct = serde_json::from_str::<plyr_atproto::data::JsonData>(&text)
+                .unwrap_or_else(|e| panic!("{name}: not JSON: {e}: {text}"))
+                .into_record();
+            assert_eq!(format!("{direct:?}"), expected, "{name}: {text}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 20);
+}

@@ -132,6 +132,16 @@ async fn dispatch(
     let mut floor: Vec<Cursor> = Vec::new();
     let mut held: Arc<Vec<Cursor>> = Arc::default();
     loop {
+        // Every lane must have taken its previous part before the next batch is collected, so a
+        // batch is either being applied or being collected, never also queued: peak memory is two
+        // batches, not three. Collecting is far quicker than applying, so no lane waits for it.
+        let mut permits = Vec::with_capacity(lanes.len());
+        for lane in &lanes {
+            match lane.reserve().await {
+                Ok(permit) => permits.push(permit),
+                Err(_) => return batches, // that lane failed: stop feeding the others
+            }
+        }
         let first = tokio::select! {
             item = rx.recv() => item,
             () = shutdown.cancelled() => None,
@@ -156,10 +166,8 @@ async fn dispatch(
         if extend_floor(&mut floor, &batch) {
             held = Arc::new(floor.clone()); // shared by every part until another source appears
         }
-        for (lane, items) in lanes.iter().zip(partition(std::mem::take(&mut batch), parts)) {
-            if lane.send((items, held.clone())).await.is_err() {
-                return batches; // that lane failed: stop feeding the others
-            }
+        for (permit, items) in permits.into_iter().zip(partition(std::mem::take(&mut batch), parts)) {
+            permit.send((items, held.clone()));
         }
         batches += 1;
         batch = Vec::with_capacity(config.max_events);
@@ -236,22 +244,34 @@ fn extend_floor<T: BatchItem>(floor: &mut Vec<Cursor>, batch: &[T]) -> bool {
 /// stream gap goes to part 0.
 fn partition<T: BatchItem + From<SourceItem>>(batch: Vec<T>, parts: u16) -> Vec<Vec<T>> {
     let n = usize::from(parts);
-    let mut out: Vec<Vec<T>> = (0..n).map(|_| Vec::with_capacity(batch.len() / n + 2)).collect();
     let mut newest: Vec<Cursor> = Vec::new();
-    for item in batch {
-        let target = match item.source() {
+    // Where each item goes (`None`: a position, folded into the closing cursors), counted first
+    // so each part is allocated once at its size: DIDs rarely split evenly, and a part that
+    // outgrew an even share would be copied into one twice the size.
+    let targets: Vec<Option<usize>> = batch
+        .iter()
+        .map(|item| match item.source() {
             SourceItem::Event { event, cursor } => {
                 remember(&mut newest, cursor);
-                part_of(event.did.as_str(), n)
+                Some(part_of(event.did.as_str(), n))
             }
-            SourceItem::Backfilled { did, .. } => part_of(did.as_str(), n),
+            SourceItem::Backfilled { did, .. } => Some(part_of(did.as_str(), n)),
             SourceItem::Position(cursor) => {
                 remember(&mut newest, cursor);
-                continue;
+                None
             }
-            SourceItem::Gap { .. } => 0,
-        };
-        out[target].push(item);
+            SourceItem::Gap { .. } => Some(0),
+        })
+        .collect();
+    let mut sizes = vec![newest.len(); n];
+    for target in targets.iter().flatten() {
+        sizes[*target] += 1;
+    }
+    let mut out: Vec<Vec<T>> = sizes.into_iter().map(Vec::with_capacity).collect();
+    for (item, target) in batch.into_iter().zip(targets) {
+        if let Some(target) = target {
+            out[target].push(item);
+        }
     }
     for part in &mut out {
         part.extend(newest.iter().cloned().map(|c| T::from(SourceItem::Position(c))));

@@ -18,7 +18,7 @@ use super::{DataModelError, check_map};
 
 /// Standard base64; decoding accepts padded or unpadded input and non-zero trailing bits
 /// (the interop vectors use `"123"`), encoding writes no padding.
-const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)
@@ -28,7 +28,7 @@ const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// JSON numbers beyond 2^53 cannot be told apart from floats, so integer-like floats are
 /// accepted only up to there.
-const MAX_SAFE_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
+pub(super) const MAX_SAFE_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Converts a record (which must be a JSON object) into atproto data.
 pub fn record_from_json(value: Value) -> Result<Ipld, DataModelError> {

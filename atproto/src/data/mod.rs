@@ -7,6 +7,7 @@
 
 mod cbor;
 mod json;
+mod json_stream;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use ipld_core::ipld::Ipld;
 
 pub use cbor::{DAG_CBOR, SHA2_256, cid_for_bytes, cid_for_record, encode_dag_cbor, record_from_cbor};
 pub use json::{ipld_from_json, ipld_to_json, record_from_json, record_to_json};
+pub use json_stream::JsonData;
 
 /// A value that is not valid atproto data, or that could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -12,26 +12,32 @@ pub async fn add_subject(
     if subject.is_empty() {
         return Ok(());
     }
-    sqlx::query!(
-        r#"INSERT INTO subject_stats (subject_uri, likes, comments)
-           SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[])
-           ON CONFLICT (subject_uri) DO UPDATE
-             SET likes = subject_stats.likes + EXCLUDED.likes,
-                 comments = subject_stats.comments + EXCLUDED.comments"#,
+    // A counter back at zero is the same as no row: keep it that way, so the result does not
+    // depend on how events were split into batches. The upsert names the counters it left at
+    // zero (rarely any), so only those are deleted.
+    let zero = sqlx::query_scalar!(
+        r#"WITH up AS (
+             INSERT INTO subject_stats (subject_uri, likes, comments)
+             SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[])
+             ON CONFLICT (subject_uri) DO UPDATE
+               SET likes = subject_stats.likes + EXCLUDED.likes,
+                   comments = subject_stats.comments + EXCLUDED.comments
+             RETURNING subject_uri, likes, comments)
+           SELECT subject_uri AS "subject_uri!" FROM up WHERE likes = 0 AND comments = 0"#,
         subject,
         likes,
         comments,
     )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    // A counter back at zero is the same as no row: keep it that way, so the result does not
-    // depend on how events were split into batches.
-    sqlx::query!(
-        "DELETE FROM subject_stats WHERE subject_uri = ANY($1) AND likes = 0 AND comments = 0",
-        subject
-    )
-    .execute(&mut **tx)
-    .await?;
+    if !zero.is_empty() {
+        sqlx::query!(
+            "DELETE FROM subject_stats WHERE subject_uri = ANY($1) AND likes = 0 AND comments = 0",
+            &zero
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -49,27 +55,32 @@ pub async fn add_actor(tx: &mut Tx<'_>, d: &ActorDeltas) -> sqlx::Result<()> {
     if d.did.is_empty() {
         return Ok(());
     }
-    sqlx::query!(
-        r#"INSERT INTO actor_stats (did, tracks, albums, playlists, likes)
-           SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[], $4::int[], $5::int[])
-           ON CONFLICT (did) DO UPDATE
-             SET tracks = actor_stats.tracks + EXCLUDED.tracks,
-                 albums = actor_stats.albums + EXCLUDED.albums,
-                 playlists = actor_stats.playlists + EXCLUDED.playlists,
-                 likes = actor_stats.likes + EXCLUDED.likes"#,
+    let zero = sqlx::query_scalar!(
+        r#"WITH up AS (
+             INSERT INTO actor_stats (did, tracks, albums, playlists, likes)
+             SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[], $4::int[], $5::int[])
+             ON CONFLICT (did) DO UPDATE
+               SET tracks = actor_stats.tracks + EXCLUDED.tracks,
+                   albums = actor_stats.albums + EXCLUDED.albums,
+                   playlists = actor_stats.playlists + EXCLUDED.playlists,
+                   likes = actor_stats.likes + EXCLUDED.likes
+             RETURNING did, tracks, albums, playlists, likes)
+           SELECT did AS "did!" FROM up WHERE tracks = 0 AND albums = 0 AND playlists = 0 AND likes = 0"#,
         &d.did,
         &d.tracks,
         &d.albums,
         &d.playlists,
         &d.likes,
     )
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    sqlx::query!(
-        "DELETE FROM actor_stats WHERE did = ANY($1) AND tracks = 0 AND albums = 0 AND playlists = 0 AND likes = 0",
-        &d.did
-    )
-    .execute(&mut **tx)
-    .await?;
+    if !zero.is_empty() {
+        sqlx::query!(
+            "DELETE FROM actor_stats WHERE did = ANY($1) AND tracks = 0 AND albums = 0 AND playlists = 0 AND likes = 0",
+            &zero
+        )
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }

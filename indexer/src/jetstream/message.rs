@@ -131,7 +131,8 @@ struct CommitFields {
     operation: Option<String>,
     collection: Option<String>,
     rkey: Option<String>,
-    record: Option<serde_json::Value>,
+    /// Read straight into atproto data as the message is parsed (no `serde_json::Value` tree).
+    record: Option<plyr_atproto::data::JsonData>,
     cid: Option<String>,
 }
 
@@ -153,7 +154,7 @@ impl CommitFields {
             Action::Delete => (None, None),
             Action::Create | Action::Update => {
                 let record = self.record.ok_or(DecodeError::Missing("record"))?;
-                (self.cid, Some(plyr_atproto::record_from_json(record)?))
+                (self.cid, Some(record.into_record()?))
             }
         };
         Ok(RecordOp { rev, collection, rkey, action, cid, record })

@@ -6,27 +6,28 @@
 //! (author, subject) pair, compared in the database before and after the likes are written. The
 //! deltas are collected in a [`Deltas`] and written once, at the end of the transaction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
 use super::deltas::Deltas;
 use super::plan::{Change, StoredItems};
 use super::rows::{self, Row};
+use super::touched::Touched;
 use crate::db::{Tx, actors, guard, likes, lists, profiles, records};
 
-/// Applies `changes`, adds the counter changes they imply to `deltas`, and returns the URIs and
-/// DIDs they touched (for cache invalidation).
+/// Applies `changes`, adds the counter changes they imply to `deltas` and the URIs and DIDs they
+/// touched to `touched` (for cache invalidation).
 /// `stored` are the items the touched lists had before the run (list and position order).
 pub async fn apply(
     tx: &mut Tx<'_>,
     changes: &[Change],
     stored: &StoredItems,
     deltas: &mut Deltas,
-) -> sqlx::Result<Touched> {
-    let mut touched = Touched::default();
+    touched: &mut Touched,
+) -> sqlx::Result<()> {
     if changes.is_empty() {
-        return Ok(touched);
+        return Ok(());
     }
     store_guard(tx, changes).await?;
     apply_tracks(tx, changes, deltas).await?;
@@ -36,23 +37,18 @@ pub async fn apply(
     apply_profiles(tx, changes).await?;
     ensure_actors(tx, changes).await?;
     for c in changes {
-        touched.uris.insert(c.meta.uri.clone());
-        touched.dids.insert(c.meta.did.clone());
-        if let Some(Row::Like(l)) = &c.after {
-            touched.uris.insert(l.subject_uri.clone());
+        if touched.is_everything() {
+            break;
         }
-        if let Some(Row::Comment(r)) = &c.after {
-            touched.uris.insert(r.subject_uri.clone());
+        touched.uri(&c.meta.uri);
+        touched.did(&c.meta.did);
+        match &c.after {
+            Some(Row::Like(l)) => touched.uri(&l.subject_uri),
+            Some(Row::Comment(r)) => touched.uri(&r.subject_uri),
+            _ => {}
         }
     }
-    Ok(touched)
-}
-
-/// What a batch changed.
-#[derive(Debug, Default)]
-pub struct Touched {
-    pub uris: HashSet<String>,
-    pub dids: HashSet<String>,
+    Ok(())
 }
 
 /// Tombstones for the records this run leaves removed; live records keep their rev on their
@@ -123,25 +119,32 @@ async fn apply_likes(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sql
     // removes, and by +1 for every like it writes; a pair counts while it has at least one.
     let live: Vec<String> =
         of(changes, rows::LIKE).filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect();
-    let mut change: HashMap<(String, String), i64> = HashMap::new();
-    for (_, did, subject) in likes::subjects(tx, &live).await? {
-        *change.entry((did, subject)).or_default() -= 1;
+    let live_pairs: Vec<(String, String)> =
+        likes::subjects(tx, &live).await?.into_iter().map(|(_, did, subject)| (did, subject)).collect();
+    // (did, subject) -> the change of its like count; keys borrow from the run and the live rows.
+    let mut change: HashMap<(&str, &str), i64> = HashMap::new();
+    for (did, subject) in &live_pairs {
+        *change.entry((did.as_str(), subject.as_str())).or_default() -= 1;
     }
     let (mut fresh, mut existing) = (Vec::new(), Vec::new());
     for c in of(changes, rows::LIKE) {
         if let Some(Row::Like(r)) = &c.after {
-            *change.entry((c.meta.did.clone(), r.subject_uri.clone())).or_default() += 1;
+            *change.entry((c.meta.did.as_str(), r.subject_uri.as_str())).or_default() += 1;
             if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }
-    let (dids, subjects): (Vec<String>, Vec<String>) = change.keys().cloned().unzip();
-    let before: HashMap<(String, String), i64> =
-        likes::pair_counts(tx, &dids, &subjects).await?.into_iter().map(|(d, s, n)| ((d, s), n)).collect();
+    let pairs: Vec<((&str, &str), i64)> = change.into_iter().collect();
+    let (dids, subjects): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(pair, _)| *pair).unzip();
+    let mut before = vec![0_i64; pairs.len()];
+    for (i, n) in likes::pair_counts(tx, &dids, &subjects).await? {
+        if let Some(slot) = before.get_mut(i) {
+            *slot = n;
+        }
+    }
     likes::write(tx, &fresh, true).await?;
     likes::write(tx, &existing, false).await?;
     likes::delete(tx, &removed(of(changes, rows::LIKE))).await?;
-    for ((did, subject), delta) in &change {
-        let had = before.get(&(did.clone(), subject.clone())).copied().unwrap_or(0);
+    for (((did, subject), delta), had) in pairs.iter().zip(before) {
         let step = i32::from(had + delta > 0) - i32::from(had > 0);
         if step != 0 {
             d.subject(subject).0 += step;

@@ -29,11 +29,11 @@ pub struct Deltas {
 
 impl Deltas {
     pub fn subject(&mut self, uri: &str) -> &mut (i32, i32) {
-        self.subjects.entry(uri.to_owned()).or_default()
+        slot(&mut self.subjects, uri)
     }
 
     pub fn actor(&mut self, did: &str) -> &mut ActorDelta {
-        self.actors.entry(did.to_owned()).or_default()
+        slot(&mut self.actors, did)
     }
 
     /// Forgets the pending deltas of an actor whose counters row was just removed (a purged
@@ -71,4 +71,13 @@ impl Deltas {
         }
         stats::add_actor(tx, &a).await
     }
+}
+
+/// The entry for `key`, created at its default; the key is copied only when it is new (most
+/// calls find it: a batch's likes share a few thousand subjects).
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }

@@ -12,6 +12,7 @@ pub mod fields;
 pub mod plan;
 pub mod rows;
 pub mod rules;
+pub mod touched;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,7 @@ use crate::event::{Action, Cursor, Event, EventBody, SourceItem};
 use deltas::Deltas;
 use plan::{Checked, PlannedOp};
 use rules::TrustedOrigins;
+use touched::Touched;
 use validate::RecordCheck;
 
 /// The channel AppView replicas listen on to drop cached entries.
@@ -141,15 +143,9 @@ impl Writer {
             if let EventBody::Commit(op) = &mut event.body {
                 let collection = plan::indexed(op.collection.as_str());
                 if let (Some(collection), Action::Create | Action::Update) = (collection, op.action) {
-                    let meta = rows::Meta {
-                        uri: op.uri(did),
-                        did: did.to_owned(),
-                        rkey: op.rkey.as_str().to_owned(),
-                        cid: op.cid.clone().unwrap_or_default(),
-                        rev: op.rev.as_str().to_owned(),
-                        indexed_at,
-                    };
-                    checked = Some(plan::check_record(collection, &meta, op, &self.check, &self.trusted));
+                    let uri = op.uri(did);
+                    let origin = rows::Origin { uri: &uri, rkey: op.rkey.as_str(), indexed_at };
+                    checked = Some(plan::check_record(collection, origin, op, &self.check, &self.trusted));
                 }
                 op.record = None;
             }
@@ -173,7 +169,7 @@ impl Writer {
         // Safe to skip waiting for the WAL flush: a server crash can only lose the newest commits,
         // each together with the cursor that covers it, so those events are simply replayed.
         sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        let mut touched = apply::Touched::default();
+        let mut touched = Touched::default();
         let mut deltas = Deltas::default();
         let mut cursors: Vec<Cursor> = Vec::new();
         // Commits are folded in runs; identity and sync events do not interact with commits and
@@ -249,14 +245,19 @@ impl Writer {
         tx: &mut Tx<'_>,
         run: &mut Vec<(&Event, Option<&Checked>)>,
         report: &mut BatchReport,
-        touched: &mut apply::Touched,
+        touched: &mut Touched,
         deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         if run.is_empty() {
             return Ok(());
         }
-        let dids: Vec<String> =
-            run.iter().map(|(e, _)| e.did.as_str().to_owned()).collect::<HashSet<_>>().into_iter().collect();
+        let dids: Vec<String> = run
+            .iter()
+            .map(|(e, _)| e.did.as_str())
+            .collect::<HashSet<&str>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         let known: HashMap<String, db::actors::Known> =
             db::actors::statuses(tx, &dids).await?.into_iter().map(|k| (k.did.clone(), k)).collect();
         // When each DID's first fm.plyr record in this run happened (events arrive in order).
@@ -308,7 +309,7 @@ impl Writer {
         report.applied += fold.applied - fold.dropped.len();
         report.stale += fold.stale;
         report.dropped += fold.dropped.len();
-        let t = apply::apply(tx, &changes, &items, deltas).await?;
+        apply::apply(tx, &changes, &items, deltas, touched).await?;
         tracing::debug!(
             ops = ops.len(),
             guard_ms = (t1 - t0).as_millis() as u64,
@@ -316,8 +317,6 @@ impl Writer {
             apply_ms = t2.elapsed().as_millis() as u64,
             "run written"
         );
-        touched.uris.extend(t.uris);
-        touched.dids.extend(t.dids);
         Ok(())
     }
 
@@ -327,7 +326,7 @@ impl Writer {
         tx: &mut Tx<'_>,
         later: &mut Vec<&Event>,
         report: &mut BatchReport,
-        touched: &mut apply::Touched,
+        touched: &mut Touched,
         deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         let mut identities: HashMap<&str, (Option<&str>, i64)> = HashMap::new();
@@ -351,7 +350,7 @@ impl Writer {
         let at: Vec<i64> = identities.values().map(|(_, t)| *t).collect();
         let applied = db::actors::apply_identities(tx, &did, &handle, &at).await?;
         for d in &applied {
-            touched.dids.insert(d.clone());
+            touched.did(d);
         }
         count_events("identity", "applied", applied.len());
         count_events("identity", "ignored", did.len() - applied.len());
@@ -366,7 +365,7 @@ impl Writer {
         tx: &mut Tx<'_>,
         event: &Event,
         report: &mut BatchReport,
-        touched: &mut apply::Touched,
+        touched: &mut Touched,
         deltas: &mut Deltas,
     ) -> Result<(), WriteError> {
         let did = event.did.as_str();
@@ -393,7 +392,7 @@ impl Writer {
                                 deltas.forget_actor(did);
                                 tracing::info!(%did, "account deleted: its records were purged");
                             }
-                            touched.dids.insert(did.to_owned());
+                            touched.did(did);
                             "applied"
                         }
                         None => "ignored",
@@ -463,13 +462,10 @@ fn count_event(kind: &'static str, collection: &str, outcome: &'static str) {
 }
 
 /// Announces what the batch changed; delivered by PostgreSQL when the transaction commits.
-async fn notify(tx: &mut Tx<'_>, touched: &apply::Touched) -> sqlx::Result<()> {
-    if touched.uris.is_empty() && touched.dids.is_empty() {
+async fn notify(tx: &mut Tx<'_>, touched: &Touched) -> sqlx::Result<()> {
+    if touched.is_empty() {
         return Ok(());
     }
-    let payload = serde_json::json!({ "uris": touched.uris, "dids": touched.dids }).to_string();
-    // NOTIFY payloads are limited to 8000 bytes: past that, tell listeners to drop everything.
-    let payload = if payload.len() < 7900 { payload } else { r#"{"all":true}"#.to_owned() };
-    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, payload).execute(&mut **tx).await?;
+    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, touched.payload()).execute(&mut **tx).await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::rows::{self, Meta, Reject, Row};
+use super::rows::{self, Meta, Origin, Reject, Row};
 use super::validate::{Invalid, RecordCheck};
 use crate::db::guard::GuardRow;
 use crate::db::lists::StoredItem;
@@ -55,12 +55,12 @@ pub struct Dropped {
 /// What a create or update of an indexed collection comes to: its row, or why it is dropped.
 pub type Checked = Result<Row, Dropped>;
 
-/// Checks the record of a create or update (`meta` describes that op) against its lexicon and
+/// Checks the record of a create or update (`origin` describes that op) against its lexicon and
 /// the collection's rules, and extracts its row. It depends on nothing but the op, so the
 /// pipeline runs it as events arrive, before their batch is written.
 pub fn check_record(
     collection: &'static str,
-    meta: &Meta,
+    origin: Origin<'_>,
     op: &RecordOp,
     check: &RecordCheck,
     trusted: &TrustedOrigins,
@@ -75,7 +75,7 @@ pub fn check_record(
         };
         return Err(Dropped { reason, detail: invalid.to_string() });
     }
-    rows::extract(collection, meta, record, trusted)
+    rows::extract(collection, origin, record, trusted)
         .map_err(|reject| Dropped { reason: reject.reason(), detail: reject_detail(reject).into() })
 }
 
@@ -112,21 +112,22 @@ pub fn fold(
             .or_insert(item.added_at);
     }
     let known: HashMap<&str, &GuardRow> = guard.iter().map(|g| (g.uri.as_str(), g)).collect();
-    let mut slots: HashMap<String, usize> = HashMap::new();
-    let mut changes: Vec<Change> = Vec::new();
-    let mut revs: Vec<Option<String>> = Vec::new();
+    // Keys and revs borrow from `ops` and `guard`; only the changes own their strings.
+    let mut slots: HashMap<&str, usize> = HashMap::with_capacity(ops.len());
+    let mut changes: Vec<Change> = Vec::with_capacity(ops.len());
+    let mut revs: Vec<Option<&str>> = Vec::with_capacity(ops.len());
     let mut report = FoldReport::default();
 
     for p in ops {
         let Some(collection) = indexed(p.op.collection.as_str()) else { continue };
-        let uri = p.uri.clone();
-        let idx = *slots.entry(uri.clone()).or_insert_with(|| {
-            let g = known.get(uri.as_str());
-            revs.push(g.map(|g| g.rev.clone()));
+        let uri = p.uri.as_str();
+        let idx = *slots.entry(uri).or_insert_with(|| {
+            let g = known.get(uri);
+            revs.push(g.map(|g| g.rev.as_str()));
             changes.push(Change {
                 collection,
                 meta: Meta {
-                    uri: uri.clone(),
+                    uri: uri.to_owned(),
                     did: p.did.to_owned(),
                     rkey: p.op.rkey.as_str().to_owned(),
                     cid: String::new(),
@@ -141,11 +142,11 @@ pub fn fold(
             changes.len() - 1
         });
         let rev = p.op.rev.as_str();
-        if revs[idx].as_deref().is_some_and(|known| rev <= known) {
+        if revs[idx].is_some_and(|known| rev <= known) {
             report.stale += 1;
             continue;
         }
-        revs[idx] = Some(rev.to_owned());
+        revs[idx] = Some(rev);
         let change = &mut changes[idx];
         if change.meta.rev.is_empty() {
             change.first_at = p.indexed_at;
@@ -158,21 +159,21 @@ pub fn fold(
             Action::Create | Action::Update => {
                 let outcome = match p.checked {
                     Some(checked) => checked.clone(),
-                    None => check_record(collection, &change.meta, p.op, check, trusted),
+                    None => check_record(collection, change.meta.origin(), p.op, check, trusted),
                 };
                 match outcome {
                     Ok(row) => Some(row),
                     Err(Dropped { reason, detail }) => {
-                        report.dropped.push((uri, reason, detail));
+                        report.dropped.push((uri.to_owned(), reason, detail));
                         None
                     }
                 }
             }
         };
         // Carry each list subject's first-added time from the previous version to this one.
-        let key = change.meta.uri.clone();
         match &mut change.after {
             Some(Row::List(list)) => {
+                let key = change.meta.uri.clone();
                 let previous = list_items.remove(&key).unwrap_or_default();
                 let mut current: HashMap<String, DateTime<Utc>> = HashMap::new();
                 for ((subject, _), at) in list.items.iter().zip(list.added_at.iter_mut()) {
@@ -184,7 +185,7 @@ pub fn fold(
                 list_items.insert(key, current);
             }
             None if change.collection == rows::LIST => {
-                list_items.remove(&key);
+                list_items.remove(uri);
             }
             _ => {}
         }

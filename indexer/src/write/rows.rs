@@ -37,6 +37,21 @@ pub struct Meta {
     pub indexed_at: DateTime<Utc>,
 }
 
+impl Meta {
+    pub fn origin(&self) -> Origin<'_> {
+        Origin { uri: &self.uri, rkey: &self.rkey, indexed_at: self.indexed_at }
+    }
+}
+
+/// What extracting a row needs to know of its record besides the record: borrowed, so checking
+/// a record as it arrives copies none of its identifiers.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub uri: &'a str,
+    pub rkey: &'a str,
+    pub indexed_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone)]
 pub struct TrackRow {
     pub id: i64,
@@ -140,7 +155,7 @@ impl Reject {
 /// Builds the typed row for a validated record of `collection`.
 pub fn extract(
     collection: &str,
-    meta: &Meta,
+    meta: Origin<'_>,
     record: &Ipld,
     trusted: &TrustedOrigins,
 ) -> Result<Row, Reject> {
@@ -183,7 +198,7 @@ pub fn extract(
             let version_time = fields::datetime(f, "updatedAt").unwrap_or(created_at);
             Row::List(ListRow {
                 added_at: vec![version_time; items.len()],
-                id: list_id(&meta.uri),
+                id: list_id(meta.uri),
                 name: fields::string(f, "name"),
                 list_type: fields::string(f, "listType"),
                 items,
@@ -214,7 +229,7 @@ pub fn extract(
 }
 
 fn track(
-    meta: &Meta,
+    meta: Origin<'_>,
     f: &Fields,
     created_at: DateTime<Utc>,
     trusted: &TrustedOrigins,
@@ -250,11 +265,11 @@ fn track(
                 && id.len() <= 128
                 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-        .unwrap_or_else(|| meta.rkey.clone());
+        .unwrap_or_else(|| meta.rkey.to_owned());
     let image_url =
         fields::string(f, "imageUrl").filter(|u| u.starts_with("https://") || u.starts_with("http://"));
     Ok(TrackRow {
-        id: track_id(&meta.uri),
+        id: track_id(meta.uri),
         title: fields::string(f, "title").unwrap_or_default(),
         artist: fields::string(f, "artist").unwrap_or_default(),
         album: fields::string(f, "album").filter(|a| !a.is_empty()),

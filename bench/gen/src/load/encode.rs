@@ -273,7 +273,7 @@ impl Encoder {
             rev: rec.rev.clone(),
             indexed_at: time_of(rec.time_us),
         };
-        let row = rows::extract(rec.collection, &meta, &rec.record, &self.trusted)
+        let row = rows::extract(rec.collection, meta.origin(), &rec.record, &self.trusted)
             .map_err(|r| LoadError::Rejected { uri: meta.uri.clone(), reason: r.reason().to_owned() })?;
         self.row(&meta, &row);
         Ok(())

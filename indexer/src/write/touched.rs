@@ -1,0 +1,118 @@
+//! What a transaction changed, announced with `NOTIFY` when it commits so AppView replicas drop
+//! the cached entries of those URIs and DIDs.
+//!
+//! A payload is limited to 8,000 bytes; past that, listeners are told to drop everything. The
+//! set stops growing as soon as it could no longer fit, so a catching-up batch of thousands of
+//! records costs no more than a payload's worth of copies, hashing and JSON.
+
+use std::collections::HashSet;
+
+/// Payloads at or above this size become `{"all":true}` (PostgreSQL refuses 8,000 bytes).
+pub const PAYLOAD_LIMIT: usize = 7_900;
+
+/// The URIs and DIDs a transaction changed, or "too many to list".
+#[derive(Debug, Default)]
+pub struct Touched {
+    uris: HashSet<String>,
+    dids: HashSet<String>,
+    /// The payload's size so far if every key needs no escaping (an estimate that only
+    /// decides when to stop collecting; [`Touched::payload`] measures the real one).
+    bytes: usize,
+    all: bool,
+}
+
+impl Touched {
+    pub fn uri(&mut self, uri: &str) {
+        if !self.all && !self.uris.contains(uri) {
+            self.grow(uri.len());
+            if !self.all {
+                self.uris.insert(uri.to_owned());
+            }
+        }
+    }
+
+    pub fn did(&mut self, did: &str) {
+        if !self.all && !self.dids.contains(did) {
+            self.grow(did.len());
+            if !self.all {
+                self.dids.insert(did.to_owned());
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.all && self.uris.is_empty() && self.dids.is_empty()
+    }
+
+    /// Whether the change is too large to list and listeners must drop everything.
+    pub fn is_everything(&self) -> bool {
+        self.all
+    }
+
+    /// The `NOTIFY` payload: `{"uris":[…],"dids":[…]}`, or `{"all":true}` when that would not fit.
+    pub fn payload(&self) -> String {
+        const ALL: &str = r#"{"all":true}"#;
+        if self.all {
+            return ALL.to_owned();
+        }
+        let payload = serde_json::json!({ "uris": self.uris, "dids": self.dids }).to_string();
+        if payload.len() < PAYLOAD_LIMIT { payload } else { ALL.to_owned() }
+    }
+
+    fn grow(&mut self, key: usize) {
+        // `{"uris":[],"dids":[]}` plus quotes and a comma per key.
+        self.bytes = self.bytes.max(21) + key + 3;
+        if self.bytes >= PAYLOAD_LIMIT {
+            self.all = true;
+            self.uris = HashSet::new();
+            self.dids = HashSet::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PAYLOAD_LIMIT, Touched};
+
+    #[test]
+    fn small_changes_are_listed_once_each() {
+        let mut t = Touched::default();
+        assert!(t.is_empty());
+        t.uri("at://did:plc:a/fm.plyr.track/1");
+        t.uri("at://did:plc:a/fm.plyr.track/1");
+        t.did("did:plc:a");
+        let v: serde_json::Value = serde_json::from_str(&t.payload()).expect("json");
+        assert_eq!(v["uris"], serde_json::json!(["at://did:plc:a/fm.plyr.track/1"]));
+        assert_eq!(v["dids"], serde_json::json!(["did:plc:a"]));
+        assert!(!t.is_everything());
+    }
+
+    #[test]
+    fn a_change_too_large_for_one_payload_becomes_everything_and_stops_collecting() {
+        let mut t = Touched::default();
+        for i in 0..10_000 {
+            t.uri(&format!("at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/fm.plyr.like/{i:013}"));
+        }
+        assert!(t.is_everything());
+        assert!(!t.is_empty());
+        assert_eq!(t.payload(), r#"{"all":true}"#);
+        t.did("did:plc:b");
+        assert_eq!(t.payload(), r#"{"all":true}"#, "stays everything");
+    }
+
+    #[test]
+    fn every_listed_payload_fits_and_the_cut_comes_at_the_limit() {
+        let mut t = Touched::default();
+        let mut last_listed = 0;
+        for i in 0..400 {
+            t.uri(&format!("at://did:plc:aaaaaaaaaaaaaaaaaaaaaaaa/fm.plyr.like/{i:013}"));
+            let p = t.payload();
+            assert!(p.len() < PAYLOAD_LIMIT);
+            if !t.is_everything() {
+                last_listed = p.len();
+            }
+        }
+        assert!(t.is_everything());
+        assert!(last_listed > PAYLOAD_LIMIT - 100, "listed up to the limit, not far short: {last_listed}");
+    }
+}
