@@ -97,42 +97,81 @@ pub async fn delete_tracks(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()>
     Ok(())
 }
 
-pub async fn upsert_comments(tx: &mut Tx<'_>, rows: &[(&Meta, &CommentRow)]) -> sqlx::Result<()> {
+/// Writes comment rows. `fresh` rows are known (from the guard, in this transaction) not to
+/// exist, so they are inserted without conflict handling, as likes are (`likes::write`).
+pub async fn write_comments(tx: &mut Tx<'_>, rows: &[(&Meta, &CommentRow)], fresh: bool) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let text = |f: fn(&Meta, &CommentRow) -> String| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
-    let time =
-        |f: fn(&Meta, &CommentRow) -> DateTime<Utc>| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
-    let updated: Vec<Option<DateTime<Utc>>> = rows.iter().map(|(_, r)| r.updated_at).collect();
-    let ts: Vec<i64> = rows.iter().map(|(_, r)| r.timestamp_ms).collect();
-    sqlx::query!(
-        r#"INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms,
-                                 created_at, updated_at, indexed_at, sort_at)
-           SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
-                                $12::timestamptz[], $13::timestamptz[])
-           ON CONFLICT (uri) DO UPDATE SET
-             cid = EXCLUDED.cid, rev = EXCLUDED.rev, subject_uri = EXCLUDED.subject_uri,
-             subject_cid = EXCLUDED.subject_cid, text = EXCLUDED.text, timestamp_ms = EXCLUDED.timestamp_ms,
-             created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-             indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#,
-        &text(|m, _| m.uri.clone()),
-        &text(|m, _| m.cid.clone()),
-        &text(|m, _| m.rev.clone()),
-        &text(|m, _| m.did.clone()),
-        &text(|m, _| m.rkey.clone()),
-        &text(|_, r| r.subject_uri.clone()),
-        &text(|_, r| r.subject_cid.clone()),
-        &text(|_, r| r.text.clone()),
-        &ts,
-        &time(|_, r| r.created_at),
-        &updated as &[Option<DateTime<Utc>>],
-        &time(|m, _| m.indexed_at),
-        &time(|_, r| r.sort_at),
-    )
-    .execute(&mut **tx)
-    .await?;
+    // Columns borrow from the rows: nothing is copied before sqlx encodes them.
+    fn column<'a, T>(
+        rows: &[(&'a Meta, &'a CommentRow)],
+        f: impl Fn(&'a Meta, &'a CommentRow) -> T,
+    ) -> Vec<T> {
+        rows.iter().map(|(m, r)| f(m, r)).collect()
+    }
+    let (uri, cid, rev, did, rkey) = (
+        column(rows, |m, _| m.uri.as_str()),
+        column(rows, |m, _| m.cid.as_str()),
+        column(rows, |m, _| m.rev.as_str()),
+        column(rows, |m, _| m.did.as_str()),
+        column(rows, |m, _| m.rkey.as_str()),
+    );
+    let (subject_uri, subject_cid, body) = (
+        column(rows, |_, r| r.subject_uri.as_str()),
+        column(rows, |_, r| r.subject_cid.as_str()),
+        column(rows, |_, r| r.text.as_str()),
+    );
+    let (ts, updated) = (column(rows, |_, r| r.timestamp_ms), column(rows, |_, r| r.updated_at));
+    let (created, indexed, sort) = (
+        column(rows, |_, r| r.created_at),
+        column(rows, |m, _| m.indexed_at),
+        column(rows, |_, r| r.sort_at),
+    );
+    // The two statements differ only in conflict handling; `sqlx::query!` checks each literal.
+    macro_rules! insert {
+        ($sql:literal) => {
+            sqlx::query!(
+                $sql,
+                &uri as &[&str],
+                &cid as &[&str],
+                &rev as &[&str],
+                &did as &[&str],
+                &rkey as &[&str],
+                &subject_uri as &[&str],
+                &subject_cid as &[&str],
+                &body as &[&str],
+                &ts,
+                &created,
+                &updated as &[Option<DateTime<Utc>>],
+                &indexed,
+                &sort
+            )
+        };
+    }
+    let query = if fresh {
+        insert!(
+            r#"INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms,
+                                     created_at, updated_at, indexed_at, sort_at)
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
+                                    $12::timestamptz[], $13::timestamptz[])"#
+        )
+    } else {
+        insert!(
+            r#"INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms,
+                                     created_at, updated_at, indexed_at, sort_at)
+               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                    $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
+                                    $12::timestamptz[], $13::timestamptz[])
+               ON CONFLICT (uri) DO UPDATE SET
+                 cid = EXCLUDED.cid, rev = EXCLUDED.rev, subject_uri = EXCLUDED.subject_uri,
+                 subject_cid = EXCLUDED.subject_cid, text = EXCLUDED.text, timestamp_ms = EXCLUDED.timestamp_ms,
+                 created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+                 indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#
+        )
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

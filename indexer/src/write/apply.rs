@@ -100,14 +100,15 @@ async fn apply_comments(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> 
     for (_, subject) in records::comment_subjects(tx, &live).await? {
         d.subject(&subject).1 -= 1;
     }
-    let mut up = Vec::new();
+    let (mut fresh, mut existing) = (Vec::new(), Vec::new());
     for c in of(changes, rows::COMMENT) {
         if let Some(Row::Comment(r)) = &c.after {
             d.subject(&r.subject_uri).1 += 1;
-            up.push((&c.meta, r));
+            if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }
-    records::upsert_comments(tx, &up).await?;
+    records::write_comments(tx, &fresh, true).await?;
+    records::write_comments(tx, &existing, false).await?;
     records::delete_comments(tx, &removed(of(changes, rows::COMMENT))).await
 }
 
