@@ -83,18 +83,28 @@ fn read_lines(
 ) -> std::io::Result<ReplaySummary> {
     let decoder = FrameDecoder::new(Protocol::V1, "");
     let mut summary = ReplaySummary::default();
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        let number = i64::try_from(index + 1).unwrap_or(i64::MAX);
+    // Lines are read as bytes into one reused buffer: the JSON parser checks the UTF-8 of every
+    // string it reads, so a line that is not UTF-8 is a bad line like any other (counted and
+    // skipped) rather than an I/O error that ends the replay, and no line is validated twice.
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buffer = Vec::new();
+    let mut number: i64 = 0;
+    loop {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer)? == 0 {
+            break;
+        }
+        number = number.saturating_add(1);
         summary.lines += 1;
-        if number <= resume_after || line.trim().is_empty() {
+        let line = buffer.trim_ascii();
+        if number <= resume_after || line.is_empty() {
             summary.skipped_lines += 1;
             continue;
         }
         if shutdown.is_cancelled() {
             break;
         }
-        match decoder.decode(line.as_bytes()) {
+        match decoder.decode(line) {
             Ok(Frame::Event { event, cursor }) => {
                 let cursor = Cursor {
                     source: SOURCE.into(),
@@ -115,4 +125,56 @@ fn read_lines(
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::read_lines;
+    use crate::event::SourceItem;
+    use crate::pipeline;
+
+    fn identity(did: &str, time_us: i64) -> String {
+        format!(r#"{{"did":"{did}","time_us":{time_us},"kind":"identity","identity":{{"handle":"a.test"}}}}"#)
+    }
+
+    #[test]
+    fn bad_lines_are_counted_and_skipped_even_when_they_are_not_utf8() {
+        let dir = std::env::temp_dir().join(format!("plyr-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("stream.jsonl");
+        let mut file = std::fs::File::create(&path).expect("file");
+        writeln!(file, "{}", identity("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa", 10)).expect("write");
+        file.write_all(b"{\"did\":\"\xff\xfe\",\"time_us\":11}\n").expect("write");
+        writeln!(file, "   ").expect("write");
+        writeln!(file, "not json").expect("write");
+        write!(file, "{}\r\n", identity("did:plc:bbbbbbbbbbbbbbbbbbbbbbbb", 12)).expect("write");
+        write!(file, "{}", identity("did:plc:cccccccccccccccccccccccc", 13)).expect("write"); // no final newline
+        drop(file);
+
+        let (tx, mut rx) = pipeline::channel();
+        let file = std::fs::File::open(&path).expect("open");
+        let summary = read_lines(file, "issuer".into(), 0, tx, CancellationToken::new()).expect("read");
+        let mut lines = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            let SourceItem::Event { event, cursor } = item else { panic!("only events are sent") };
+            lines.push((cursor.value, event.did.as_str().to_owned(), cursor.issuer));
+        }
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+
+        assert_eq!((summary.lines, summary.skipped_lines, summary.bad_lines), (6, 1, 2));
+        let issuer = Some("issuer".to_owned());
+        assert_eq!(
+            lines,
+            vec![
+                (1, "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa".to_owned(), issuer.clone()),
+                (5, "did:plc:bbbbbbbbbbbbbbbbbbbbbbbb".to_owned(), issuer.clone()),
+                (6, "did:plc:cccccccccccccccccccccccc".to_owned(), issuer),
+            ],
+            "cursor values are line numbers, bad lines included"
+        );
+    }
 }
