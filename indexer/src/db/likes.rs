@@ -1,7 +1,7 @@
 //! Likes. Several like records of one subject by one author may exist; counts are per distinct
 //! (author, subject) pair, so the write path compares the pairs before and after a batch.
 
-use super::Tx;
+use super::{MetaColumns, Tx, column};
 use crate::write::rows::{LikeRow, Meta};
 
 /// How many likes exist for each pair `(did[i], subject[i])`: `(i, n)` for the pairs that have
@@ -48,37 +48,24 @@ pub async fn write(tx: &mut Tx<'_>, rows: &[(&Meta, &LikeRow)], fresh: bool) -> 
     if rows.is_empty() {
         return Ok(());
     }
-    // Columns borrow from the rows: nothing is copied before sqlx encodes them.
-    fn column<'a, T>(rows: &[(&'a Meta, &'a LikeRow)], f: impl Fn(&'a Meta, &'a LikeRow) -> T) -> Vec<T> {
-        rows.iter().map(|(m, r)| f(m, r)).collect()
-    }
-    let (uri, cid, rev) = (
-        column(rows, |m, _| m.uri.as_str()),
-        column(rows, |m, _| m.cid.as_str()),
-        column(rows, |m, _| m.rev.as_str()),
-    );
-    let (did, rkey) = (column(rows, |m, _| m.did.as_str()), column(rows, |m, _| m.rkey.as_str()));
+    let m = MetaColumns::of(rows);
     let (subject_uri, subject_cid) =
         (column(rows, |_, r| r.subject_uri.as_str()), column(rows, |_, r| r.subject_cid.as_str()));
-    let (created_at, indexed_at, sort_at) = (
-        column(rows, |_, r| r.created_at),
-        column(rows, |m, _| m.indexed_at),
-        column(rows, |_, r| r.sort_at),
-    );
+    let (created_at, sort_at) = (column(rows, |_, r| r.created_at), column(rows, |_, r| r.sort_at));
     // The two statements differ only in conflict handling; `sqlx::query!` checks each literal.
     macro_rules! insert {
         ($sql:literal) => {
             sqlx::query!(
                 $sql,
-                &uri as &[&str],
-                &cid as &[&str],
-                &rev as &[&str],
-                &did as &[&str],
-                &rkey as &[&str],
+                &m.uri as &[&str],
+                &m.cid as &[&str],
+                &m.rev as &[&str],
+                &m.did as &[&str],
+                &m.rkey as &[&str],
                 &subject_uri as &[&str],
                 &subject_cid as &[&str],
                 &created_at,
-                &indexed_at,
+                &m.indexed_at,
                 &sort_at
             )
         };

@@ -13,5 +13,39 @@ pub mod records;
 pub mod repos;
 pub mod stats;
 
+use chrono::{DateTime, Utc};
+
+use crate::write::rows::Meta;
+
 /// The transaction every write function takes.
 pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
+
+/// One column of a bulk statement, borrowed from its rows: nothing is copied before sqlx
+/// encodes it.
+pub fn column<'a, R, T>(rows: &[(&'a Meta, &'a R)], f: impl Fn(&'a Meta, &'a R) -> T) -> Vec<T> {
+    rows.iter().map(|(m, r)| f(m, r)).collect()
+}
+
+/// The columns every record row starts with, borrowed from the rows' [`Meta`].
+#[derive(Debug)]
+pub struct MetaColumns<'a> {
+    pub uri: Vec<&'a str>,
+    pub cid: Vec<&'a str>,
+    pub rev: Vec<&'a str>,
+    pub did: Vec<&'a str>,
+    pub rkey: Vec<&'a str>,
+    pub indexed_at: Vec<DateTime<Utc>>,
+}
+
+impl<'a> MetaColumns<'a> {
+    pub fn of<R>(rows: &[(&'a Meta, &'a R)]) -> Self {
+        Self {
+            uri: column(rows, |m, _| m.uri.as_str()),
+            cid: column(rows, |m, _| m.cid.as_str()),
+            rev: column(rows, |m, _| m.rev.as_str()),
+            did: column(rows, |m, _| m.did.as_str()),
+            rkey: column(rows, |m, _| m.rkey.as_str()),
+            indexed_at: column(rows, |m, _| m.indexed_at),
+        }
+    }
+}

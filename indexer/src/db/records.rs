@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Tx;
+use super::{MetaColumns, Tx, column};
 use crate::write::rows::{CommentRow, Meta, TrackRow};
 
 pub async fn upsert_tracks(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx::Result<()> {
@@ -103,48 +103,31 @@ pub async fn write_comments(tx: &mut Tx<'_>, rows: &[(&Meta, &CommentRow)], fres
     if rows.is_empty() {
         return Ok(());
     }
-    // Columns borrow from the rows: nothing is copied before sqlx encodes them.
-    fn column<'a, T>(
-        rows: &[(&'a Meta, &'a CommentRow)],
-        f: impl Fn(&'a Meta, &'a CommentRow) -> T,
-    ) -> Vec<T> {
-        rows.iter().map(|(m, r)| f(m, r)).collect()
-    }
-    let (uri, cid, rev, did, rkey) = (
-        column(rows, |m, _| m.uri.as_str()),
-        column(rows, |m, _| m.cid.as_str()),
-        column(rows, |m, _| m.rev.as_str()),
-        column(rows, |m, _| m.did.as_str()),
-        column(rows, |m, _| m.rkey.as_str()),
-    );
+    let m = MetaColumns::of(rows);
     let (subject_uri, subject_cid, body) = (
         column(rows, |_, r| r.subject_uri.as_str()),
         column(rows, |_, r| r.subject_cid.as_str()),
         column(rows, |_, r| r.text.as_str()),
     );
     let (ts, updated) = (column(rows, |_, r| r.timestamp_ms), column(rows, |_, r| r.updated_at));
-    let (created, indexed, sort) = (
-        column(rows, |_, r| r.created_at),
-        column(rows, |m, _| m.indexed_at),
-        column(rows, |_, r| r.sort_at),
-    );
+    let (created, sort) = (column(rows, |_, r| r.created_at), column(rows, |_, r| r.sort_at));
     // The two statements differ only in conflict handling; `sqlx::query!` checks each literal.
     macro_rules! insert {
         ($sql:literal) => {
             sqlx::query!(
                 $sql,
-                &uri as &[&str],
-                &cid as &[&str],
-                &rev as &[&str],
-                &did as &[&str],
-                &rkey as &[&str],
+                &m.uri as &[&str],
+                &m.cid as &[&str],
+                &m.rev as &[&str],
+                &m.did as &[&str],
+                &m.rkey as &[&str],
                 &subject_uri as &[&str],
                 &subject_cid as &[&str],
                 &body as &[&str],
                 &ts,
                 &created,
                 &updated as &[Option<DateTime<Utc>>],
-                &indexed,
+                &m.indexed_at,
                 &sort
             )
         };
