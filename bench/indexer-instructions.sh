@@ -58,15 +58,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_machine >&2
-cargo build --release --locked -q -p plyr-indexer -p plyr-gen
-current="$root/target/release/indexer"
-previous=""
-if [ -n "$baseline" ]; then
-  bench_baseline "$root" "$baseline" plyr-indexer indexer
-  previous="$BENCH_BASELINE_BIN" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
-fi
-target/release/plyr-gen jetstream --events "$events" --seed "$seed" --out "$work/stream.jsonl" 2>/dev/null
+bench_indexer_setup "$root" "$baseline" "$events" "$seed" "$work/stream.jsonl"
+current="$BENCH_CURRENT" previous="$BENCH_PREVIOUS" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
 
 # The indexer's own instructions for one replay into a fresh database on the admin server.
 indexer_ir() {

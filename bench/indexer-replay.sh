@@ -44,16 +44,8 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
-bench_machine >&2
-cargo build --release --locked -q -p plyr-indexer -p plyr-gen
-current="$root/target/release/indexer"
-previous=""
-if [ -n "$baseline" ]; then
-  bench_baseline "$root" "$baseline" plyr-indexer indexer
-  previous="$BENCH_BASELINE_BIN" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
-fi
-
-target/release/plyr-gen jetstream --events "$events" --seed "$seed" --out "$work/stream.jsonl" 2>/dev/null
+bench_indexer_setup "$root" "$baseline" "$events" "$seed" "$work/stream.jsonl"
+current="$BENCH_CURRENT" previous="$BENCH_PREVIOUS" worktree="$BENCH_BASELINE_WORKTREE" rev="$BENCH_BASELINE_REV"
 
 # One replay into a fresh database: prints "events/s rss_mib".
 replay() {

@@ -34,3 +34,19 @@ bench_baseline() {
   BENCH_BASELINE_WORKTREE="$worktree"
   BENCH_BASELINE_REV="$rev"
 }
+
+# bench_indexer_setup ROOT BASELINE EVENTS SEED OUT: prints the machine line, builds our release
+# indexer and plyr-gen (and BASELINE's indexer, when given, with bench_baseline) and writes the
+# generated Jetstream stream (EVENTS events, seed SEED) to OUT. Sets BENCH_CURRENT, BENCH_PREVIOUS
+# (empty without a baseline), BENCH_BASELINE_WORKTREE and BENCH_BASELINE_REV.
+bench_indexer_setup() {
+  local root="$1" baseline="$2" events="$3" seed="$4" out="$5"
+  bench_machine >&2
+  (cd "$root" && cargo build --release --locked -q -p plyr-indexer -p plyr-gen)
+  BENCH_CURRENT="$root/target/release/indexer" BENCH_PREVIOUS="" BENCH_BASELINE_WORKTREE="" BENCH_BASELINE_REV=""
+  if [ -n "$baseline" ]; then
+    bench_baseline "$root" "$baseline" plyr-indexer indexer
+    BENCH_PREVIOUS="$BENCH_BASELINE_BIN"
+  fi
+  "$root/target/release/plyr-gen" jetstream --events "$events" --seed "$seed" --out "$out" 2>/dev/null
+}
