@@ -18,7 +18,7 @@ use super::{DataModelError, check_map};
 
 /// Standard base64; decoding accepts padded or unpadded input and non-zero trailing bits
 /// (the interop vectors use `"123"`), encoding writes no padding.
-pub(super) const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
+const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)
@@ -28,7 +28,7 @@ pub(super) const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// JSON numbers beyond 2^53 cannot be told apart from floats, so integer-like floats are
 /// accepted only up to there.
-pub(super) const MAX_SAFE_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
+const MAX_SAFE_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Converts a record (which must be a JSON object) into atproto data.
 pub fn record_from_json(value: Value) -> Result<Ipld, DataModelError> {
@@ -58,11 +58,33 @@ fn integer(n: &Number) -> Result<i64, DataModelError> {
         return Err(DataModelError::IntegerOutOfRange);
     }
     match n.as_f64() {
-        // Integral and within 2^53, so the cast is exact.
-        Some(f) if f.fract() == 0.0 && f.abs() <= MAX_SAFE_FLOAT_INTEGER => Ok(f as i64),
-        Some(f) => Err(DataModelError::Float(f)),
+        Some(f) => integer_from_float(f),
         None => Err(DataModelError::IntegerOutOfRange),
     }
+}
+
+/// A JSON float as atproto data: an integer when it is integral and within 2^53 (so the cast is
+/// exact), otherwise not data at all.
+pub(super) fn integer_from_float(f: f64) -> Result<i64, DataModelError> {
+    if f.fract() == 0.0 && f.abs() <= MAX_SAFE_FLOAT_INTEGER {
+        Ok(f as i64)
+    } else {
+        Err(DataModelError::Float(f))
+    }
+}
+
+/// The string of a `{"$link": "<cid>"}`: a CIDv1.
+pub(super) fn link_from_str(s: &str) -> Result<Ipld, DataModelError> {
+    let cid = Cid::try_from(s).map_err(|_| DataModelError::InvalidLink("not a CID"))?;
+    if cid.version() != cid::Version::V1 {
+        return Err(DataModelError::InvalidLink("CIDv0 is not allowed"));
+    }
+    Ok(Ipld::Link(cid))
+}
+
+/// The string of a `{"$bytes": "<base64>"}`.
+pub(super) fn bytes_from_str(s: &str) -> Result<Ipld, DataModelError> {
+    BYTES_BASE64.decode(s).map(Ipld::Bytes).map_err(|_| DataModelError::InvalidBytes("not base64"))
 }
 
 fn object(map: Map<String, Value>) -> Result<Ipld, DataModelError> {
@@ -73,11 +95,7 @@ fn object(map: Map<String, Value>) -> Result<Ipld, DataModelError> {
         let Value::String(s) = link else {
             return Err(DataModelError::InvalidLink("must be a string"));
         };
-        let cid = Cid::try_from(s.as_str()).map_err(|_| DataModelError::InvalidLink("not a CID"))?;
-        if cid.version() != cid::Version::V1 {
-            return Err(DataModelError::InvalidLink("CIDv0 is not allowed"));
-        }
-        return Ok(Ipld::Link(cid));
+        return link_from_str(s);
     }
     if let Some(bytes) = map.get("$bytes") {
         if map.len() != 1 {
@@ -86,8 +104,7 @@ fn object(map: Map<String, Value>) -> Result<Ipld, DataModelError> {
         let Value::String(s) = bytes else {
             return Err(DataModelError::InvalidBytes("must be a string"));
         };
-        let decoded = BYTES_BASE64.decode(s).map_err(|_| DataModelError::InvalidBytes("not base64"))?;
-        return Ok(Ipld::Bytes(decoded));
+        return bytes_from_str(s);
     }
     let converted = map
         .into_iter()

@@ -9,12 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::Engine as _;
-use cid::Cid;
 use ipld_core::ipld::Ipld;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::json::{BYTES_BASE64, MAX_SAFE_FLOAT_INTEGER};
+use super::json::{bytes_from_str, integer_from_float, link_from_str};
 use super::{DataModelError, check_map};
 
 /// A JSON value read as atproto data, or why it is not atproto data.
@@ -63,12 +61,7 @@ impl<'de> Visitor<'de> for DataVisitor {
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
-        // Integral and within 2^53, so the cast is exact (as `ipld_from_json` reads `1.0`).
-        Ok(if f.fract() == 0.0 && f.abs() <= MAX_SAFE_FLOAT_INTEGER {
-            Ok(Ipld::Integer((f as i64).into()))
-        } else {
-            Err(DataModelError::Float(f))
-        })
+        Ok(integer_from_float(f).map(|n| Ipld::Integer(n.into())))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
@@ -120,7 +113,7 @@ impl<'de> Visitor<'de> for DataVisitor {
             let Special::String(s) = link else {
                 return Ok(Err(DataModelError::InvalidLink("must be a string")));
             };
-            return Ok(parse_link(&s));
+            return Ok(link_from_str(&s));
         }
         if let Some(bytes) = bytes {
             if others != 0 {
@@ -129,10 +122,7 @@ impl<'de> Visitor<'de> for DataVisitor {
             let Special::String(s) = bytes else {
                 return Ok(Err(DataModelError::InvalidBytes("must be a string")));
             };
-            return Ok(BYTES_BASE64
-                .decode(s)
-                .map(Ipld::Bytes)
-                .map_err(|_| DataModelError::InvalidBytes("not base64")));
+            return Ok(bytes_from_str(&s));
         }
         // The first bad value in key order, as converting a parsed map finds it.
         let mut converted = BTreeMap::new();
@@ -146,14 +136,6 @@ impl<'de> Visitor<'de> for DataVisitor {
         }
         Ok(check_map(&converted).map(|()| Ipld::Map(converted)))
     }
-}
-
-fn parse_link(s: &str) -> Result<Ipld, DataModelError> {
-    let cid = Cid::try_from(s).map_err(|_| DataModelError::InvalidLink("not a CID"))?;
-    if cid.version() != cid::Version::V1 {
-        return Err(DataModelError::InvalidLink("CIDv0 is not allowed"));
-    }
-    Ok(Ipld::Link(cid))
 }
 
 /// The value under `$link` or `$bytes`: a string, or anything else (skipped unread).
