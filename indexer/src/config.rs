@@ -59,8 +59,9 @@ pub struct IndexerOptions {
     /// Most events in one batch. A live stream's batches are cut by time long before they fill;
     /// this bounds catching up (replays, backfill, a stream far behind), where larger batches
     /// collapse more counter and actor updates into one row write each (4,000 instead of 2,000:
-    /// 23 % less PostgreSQL CPU per replayed event; docs/BENCHMARKS.md).
-    #[arg(long, env = "PLYR_BATCH_SIZE", default_value_t = 4000)]
+    /// 23 % less PostgreSQL CPU per replayed event; 8,000 instead of 4,000: 5 % less). Up to
+    /// three batches are in memory at once (docs/BENCHMARKS.md).
+    #[arg(long, env = "PLYR_BATCH_SIZE", default_value_t = 8000)]
     pub batch_size: usize,
 
     /// Write lanes: each batch's events are split by DID into this many parts (one DID's events

@@ -4,8 +4,8 @@
 //! A batch is split by DID into [`BatchConfig::partitions`] parts (events of one DID stay in one
 //! part, in stream order), and each part goes to its partition's lane, which applies its parts
 //! one after another, each in its own transaction with the batch's newest cursor stored under
-//! its partition number. Lanes run independently (one may be a batch ahead of another), each in
-//! its own task. Nothing the write path decides depends on where batches split (which moves
+//! its partition number. Lanes run concurrently, each in its own task, and take a batch's parts
+//! together (a batch is handed out once every lane has finished the previous one). Nothing the write path decides depends on where batches split (which moves
 //! with timing: a live stream is cut by time, a resumed one starts at its cursor), so lanes
 //! leave the database a sequential pass would. A
 //! source resumes from the oldest of its partitions' cursors, so a crash between two parts'
@@ -45,7 +45,7 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        Self { max_events: 4000, max_delay: Duration::from_millis(50), attempts: 5, partitions: 2 }
+        Self { max_events: 8000, max_delay: Duration::from_millis(50), attempts: 5, partitions: 2 }
     }
 }
 
@@ -60,10 +60,11 @@ pub struct PipelineTotals {
     pub skipped: u64,
 }
 
-/// Channel capacity between a source and the pipeline (backpressure on the source): half a
-/// default batch, while the lanes hold up to two more (one applying, one queued). 10,000 held a
-/// third of a replay's peak RSS in parsed events waiting.
-pub const CHANNEL_CAPACITY: usize = 2_000;
+/// Channel capacity between a source and the pipeline (backpressure on the source). Items wait
+/// here with their decoded records (a map of the data model is a 1.3 KB tree node), and the
+/// batch being collected takes them as they come even while the lanes are busy, so a short
+/// queue is enough to keep the source running; 2,000 held 10 to 20 MiB of a replay's peak RSS.
+pub const CHANNEL_CAPACITY: usize = 500;
 
 /// A bounded channel for a source to feed the pipeline.
 pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
@@ -73,11 +74,11 @@ pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
 /// Applies everything received until the channel closes (all senders dropped) or `shutdown`
 /// fires; batches already handed to a lane are finished first.
 ///
-/// Each partition is a lane: a batch's part for lane `k` is queued to it (at most one part
-/// waiting), and lanes apply their parts in batch order, independently of one another, so one
-/// lane's transaction overlaps another's fold and the next batch is collected meanwhile. A
-/// lane's cursor row advances only with its own commits, in order, so the oldest of them is
-/// still a point up to which every lane has committed everything.
+/// Each partition is a lane: a batch's part for lane `k` is handed to it once every lane has
+/// finished its previous part, and lanes apply their parts concurrently, one transaction each,
+/// while the next batch is collected. A lane's cursor row advances only with its own commits, in
+/// order, so the oldest of them is still a point up to which every lane has committed
+/// everything.
 pub async fn run(
     writer: Arc<Writer>,
     rx: mpsc::Receiver<SourceItem>,
@@ -117,7 +118,15 @@ pub async fn run(
 /// Collects batches and hands each lane its part; stops when the source ends, `shutdown` fires
 /// or a lane has failed (`failed`; [`run`] returns its error). Returns the batches handed out.
 /// Every item is prepared as it is taken ([`Writer::prepare`]: its record checked and released),
-/// so checking overlaps the lanes' writes and queued batches hold rows, not decoded records.
+/// so checking overlaps the lanes' writes and a batch holds rows, not decoded records.
+///
+/// A batch is cut when it is full, or when its deadline has passed and every lane can take a
+/// part (its queue is empty: it is applying its previous part at most). While the lanes cannot,
+/// the batch keeps filling, so a stream that is catching up is applied in full batches however
+/// the source's pace compares with the deadline, and a live one waits at most
+/// [`BatchConfig::max_delay`] when the lanes keep up. At most three batches are held: the one
+/// being applied, the one queued behind it and the one being collected; they hold rows, not
+/// decoded records, so that is less than the source's queue of parsed events used to hold.
 async fn dispatch(
     writer: &Writer,
     mut rx: mpsc::Receiver<SourceItem>,
@@ -131,17 +140,8 @@ async fn dispatch(
     let mut batch: Vec<Prepared> = Vec::with_capacity(config.max_events);
     let mut floor: Vec<Cursor> = Vec::new();
     let mut held: Arc<Vec<Cursor>> = Arc::default();
-    loop {
-        // Every lane must have taken its previous part before the next batch is collected, so a
-        // batch is either being applied or being collected, never also queued: peak memory is two
-        // batches, not three. Collecting is far quicker than applying, so no lane waits for it.
-        let mut permits = Vec::with_capacity(lanes.len());
-        for lane in &lanes {
-            match lane.reserve().await {
-                Ok(permit) => permits.push(permit),
-                Err(_) => return batches, // that lane failed: stop feeding the others
-            }
-        }
+    let mut closed = false;
+    while !closed {
         let first = tokio::select! {
             item = rx.recv() => item,
             () = shutdown.cancelled() => None,
@@ -149,30 +149,62 @@ async fn dispatch(
         };
         let Some(first) = first else { break };
         batch.push(writer.prepare(first));
-        let deadline = tokio::time::Instant::now() + config.max_delay;
-        while batch.len() < config.max_events {
-            // Take what is already queued without waiting, then wait up to the deadline.
-            match rx.try_recv() {
-                Ok(item) => batch.push(writer.prepare(item)),
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(item)) => batch.push(writer.prepare(item)),
-                        Ok(None) | Err(_) => break,
+        let deadline = tokio::time::sleep(config.max_delay);
+        let ready = all_ready(&lanes);
+        tokio::pin!(deadline, ready);
+        let (mut due, mut permits) = (false, None);
+        loop {
+            // Take what is already queued without waiting.
+            while batch.len() < config.max_events {
+                match rx.try_recv() {
+                    Ok(item) => batch.push(writer.prepare(item)),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
                     }
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            }
+            let complete = closed || batch.len() >= config.max_events;
+            if permits.is_some() && (complete || due) {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = failed.cancelled() => return batches,
+                p = &mut ready, if permits.is_none() => match p {
+                    Some(p) => permits = Some(p),
+                    None => return batches, // a lane has ended: stop feeding the others
+                },
+                () = &mut deadline, if !due => due = true,
+                item = rx.recv(), if !complete => match item {
+                    Some(item) => batch.push(writer.prepare(item)),
+                    None => closed = true,
+                },
             }
         }
+        let Some(permits) = permits else { return batches };
         if extend_floor(&mut floor, &batch) {
             held = Arc::new(floor.clone()); // shared by every part until another source appears
         }
-        for (permit, items) in permits.into_iter().zip(partition(std::mem::take(&mut batch), parts)) {
+        let split = partition(std::mem::take(&mut batch), parts);
+        for (permit, items) in permits.into_iter().zip(split) {
             permit.send((items, held.clone()));
         }
         batches += 1;
         batch = Vec::with_capacity(config.max_events);
     }
     batches
+}
+
+/// Resolves when every lane's queue has room for a part, with the slots reserved; `None` if a
+/// lane has ended.
+async fn all_ready(lanes: &[mpsc::Sender<LanePart>]) -> Option<Vec<mpsc::Permit<'_, LanePart>>> {
+    let mut permits = Vec::with_capacity(lanes.len());
+    for lane in lanes {
+        permits.push(lane.reserve().await.ok()?);
+    }
+    Some(permits)
 }
 
 /// Applies one lane's parts in order until its queue closes; stops at the first part that

@@ -86,7 +86,7 @@ async fn apply_tracks(tx: &mut Tx<'_>, changes: &[Change], d: &mut Deltas) -> sq
     let mut up = Vec::new();
     for c in of(changes, rows::TRACK) {
         if let Some(Row::Track(r)) = &c.after {
-            up.push((&c.meta, r));
+            up.push((&c.meta, &**r));
         }
         d.actor(&c.meta.did).tracks += i32::from(c.after.is_some()) - i32::from(c.was_live);
     }
@@ -196,7 +196,7 @@ async fn apply_lists(
         }
         replaced.push(c.meta.uri.clone());
         keep.push(i32::try_from(same).unwrap_or(i32::MAX));
-        up.push((&c.meta, r));
+        up.push((&c.meta, &**r));
     }
     lists::upsert(tx, &up).await?;
     lists::replace_items(tx, &replaced, &keep, &items).await?;

@@ -123,10 +123,12 @@ pub struct BskyProfileRow {
 /// A record's typed row.
 #[derive(Debug, Clone)]
 pub enum Row {
-    Track(TrackRow),
+    /// Boxed, as is `List`: a row waits in its batch inside every event's [`Checked`], and
+    /// inline these two would make every like and comment as large as a track.
+    Track(Box<TrackRow>),
     Like(LikeRow),
     Comment(CommentRow),
-    List(ListRow),
+    List(Box<ListRow>),
     PlyrProfile(PlyrProfileRow),
     BskyProfile(BskyProfileRow),
 }
@@ -162,7 +164,7 @@ pub fn extract(
     let Ipld::Map(f) = record else { return Err(Reject::NotAnObject) };
     let created = |f: &Fields| fields::datetime(f, "createdAt").unwrap_or(meta.indexed_at);
     Ok(match collection {
-        TRACK => Row::Track(track(meta, f, created(f), trusted)?),
+        TRACK => Row::Track(Box::new(track(meta, f, created(f), trusted)?)),
         LIKE => {
             let (subject_uri, subject_cid) = fields::strong_ref(f, "subject").ok_or(Reject::NotAnObject)?;
             let created_at = created(f);
@@ -196,7 +198,7 @@ pub fn extract(
                 .collect();
             let created_at = created(f);
             let version_time = fields::datetime(f, "updatedAt").unwrap_or(created_at);
-            Row::List(ListRow {
+            Row::List(Box::new(ListRow {
                 added_at: vec![version_time; items.len()],
                 id: list_id(meta.uri),
                 name: fields::string(f, "name"),
@@ -205,7 +207,7 @@ pub fn extract(
                 created_at,
                 updated_at: fields::datetime(f, "updatedAt"),
                 sort_at: sort_time(created_at, meta.indexed_at),
-            })
+            }))
         }
         PLYR_PROFILE => {
             if meta.rkey != "self" {
