@@ -4,11 +4,11 @@
 //! A batch is split by DID into [`BatchConfig::partitions`] parts (events of one DID stay in one
 //! part, in stream order), and each part goes to its partition's lane, which applies its parts
 //! one after another, each in its own transaction with the batch's newest cursor stored under
-//! its partition number. Lanes run concurrently, each in its own task, and take a batch's parts
-//! together (a batch is handed out once every lane has finished the previous one). Nothing the write path decides depends on where batches split (which moves
-//! with timing: a live stream is cut by time, a resumed one starts at its cursor), so lanes
-//! leave the database a sequential pass would. A
-//! source resumes from the oldest of its partitions' cursors, so a crash between two parts'
+//! its partition number. Lanes run concurrently, each in its own task; a batch is handed out once
+//! every lane's queue has room for its part, so a lane is at most one part ahead of another.
+//! Nothing the write path decides depends on where batches split (which moves with timing: a
+//! live stream is cut by time, a resumed one starts at its cursor), so lanes leave the database
+//! a sequential pass would. A source resumes from the oldest of its partitions' cursors, so a crash between two parts'
 //! commits loses nothing: the part that had committed sees its events again and the ordering
 //! guard finds them stale. Parts touch disjoint rows except shared counters
 //! (likes and comments per subject), which are written in key order so they cannot deadlock.
@@ -74,9 +74,9 @@ pub fn channel() -> (mpsc::Sender<SourceItem>, mpsc::Receiver<SourceItem>) {
 /// Applies everything received until the channel closes (all senders dropped) or `shutdown`
 /// fires; batches already handed to a lane are finished first.
 ///
-/// Each partition is a lane: a batch's part for lane `k` is handed to it once every lane has
-/// finished its previous part, and lanes apply their parts concurrently, one transaction each,
-/// while the next batch is collected. A lane's cursor row advances only with its own commits, in
+/// Each partition is a lane: a batch's part for lane `k` is queued to it once every lane's queue
+/// has room (at most one part waiting per lane), and lanes apply their parts concurrently, one
+/// transaction each, while the next batch is collected. A lane's cursor row advances only with its own commits, in
 /// order, so the oldest of them is still a point up to which every lane has committed
 /// everything.
 pub async fn run(
@@ -153,7 +153,7 @@ async fn dispatch(
         let ready = all_ready(&lanes);
         tokio::pin!(deadline, ready);
         let (mut due, mut permits) = (false, None);
-        loop {
+        let permits = loop {
             // Take what is already queued without waiting.
             while batch.len() < config.max_events {
                 match rx.try_recv() {
@@ -166,8 +166,8 @@ async fn dispatch(
                 }
             }
             let complete = closed || batch.len() >= config.max_events;
-            if permits.is_some() && (complete || due) {
-                break;
+            if let Some(ready) = permits.take_if(|_| complete || due) {
+                break ready;
             }
             tokio::select! {
                 biased;
@@ -182,8 +182,7 @@ async fn dispatch(
                     None => closed = true,
                 },
             }
-        }
-        let Some(permits) = permits else { return batches };
+        };
         if extend_floor(&mut floor, &batch) {
             held = Arc::new(floor.clone()); // shared by every part until another source appears
         }
