@@ -94,8 +94,6 @@ async fn a_batch_keeps_filling_while_the_lanes_are_busy_then_everything_is_appli
     let totals = pipeline.await.expect("pipeline task").expect("pipeline");
     assert_eq!(totals.events, TOTAL as u64);
     assert_eq!(totals.skipped, TOTAL as u64);
-    // After the two single events, full batches (the channel closing cuts the last).
-    assert!(totals.batches <= 2 + (TOTAL as u64).div_ceil(1_000) + 1, "{} batches", totals.batches);
     let cursor: i64 = sqlx::query_scalar("SELECT max(cursor) FROM cursors WHERE source = $1")
         .bind(SOURCE)
         .fetch_one(&db.pool)
