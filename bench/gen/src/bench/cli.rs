@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use url::Url;
 
@@ -57,6 +59,43 @@ pub enum Command {
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
     },
+    /// Soaks a running AppView: `--clients` clients cycle over the request paths of `--paths`
+    /// (one per line, e.g. `/xrpc/fm.plyr.feed.getTracks?uris=...`) for `--duration-secs`, while
+    /// `--idle` idle connections are held open from 127.0.0.2-254 and the database's backends
+    /// are terminated at `--terminate-at` seconds; prints a line per window and the totals.
+    Soak {
+        /// The AppView's base URL.
+        #[arg(long)]
+        base: String,
+        /// The request paths file.
+        #[arg(long)]
+        paths: PathBuf,
+        #[arg(long, default_value_t = 256)]
+        clients: usize,
+        #[arg(long, default_value_t = 30)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 600)]
+        duration_secs: u64,
+        #[arg(long, default_value_t = 20_000)]
+        idle: usize,
+        /// PostgreSQL admin URL used to terminate the AppView database's backends.
+        #[arg(long)]
+        admin_url: Option<String>,
+        /// The AppView's database name.
+        #[arg(long)]
+        database: Option<String>,
+        /// Offsets into the measured run, in seconds, at which backends are terminated.
+        #[arg(long, value_delimiter = ',')]
+        terminate_at: Vec<u64>,
+        /// Seconds after a termination during which 5xx answers count as "database away".
+        #[arg(long, default_value_t = 5)]
+        outage_grace_secs: u64,
+        /// The AppView's process id (for its RSS).
+        #[arg(long)]
+        pid: u32,
+        #[arg(long, default_value_t = 10)]
+        window_secs: u64,
+    },
 }
 
 /// Runs one command.
@@ -65,6 +104,40 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Firehose { frames, keys, repeat } => firehose(&frames, &keys, repeat),
         Command::Pds { dir, listen } => pds(&dir, listen),
         Command::Snapshots { pds, keys, concurrency } => snapshots(&pds, &keys, concurrency),
+        Command::Soak {
+            base,
+            paths,
+            clients,
+            warmup_secs,
+            duration_secs,
+            idle,
+            admin_url,
+            database,
+            terminate_at,
+            outage_grace_secs,
+            pid,
+            window_secs,
+        } => {
+            let paths = std::fs::read_to_string(&paths)
+                .with_context(|| format!("reading {}", paths.display()))?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect();
+            soak(super::soak::SoakConfig {
+                base: base.trim_end_matches('/').to_owned(),
+                paths,
+                clients,
+                warmup: Duration::from_secs(warmup_secs),
+                duration: Duration::from_secs(duration_secs),
+                idle,
+                terminate: admin_url.zip(database),
+                terminate_at: terminate_at.into_iter().map(Duration::from_secs).collect(),
+                outage_grace: Duration::from_secs(outage_grace_secs),
+                pid,
+                window: Duration::from_secs(window_secs.max(1)),
+            })
+        }
     }
 }
 
@@ -126,6 +199,28 @@ fn snapshots(pds: &Url, keys: &Path, concurrency: usize) -> anyhow::Result<()> {
         run.failed,
         run.seconds,
         run.records_per_second()
+    );
+    Ok(())
+}
+
+fn soak(config: super::soak::SoakConfig) -> anyhow::Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    let r = runtime.block_on(super::soak::run(config))?;
+    println!(
+        "requests={} ok={} client_errors={} server_errors_outside_outage={} server_errors_in_outage={} failed={} \
+         rss_start_kib={} rss_max_kib={} rss_end_kib={} idle_held_min={} idle_reopened={}",
+        r.requests,
+        r.ok,
+        r.client_errors,
+        r.server_errors_outside_outage,
+        r.server_errors_in_outage,
+        r.failed,
+        r.rss_start_kib,
+        r.rss_max_kib,
+        r.rss_end_kib,
+        r.idle_held_min,
+        r.idle_reopened
     );
     Ok(())
 }

@@ -3,9 +3,11 @@
 //!
 //! - [`firehose`]: a frames file through `FrameProcessor`, timed on one thread;
 //! - [`pds`]: a loopback PDS + PLC directory serving generated repo CARs to `indexer backfill`;
-//! - [`snapshots`]: fetch + verify + decode of every repo without writing.
+//! - [`snapshots`]: fetch + verify + decode of every repo without writing;
+//! - [`soak`]: the AppView soak (`bench/soak.sh`): long load, idle connections, backends killed.
 
 pub mod cli;
 pub mod firehose;
 pub mod pds;
 pub mod snapshots;
+pub mod soak;
