@@ -169,6 +169,8 @@ async fn the_pipeline_waits_out_a_database_outage_and_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (status, body) = health(&client, addr).await;
     assert_eq!((status, body["database"].as_str()), (503, Some("unreachable")), "{body}");
+    // Longer than the five attempts a part used to get before the indexer gave up and exited.
+    tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(!run.is_finished(), "the pipeline waits for the database instead of stopping");
     assert!(!writer.health().is_up(), "the write path saw the outage");
 
