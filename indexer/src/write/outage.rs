@@ -85,7 +85,9 @@ impl DatabaseHealth {
                     return Err(err);
                 }
             };
-            self.failed(&err);
+            if unreachable(&err) {
+                self.failed(&err);
+            }
             metrics::counter!("indexer_database_retries_total").increment(1);
             let delay = backoff.next_delay();
             tracing::debug!(error = %err, delay_ms = delay.as_millis() as u64, "database operation failed; retrying");
@@ -94,6 +96,17 @@ impl DatabaseHealth {
                 () = tokio::time::sleep(delay) => {}
             }
         }
+    }
+}
+
+/// Whether a transient error means the database cannot be reached (rather than that it chose
+/// this transaction as a serialization or deadlock victim, or a lock was busy).
+fn unreachable(err: &WriteError) -> bool {
+    match err {
+        WriteError::Database(sqlx::Error::Database(db)) => {
+            !db.code().is_some_and(|c| c.starts_with("40") || c.starts_with("55"))
+        }
+        _ => true,
     }
 }
 
