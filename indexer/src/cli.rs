@@ -53,6 +53,11 @@ pub enum Command {
     Migrate,
 }
 
+/// How long `run` and `replay` wait for a pooled connection before counting the database as
+/// away: short, so an outage is noticed (and `/health` answers) within seconds and the write
+/// path's own backoff sets the pace of reconnecting.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
@@ -65,14 +70,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Run(options) => {
-            let pool = plyr_store::connect(&url, options.db_connections)
-                .await
+            let pool = plyr_store::connect_lazy(&url, options.db_connections, ACQUIRE_TIMEOUT)
                 .context("connecting to the database")?;
             run_live(pool, &options, shutdown).await?;
         }
         Command::Replay { file, restart, options } => {
-            let pool = plyr_store::connect(&url, options.db_connections)
-                .await
+            let pool = plyr_store::connect_lazy(&url, options.db_connections, ACQUIRE_TIMEOUT)
                 .context("connecting to the database")?;
             replay_file(pool, &options, &file, restart, shutdown).await?;
         }
@@ -134,9 +137,9 @@ pub async fn run_live(
     let backfill = crate::backfill::command::spawn_worker(Arc::clone(&writer), options, shutdown.clone())?;
     let (tx, rx) = pipeline::channel();
     let source = if options.firehose.is_empty() {
-        jetstream_source(&pool, options, tx, shutdown.clone()).await?
+        jetstream_source(&writer, options, tx, shutdown.clone()).await?
     } else {
-        firehose_source(&pool, options, tx, shutdown.clone()).await?
+        firehose_source(&writer, options, tx, shutdown.clone()).await?
     };
     let totals = pipeline::run(writer, rx, batch_config(options), shutdown.clone()).await;
     shutdown.cancel();
@@ -165,7 +168,7 @@ fn parse_urls(urls: &[String], kind: &str) -> anyhow::Result<Vec<Url>> {
 
 /// Starts the Jetstream client, resuming from its stored cursor.
 async fn jetstream_source(
-    pool: &PgPool,
+    writer: &Writer,
     options: &IndexerOptions,
     tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
     shutdown: CancellationToken,
@@ -174,7 +177,7 @@ async fn jetstream_source(
     let config = JetstreamConfig::new(urls, options.protocol);
     config.validate()?;
     let resume =
-        crate::db::cursors::load(pool, jetstream::message::SOURCE).await.context("loading the cursor")?;
+        writer.stored_cursor(jetstream::message::SOURCE, &shutdown).await.context("loading the cursor")?;
     match &resume {
         Some(c) => {
             tracing::info!(cursor = c.value, time_us = c.time_us, "resuming Jetstream from the stored cursor")
@@ -187,7 +190,7 @@ async fn jetstream_source(
 /// Starts one firehose client per `--firehose` host, each resuming after its stored seq, with
 /// signing keys from the identity resolver.
 async fn firehose_source(
-    pool: &PgPool,
+    writer: &Writer,
     options: &IndexerOptions,
     tx: tokio::sync::mpsc::Sender<crate::event::SourceItem>,
     shutdown: CancellationToken,
@@ -198,7 +201,7 @@ async fn firehose_source(
     let mut resume = HashMap::new();
     for base in &config.urls {
         let source = firehose::config::source_name(base);
-        match crate::db::cursors::load(pool, &source).await.context("loading a firehose cursor")? {
+        match writer.stored_cursor(&source, &shutdown).await.context("loading a firehose cursor")? {
             Some(c) => {
                 tracing::info!(%source, seq = c.value, "resuming the firehose after the stored seq");
                 resume.insert(source, c);

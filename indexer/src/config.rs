@@ -17,7 +17,9 @@ pub const DEFAULT_JETSTREAMS: &[&str] = &[
 /// How the indexer ingests (flags; each also reads the environment variable shown in `--help`).
 #[derive(Debug, Clone, Args)]
 pub struct IndexerOptions {
-    /// Jetstream base URLs (ws:// or wss://), tried in order; repeat the flag or separate with commas.
+    /// Jetstream URLs (ws:// or wss://), tried in order: base URLs or full subscription URLs
+    /// (`.../subscribe`, `.../xrpc/network.bsky.jetstream.subscribeEvents`; the protocol flag
+    /// decides the endpoint); repeat the flag or separate with commas.
     #[arg(long = "jetstream", env = "PLYR_JETSTREAM", value_delimiter = ',',
           default_values_t = DEFAULT_JETSTREAMS.iter().map(|s| s.to_string()))]
     pub jetstreams: Vec<String>,
@@ -27,8 +29,8 @@ pub struct IndexerOptions {
     pub protocol: Protocol,
 
     /// Follow the raw firehose (com.atproto.sync.subscribeRepos) of these relays or PDSes instead
-    /// of Jetstream: base URLs (ws:// or wss://), each followed on its own; repeat the flag or
-    /// separate with commas. Commits are verified (signature, rev order, MST proof against
+    /// of Jetstream: base URLs (ws:// or wss://) or the full `.../xrpc/com.atproto.sync.subscribeRepos`
+    /// URLs, each followed on its own; repeat the flag or separate with commas. Commits are verified (signature, rev order, MST proof against
     /// prevData) and each host's seq is stored as the cursor `firehose:<host>`.
     #[arg(long = "firehose", env = "PLYR_FIREHOSE", value_delimiter = ',')]
     pub firehose: Vec<String>,

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::db;
+use crate::write::failure::Failure;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -49,6 +50,11 @@ pub async fn run(
     loop {
         let done = match round(&pool, &resolver, &config).await {
             Ok(n) => n,
+            // The write path reports outages (once each); here they only postpone the round.
+            Err(err) if crate::write::failure::of_sqlx(&err) == Failure::Transient => {
+                tracing::debug!(%err, "identity round failed: database unavailable");
+                0
+            }
             Err(err) => {
                 tracing::warn!(%err, "identity round failed");
                 0

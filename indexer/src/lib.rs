@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod replay;
 pub mod repo;
 pub mod telemetry;
+pub mod websocket;
 pub mod write;
 
 pub use config::IndexerOptions;

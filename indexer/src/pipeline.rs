@@ -13,9 +13,12 @@
 //! guard finds them stale. Parts touch disjoint rows except shared counters
 //! (likes and comments per subject), which are written in key order so they cannot deadlock.
 //!
-//! A failed part has changed nothing: it is retried with backoff, and after repeated failures the
-//! pipeline stops with the error (the process exits non-zero and resumes from the stored cursors
-//! when restarted).
+//! A failed part has changed nothing ([`Writer::apply_isolating`]): while the database is away
+//! it is retried with capped backoff for as long as it takes; a part the database rejects for
+//! its content is split until the offending event is found, which alone is dropped (counted and
+//! logged) while the rest is applied in order and the cursor moves past it. Only an error that is
+//! neither (a missing table, a driver error) stops the pipeline after a few attempts; the
+//! process then exits non-zero and resumes from the stored cursors when restarted.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -28,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::{Cursor, SourceItem};
-use crate::write::{BatchItem, BatchReport, Part, Prepared, WriteError, Writer, remember};
+use crate::write::{BatchItem, Part, Prepared, WriteError, Writer, remember};
 
 /// How events are grouped into transactions.
 #[derive(Debug, Clone)]
@@ -37,7 +40,8 @@ pub struct BatchConfig {
     pub max_events: usize,
     /// Longest a partial batch waits for more events before it is applied.
     pub max_delay: Duration,
-    /// Attempts per batch before the pipeline gives up.
+    /// Attempts per part, for errors that are neither an outage (waited out) nor a rejection
+    /// of its content (split), before the pipeline gives up.
     pub attempts: u32,
     /// Transactions a batch is applied as, concurrently, each with a share of its DIDs.
     pub partitions: u16,
@@ -95,8 +99,9 @@ pub async fn run(
         // Each lane is its own task, so lanes' CPU work (validation, folding, encoding) runs on
         // different threads and overlaps the other lanes' statements.
         let (writer, config, failed) = (Arc::clone(&writer), config.clone(), failed.clone());
+        let shutdown = shutdown.clone();
         lanes.push(tokio::spawn(async move {
-            lane(&writer, lane_rx, Part { index, count }, &config, &failed).await
+            lane(&writer, lane_rx, Part { index, count }, &config, &failed, &shutdown).await
         }));
     }
     let (batches, lanes) =
@@ -207,19 +212,28 @@ async fn all_ready(lanes: &[mpsc::Sender<LanePart>]) -> Option<Vec<mpsc::Permit<
 }
 
 /// Applies one lane's parts in order until its queue closes; stops at the first part that
-/// fails every attempt (nothing of that part, or of any later one, is committed).
+/// fails with a fatal error (nothing of that part's failed range, or of any later part, is
+/// committed), or when shutdown comes while it waits for the database.
 async fn lane(
     writer: &Writer,
     mut parts: mpsc::Receiver<LanePart>,
     part: Part,
     config: &BatchConfig,
     failed: &CancellationToken,
+    shutdown: &CancellationToken,
 ) -> Result<PipelineTotals, WriteError> {
     let mut totals = PipelineTotals::default();
     while let Some((items, floor)) = parts.recv().await {
         let started = std::time::Instant::now();
-        let report = match apply_with_retry(writer, &items, part, config, &floor).await {
+        let report = match writer.apply_isolating(&items, part, &floor, config.attempts, shutdown).await {
             Ok(report) => report,
+            Err(WriteError::Interrupted) => {
+                tracing::info!(
+                    part = part.index,
+                    "shutdown during a database outage: the rest of this part is applied from the stored cursor on the next start"
+                );
+                return Ok(totals);
+            }
             Err(err) => {
                 failed.cancel(); // the dispatcher stops collecting
                 return Err(err);
@@ -318,36 +332,6 @@ fn part_of(did: &str, parts: usize) -> usize {
     let mut h = DefaultHasher::new();
     did.hash(&mut h);
     (h.finish() % parts as u64) as usize
-}
-
-async fn apply_with_retry<T: BatchItem>(
-    writer: &Writer,
-    batch: &[T],
-    part: Part,
-    config: &BatchConfig,
-    floor: &[Cursor],
-) -> Result<BatchReport, WriteError> {
-    if batch.is_empty() {
-        return Ok(BatchReport::default()); // no events and no cursor: nothing to commit
-    }
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match writer.apply_part(batch, part, floor).await {
-            Ok(report) => return Ok(report),
-            Err(err) if attempt < config.attempts => {
-                tracing::warn!(%err, attempt, events = batch.len(), "batch failed; nothing was committed, retrying");
-                metrics::counter!("indexer_batch_retries_total").increment(1);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-                attempt += 1;
-            }
-            Err(err) => {
-                tracing::error!(%err, attempts = attempt, "batch failed repeatedly; stopping (the cursor was not advanced)");
-                return Err(err);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -52,11 +52,10 @@ pub async fn replay(
 ) -> Result<ReplaySummary, ReplayError> {
     let io = |source| ReplayError::Io { path: path.to_owned(), source };
     let issuer = path.canonicalize().map_err(io)?.to_string_lossy().into_owned();
-    let resume_after =
-        match crate::db::cursors::load(writer.pool(), SOURCE).await.map_err(WriteError::from)? {
-            Some(c) if !restart && c.issuer.as_deref() == Some(issuer.as_str()) => c.value,
-            _ => 0,
-        };
+    let resume_after = match writer.stored_cursor(SOURCE, &shutdown).await? {
+        Some(c) if !restart && c.issuer.as_deref() == Some(issuer.as_str()) => c.value,
+        _ => 0,
+    };
     if resume_after > 0 {
         tracing::info!(path = %path.display(), line = resume_after, "resuming replay after the last committed line");
     }

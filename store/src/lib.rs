@@ -13,7 +13,7 @@ pub mod testkit;
 
 pub use cluster::LocalCluster;
 pub use locate::{Located, locate};
-pub use pool::{connect, migrate};
+pub use pool::{connect, connect_lazy, migrate};
 
 /// Errors from reaching, starting or migrating PostgreSQL.
 #[derive(Debug, thiserror::Error)]

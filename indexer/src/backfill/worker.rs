@@ -28,7 +28,8 @@ use super::{BackfillConfig, BackfillError, fetch};
 use crate::db;
 use crate::event::SourceItem;
 use crate::repo::RepoError;
-use crate::write::Writer;
+use crate::write::failure::{Failure, of_sqlx};
+use crate::write::{Part, WriteError, Writer};
 
 /// Repos in flight (fetching, or decoded and waiting for a writer) per fetch slot.
 pub const IN_FLIGHT_PER_FETCH: usize = 8;
@@ -163,7 +164,7 @@ impl<L: RepoLocator> Backfiller<L> {
         if batches.len() != 1 {
             let _slot = self.writing.acquire().await.map_err(|_| BackfillError::Cancelled)?;
             for batch in &batches {
-                self.writer.apply(batch).await?;
+                self.write(batch).await?;
             }
             return Ok(());
         }
@@ -186,6 +187,15 @@ impl<L: RepoLocator> Backfiller<L> {
             }
             self.apply_group(group).await;
         }
+    }
+
+    /// Applies `items` in one transaction (or, if the database rejects one of them, around
+    /// it: [`Writer::apply_isolating`]), waiting while the database is away. A repo's own
+    /// retries cover other errors. The never-cancelled token is fine: on shutdown the repo's
+    /// future, this one with it, is dropped.
+    async fn write(&self, items: &[SourceItem]) -> Result<(), WriteError> {
+        let never = CancellationToken::new();
+        self.writer.apply_isolating(items, Part::WHOLE, &[], 1, &never).await.map(|_| ())
     }
 
     /// The oldest waiting plans, up to `batch_size` events together (at least one plan).
@@ -215,14 +225,14 @@ impl<L: RepoLocator> Backfiller<L> {
             items.extend(queued.items);
             repos.push((queued.done, start..items.len()));
         }
-        if repos.len() > 1 && self.writer.apply(&items).await.is_ok() {
+        if repos.len() > 1 && self.write(&items).await.is_ok() {
             for (done, _) in repos {
                 let _ = done.send(Ok(()));
             }
             return;
         }
         for (done, range) in repos {
-            let result = self.writer.apply(&items[range]).await.map(|_| ()).map_err(BackfillError::from);
+            let result = self.write(&items[range]).await.map_err(BackfillError::from);
             let _ = done.send(result);
         }
     }
@@ -309,6 +319,9 @@ impl<L: RepoLocator> Backfiller<L> {
                 match db::backfill::queue_new(self.writer.pool()).await {
                     Ok(n) if n > 0 => tracing::info!(repos = n, "queued newly seen repos for backfill"),
                     Ok(_) => {}
+                    Err(err) if of_sqlx(&err) == Failure::Transient => {
+                        tracing::debug!(%err, "queueing new repos failed: database unavailable")
+                    }
                     Err(err) => tracing::warn!(%err, "queueing new repos failed"),
                 }
                 next_new = Instant::now() + queue.new_every;
@@ -316,7 +329,11 @@ impl<L: RepoLocator> Backfiller<L> {
             let dids = match db::backfill::pending(self.writer.pool(), false, queue.batch).await {
                 Ok(dids) => dids,
                 Err(err) => {
-                    tracing::warn!(%err, "reading the backfill queue failed");
+                    if of_sqlx(&err) == Failure::Transient {
+                        tracing::debug!(%err, "reading the backfill queue failed: database unavailable");
+                    } else {
+                        tracing::warn!(%err, "reading the backfill queue failed");
+                    }
                     Vec::new()
                 }
             };

@@ -13,7 +13,6 @@ use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -26,8 +25,10 @@ use super::verify::SyncVerifier;
 use crate::event::{Cursor, SourceItem};
 use crate::jetstream::backoff::Backoff;
 use crate::jetstream::config::redact;
+use crate::websocket;
 
-/// Connection attempts, by `outcome` (ok, refused, timeout, rejected).
+/// Connection attempts, by `outcome` (ok, refused, timeout, rejected: an HTTP answer instead of
+/// an upgrade, no_answer, error).
 pub const CONNECTS_TOTAL: &str = "indexer_firehose_connects_total";
 
 /// Follows every host of `config` until `shutdown`, sending items to `tx`. `resume` holds the
@@ -110,31 +111,20 @@ impl<K: KeySource> Host<K> {
         tracing::info!(url = %self.shown, cursor, "connecting to the firehose");
         // Up to 4x the frame limit is read and dropped as one message; past that tungstenite
         // cannot skip it and the connection has to go.
-        let ws_config = WebSocketConfig {
-            max_message_size: Some(MAX_FRAME_BYTES * 4),
-            max_frame_size: Some(MAX_FRAME_BYTES * 4),
-            ..WebSocketConfig::default()
-        };
-        let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config), true);
+        let connect = websocket::connect(&url, MAX_FRAME_BYTES * 4, self.config.connect_timeout);
         let attempt = tokio::select! {
             () = self.shutdown.cancelled() => return Ok(Ended::Shutdown),
-            attempt = tokio::time::timeout(self.config.connect_timeout, connect) => attempt,
+            attempt = connect => attempt,
         };
         let mut socket = match attempt {
-            Ok(Ok((socket, _))) => socket,
-            Ok(Err(e)) => {
-                let outcome = match &e {
-                    tokio_tungstenite::tungstenite::Error::Http(_) => "rejected",
-                    tokio_tungstenite::tungstenite::Error::Io(_) => "refused",
-                    _ => "error",
-                };
-                metrics::counter!(CONNECTS_TOTAL, "outcome" => outcome).increment(1);
-                tracing::warn!(url = %self.shown, error = %e, "firehose connect failed");
-                return Ok(Ended::ConnectFailed);
-            }
-            Err(_) => {
-                metrics::counter!(CONNECTS_TOTAL, "outcome" => "timeout").increment(1);
-                tracing::warn!(url = %self.shown, "firehose connect timed out");
+            Ok(socket) => socket,
+            Err(e) => {
+                metrics::counter!(CONNECTS_TOTAL, "outcome" => e.outcome()).increment(1);
+                if e.is_answer() {
+                    tracing::error!(error = %e, "firehose connect failed: not a websocket");
+                } else {
+                    tracing::warn!(error = %e, "firehose connect failed");
+                }
                 return Ok(Ended::ConnectFailed);
             }
         };

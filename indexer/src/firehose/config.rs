@@ -14,7 +14,8 @@ pub const SUBSCRIBE_PATH: &str = "xrpc/com.atproto.sync.subscribeRepos";
 /// How the firehose client connects; [`FirehoseConfig::new`] fills in the defaults.
 #[derive(Debug, Clone)]
 pub struct FirehoseConfig {
-    /// Base URLs (`ws://` or `wss://`) of relays or PDSes; each is followed by its own task.
+    /// Base URLs (`ws://` or `wss://`) of relays or PDSes ([`base_url`]); each is followed by
+    /// its own task.
     pub urls: Vec<Url>,
     /// First reconnect delay; doubles per consecutive failure (with jitter).
     pub backoff_base: Duration,
@@ -31,10 +32,11 @@ pub struct FirehoseConfig {
 }
 
 impl FirehoseConfig {
-    /// A configuration with the default timeouts.
+    /// A configuration with the default timeouts; each URL may be a base URL or the full
+    /// subscription URL ([`base_url`]).
     pub fn new(urls: Vec<Url>) -> Self {
         Self {
-            urls,
+            urls: urls.into_iter().map(base_url).collect(),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             stable_after: Duration::from_secs(60),
@@ -54,6 +56,16 @@ impl FirehoseConfig {
             None => Ok(()),
         }
     }
+}
+
+/// The base URL of a host from what an operator wrote: the base itself (`wss://bsky.network`)
+/// or the full subscription URL most relays document
+/// (`wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos`). A query is kept.
+pub fn base_url(mut url: Url) -> Url {
+    let path = url.path().trim_end_matches('/');
+    let base = path.strip_suffix(&format!("/{SUBSCRIBE_PATH}")).unwrap_or(path).to_owned();
+    url.set_path(&base);
+    url
 }
 
 /// The subscription URL on `base`, resuming after `cursor` (live when `None`). A query already
@@ -107,5 +119,35 @@ mod tests {
         assert!(matches!(FirehoseConfig::new(vec![]).validate(), Err(FirehoseError::NoUrls)));
         let bad = FirehoseConfig::new(vec![url("https://relay.example")]);
         assert!(matches!(bad.validate(), Err(FirehoseError::UnsupportedUrl(_))));
+    }
+
+    #[test]
+    fn a_base_url_or_the_full_subscription_url() {
+        let cases = [
+            ("wss://bsky.network", "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"),
+            ("wss://bsky.network/", "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos"),
+            (
+                "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos",
+                "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos",
+            ),
+            (
+                "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos/",
+                "wss://bsky.network/xrpc/com.atproto.sync.subscribeRepos",
+            ),
+            (
+                "ws://127.0.0.1:2583/relay/xrpc/com.atproto.sync.subscribeRepos?token=t",
+                "ws://127.0.0.1:2583/relay/xrpc/com.atproto.sync.subscribeRepos?token=t",
+            ),
+        ];
+        for (given, expected) in cases {
+            let config = FirehoseConfig::new(vec![url(given)]);
+            assert!(config.validate().is_ok(), "{given}");
+            assert_eq!(subscribe_url(&config.urls[0], None).as_str(), expected, "{given}");
+            assert_eq!(source_name(&config.urls[0]), source_name(&url(given)), "same cursor row");
+        }
+        for bad in ["https://bsky.network/xrpc/com.atproto.sync.subscribeRepos", "http://h", "file:///x"] {
+            let config = FirehoseConfig::new(vec![url(bad)]);
+            assert!(matches!(config.validate(), Err(FirehoseError::UnsupportedUrl(_))), "{bad}");
+        }
     }
 }

@@ -7,13 +7,10 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -24,8 +21,7 @@ use super::message::{Frame, FrameDecoder};
 use super::telemetry::Telemetry;
 use super::zstd::FrameDecompressor;
 use crate::event::{Cursor, SourceItem};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+use crate::websocket::{self, HandshakeError, Socket};
 
 /// Tails Jetstream until `shutdown` is cancelled, sending every event (and gap notice) to `tx`.
 ///
@@ -198,35 +194,26 @@ impl Client {
     ) -> Result<Result<Socket, Ended>, JetstreamError> {
         let url = self.config.subscribe_url(base, requested.map(|r| r.param));
         tracing::info!(url = %shown, cursor = ?requested.map(|r| r.param), protocol = ?self.config.protocol, "connecting to Jetstream");
-        let mut ws_config = WebSocketConfig::default();
         // Up to 4x the decode limit is read and dropped as one frame; past that tungstenite cannot
         // skip the frame and the connection has to go.
         let hard_limit = self.config.max_message_bytes.saturating_mul(4);
-        ws_config.max_message_size = Some(hard_limit);
-        ws_config.max_frame_size = Some(hard_limit);
-        let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config), true);
-        let attempt = tokio::select! {
+        let connect = websocket::connect(&url, hard_limit, self.config.connect_timeout);
+        let error = tokio::select! {
             () = self.shutdown.cancelled() => return Ok(Err(Ended::Shutdown)),
-            attempt = tokio::time::timeout(self.config.connect_timeout, connect) => attempt,
+            attempt = connect => match attempt {
+                Ok(socket) => {
+                    self.telemetry.connect("ok");
+                    tracing::info!(url = %shown, "connected to Jetstream");
+                    return Ok(Ok(socket));
+                }
+                Err(error) => error,
+            },
         };
-        let error = match attempt {
-            Ok(Ok((socket, _response))) => {
-                self.telemetry.connect("ok");
-                tracing::info!(url = %shown, "connected to Jetstream");
-                return Ok(Ok(socket));
-            }
-            Ok(Err(error)) => error,
-            Err(_elapsed) => {
-                self.telemetry.connect("timeout");
-                tracing::warn!(url = %shown, timeout = ?self.config.connect_timeout, "Jetstream connect timed out");
-                return Ok(Err(Ended::ConnectFailed));
-            }
-        };
-        if let (WsError::Http(response), Some(requested)) = (&error, requested) {
+        if let (HandshakeError::NotUpgraded { status, body, .. }, Some(requested)) = (&error, requested) {
             let body: Option<serde_json::Value> =
-                response.body().as_deref().and_then(|b| serde_json::from_slice(b).ok());
+                body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
             let name = body.as_ref().and_then(|b| b["error"].as_str());
-            if response.status() == 400 && name == Some("CursorTooOld") {
+            if *status == 400 && name == Some("CursorTooOld") {
                 self.telemetry.connect("cursor_too_old");
                 let message = body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or("");
                 tracing::warn!(url = %shown, cursor = requested.param, message, "Jetstream cursor too old: recording a gap and resuming live");
@@ -239,13 +226,12 @@ impl Client {
                 }));
             }
         }
-        let outcome = match &error {
-            WsError::Http(_) => "rejected",
-            WsError::Io(_) => "refused",
-            _ => "error",
-        };
-        self.telemetry.connect(outcome);
-        tracing::warn!(url = %shown, error = %error, "Jetstream connect failed");
+        self.telemetry.connect(error.outcome());
+        if error.is_answer() {
+            tracing::error!(error = %error, "Jetstream connect failed: not a websocket");
+        } else {
+            tracing::warn!(error = %error, "Jetstream connect failed");
+        }
         Ok(Err(Ended::ConnectFailed))
     }
 

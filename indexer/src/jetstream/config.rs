@@ -74,10 +74,11 @@ pub struct JetstreamConfig {
 }
 
 impl JetstreamConfig {
-    /// A configuration with the default filters, timeouts and limits.
+    /// A configuration with the default filters, timeouts and limits; each URL may be a base
+    /// URL or a full subscription URL ([`base_url`]).
     pub fn new(urls: Vec<Url>, protocol: Protocol) -> Self {
         Self {
-            urls,
+            urls: urls.into_iter().map(base_url).collect(),
             protocol,
             collections: DEFAULT_COLLECTIONS.iter().map(|c| (*c).to_owned()).collect(),
             compress: true,
@@ -127,6 +128,21 @@ impl JetstreamConfig {
         }
         url
     }
+}
+
+/// The base URL of an instance from what an operator wrote: the base itself
+/// (`wss://jetstream1.us-east.bsky.network`) or a full subscription URL, v1 (`.../subscribe`)
+/// or v2 (`.../xrpc/network.bsky.jetstream.subscribeEvents`); the configured protocol decides
+/// which endpoint is used. A query is kept.
+pub fn base_url(mut url: Url) -> Url {
+    let path = url.path().trim_end_matches('/');
+    let base = [V1_PATH, V2_PATH]
+        .iter()
+        .find_map(|p| path.strip_suffix(&format!("/{p}")))
+        .unwrap_or(path)
+        .to_owned();
+    url.set_path(&base);
+    url
 }
 
 /// The issuer name of a base URL: what v2 cursors from it are tagged with.
@@ -191,5 +207,32 @@ mod tests {
         assert_eq!(redact(&url("wss://a:b@h.example:8443/p?cursor=1")), "wss://h.example:8443/p");
         assert_eq!(issuer(&url("ws://127.0.0.1:5")), "ws://127.0.0.1:5");
         assert_eq!("V1".parse::<Protocol>(), Ok(Protocol::V1));
+    }
+
+    #[test]
+    fn a_base_url_or_a_full_subscription_url() {
+        let v2 = "/xrpc/network.bsky.jetstream.subscribeEvents";
+        let cases = [
+            (Protocol::V1, "wss://js.example/subscribe", "/subscribe"),
+            (Protocol::V1, "wss://js.example/", "/subscribe"),
+            (Protocol::V1, "wss://js.example/p/subscribe/?token=t", "/p/subscribe"),
+            (Protocol::V2, "wss://js.example/xrpc/network.bsky.jetstream.subscribeEvents", v2),
+            (Protocol::V2, "wss://js.example/subscribe", v2),
+        ];
+        for (protocol, given, path) in cases {
+            let config = JetstreamConfig::new(vec![url(given)], protocol);
+            assert!(config.validate().is_ok(), "{given}");
+            let subscribe = config.subscribe_url(&config.urls[0], None);
+            assert_eq!(subscribe.path(), path, "{given}");
+            assert_eq!(
+                subscribe.query().unwrap_or("").contains("token=t"),
+                given.contains("token=t"),
+                "{given}"
+            );
+        }
+        for bad in ["https://js.example/subscribe", "http://js.example", "file:///subscribe"] {
+            let config = JetstreamConfig::new(vec![url(bad)], Protocol::V1);
+            assert!(matches!(config.validate(), Err(JetstreamError::UnsupportedUrl(_))), "{bad}");
+        }
     }
 }

@@ -5,10 +5,17 @@
 //! Inside a batch, events keep stream order. Consecutive commit events form a run that is
 //! folded in memory per record ([`plan`]) and written in bulk ([`apply`]); account, identity and
 //! sync events are applied one by one between runs.
+//!
+//! A failed transaction changed nothing. What happens next depends on why it failed
+//! ([`failure`]): an outage is waited out ([`outage`]), a part the database rejects for its
+//! content is split until the offending event is found and dropped ([`isolate`]).
 
 pub mod apply;
 pub mod deltas;
+pub mod failure;
 pub mod fields;
+pub mod isolate;
+pub mod outage;
 pub mod plan;
 pub mod rows;
 pub mod rules;
@@ -16,6 +23,7 @@ pub mod touched;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -24,6 +32,7 @@ use sqlx::PgPool;
 use crate::db::{self, Tx};
 use crate::event::{Action, Cursor, Event, EventBody, SourceItem};
 use deltas::Deltas;
+use outage::DatabaseHealth;
 use plan::{Checked, PlannedOp};
 use rules::TrustedOrigins;
 use touched::Touched;
@@ -32,7 +41,8 @@ use validate::RecordCheck;
 /// The channel AppView replicas listen on to drop cached entries.
 pub const NOTIFY_CHANNEL: &str = "plyr_changes";
 
-/// Errors that abort a batch (nothing of it is committed; the caller retries or stops).
+/// Errors that abort a batch (nothing of it is committed; [`WriteError::failure`] says what
+/// to do next).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("database: {0}")]
@@ -43,6 +53,10 @@ pub enum WriteError {
     /// part was committed.
     #[error("write task failed: {0}")]
     Task(String),
+    /// Shutdown came while waiting for the database: the part was not committed (it is
+    /// applied again from the stored cursor on the next start).
+    #[error("interrupted by shutdown while waiting for the database")]
+    Interrupted,
 }
 
 /// What a committed batch did.
@@ -116,15 +130,22 @@ pub struct Writer {
     pool: PgPool,
     check: RecordCheck,
     trusted: TrustedOrigins,
+    health: Arc<DatabaseHealth>,
 }
 
 impl Writer {
     pub fn new(pool: PgPool, trusted: TrustedOrigins) -> Result<Self, WriteError> {
-        Ok(Self { pool, check: RecordCheck::embedded()?, trusted })
+        let health = Arc::default();
+        Ok(Self { pool, check: RecordCheck::embedded()?, trusted, health })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Whether the database answered the last write, shared with every other user of it.
+    pub fn health(&self) -> &Arc<DatabaseHealth> {
+        &self.health
     }
 
     /// Applies `items` in order in one transaction, with the newest cursor per source.
