@@ -7,21 +7,24 @@ use super::{AccountFields, CommitFields, DecodeError, Frame, IdentityFields, SOU
 use crate::event::{Cursor, Event, EventBody};
 
 #[derive(Debug, Deserialize)]
-struct Wire {
+struct Wire<'a> {
     did: Option<String>,
     time_us: Option<i64>,
     kind: Option<String>,
-    commit: Option<CommitFields>,
+    #[serde(borrow)]
+    commit: Option<CommitFields<'a>>,
     identity: Option<IdentityFields>,
     account: Option<AccountFields>,
 }
 
 /// Decodes one v1 event.
-pub(super) fn decode(bytes: &[u8]) -> Result<Frame, DecodeError> {
+pub(super) fn decode(bytes: &[u8], max_record_bytes: usize) -> Result<Frame, DecodeError> {
     let wire: Wire = serde_json::from_slice(bytes)?;
     let kind = wire.kind.ok_or(DecodeError::Missing("kind"))?;
     let body = match kind.as_str() {
-        "commit" => EventBody::Commit(wire.commit.ok_or(DecodeError::Missing("commit"))?.into_op()?),
+        "commit" => {
+            EventBody::Commit(wire.commit.ok_or(DecodeError::Missing("commit"))?.into_op(max_record_bytes)?)
+        }
         "identity" => wire.identity.ok_or(DecodeError::Missing("identity"))?.into_body(),
         "account" => wire.account.ok_or(DecodeError::Missing("account"))?.into_body(),
         _ => return Err(DecodeError::UnknownKind(kind)),
