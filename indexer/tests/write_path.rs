@@ -407,8 +407,11 @@ async fn future_dated_records_sort_by_the_time_they_were_indexed() {
     let mut future = track("from the future");
     future["createdAt"] = serde_json::json!("2099-01-01T00:00:00Z");
     w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(future))]).await.expect("apply");
+    let mut last = track("at the end of time");
+    last["createdAt"] = serde_json::json!("9999-12-31T23:59:59-05:00"); // an instant in year 10000
+    w.apply(&[ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(last))]).await.expect("apply");
     let kept = "SELECT count(*) FROM tracks WHERE created_at > '2098-01-01' AND sort_at = indexed_at";
-    assert_eq!(scalar_i64(&db, kept).await, 1);
+    assert_eq!(scalar_i64(&db, kept).await, 2);
 }
 
 #[tokio::test]

@@ -300,6 +300,8 @@ mod tests {
             (v1_commit("create", "fm.plyr.track", rk, Some(json!([1]))), Err("bad_record")),
             (v1_commit("upsert", "fm.plyr.track", rk, Some(track())), Err("unknown_kind")),
             (json!({"did": DID, "time_us": T0, "kind": "labels"}).to_string(), Err("unknown_kind")),
+            (v1_commit("delete", "fm.plyr.like", rk, None).replace(&T0.to_string(), &i64::MAX.to_string()), Err("bad_time")),
+            (v1_commit("delete", "fm.plyr.like", rk, None).replace(&T0.to_string(), &i64::MIN.to_string()), Err("bad_time")),
         ];
         let decoder = FrameDecoder::new(Protocol::V1, ISSUER);
         for (input, expected) in cases {

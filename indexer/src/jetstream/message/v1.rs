@@ -1,6 +1,7 @@
 //! The Jetstream v1 wire (`/subscribe`): `{did, time_us, kind, commit | identity | account}`.
 //! The cursor is the event's `time_us`; the `cursor` field a v2 server adds is ignored.
 
+use plyr_atproto::syntax::{PRESENTABLE_MAX_US, PRESENTABLE_MIN_US};
 use serde::Deserialize;
 
 use super::{AccountFields, CommitFields, DecodeError, Frame, IdentityFields, SOURCE, did};
@@ -31,6 +32,10 @@ pub(super) fn decode(bytes: &[u8], max_record_bytes: usize) -> Result<Frame, Dec
     };
     let did = did(wire.did.as_deref().ok_or(DecodeError::Missing("did"))?)?;
     let time_us = wire.time_us.ok_or(DecodeError::Missing("time_us"))?;
+    // The event time becomes `indexed_at`: only instants of the datetime range are storable.
+    if !(PRESENTABLE_MIN_US..=PRESENTABLE_MAX_US).contains(&time_us) {
+        return Err(DecodeError::Time(time_us.to_string()));
+    }
     let cursor = Cursor { source: SOURCE.to_owned(), value: time_us, time_us, issuer: None };
     Ok(Frame::Event { event: Event { did, time_us, body }, cursor })
 }
