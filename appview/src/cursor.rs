@@ -97,4 +97,15 @@ mod tests {
         assert_eq!(decode_offset(Some("30")).expect("offset"), 30);
         assert!(decode_offset(Some("-1")).is_err());
     }
+
+    #[test]
+    fn times_before_1970_and_after_2262_round_trip() {
+        for s in [-62_167_219_200, -30_610_224_000, 253_402_300_799] {
+            let k = TimeKey {
+                at: DateTime::from_timestamp(s, 0).expect("time"),
+                uri: "at://did:plc:a/x/1".into(),
+            };
+            assert_eq!(TimeKey::decode(Some(&k.encode())).expect("decodes"), k, "{}", k.encode());
+        }
+    }
 }

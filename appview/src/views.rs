@@ -27,8 +27,16 @@ pub struct Presenter {
     pub avatar_cdn: String,
 }
 
+/// A stored instant as a lexicon datetime, by the data model's one presentation rule (RFC 3339
+/// UTC with microseconds, clamped to years 0000-9999). Built from that string: jacquard's
+/// `Datetime::new` panics outside about 1677-2262.
 fn time(t: DateTime<Utc>) -> Datetime {
-    Datetime::new(t.fixed_offset())
+    let shown = plyr_atproto::syntax::format_datetime(t);
+    Datetime::try_from(shown).unwrap_or_else(|e| {
+        // Unreachable: the formatted value is always a valid datetime. Epoch is a safe answer.
+        tracing::warn!(at = ?t, error = %e, "presented datetime does not parse");
+        Datetime::raw_str("1970-01-01T00:00:00.000000Z")
+    })
 }
 
 fn did(s: &str) -> Option<Did> {
@@ -217,5 +225,26 @@ impl Presenter {
             indexed_at: time(l.indexed_at),
             extra_data: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_instant_presents_without_panicking() {
+        let at = |s: i64| DateTime::from_timestamp(s, 0).expect("in chrono's range");
+        let cases = [
+            (DateTime::<Utc>::MIN_UTC, "0000-01-01T00:00:00.000000Z"),
+            (DateTime::<Utc>::MAX_UTC, "9999-12-31T23:59:59.999999Z"),
+            (at(-62_167_219_200), "0000-01-01T00:00:00.000000Z"),
+            (at(-30_610_224_000), "1000-01-01T00:00:00.000000Z"),
+            (at(253_402_300_799), "9999-12-31T23:59:59.000000Z"),
+            (at(1_700_000_000), "2023-11-14T22:13:20.000000Z"),
+        ];
+        for (t, expected) in cases {
+            assert_eq!(time(t).as_str(), expected);
+        }
     }
 }

@@ -19,10 +19,10 @@ pub mod syntax;
 pub mod validate;
 
 pub use data::{
-    DataModelError, check_data_model, cid_for_record, ipld_from_json, ipld_to_json, record_from_cbor,
-    record_from_json, record_to_json,
+    DataModelError, MAX_RECORD_BYTES, Unstorable, check_data_model, check_storable, cid_for_record,
+    ipld_from_json, ipld_to_json, record_from_cbor, record_from_json, record_to_json,
 };
 pub use ipld_core::ipld::Ipld;
 pub use lexicon::{Catalog, LexiconDoc, LexiconError, RecordKeyType};
 pub use syntax::{Format, SyntaxError};
-pub use validate::{ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
+pub use validate::{MAX_VIOLATIONS, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};

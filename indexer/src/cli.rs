@@ -91,7 +91,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 pub(crate) fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
     let trusted = TrustedOrigins::new(&options.trusted_audio_origins);
-    Ok(Arc::new(Writer::new(pool, trusted).context("loading the lexicons")?))
+    let writer = Writer::new(pool, trusted).context("loading the lexicons")?;
+    Ok(Arc::new(writer.with_max_record_bytes(options.max_record_bytes)))
 }
 
 pub(crate) fn identity_config(options: &IndexerOptions) -> plyr_atproto::identity::IdentityConfig {
@@ -174,7 +175,10 @@ async fn jetstream_source(
     shutdown: CancellationToken,
 ) -> anyhow::Result<SourceTask> {
     let urls = parse_urls(&options.jetstreams, "Jetstream")?;
-    let config = JetstreamConfig::new(urls, options.protocol);
+    let config = JetstreamConfig {
+        max_record_bytes: options.max_record_bytes,
+        ..JetstreamConfig::new(urls, options.protocol)
+    };
     config.validate()?;
     let resume =
         writer.stored_cursor(jetstream::message::SOURCE, &shutdown).await.context("loading the cursor")?;
@@ -211,8 +215,11 @@ async fn firehose_source(
     }
     let keys = plyr_atproto::identity::IdentityResolver::new(identity_config(options))
         .context("building the identity resolver")?;
-    let verifier_config =
-        VerifierConfig { legacy_commits: options.firehose_legacy_commits, ..VerifierConfig::default() };
+    let verifier_config = VerifierConfig {
+        legacy_commits: options.firehose_legacy_commits,
+        max_record_bytes: options.max_record_bytes,
+        ..VerifierConfig::default()
+    };
     let verifier = Arc::new(SyncVerifier::new(keys, verifier_config));
     Ok(tokio::spawn(async move { Ok(firehose::run(config, verifier, resume, tx, shutdown).await?) }))
 }

@@ -49,6 +49,13 @@ pub struct IndexerOptions {
     )]
     pub trusted_audio_origins: Vec<String>,
 
+    /// Largest record accepted, in bytes of its encoding (the JSON text from Jetstream and
+    /// listRecords, the DAG-CBOR block from the firehose and getRepo). A larger record is dropped
+    /// before it is parsed (counted as `indexer_dropped_total{reason="too_large"}`); parsing and
+    /// validating an accepted one takes a small multiple of this in memory.
+    #[arg(long, env = "PLYR_MAX_RECORD_BYTES", default_value_t = plyr_atproto::MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
+
     /// Maximum database connections the indexer opens.
     #[arg(
         id = "indexer_db_connections",
@@ -145,10 +152,16 @@ impl Default for BackfillOptions {
 }
 
 impl BackfillOptions {
-    /// The backfill settings, with `batch_size` events per transaction and `writers`
-    /// transactions at once.
-    pub fn config(&self, batch_size: usize, writers: u16) -> crate::backfill::BackfillConfig {
+    /// The backfill settings, with `batch_size` events per transaction, `writers` transactions
+    /// at once and records over `max_record_bytes` dropped undecoded.
+    pub fn config(
+        &self,
+        batch_size: usize,
+        writers: u16,
+        max_record_bytes: usize,
+    ) -> crate::backfill::BackfillConfig {
         crate::backfill::BackfillConfig {
+            max_record_bytes,
             mode: self.backfill_mode,
             concurrency: self.backfill_concurrency.max(1),
             per_host: self.backfill_per_host.max(1),

@@ -42,8 +42,24 @@ pub struct RecordOp {
     pub action: Action,
     /// CID of the new record version (absent on deletes).
     pub cid: Option<String>,
-    /// The record in the ATProto data model (absent on deletes).
-    pub record: Option<Ipld>,
+    /// The record (absent on deletes).
+    pub record: Option<Record>,
+}
+
+/// A record as its source delivered it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// Decoded into the ATProto data model.
+    Data(Ipld),
+    /// Left undecoded because its encoding (JSON text or DAG-CBOR block) is `bytes` long, over
+    /// the record size bound (`--max-record-bytes`): the write path drops it as `too_large`.
+    TooLarge { bytes: usize },
+}
+
+impl From<Ipld> for Record {
+    fn from(value: Ipld) -> Self {
+        Self::Data(value)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

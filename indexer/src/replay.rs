@@ -63,7 +63,10 @@ pub async fn replay(
     let (tx, rx) = pipeline::channel();
     let reader = {
         let shutdown = shutdown.clone();
-        tokio::task::spawn_blocking(move || read_lines(file, issuer, resume_after, tx, shutdown))
+        let max_record_bytes = writer.max_record_bytes();
+        tokio::task::spawn_blocking(move || {
+            read_lines(file, issuer, resume_after, max_record_bytes, tx, shutdown)
+        })
     };
     let totals = pipeline::run(writer, rx, batch, shutdown).await;
     let mut summary = reader.await.map_err(|e| ReplayError::Reader(e.to_string()))?.map_err(io)?;
@@ -77,10 +80,11 @@ fn read_lines(
     file: std::fs::File,
     issuer: String,
     resume_after: i64,
+    max_record_bytes: usize,
     tx: mpsc::Sender<SourceItem>,
     shutdown: CancellationToken,
 ) -> std::io::Result<ReplaySummary> {
-    let decoder = FrameDecoder::new(Protocol::V1, "");
+    let decoder = FrameDecoder::new(Protocol::V1, "").with_max_record_bytes(max_record_bytes);
     let mut summary = ReplaySummary::default();
     // Lines are read as bytes into one reused buffer: the JSON parser checks the UTF-8 of every
     // string it reads, so a line that is not UTF-8 is a bad line like any other (counted and
@@ -156,7 +160,8 @@ mod tests {
 
         let (tx, mut rx) = pipeline::channel();
         let file = std::fs::File::open(&path).expect("open");
-        let summary = read_lines(file, "issuer".into(), 0, tx, CancellationToken::new()).expect("read");
+        let summary =
+            read_lines(file, "issuer".into(), 0, 1 << 20, tx, CancellationToken::new()).expect("read");
         let mut lines = Vec::new();
         while let Ok(item) = rx.try_recv() {
             let SourceItem::Event { event, cursor } = item else { panic!("only events are sent") };

@@ -32,7 +32,7 @@ fn event(i: usize) -> SourceItem {
         rkey: Rkey::new_owned(rkey).expect("test rkey"),
         action: Action::Create,
         cid: Some("bafyreihc5ukfe7ahsv6xqsbwwz4yqj6rkyvpqwxqvmrjk3q2qlyhp7wbpa".to_owned()),
-        record: Some(Ipld::Map([("text".to_owned(), Ipld::String("hi".to_owned()))].into())),
+        record: Some(Ipld::Map([("text".to_owned(), Ipld::String("hi".to_owned()))].into()).into()),
     });
     SourceItem::Event {
         event: Event { did: Did::new_owned(DID).expect("test DID"), time_us: n, body },

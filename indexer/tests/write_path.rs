@@ -407,8 +407,11 @@ async fn future_dated_records_sort_by_the_time_they_were_indexed() {
     let mut future = track("from the future");
     future["createdAt"] = serde_json::json!("2099-01-01T00:00:00Z");
     w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(future))]).await.expect("apply");
+    let mut last = track("at the end of time");
+    last["createdAt"] = serde_json::json!("9999-12-31T23:59:59-05:00"); // an instant in year 10000
+    w.apply(&[ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(last))]).await.expect("apply");
     let kept = "SELECT count(*) FROM tracks WHERE created_at > '2098-01-01' AND sort_at = indexed_at";
-    assert_eq!(scalar_i64(&db, kept).await, 1);
+    assert_eq!(scalar_i64(&db, kept).await, 2);
 }
 
 #[tokio::test]
@@ -561,4 +564,107 @@ async fn retired_partitions_hold_the_remaining_ones_at_their_oldest_position() {
         .expect("part 0");
     let resume = cursors::load(&db.pool, "jetstream").await.expect("load").expect("a position");
     assert_eq!(resume.value, 40, "both partitions are past 40");
+}
+
+/// The value of `indexer_dropped_total{reason}` in the process-wide recorder (0 when absent).
+fn dropped_total(reason: &str) -> u64 {
+    let text = plyr_indexer::telemetry::install_recorder().expect("recorder").render();
+    let needle = format!("indexer_dropped_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(needle.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Records with U+0000 anywhere (PostgreSQL cannot store it), one per kind of field, among
+/// valid events, and an identity event whose handle has one.
+fn nul_batch(ev: &mut Events) -> Vec<plyr_indexer::event::SourceItem> {
+    let t = uri(ALICE, TRACK, &tid(1));
+    let with = |mut record: serde_json::Value, field: &str| {
+        record[field] = serde_json::json!("nul \u{0} inside");
+        record
+    };
+    let mut key = track("nul in a key");
+    key["extra\u{0}"] = serde_json::json!(1);
+    let mut deep = list("playlist", "deep", &[&t]);
+    deep["items"][0]["note\u{0}"] = serde_json::json!("x");
+    let profile = serde_json::json!({ "$type": "fm.plyr.actor.profile", "bio": "a\u{0}b", "createdAt": "2026-01-01T00:00:00Z" });
+    let bsky = serde_json::json!({ "$type": "app.bsky.actor.profile", "displayName": "\u{0}" });
+    vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("ok"))),
+        ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(with(track("t"), "title"))),
+        ev.commit(ALICE, &tid(3), TRACK, &tid(3), Some(with(track("a"), "artist"))),
+        ev.commit(ALICE, &tid(4), TRACK, &tid(4), Some(with(track("d"), "description"))),
+        ev.commit(ALICE, &tid(5), TRACK, &tid(5), Some(with(track("al"), "album"))),
+        ev.commit(ALICE, &tid(6), TRACK, &tid(6), Some(key)),
+        ev.commit(BOB, &tid(7), COMMENT, &tid(7), Some(comment(&t, "a\u{0}", 1000))),
+        ev.commit(BOB, &tid(8), LIST, &tid(8), Some(list("playlist", "mix\u{0}", &[&t]))),
+        ev.commit(BOB, &tid(9), LIST, &tid(9), Some(deep)),
+        ev.commit(ALICE, &tid(10), "fm.plyr.actor.profile", "self", Some(profile)),
+        ev.commit(ALICE, &tid(11), "app.bsky.actor.profile", "self", Some(bsky)),
+        ev.identity(ALICE, "alice\u{0}.test"),
+        ev.commit(BOB, &tid(12), LIKE, &tid(12), Some(like(&t))),
+    ]
+}
+
+#[tokio::test]
+async fn nul_characters_are_dropped_with_their_reason_and_the_batch_goes_on() {
+    let before = dropped_total("nul_character");
+    let handles_before = dropped_total("invalid_handle");
+    let (db, w) = setup().await;
+    let batch = nul_batch(&mut Events::default());
+    let report = w.apply(&batch).await.expect("a NUL character never fails the batch");
+    assert_eq!(report.dropped, 10, "{report:?}");
+    assert!(dropped_total("nul_character") >= before + 10, "counted by reason");
+    assert!(dropped_total("invalid_handle") > handles_before, "the bad handle is counted");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM likes").await, 1, "the event after them is applied");
+    assert_eq!(
+        scalar_i64(&db, "SELECT count(*) FROM comments").await
+            + scalar_i64(&db, "SELECT count(*) FROM lists").await
+            + scalar_i64(&db, "SELECT count(*) FROM plyr_profiles").await
+            + scalar_i64(&db, "SELECT count(*) FROM bsky_profiles").await,
+        0
+    );
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM actors WHERE handle IS NOT NULL").await, 0);
+    let cursor = scalar_i64(&db, "SELECT max(cursor) FROM cursors").await;
+    assert_eq!(cursor, T0 + 13_000_000, "the cursor covers the whole batch");
+
+    // The pipeline's path (records checked as they arrive) drops the same.
+    let (prepared_db, p) = setup().await;
+    let prepared: Vec<_> = nul_batch(&mut Events::default()).into_iter().map(|i| p.prepare(i)).collect();
+    let report = p.apply(&prepared).await.expect("prepared");
+    assert_eq!(report.dropped, 10, "{report:?}");
+    assert_same(
+        &prepared_db.snapshot(VOLATILE).await.expect("snapshot"),
+        &db.snapshot(VOLATILE).await.expect("snapshot"),
+        "prepared items wrote a different database",
+    );
+}
+
+#[tokio::test]
+async fn records_over_the_size_bound_are_dropped_undecoded_and_the_batch_goes_on() {
+    let before = dropped_total("too_large");
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let t = uri(ALICE, TRACK, &tid(1));
+    let mut huge = track("huge");
+    huge["description"] = serde_json::json!("x".repeat(plyr_atproto::MAX_RECORD_BYTES));
+    let oversize = ev.commit(ALICE, &tid(2), TRACK, &tid(2), Some(huge));
+    let plyr_indexer::event::SourceItem::Event { event, .. } = &oversize else { panic!("an event") };
+    let plyr_indexer::event::EventBody::Commit(op) = &event.body else { panic!("a commit") };
+    assert!(
+        matches!(op.record, Some(plyr_indexer::event::Record::TooLarge { bytes }) if bytes > plyr_atproto::MAX_RECORD_BYTES),
+        "the decoder leaves it undecoded"
+    );
+    let batch = vec![
+        ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("ok"))),
+        oversize,
+        ev.commit(BOB, &tid(3), LIKE, &tid(3), Some(like(&t))),
+    ];
+    let report = w.apply(&batch).await.expect("apply");
+    assert_eq!((report.applied, report.dropped), (2, 1), "{report:?}");
+    assert!(dropped_total("too_large") > before, "counted as too_large");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 1);
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM likes").await, 1, "the event after it is applied");
 }

@@ -20,8 +20,10 @@ use crate::hydrate::{Hydration, Hydrator};
 use crate::rules;
 
 /// A time as Python's `datetime.isoformat()` writes a UTC timestamptz: microseconds only when
-/// non-zero, and `+00:00`.
+/// non-zero, and `+00:00`; clamped to years 0000-9999 like every presented time
+/// ([`plyr_atproto::syntax::clamp_presentable`]).
 pub fn iso(t: DateTime<Utc>) -> String {
+    let t = plyr_atproto::syntax::clamp_presentable(t);
     let micros = t.timestamp_subsec_micros();
     let base = t.format("%Y-%m-%dT%H:%M:%S");
     if micros == 0 { format!("{base}+00:00") } else { format!("{base}.{micros:06}+00:00") }
@@ -299,5 +301,18 @@ mod tests {
             assert_eq!(parse_iso(s).expect(s), t, "{s}");
         }
         assert!(parse_iso("yesterday").is_err());
+    }
+
+    #[test]
+    fn extreme_times_are_clamped_and_read_back() {
+        let cases = [
+            (DateTime::<Utc>::MIN_UTC, "0000-01-01T00:00:00+00:00"),
+            (DateTime::<Utc>::MAX_UTC, "9999-12-31T23:59:59.999999+00:00"),
+            (DateTime::from_timestamp(-30_610_224_000, 0).expect("time"), "1000-01-01T00:00:00+00:00"),
+        ];
+        for (t, expected) in cases {
+            assert_eq!(iso(t), expected);
+            assert_eq!(iso(parse_iso(expected).expect(expected)), expected, "a cursor reads back");
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! The ATProto data model: IPLD values as atproto uses them, in JSON and in DAG-CBOR.
 //!
 //! Owns the JSON <-> [`Ipld`] conversion (`{"$link"}`, `{"$bytes"}`, blobs, integer-only
-//! numbers), the data-model rules shared by both encodings (see [`check_data_model`]) and
-//! record CIDs (DAG-CBOR, sha2-256, CIDv1). Lexicon validation works on the [`Ipld`] this
+//! numbers), the data-model rules shared by both encodings (see [`check_data_model`]), what is
+//! storable ([`check_storable`], [`MAX_RECORD_BYTES`]) and record CIDs (DAG-CBOR, sha2-256,
+//! CIDv1). Lexicon validation works on the [`Ipld`] this
 //! module produces.
 
 mod cbor;
 mod json;
 mod json_stream;
+mod storable;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,12 @@ use ipld_core::ipld::Ipld;
 pub use cbor::{DAG_CBOR, SHA2_256, cid_for_bytes, cid_for_record, encode_dag_cbor, record_from_cbor};
 pub use json::{ipld_from_json, ipld_to_json, record_from_json, record_to_json};
 pub use json_stream::JsonData;
+pub use storable::{Unstorable, check_storable};
+
+/// The default bound on a record's encoded size (its JSON text or DAG-CBOR block), 1 MiB.
+/// Consumers drop a larger record *before* decoding it into a tree, whose memory is a multiple
+/// of the encoding's; real fm.plyr records are a few KiB.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// A value that is not valid atproto data, or that could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -4,8 +4,13 @@
 //! timezone, `-00:00` refused, exact zero padding. Values must also be real instants: month,
 //! day (with leap years), hour, minute and second in range (no leap second `:60`, as in the
 //! Go and TypeScript references), and not before year 0 once normalised to UTC.
+//!
+//! Also owns how a stored instant is presented ([`format_datetime`]): every valid datetime is
+//! stored as its instant and shown as RFC 3339 UTC with microseconds, clamped to
+//! `0000-01-01T00:00:00Z..=9999-12-31T23:59:59.999999Z` (an offset can carry a valid value
+//! past year 9999, and stored times may come from elsewhere). Formatting never fails.
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use super::{Format, SyntaxError};
 
@@ -89,9 +94,56 @@ pub fn parse_datetime(s: &str) -> Result<DateTime<FixedOffset>, SyntaxError> {
     DateTime::parse_from_rfc3339(s).map_err(|_| SyntaxError::new(Format::Datetime, s))
 }
 
+/// 0000-01-01T00:00:00Z in µs since the Unix epoch: the earliest instant presented.
+pub const PRESENTABLE_MIN_US: i64 = -62_167_219_200_000_000;
+/// 9999-12-31T23:59:59.999999Z in µs since the Unix epoch: the latest instant presented.
+pub const PRESENTABLE_MAX_US: i64 = 253_402_300_799_999_999;
+
+/// `t` moved into the presentable range (`0000-01-01T00:00:00Z..=9999-12-31T23:59:59.999999Z`)
+/// and truncated to whole microseconds.
+pub fn clamp_presentable(t: DateTime<Utc>) -> DateTime<Utc> {
+    let us = t.timestamp_micros().clamp(PRESENTABLE_MIN_US, PRESENTABLE_MAX_US);
+    // Every value in the clamped range is a valid chrono instant.
+    DateTime::from_timestamp_micros(us).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// How an instant is presented: `YYYY-MM-DDTHH:MM:SS.ffffffZ`, clamped with
+/// [`clamp_presentable`], so the result is always a valid atproto datetime of exactly 27 bytes
+/// that every RFC 3339 parser reads back.
+pub fn format_datetime(t: DateTime<Utc>) -> String {
+    clamp_presentable(t).format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_instant_presents_as_a_valid_datetime() {
+        let at = |us: i64| DateTime::from_timestamp_micros(us).expect("in chrono's range");
+        let cases = [
+            (at(0), "1970-01-01T00:00:00.000000Z"),
+            (at(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z"),
+            (at(PRESENTABLE_MIN_US), "0000-01-01T00:00:00.000000Z"),
+            (at(PRESENTABLE_MAX_US), "9999-12-31T23:59:59.999999Z"),
+            (at(PRESENTABLE_MIN_US - 1), "0000-01-01T00:00:00.000000Z"),
+            (at(PRESENTABLE_MAX_US + 1), "9999-12-31T23:59:59.999999Z"),
+            (DateTime::<Utc>::MIN_UTC, "0000-01-01T00:00:00.000000Z"),
+            (DateTime::<Utc>::MAX_UTC, "9999-12-31T23:59:59.999999Z"),
+            (at(-30_610_224_000_000_000), "1000-01-01T00:00:00.000000Z"),
+        ];
+        for (t, expected) in cases {
+            let shown = format_datetime(t);
+            assert_eq!(shown, expected, "{t:?}");
+            assert!(is_valid_datetime(&shown), "{shown}");
+        }
+        // An offset carries this valid value into year 10000: it is stored as its instant and
+        // presented at the end of the range.
+        let past_9999 = parse_datetime("9999-12-31T23:59:59-05:00").expect("valid");
+        assert_eq!(format_datetime(past_9999.with_timezone(&Utc)), "9999-12-31T23:59:59.999999Z");
+        let early = parse_datetime("0000-01-01T00:00:00-01:00").expect("valid");
+        assert_eq!(format_datetime(early.with_timezone(&Utc)), "0000-01-01T01:00:00.000000Z");
+    }
 
     #[test]
     fn datetimes() {

@@ -13,7 +13,10 @@ mod language;
 use serde::Deserialize;
 
 pub use aturi::{is_valid_at_uri, is_valid_uri};
-pub use datetime::{is_valid_datetime, parse_datetime};
+pub use datetime::{
+    PRESENTABLE_MAX_US, PRESENTABLE_MIN_US, clamp_presentable, format_datetime, is_valid_datetime,
+    parse_datetime,
+};
 pub use identifiers::{
     is_valid_at_identifier, is_valid_cid, is_valid_did, is_valid_handle, is_valid_nsid, is_valid_record_key,
     is_valid_tid,

@@ -4,7 +4,8 @@
 //! against the `main` record definition of its collection and returns every violation with
 //! a JSON-path-like location (`$.features[2].did: invalid did`). The walk is in `walk.rs`;
 //! the success path allocates nothing: locations are a chain of stack frames, rendered to a
-//! string only when a violation is recorded.
+//! string only when a violation is recorded. At most [`MAX_VIOLATIONS`] are kept (the rest are
+//! only counted), so a hostile record's report costs a bounded amount of memory whatever its size.
 
 mod walk;
 
@@ -154,25 +155,53 @@ pub struct Violation {
     pub kind: ViolationKind,
 }
 
-/// Every violation found in one record (never empty when returned as an error).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", display_all(.0))]
-pub struct Violations(pub Vec<Violation>);
+/// Most violations kept per validation; later ones are counted in [`Violations::omitted`].
+pub const MAX_VIOLATIONS: usize = 16;
 
-fn display_all(violations: &[Violation]) -> String {
-    let parts: Vec<String> = violations.iter().map(ToString::to_string).collect();
-    parts.join("; ")
+/// The violations found in one record: the first [`MAX_VIOLATIONS`], in the order found (never
+/// empty when returned as an error), and how many more there were.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violations {
+    found: Vec<Violation>,
+    omitted: u64,
 }
 
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.found.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{v}")?;
+        }
+        if self.omitted > 0 {
+            write!(f, "; and {} more", self.omitted)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Violations {}
+
 impl Violations {
-    /// The violations, in the order found.
-    pub fn as_slice(&self) -> &[Violation] {
-        &self.0
+    /// A report of exactly these violations.
+    pub fn new(found: Vec<Violation>) -> Self {
+        Self { found, omitted: 0 }
     }
 
-    /// Whether any violation is at exactly `path`.
+    /// The violations kept, in the order found.
+    pub fn as_slice(&self) -> &[Violation] {
+        &self.found
+    }
+
+    /// How many violations were found beyond those kept.
+    pub fn omitted(&self) -> u64 {
+        self.omitted
+    }
+
+    /// Whether any kept violation is at exactly `path`.
     pub fn has_path(&self, path: &str) -> bool {
-        self.0.iter().any(|v| v.path == path)
+        self.found.iter().any(|v| v.path == path)
     }
 }
 
@@ -181,7 +210,7 @@ impl IntoIterator for Violations {
     type IntoIter = std::vec::IntoIter<Violation>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.found.into_iter()
     }
 }
 
@@ -259,11 +288,16 @@ mod tests {
 
     #[test]
     fn violations_display_every_entry() {
-        let violations = Violations(vec![
+        let mut violations = Violations::new(vec![
             Violation { path: "$.title".to_owned(), kind: ViolationKind::RequiredMissing },
             Violation { path: "$.features[2].did".to_owned(), kind: ViolationKind::Format(Format::Did) },
         ]);
         assert_eq!(violations.to_string(), "$.title: required field missing; $.features[2].did: invalid did");
         assert!(violations.has_path("$.title"));
+        violations.omitted = 3;
+        assert_eq!(
+            violations.to_string(),
+            "$.title: required field missing; $.features[2].did: invalid did; and 3 more"
+        );
     }
 }

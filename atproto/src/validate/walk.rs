@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use ipld_core::ipld::Ipld;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::{Path, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
+use super::{MAX_VIOLATIONS, Path, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
 use crate::lexicon::Catalog;
 use crate::lexicon::compile::{
     BlobRule, MimePattern, Node, NodeId, ObjectRule, StringRule, Target, UnionMember,
@@ -34,19 +34,29 @@ pub(super) struct Walker<'c> {
     catalog: &'c Catalog,
     options: &'c ValidateOptions,
     violations: Vec<Violation>,
+    omitted: u64,
 }
 
 impl<'c> Walker<'c> {
     pub(super) fn new(catalog: &'c Catalog, options: &'c ValidateOptions) -> Self {
-        Self { catalog, options, violations: Vec::new() }
+        Self { catalog, options, violations: Vec::new(), omitted: 0 }
     }
 
     pub(super) fn finish(self) -> Result<(), Violations> {
-        if self.violations.is_empty() { Ok(()) } else { Err(Violations(self.violations)) }
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Violations { found: self.violations, omitted: self.omitted })
+        }
     }
 
+    /// Records a violation; past [`MAX_VIOLATIONS`] only counts it (its path is not rendered).
     fn report(&mut self, path: &Path<'_>, kind: ViolationKind) {
-        self.violations.push(Violation { path: path.to_string(), kind });
+        if self.violations.len() < MAX_VIOLATIONS {
+            self.violations.push(Violation { path: path.to_string(), kind });
+        } else {
+            self.omitted += 1;
+        }
     }
 
     fn wrong_type(&mut self, path: &Path<'_>, expected: &'static str, value: &Ipld) {

@@ -65,7 +65,7 @@ pub async fn run(pool: PgPool, args: &BackfillArgs, shutdown: CancellationToken)
     let backfiller = Backfiller::new(
         writer,
         resolver.clone(),
-        options.backfill.config(options.batch_size, options.write_partitions),
+        options.backfill.config(options.batch_size, options.write_partitions, options.max_record_bytes),
     )?;
     let dids = select(&pool, args, &backfiller).await?;
     anyhow::ensure!(
@@ -160,7 +160,7 @@ pub fn spawn_worker(
     let backfiller = Backfiller::new(
         writer,
         resolver,
-        options.backfill.config(options.batch_size, options.write_partitions),
+        options.backfill.config(options.batch_size, options.write_partitions, options.max_record_bytes),
     )?;
     Ok(Some(tokio::spawn(async move { backfiller.run_queue(Default::default(), shutdown).await })))
 }

@@ -55,7 +55,7 @@ pub async fn by_car(
 ) -> Result<Snapshot, BackfillError> {
     let url = xrpc(pds, "com.atproto.sync.getRepo", &[("did", did)])?;
     let car = fetcher.get(url, "getRepo", config.max_car_bytes).await?;
-    snapshot::from_car(&car, config.max_car_bytes, did, key).await
+    snapshot::from_car(&car, config.max_car_bytes, config.max_record_bytes, did, key).await
 }
 
 /// The indexed collections by `listRecords`, at the rev `getLatestCommit` gave *before* the
@@ -102,7 +102,10 @@ pub async fn by_listing(
             let url = xrpc(pds, "com.atproto.repo.listRecords", &params)?;
             let page: Page = json(&fetcher.get(url, "listRecords", max).await?, "listRecords")?;
             let empty = page.records.is_empty();
-            records.extend(page.records.into_iter().filter_map(|r| snapshot::from_listed(did, &nsid, r)));
+            let max_record = config.max_record_bytes;
+            records.extend(
+                page.records.into_iter().filter_map(|r| snapshot::from_listed(did, &nsid, r, max_record)),
+            );
             if records.len() > limit {
                 return Ok(None);
             }

@@ -107,6 +107,9 @@ pub struct BackfillConfig {
     pub max_car_bytes: usize,
     /// Largest JSON answer accepted (one page).
     pub max_json_bytes: usize,
+    /// Largest record decoded (CAR block or listed JSON); a larger one is applied as
+    /// [`crate::event::Record::TooLarge`], which the write path drops as `too_large`.
+    pub max_record_bytes: usize,
     /// Records past which `auto` switches from listing to the CAR.
     pub list_max_records: usize,
     /// Most events per write transaction.
@@ -129,6 +132,7 @@ impl Default for BackfillConfig {
             max_rate_limit_waits: 100,
             max_car_bytes: 512 << 20,
             max_json_bytes: 16 << 20,
+            max_record_bytes: plyr_atproto::MAX_RECORD_BYTES,
             list_max_records: 1000,
             batch_size: 2000,
             writers: 2,

@@ -108,7 +108,7 @@ mod tests {
             collection: Nsid::new_owned(collection).expect("nsid"),
             rkey: Rkey::new_owned(rkey).expect("rkey"),
             cid: cid.to_owned(),
-            record: Ipld::Null,
+            record: Ipld::Null.into(),
         }
     }
 

@@ -1,14 +1,18 @@
 //! One repo at one rev, as far as the indexer cares: the records of the indexed collections.
 //! Built from a `getRepo` CAR (verified: block hashes, commit signature, MST) or from
 //! `listRecords` pages. A record that cannot be decoded is left out and counted
-//! (`indexer_backfill_dropped_total{reason}`), so the write path never sees it.
+//! (`indexer_backfill_dropped_total{reason}`), so the write path never sees it; a record over the
+//! size bound is not decoded at all and goes on as [`Record::TooLarge`], which the write path
+//! drops as `too_large` (like an invalid record, it replaces the version held before).
 
-use ipld_core::ipld::Ipld;
 use jacquard_common::types::string::{Nsid, Rkey, Tid};
+use plyr_atproto::data::JsonData;
 use plyr_atproto::identity::SigningKey;
+use serde_json::value::RawValue;
 
 use super::BackfillError;
 use super::locate::clip;
+use crate::event::Record;
 use crate::repo::{RepoError, SignedCommit, mst, read_car};
 
 /// A repo's indexed records at `rev`.
@@ -28,7 +32,7 @@ pub struct SnapshotRecord {
     pub rkey: Rkey,
     /// The record's CID, as text.
     pub cid: String,
-    pub record: Ipld,
+    pub record: Record,
 }
 
 /// Whether backfill applies records of `collection`.
@@ -38,10 +42,11 @@ pub fn wanted(collection: &str) -> bool {
 
 /// Reads a `getRepo` CAR of `did`: every block checked against its CID, the root commit's repo
 /// and signature checked with `key`, the MST walked, and the records of indexed collections
-/// decoded.
+/// decoded (those over `max_record` bytes left undecoded).
 pub async fn from_car(
     bytes: &[u8],
     max: usize,
+    max_record: usize,
     did: &str,
     key: &SigningKey,
 ) -> Result<Snapshot, BackfillError> {
@@ -77,10 +82,18 @@ pub async fn from_car(
             dropped("missing_block", &key);
             continue;
         };
-        match plyr_atproto::record_from_cbor(block) {
-            Ok(record) => records.push(SnapshotRecord { collection, rkey, cid: cid.to_string(), record }),
-            Err(e) => dropped("bad_record", &format!("{key}: {e}")),
-        }
+        let record = if block.len() > max_record {
+            Record::TooLarge { bytes: block.len() }
+        } else {
+            match plyr_atproto::record_from_cbor(block) {
+                Ok(record) => Record::Data(record),
+                Err(e) => {
+                    dropped("bad_record", &format!("{key}: {e}"));
+                    continue;
+                }
+            }
+        };
+        records.push(SnapshotRecord { collection, rkey, cid: cid.to_string(), record });
     }
     Ok(Snapshot { rev, records, source: "car" })
 }
@@ -90,12 +103,19 @@ pub async fn from_car(
 pub struct ListedRecord {
     pub uri: String,
     pub cid: String,
-    pub value: serde_json::Value,
+    /// The record's JSON text: its size is checked before it is parsed.
+    pub value: Box<RawValue>,
 }
 
-/// Turns a listed record of `did`'s `collection` into a snapshot record; `None` (counted) when
-/// it is malformed or names another repo or collection.
-pub fn from_listed(did: &str, collection: &Nsid, listed: ListedRecord) -> Option<SnapshotRecord> {
+/// Turns a listed record of `did`'s `collection` into a snapshot record (left undecoded when its
+/// JSON is over `max_record` bytes); `None` (counted) when it is malformed or names another repo
+/// or collection.
+pub fn from_listed(
+    did: &str,
+    collection: &Nsid,
+    listed: ListedRecord,
+    max_record: usize,
+) -> Option<SnapshotRecord> {
     let prefix = format!("at://{did}/{}/", collection.as_str());
     let Some(rkey) = listed.uri.strip_prefix(&prefix) else {
         dropped("bad_uri", &listed.uri);
@@ -109,18 +129,53 @@ pub fn from_listed(did: &str, collection: &Nsid, listed: ListedRecord) -> Option
         dropped("bad_cid", &listed.uri);
         return None;
     };
-    match plyr_atproto::record_from_json(listed.value) {
-        Ok(record) => {
-            Some(SnapshotRecord { collection: collection.clone(), rkey, cid: cid.to_string(), record })
+    let text = listed.value.get();
+    let record = if text.len() > max_record {
+        Record::TooLarge { bytes: text.len() }
+    } else {
+        let parsed = serde_json::from_str::<JsonData>(text).map_err(|e| e.to_string());
+        match parsed.and_then(|data| data.into_record().map_err(|e| e.to_string())) {
+            Ok(record) => Record::Data(record),
+            Err(e) => {
+                dropped("bad_record", &format!("{}: {e}", listed.uri));
+                return None;
+            }
         }
-        Err(e) => {
-            dropped("bad_record", &format!("{}: {e}", listed.uri));
-            None
-        }
-    }
+    };
+    Some(SnapshotRecord { collection: collection.clone(), rkey, cid: cid.to_string(), record })
 }
 
 fn dropped(reason: &'static str, what: &str) {
     metrics::counter!("indexer_backfill_dropped_total", "reason" => reason).increment(1);
     tracing::warn!(reason, record = %clip(what), "backfill record dropped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DID: &str = "did:plc:alice2222222222222222222";
+    const CID: &str = "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm";
+
+    fn listed(value: &str) -> ListedRecord {
+        let text = format!(
+            r#"{{"uri": "at://{DID}/fm.plyr.like/3l3qo2vutsw2b", "cid": "{CID}", "value": {value}}}"#
+        );
+        serde_json::from_str(&text).expect("a listRecords entry")
+    }
+
+    #[test]
+    fn listed_records_over_the_bound_are_left_undecoded() {
+        let nsid = Nsid::new_static("fm.plyr.like").expect("nsid");
+        let value = r#"{"$type": "fm.plyr.like", "n": 1.5}"#;
+        let over = from_listed(DID, &nsid, listed(value), value.len() - 1).expect("kept for the write path");
+        assert_eq!(over.record, Record::TooLarge { bytes: value.len() });
+        assert!(
+            from_listed(DID, &nsid, listed(value), value.len()).is_none(),
+            "parsed: a float is bad_record"
+        );
+        let fine = r#"{"$type": "fm.plyr.like"}"#;
+        let kept = from_listed(DID, &nsid, listed(fine), fine.len()).expect("decoded");
+        assert!(matches!(kept.record, Record::Data(_)));
+    }
 }

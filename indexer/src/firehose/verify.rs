@@ -22,7 +22,7 @@ use jacquard_common::types::string::{Nsid, Rkey, Tid};
 use super::filter::CollectionFilter;
 use super::frame::{CommitFrame, MAX_BLOCKS_BYTES, MAX_OPS, SyncFrame};
 use super::keys::KeySource;
-use crate::event::{Action, RecordOp};
+use crate::event::{Action, Record, RecordOp};
 use crate::repo::mst::{self, ProofOp};
 use crate::repo::{RepoError, SignedCommit, read_car};
 
@@ -61,6 +61,9 @@ pub struct VerifierConfig {
     pub max_repos: usize,
     /// Shortest time between two forced key refreshes of one DID.
     pub key_refresh_every: Duration,
+    /// Largest record block decoded; a larger record is passed on undecoded, to be dropped as
+    /// `too_large` by the write path.
+    pub max_record_bytes: usize,
 }
 
 impl Default for VerifierConfig {
@@ -70,6 +73,7 @@ impl Default for VerifierConfig {
             legacy_commits: true,
             max_repos: 1_000_000,
             key_refresh_every: Duration::from_secs(60),
+            max_record_bytes: plyr_atproto::MAX_RECORD_BYTES,
         }
     }
 }
@@ -168,8 +172,11 @@ impl<K: KeySource> SyncVerifier<K> {
                 (_, None) => return Verdict::drop("bad_op", format!("{} without a cid", op.key)),
                 (_, Some(cid)) => match car.get(&cid) {
                     None => return RepoError::MissingBlock { what: "record", cid: cid.to_string() }.into(),
+                    Some(block) if block.len() > self.config.max_record_bytes => {
+                        Some(Record::TooLarge { bytes: block.len() })
+                    }
                     Some(block) => match plyr_atproto::record_from_cbor(block) {
-                        Ok(record) => Some(record),
+                        Ok(record) => Some(Record::Data(record)),
                         Err(e) => return Verdict::drop("bad_record", format!("{}: {e}", op.key)),
                     },
                 },

@@ -141,7 +141,8 @@ impl Client {
             Ok(socket) => socket,
             Err(ended) => return Ok(ended),
         };
-        let decoder = FrameDecoder::new(self.config.protocol, issuer);
+        let decoder = FrameDecoder::new(self.config.protocol, issuer)
+            .with_max_record_bytes(self.config.max_record_bytes);
         let connected_at = Instant::now();
         let mut ping =
             tokio::time::interval_at(connected_at + self.config.ping_interval, self.config.ping_interval);

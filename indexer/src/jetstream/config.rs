@@ -71,6 +71,9 @@ pub struct JetstreamConfig {
     /// counted. The websocket layer itself accepts up to four times this before it has to drop
     /// the connection, so a single oversized event never stalls the stream.
     pub max_message_bytes: usize,
+    /// Largest record JSON decoded; a larger record is handed on undecoded, to be dropped as
+    /// `too_large` by the write path.
+    pub max_record_bytes: usize,
 }
 
 impl JetstreamConfig {
@@ -91,6 +94,7 @@ impl JetstreamConfig {
             ping_interval: Duration::from_secs(20),
             lag_warning: Duration::from_secs(600),
             max_message_bytes: 4 * 1024 * 1024,
+            max_record_bytes: plyr_atproto::MAX_RECORD_BYTES,
         }
     }
 

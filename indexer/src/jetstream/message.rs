@@ -1,17 +1,21 @@
 //! Decoding one Jetstream frame (v1 or v2 JSON, already decompressed) into a [`Frame`]: an
 //! [`Event`] with the [`Cursor`] that covers it, a server notice, or a typed [`DecodeError`]
 //! the client counts and skips. Identifiers are validated here; record *contents* only have to
-//! be atproto data (the write path validates them against the lexicons). Events of collections
-//! we do not index are decoded like any other: filtering is the write path's job.
+//! be atproto data (the write path validates them against the lexicons). A record whose JSON
+//! text is over the size bound is not parsed at all: it is handed on as [`Record::TooLarge`] for
+//! the write path to drop and count. Events of collections we do not index are decoded like any
+//! other: filtering is the write path's job.
 
 mod v1;
 mod v2;
 
 use jacquard_common::types::string::{AtStrError, Did, Nsid, Rkey, Tid};
 use plyr_atproto::DataModelError;
+use plyr_atproto::data::JsonData;
+use serde_json::value::RawValue;
 
 use super::config::Protocol;
-use crate::event::{Action, Cursor, Event, EventBody, RecordOp};
+use crate::event::{Action, Cursor, Event, EventBody, Record, RecordOp};
 
 /// The `source` of every Jetstream cursor (the `cursors` row it is stored in).
 pub const SOURCE: &str = "jetstream";
@@ -82,19 +86,28 @@ impl DecodeError {
 pub struct FrameDecoder {
     protocol: Protocol,
     issuer: String,
+    max_record_bytes: usize,
 }
 
 impl FrameDecoder {
-    /// A decoder for frames from `issuer` (the instance's base URL; tags v2 cursors).
+    /// A decoder for frames from `issuer` (the instance's base URL; tags v2 cursors), with the
+    /// default record size bound ([`plyr_atproto::MAX_RECORD_BYTES`]).
     pub fn new(protocol: Protocol, issuer: impl Into<String>) -> Self {
-        Self { protocol, issuer: issuer.into() }
+        Self { protocol, issuer: issuer.into(), max_record_bytes: plyr_atproto::MAX_RECORD_BYTES }
+    }
+
+    /// The same decoder with records of more than `bytes` of JSON left undecoded
+    /// ([`Record::TooLarge`]).
+    pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes;
+        self
     }
 
     /// Decodes one (decompressed) frame.
     pub fn decode(&self, bytes: &[u8]) -> Result<Frame, DecodeError> {
         match self.protocol {
-            Protocol::V1 => v1::decode(bytes),
-            Protocol::V2 => v2::decode(bytes, &self.issuer),
+            Protocol::V1 => v1::decode(bytes, self.max_record_bytes),
+            Protocol::V2 => v2::decode(bytes, &self.issuer, self.max_record_bytes),
         }
     }
 }
@@ -126,18 +139,20 @@ impl AccountFields {
 
 /// Commit fields as both wire formats carry them (v1 nests them under `commit`, v2 inlines them).
 #[derive(Debug, Default, serde::Deserialize)]
-struct CommitFields {
+struct CommitFields<'a> {
     rev: Option<String>,
     operation: Option<String>,
     collection: Option<String>,
     rkey: Option<String>,
-    /// Read straight into atproto data as the message is parsed (no `serde_json::Value` tree).
-    record: Option<plyr_atproto::data::JsonData>,
+    /// The record's JSON text, borrowed from the frame: its size is checked before it is read
+    /// into atproto data (straight, with no `serde_json::Value` tree in between).
+    #[serde(borrow)]
+    record: Option<&'a RawValue>,
     cid: Option<String>,
 }
 
-impl CommitFields {
-    fn into_op(self) -> Result<RecordOp, DecodeError> {
+impl CommitFields<'_> {
+    fn into_op(self, max_record_bytes: usize) -> Result<RecordOp, DecodeError> {
         let action = match self.operation.as_deref() {
             Some("create") => Action::Create,
             Some("update") => Action::Update,
@@ -153,12 +168,23 @@ impl CommitFields {
         let (cid, record) = match action {
             Action::Delete => (None, None),
             Action::Create | Action::Update => {
-                let record = self.record.ok_or(DecodeError::Missing("record"))?;
-                (self.cid, Some(record.into_record()?))
+                let raw = self.record.filter(|r| r.get() != "null").ok_or(DecodeError::Missing("record"))?;
+                (self.cid, Some(record(raw, max_record_bytes)?))
             }
         };
         Ok(RecordOp { rev, collection, rkey, action, cid, record })
     }
+}
+
+/// A record's JSON text as a [`Record`]: left undecoded when it is over `max_bytes`, else read
+/// into atproto data.
+fn record(raw: &RawValue, max_bytes: usize) -> Result<Record, DecodeError> {
+    let text = raw.get();
+    if text.len() > max_bytes {
+        return Ok(Record::TooLarge { bytes: text.len() });
+    }
+    let data: JsonData = serde_json::from_str(text)?;
+    Ok(Record::Data(data.into_record()?))
 }
 
 fn did(s: &str) -> Result<Did, DecodeError> {
@@ -195,7 +221,7 @@ mod tests {
     }
 
     fn commit(action: Action, collection: &str, record: Option<serde_json::Value>) -> EventBody {
-        let record = record.map(|r| plyr_atproto::record_from_json(r).expect("test record"));
+        let record = record.map(|r| Record::Data(plyr_atproto::record_from_json(r).expect("test record")));
         EventBody::Commit(RecordOp {
             rev: Tid::new(REV).expect("test TID"),
             collection: Nsid::new_owned(collection).expect("test NSID"),
@@ -274,6 +300,8 @@ mod tests {
             (v1_commit("create", "fm.plyr.track", rk, Some(json!([1]))), Err("bad_record")),
             (v1_commit("upsert", "fm.plyr.track", rk, Some(track())), Err("unknown_kind")),
             (json!({"did": DID, "time_us": T0, "kind": "labels"}).to_string(), Err("unknown_kind")),
+            (v1_commit("delete", "fm.plyr.like", rk, None).replace(&T0.to_string(), &i64::MAX.to_string()), Err("bad_time")),
+            (v1_commit("delete", "fm.plyr.like", rk, None).replace(&T0.to_string(), &i64::MIN.to_string()), Err("bad_time")),
         ];
         let decoder = FrameDecoder::new(Protocol::V1, ISSUER);
         for (input, expected) in cases {
@@ -353,5 +381,30 @@ mod tests {
             let got = decoder.decode(input.as_bytes()).map_err(|e| e.reason());
             assert_eq!(got, expected, "input: {input}");
         }
+    }
+
+    #[test]
+    fn records_over_the_bound_are_left_undecoded_on_both_wires() {
+        let rk = "3l3qo2vutsw2b";
+        let size = serde_json::to_string(&track()).expect("json").len();
+        let v1 = v1_commit("create", "fm.plyr.track", rk, Some(track()));
+        let v2 = v2_msg(json!({"$type": "#commit", "seq": 42, "did": DID, "time": TIME, "rev": REV,
+                               "operation": "create", "collection": "fm.plyr.track", "rkey": rk,
+                               "record": track(), "cid": CID}));
+        for (protocol, line) in [(Protocol::V1, v1), (Protocol::V2, v2)] {
+            let record = |max: usize| match FrameDecoder::new(protocol, ISSUER)
+                .with_max_record_bytes(max)
+                .decode(line.as_bytes())
+            {
+                Ok(Frame::Event { event: Event { body: EventBody::Commit(op), .. }, .. }) => op.record,
+                other => panic!("{other:?}"),
+            };
+            assert!(matches!(record(size), Some(Record::Data(_))), "{protocol:?}: at the bound");
+            assert_eq!(record(size - 1), Some(Record::TooLarge { bytes: size }), "{protocol:?}");
+        }
+        // Over the bound, a record is not even parsed: a float inside does not fail the frame.
+        let float = v1_commit("create", "fm.plyr.track", rk, Some(json!({"duration": 1.5})));
+        let decoder = FrameDecoder::new(Protocol::V1, ISSUER).with_max_record_bytes(4);
+        assert!(decoder.decode(float.as_bytes()).is_ok());
     }
 }

@@ -131,12 +131,27 @@ pub struct Writer {
     check: RecordCheck,
     trusted: TrustedOrigins,
     health: Arc<DatabaseHealth>,
+    max_record_bytes: usize,
 }
 
 impl Writer {
     pub fn new(pool: PgPool, trusted: TrustedOrigins) -> Result<Self, WriteError> {
         let health = Arc::default();
-        Ok(Self { pool, check: RecordCheck::embedded()?, trusted, health })
+        let max_record_bytes = plyr_atproto::MAX_RECORD_BYTES;
+        Ok(Self { pool, check: RecordCheck::embedded()?, trusted, health, max_record_bytes })
+    }
+
+    /// The same writer, telling sources that hand it undecoded text (replay) to leave records
+    /// over `bytes` undecoded. The check itself is the sources': the write path only drops the
+    /// [`crate::event::Record::TooLarge`] they produce.
+    pub fn with_max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes;
+        self
+    }
+
+    /// The record size bound sources reading for this writer apply.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record_bytes
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -354,10 +369,10 @@ impl Writer {
         for event in later.drain(..) {
             match &event.body {
                 EventBody::Identity { handle } => {
-                    let e =
-                        identities.entry(event.did.as_str()).or_insert((handle.as_deref(), event.time_us));
+                    let handle = storable_handle(handle.as_deref());
+                    let e = identities.entry(event.did.as_str()).or_insert((handle, event.time_us));
                     if event.time_us >= e.1 {
-                        *e = (handle.as_deref(), event.time_us);
+                        *e = (handle, event.time_us);
                     }
                 }
                 _ => self.apply_repo_event(tx, event, report, touched, deltas).await?,
@@ -458,6 +473,19 @@ pub(crate) fn remember(cursors: &mut Vec<Cursor>, cursor: &Cursor) {
         }
         None => cursors.push(cursor.clone()),
     }
+}
+
+/// An `#identity` event's handle as it may be stored: a handle that is not syntactically valid
+/// (a U+0000 included, which PostgreSQL cannot store) is read as no handle, and counted; the
+/// event still invalidates the account's identity, which the identity worker then resolves.
+fn storable_handle(handle: Option<&str>) -> Option<&str> {
+    let handle = handle?;
+    if plyr_atproto::syntax::is_valid_handle(handle) {
+        return Some(handle);
+    }
+    metrics::counter!("indexer_dropped_total", "reason" => "invalid_handle").increment(1);
+    tracing::debug!(handle = %handle.escape_debug().take(256).collect::<String>(), "identity event handle is not a valid handle");
+    None
 }
 
 fn time_of(event: &Event) -> DateTime<Utc> {

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::rows::{self, Meta, Origin, Reject, Row};
-use super::validate::{Invalid, RecordCheck};
+use super::validate::RecordCheck;
 use crate::db::guard::GuardRow;
 use crate::db::lists::StoredItem;
-use crate::event::{Action, RecordOp};
+use crate::event::{Action, Record, RecordOp};
 use crate::write::rules::TrustedOrigins;
 
 /// The net change to one record.
@@ -65,15 +65,21 @@ pub fn check_record(
     check: &RecordCheck,
     trusted: &TrustedOrigins,
 ) -> Checked {
-    let Some(record) = &op.record else {
-        return Err(Dropped { reason: "missing_record", detail: "create/update without a record".into() });
+    let record = match &op.record {
+        Some(Record::Data(record)) => record,
+        Some(Record::TooLarge { bytes }) => {
+            let detail = format!("record of {bytes} bytes is over the record size bound");
+            return Err(Dropped { reason: "too_large", detail });
+        }
+        None => {
+            return Err(Dropped {
+                reason: "missing_record",
+                detail: "create/update without a record".into(),
+            });
+        }
     };
     if let Err(invalid) = check.check(collection, record) {
-        let reason = match invalid {
-            Invalid::Lexicon(_) => "invalid_record",
-            Invalid::BskyProfile(_) => "invalid_bsky_profile",
-        };
-        return Err(Dropped { reason, detail: invalid.to_string() });
+        return Err(Dropped { reason: invalid.reason(), detail: invalid.to_string() });
     }
     rows::extract(collection, origin, record, trusted)
         .map_err(|reject| Dropped { reason: reject.reason(), detail: reject_detail(reject).into() })

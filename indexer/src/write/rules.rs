@@ -9,7 +9,9 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 /// The time a feed sorts a record by: its `createdAt`, unless that is more than five minutes
 /// after the record was indexed (a wrong clock or a lie), then the time it was indexed.
 pub fn sort_time(created_at: DateTime<Utc>, indexed_at: DateTime<Utc>) -> DateTime<Utc> {
-    if created_at > indexed_at + MAX_CLOCK_SKEW { indexed_at } else { created_at }
+    // Checked: `indexed_at` comes from the network and may sit at the end of chrono's range.
+    let future = indexed_at.checked_add_signed(MAX_CLOCK_SKEW).is_some_and(|limit| created_at > limit);
+    if future { indexed_at } else { created_at }
 }
 
 /// The stable public integer id of a track: 52 bits of SHA-256(uri), so it survives a rebuild of
@@ -73,6 +75,9 @@ mod tests {
         assert_eq!(sort_time(now - Duration::days(1), now), now - Duration::days(1));
         assert_eq!(sort_time(now + Duration::minutes(4), now), now + Duration::minutes(4));
         assert_eq!(sort_time(now + Duration::minutes(6), now), now);
+        let year_9999 = DateTime::from_timestamp(253_402_300_799, 0).expect("time");
+        assert_eq!(sort_time(year_9999, now), now);
+        assert_eq!(sort_time(now, DateTime::<Utc>::MAX_UTC), now, "no overflow at the end of the range");
     }
 
     #[test]

@@ -1,14 +1,19 @@
-//! Lexicon validation in front of the write path: the catalog is built once from the lexicon
-//! documents embedded in `plyr-lexicons`, the same JSON the generated types came from.
+//! The one record check in front of the write path, which every source's records pass: the
+//! data model's storability rule ([`plyr_atproto::check_storable`]), then lexicon validation
+//! against a catalog built once from the lexicon documents embedded in `plyr-lexicons`, the same
+//! JSON the generated types came from.
 
 use ipld_core::ipld::Ipld;
-use plyr_atproto::{Catalog, LexiconDoc, LexiconError, Violations};
+use plyr_atproto::{Catalog, LexiconDoc, LexiconError, Unstorable, Violations};
 
 use super::rows::BSKY_PROFILE;
 
 /// Why a record was dropped before reaching the database.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Invalid {
+    /// It cannot be stored whatever its lexicon says (a U+0000 in a string).
+    #[error("not storable: {0}")]
+    Unstorable(Unstorable),
     /// It violates its lexicon; every violation with its path.
     #[error("{0}")]
     Lexicon(Violations),
@@ -23,6 +28,17 @@ pub struct RecordCheck {
     catalog: Catalog,
 }
 
+impl Invalid {
+    /// The `reason` label of `indexer_dropped_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unstorable(why) => why.reason(),
+            Self::Lexicon(_) => "invalid_record",
+            Self::BskyProfile(_) => "invalid_bsky_profile",
+        }
+    }
+}
+
 impl RecordCheck {
     /// Builds the catalog from the lexicons embedded in `plyr-lexicons`.
     pub fn embedded() -> Result<Self, LexiconError> {
@@ -33,11 +49,12 @@ impl RecordCheck {
         Ok(Self { catalog: Catalog::from_documents(docs)? })
     }
 
-    /// Validates `record` as a record of `collection`.
+    /// Checks that `record` can be stored, then validates it as a record of `collection`.
     ///
     /// `app.bsky.actor.profile` is not ours: only the two fields we keep (display name, avatar)
     /// are checked, so a profile valid under a newer Bluesky lexicon is never rejected.
     pub fn check(&self, collection: &str, record: &Ipld) -> Result<(), Invalid> {
+        plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
         if collection == BSKY_PROFILE {
             return check_bsky_profile(record);
         }

@@ -4,6 +4,7 @@
 //! instance that issued it; its portable time is `witnessedAt` (else `time`).
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{AccountFields, CommitFields, DecodeError, Frame, IdentityFields, SOURCE, did, micros, tid};
 use crate::event::{Cursor, Event, EventBody};
@@ -12,26 +13,33 @@ use crate::event::{Cursor, Event, EventBody};
 const NSID: &str = "network.bsky.jetstream.subscribeEvents";
 
 #[derive(Debug, Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     #[serde(rename = "$type")]
     kind: Option<String>,
-    payload: Option<Payload>,
+    #[serde(borrow)]
+    payload: Option<Payload<'a>>,
     error: Option<String>,
     message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Payload {
+struct Payload<'a> {
     #[serde(rename = "$type")]
     kind: Option<String>,
     seq: Option<i64>,
     did: Option<String>,
     time: Option<String>,
     witnessed_at: Option<String>,
-    // #commit
-    #[serde(flatten)]
-    commit: CommitFields,
+    // #commit: the fields of `CommitFields`, listed rather than `#[serde(flatten)]`ed, which
+    // would buffer the record as a generic tree and cannot hand out its raw JSON text.
+    rev: Option<String>,
+    operation: Option<String>,
+    collection: Option<String>,
+    rkey: Option<String>,
+    #[serde(borrow)]
+    record: Option<&'a RawValue>,
+    cid: Option<String>,
     // #identity, #account, #sync
     identity: Option<IdentityFields>,
     account: Option<AccountFields>,
@@ -47,10 +55,12 @@ struct SyncInfo {
 }
 
 /// Decodes one v2 frame from the instance `issuer`.
-pub(super) fn decode(bytes: &[u8], issuer: &str) -> Result<Frame, DecodeError> {
+pub(super) fn decode(bytes: &[u8], issuer: &str, max_record_bytes: usize) -> Result<Frame, DecodeError> {
     let envelope: Envelope = serde_json::from_slice(bytes)?;
     match envelope.kind.as_deref() {
-        Some("message") => message(envelope.payload.ok_or(DecodeError::Missing("payload"))?, issuer),
+        Some("message") => {
+            message(envelope.payload.ok_or(DecodeError::Missing("payload"))?, issuer, max_record_bytes)
+        }
         Some("error") => Ok(Frame::Error {
             error: envelope.error.ok_or(DecodeError::Missing("error"))?,
             message: envelope.message,
@@ -60,11 +70,21 @@ pub(super) fn decode(bytes: &[u8], issuer: &str) -> Result<Frame, DecodeError> {
     }
 }
 
-fn message(p: Payload, issuer: &str) -> Result<Frame, DecodeError> {
+fn message(p: Payload<'_>, issuer: &str, max_record_bytes: usize) -> Result<Frame, DecodeError> {
     let kind = p.kind.as_deref().ok_or(DecodeError::Missing("payload.$type"))?;
     let fragment = kind.strip_prefix(NSID).unwrap_or(kind);
     let body = match fragment {
-        "#commit" => EventBody::Commit(p.commit.into_op()?),
+        "#commit" => {
+            let commit = CommitFields {
+                rev: p.rev,
+                operation: p.operation,
+                collection: p.collection,
+                rkey: p.rkey,
+                record: p.record,
+                cid: p.cid,
+            };
+            EventBody::Commit(commit.into_op(max_record_bytes)?)
+        }
         "#identity" => p.identity.ok_or(DecodeError::Missing("identity"))?.into_body(),
         "#account" => p.account.ok_or(DecodeError::Missing("account"))?.into_body(),
         "#sync" => EventBody::Sync { rev: tid(&p.sync.ok_or(DecodeError::Missing("sync"))?.rev)? },
