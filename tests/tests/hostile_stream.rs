@@ -99,7 +99,15 @@ impl Stream {
         self.lines.push(line.into());
     }
 
-    fn commit(&mut self, did: &str, collection: &str, rkey: Option<&str>, record: Value, fate: Fate, label: &str) -> String {
+    fn commit(
+        &mut self,
+        did: &str,
+        collection: &str,
+        rkey: Option<&str>,
+        record: Value,
+        fate: Fate,
+        label: &str,
+    ) -> String {
         self.n += 1;
         let rev = tid(self.n);
         let rkey = rkey.map_or_else(|| rev.clone(), str::to_owned);
@@ -213,7 +221,8 @@ fn hostile_stream() -> Stream {
         s.good(&format!("NUL in list {field}"));
     }
     let nul_profile = did("nulprofile");
-    let bio = json!({"$type": "fm.plyr.actor.profile", "bio": "b\u{0}io", "createdAt": "2025-06-15T15:06:42.000Z"});
+    let bio =
+        json!({"$type": "fm.plyr.actor.profile", "bio": "b\u{0}io", "createdAt": "2025-06-15T15:06:42.000Z"});
     s.commit(&nul_profile, "fm.plyr.actor.profile", Some("self"), bio, Fate::Either, "NUL in bio");
     s.good("NUL in a bio");
     let bsky = json!({"$type": "app.bsky.actor.profile", "displayName": "d\u{0}n"});
@@ -247,21 +256,66 @@ fn hostile_stream() -> Stream {
 
     // 6. Invalid lexicon values.
     let invalid: Vec<(&str, Value)> = vec![
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": 7, "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t".repeat(257), "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "duration": -1, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "yesterday"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "10000-01-01T00:00:00Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-02-30T00:00:00Z"})),
-        ("fm.plyr.track", json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "duration": 1.5, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.like", json!({"$type": "fm.plyr.like", "subject": "at://nope", "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.like", json!({"$type": "fm.plyr.like", "subject": {"uri": "not a uri", "cid": "nope"}, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.comment", json!({"$type": "fm.plyr.comment", "subject": subject, "text": "t", "timestampMs": -5, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.comment", json!({"$type": "fm.plyr.comment", "subject": subject, "text": "", "timestampMs": 5, "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.list", json!({"$type": "fm.plyr.list", "items": "none", "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.list", json!({"$type": "fm.plyr.list", "items": vec![json!({"subject": subject}); 501], "createdAt": "2025-06-15T15:06:40Z"})),
-        ("fm.plyr.actor.profile", json!({"$type": "fm.plyr.actor.profile", "bio": "b".repeat(2561), "createdAt": "2025-06-15T15:06:40Z"})),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": 7, "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t".repeat(257), "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "duration": -1, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "yesterday"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "10000-01-01T00:00:00Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "createdAt": "2025-02-30T00:00:00Z"}),
+        ),
+        (
+            "fm.plyr.track",
+            json!({"$type": "fm.plyr.track", "title": "t", "artist": "a", "fileType": "mp3", "audioUrl": AUDIO, "duration": 1.5, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.like",
+            json!({"$type": "fm.plyr.like", "subject": "at://nope", "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.like",
+            json!({"$type": "fm.plyr.like", "subject": {"uri": "not a uri", "cid": "nope"}, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.comment",
+            json!({"$type": "fm.plyr.comment", "subject": subject, "text": "t", "timestampMs": -5, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.comment",
+            json!({"$type": "fm.plyr.comment", "subject": subject, "text": "", "timestampMs": 5, "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.list",
+            json!({"$type": "fm.plyr.list", "items": "none", "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.list",
+            json!({"$type": "fm.plyr.list", "items": vec![json!({"subject": subject}); 501], "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
+        (
+            "fm.plyr.actor.profile",
+            json!({"$type": "fm.plyr.actor.profile", "bio": "b".repeat(2561), "createdAt": "2025-06-15T15:06:40Z"}),
+        ),
     ];
     for (i, (collection, record)) in invalid.into_iter().enumerate() {
         let rkey = (collection == "fm.plyr.actor.profile").then_some("self");
@@ -280,7 +334,8 @@ fn hostile_stream() -> Stream {
     wide["notes"] = json!("w".repeat(500_000));
     s.commit(&evil, "fm.plyr.track", None, wide, Fate::Either, "a 500 KB unknown field");
     s.good("a wide record");
-    for (i, n) in [json!(9_007_199_254_740_993i64), json!(i64::MAX), json!(u64::MAX)].into_iter().enumerate() {
+    for (i, n) in [json!(9_007_199_254_740_993i64), json!(i64::MAX), json!(u64::MAX)].into_iter().enumerate()
+    {
         let mut t = track(&format!("huge duration {i}"));
         t["duration"] = n.clone();
         s.commit(&evil, "fm.plyr.track", None, t, Fate::Either, &format!("huge duration #{i}"));
@@ -325,7 +380,10 @@ async fn get(client: &reqwest::Client, base: &str, path: &str) -> (u16, Option<V
             return (status, None);
         }
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            panic!("GET {path}: status {status}, body is not JSON ({e}): {:?}", String::from_utf8_lossy(&bytes))
+            panic!(
+                "GET {path}: status {status}, body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&bytes)
+            )
         });
         return (status, Some(body));
     }
@@ -391,13 +449,12 @@ async fn a_hostile_stream_is_indexed_and_served_without_a_failure() {
             failures.push(format!("identity after a bad one not applied: {did} has {got:?}, not {handle}"));
         }
     }
-    let plyr_profiles: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM plyr_profiles WHERE did = $1 AND bio IS NOT NULL",
-    )
-    .bind(did("invalidprofile"))
-    .fetch_one(&db.pool)
-    .await
-    .expect("profiles");
+    let plyr_profiles: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM plyr_profiles WHERE did = $1 AND bio IS NOT NULL")
+            .bind(did("invalidprofile"))
+            .fetch_one(&db.pool)
+            .await
+            .expect("profiles");
     if plyr_profiles > 0 {
         failures.push("an invalid profile (bio over maxLength) was stored".into());
     }
@@ -453,7 +510,11 @@ async fn a_hostile_stream_is_indexed_and_served_without_a_failure() {
     }
     // Pages of the feeds that sort by time, followed to the end.
     for (first, cursor_field, next) in [
-        ("/xrpc/fm.plyr.feed.getLatestTracks?limit=7", "cursor", "/xrpc/fm.plyr.feed.getLatestTracks?limit=7&cursor="),
+        (
+            "/xrpc/fm.plyr.feed.getLatestTracks?limit=7",
+            "cursor",
+            "/xrpc/fm.plyr.feed.getLatestTracks?limit=7&cursor=",
+        ),
         ("/tracks/?limit=7", "next_cursor", "/tracks/?limit=7&cursor="),
         ("/activity/?limit=7", "next_cursor", "/activity/?limit=7&cursor="),
     ] {
@@ -483,7 +544,10 @@ async fn reads(db: &TestDb, stream: &Stream) -> Vec<String> {
         .await
         .expect("verify handles");
     let rows = |sql: &'static str| async move {
-        sqlx::query_as::<_, (String, String)>(sql).fetch_all(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+        sqlx::query_as::<_, (String, String)>(sql)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     };
     let tracks = rows("SELECT uri, id::TEXT FROM tracks").await;
     let lists = rows("SELECT uri, id::TEXT FROM lists").await;
