@@ -49,9 +49,19 @@ async fn run_async(data: &[u8]) {
             continue;
         };
         let Some(Ok(record)) = car.get(cid).map(|b| plyr_atproto::record_from_cbor(b)) else { continue };
-        let op = RecordOp { rev, collection, rkey, action: Action::Create, cid: Some(cid.to_string()), record: Some(record) };
+        let op = RecordOp {
+            rev,
+            collection,
+            rkey,
+            action: Action::Create,
+            cid: Some(cid.to_string()),
+            record: Some(record),
+        };
         let cursor = Cursor { source: "backfill".into(), value: 0, time_us: 0, issuer: None };
-        items.push(SourceItem::Event { event: Event { did: did.clone(), time_us: 1_700_000_000_000_000, body: EventBody::Commit(op) }, cursor });
+        items.push(SourceItem::Event {
+            event: Event { did: did.clone(), time_us: 1_700_000_000_000_000, body: EventBody::Commit(op) },
+            cursor,
+        });
     }
     crate::record::write_path(items);
 }

@@ -14,7 +14,9 @@ pub fn run(data: &[u8]) -> Vec<crate::record::Extracted> {
     }
     let v1 = FrameDecoder::new(Protocol::V1, "wss://jetstream.fuzz.invalid");
     match v1.decode(data) {
-        Ok(Frame::Event { event, cursor }) => crate::record::write_path(vec![SourceItem::Event { event, cursor }]),
+        Ok(Frame::Event { event, cursor }) => {
+            crate::record::write_path(vec![SourceItem::Event { event, cursor }])
+        }
         _ => Vec::new(),
     }
 }

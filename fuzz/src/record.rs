@@ -35,14 +35,26 @@ pub fn write_path(items: Vec<SourceItem>) -> Vec<Extracted> {
             continue;
         }
         let indexed_at = chrono::DateTime::from_timestamp_micros(event.time_us).unwrap_or_default();
-        ops.push(PlannedOp { did: event.did.as_str(), uri: op.uri(event.did.as_str()), indexed_at, op, checked: p.checked() });
+        ops.push(PlannedOp {
+            did: event.did.as_str(),
+            uri: op.uri(event.did.as_str()),
+            indexed_at,
+            op,
+            checked: p.checked(),
+        });
     }
     let (changes, _report) = plan::fold(&ops, &[], &[], &crate::record::CHECK, &TrustedOrigins::default());
     let mut out = Vec::new();
     for change in changes {
         if let Some(row) = change.after {
             crate::storable::assert_row(&change.meta.uri, &row);
-            out.push(Extracted { did: change.meta.did, uri: change.meta.uri, cid: change.meta.cid, indexed_at: change.meta.indexed_at, row });
+            out.push(Extracted {
+                did: change.meta.did,
+                uri: change.meta.uri,
+                cid: change.meta.cid,
+                indexed_at: change.meta.indexed_at,
+                row,
+            });
         }
     }
     out

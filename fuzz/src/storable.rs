@@ -10,7 +10,12 @@ pub fn assert_row(uri: &str, row: &Row) {
     match row {
         Row::Track(t) => {
             texts.extend([t.title.as_str(), &t.artist, &t.file_type, &t.file_id]);
-            texts.extend([&t.album, &t.description, &t.image_url, &t.audio_url, &t.support_gate].into_iter().flatten().map(String::as_str));
+            texts.extend(
+                [&t.album, &t.description, &t.image_url, &t.audio_url, &t.support_gate]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
             if let Some((cid, mime, _)) = &t.audio_blob {
                 texts.extend([cid.as_str(), mime]);
             }
@@ -23,7 +28,9 @@ pub fn assert_row(uri: &str, row: &Row) {
             texts.extend([&l.name, &l.list_type].into_iter().flatten().map(String::as_str));
             texts.extend(l.items.iter().flat_map(|(u, c)| [u.as_str(), c]));
         }
-        Row::PlyrProfile(p) => texts.extend([&p.bio, &p.avatar_url].into_iter().flatten().map(String::as_str)),
+        Row::PlyrProfile(p) => {
+            texts.extend([&p.bio, &p.avatar_url].into_iter().flatten().map(String::as_str))
+        }
         Row::BskyProfile(p) => {
             texts.extend(p.display_name.as_deref());
             if let Some((cid, mime)) = &p.avatar {
