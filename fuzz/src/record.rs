@@ -43,7 +43,8 @@ pub fn write_path(items: Vec<SourceItem>) -> Vec<Extracted> {
             checked: p.checked(),
         });
     }
-    let (changes, _report) = plan::fold(&ops, &[], &[], &crate::record::CHECK, &TrustedOrigins::default());
+    let (changes, _report) =
+        plan::fold(&ops, &[], &[], &crate::record::CHECK, &TrustedOrigins::new([TRUSTED_AUDIO]));
     let mut out = Vec::new();
     for change in changes {
         if let Some(row) = change.after {
