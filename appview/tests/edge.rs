@@ -259,3 +259,43 @@ async fn a_request_timeout_answers_json() {
         assert!(started.elapsed() < Duration::from_secs(3), "{uri}: {:?}", started.elapsed());
     }
 }
+
+/// Counts events at WARN or above.
+struct Loud(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Loud {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() <= tracing::Level::WARN
+            && let Ok(mut seen) = self.0.lock()
+        {
+            seen.push(format!("{} {}", event.metadata().level(), event.metadata().target()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_mistakes_never_log_at_warn_or_error() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let db = TestDb::new().await.expect("test db");
+    let state = support::state(&db);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(Loud(seen.clone()));
+    // The test runtime is single-threaded: the router runs on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for uri in [
+        "/xrpc/com.example.unknown",
+        "/xrpc/",
+        "/nope",
+        "/xrpc/fm.plyr.feed.getLatestTracks?cursor=1::at://%00",
+        "/xrpc/fm.plyr.feed.getLatestTracks?cursor=garbage",
+        "/xrpc/fm.plyr.feed.searchTracks?q=ab%00",
+        "/audio/%00",
+        "/tracks/%FF",
+        "/search/?q=a",
+    ] {
+        let (status, _, _) = get(&state, uri).await;
+        assert!(status.is_client_error() || status == StatusCode::NOT_IMPLEMENTED, "{uri}: {status}");
+    }
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert!(seen.is_empty(), "client mistakes logged at WARN/ERROR: {seen:?}");
+}
