@@ -154,7 +154,8 @@ start_appview() { # name binary port; sets pid_of[name]
   if curl -fsS "http://127.0.0.1:$3/xrpc/_health" >/dev/null 2>&1; then
     say "port $3 is already taken (an AppView left running?)"; return 1
   fi
-  DATABASE_URL="$url" RUST_LOG=warn "$2" serve --listen "127.0.0.1:$3" > "$work/$1.log" 2>&1 &
+  # The load generator is one client: the per-client rate limit is off for the benchmark.
+  DATABASE_URL="$url" RUST_LOG=warn PLYR_RATE_LIMIT_PER_SEC=0 "$2" serve --listen "127.0.0.1:$3" > "$work/$1.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   pid_of[$1]="$pid"

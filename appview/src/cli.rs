@@ -36,9 +36,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Serve(options) => {
-            let pool = plyr_store::connect(&url, options.db_connections)
-                .await
-                .context("connecting to the database")?;
+            options.check().map_err(anyhow::Error::msg)?;
+            let pool = crate::db::connect(&url, &options).await.context("connecting to the database")?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
             crate::serve(AppState::new(pool, *options), shutdown).await.context("serving HTTP")?;

@@ -1,6 +1,6 @@
 //! AppView configuration: parsed once at startup from flags and environment variables.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use clap::{Args, Parser};
 
@@ -83,6 +83,41 @@ pub struct AppviewOptions {
     /// Seconds a request may take before it is answered with 503.
     #[arg(long, env = "PLYR_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
     pub request_timeout_secs: u64,
+
+    /// Milliseconds a request waits for a free database connection before it is answered with
+    /// 503 (well under the request timeout, so an unreachable database is a fast 503).
+    #[arg(long, env = "PLYR_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Milliseconds one SQL statement may run (PostgreSQL's `statement_timeout` on every read
+    /// connection): below the request timeout, so no query outlives the answer it was for.
+    #[arg(long, env = "PLYR_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_statement_timeout_ms: u64,
+
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open waiting for its next request.
+    #[arg(long, env = "PLYR_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Most client connections open at once; further clients wait in the listen backlog until
+    /// one closes.
+    #[arg(long, env = "PLYR_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Requests per second each client IP may make on average (a token bucket); 0 turns the
+    /// rate limit off.
+    #[arg(long, env = "PLYR_RATE_LIMIT_PER_SEC", default_value_t = 50)]
+    pub rate_limit_per_sec: u32,
+
+    /// Requests a client IP may make at once before the per-second rate applies (the bucket's
+    /// size); 0 turns the rate limit off.
+    #[arg(long, env = "PLYR_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client, comma-separated.
+    /// Empty: the rate limit keys on the peer address only and the header is ignored.
+    #[arg(long, env = "PLYR_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Parser)]
@@ -97,6 +132,25 @@ impl AppviewOptions {
         let mut o = Defaults::parse_from(["appview"]).options;
         o.listen = listen;
         o
+    }
+
+    /// Refuses combinations that defeat their purpose: a database wait or a statement that may
+    /// outlast the request it serves.
+    pub fn check(&self) -> Result<(), String> {
+        let request_ms = self.request_timeout_secs.saturating_mul(1000);
+        if self.db_acquire_timeout_ms == 0 || self.db_acquire_timeout_ms >= request_ms {
+            return Err(format!(
+                "--db-acquire-timeout-ms ({}) must be above 0 and below the request timeout ({request_ms} ms)",
+                self.db_acquire_timeout_ms
+            ));
+        }
+        if self.db_statement_timeout_ms == 0 || self.db_statement_timeout_ms >= request_ms {
+            return Err(format!(
+                "--db-statement-timeout-ms ({}) must be above 0 and below the request timeout ({request_ms} ms)",
+                self.db_statement_timeout_ms
+            ));
+        }
+        Ok(())
     }
 
     /// The public base URL, without a trailing slash.
@@ -132,5 +186,16 @@ mod tests {
         assert_eq!(o.service_did(), "did:web:api.example.com");
         o.service_did = Some("did:web:x.test".into());
         assert_eq!(o.service_did(), "did:web:x.test");
+    }
+
+    #[test]
+    fn database_waits_must_fit_in_the_request_timeout() {
+        let mut o = AppviewOptions::defaults("127.0.0.1:8080".parse().expect("addr"));
+        assert_eq!(o.check(), Ok(()));
+        o.db_statement_timeout_ms = 10_000;
+        assert!(o.check().is_err());
+        o.db_statement_timeout_ms = 5_000;
+        o.db_acquire_timeout_ms = 0;
+        assert!(o.check().is_err());
     }
 }

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::db::failure::Failure;
+
 /// An XRPC error response.
 #[derive(Debug, thiserror::Error)]
 pub enum XrpcError {
@@ -81,11 +83,20 @@ impl IntoResponse for XrpcError {
 
 impl From<sqlx::Error> for XrpcError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
+        match crate::db::failure::classify(&err) {
+            Failure::Unavailable => {
+                tracing::debug!(error = %err, "database unavailable");
+                metrics::counter!("appview_db_unavailable_total").increment(1);
                 Self::Unavailable("database unavailable".into())
             }
-            other => Self::Internal(other.to_string()),
+            Failure::TooSlow => {
+                metrics::counter!("appview_db_statement_timeouts_total").increment(1);
+                Self::Unavailable("the query took too long".into())
+            }
+            Failure::Unstorable => {
+                Self::InvalidRequest("a parameter holds characters that cannot be searched for".into())
+            }
+            Failure::Other => Self::Internal(err.to_string()),
         }
     }
 }

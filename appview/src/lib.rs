@@ -28,5 +28,5 @@ pub mod xrpc;
 
 pub use config::AppviewOptions;
 pub use error::XrpcError;
-pub use server::{router, serve};
+pub use server::{router, serve, serve_on};
 pub use state::AppState;

@@ -191,6 +191,7 @@ async fn plyr_sdk_cli_and_mcp_read_the_appview() -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut options = AppviewOptions::defaults(format!("127.0.0.1:{port}").parse()?);
     options.public_url = Some(format!("http://127.0.0.1:{port}"));
+    options.rate_limit_per_sec = 0; // the SDK check calls in bursts from one address
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(plyr_appview::serve(AppState::new(db.pool.clone(), options), shutdown.clone()));
     let api = format!("http://127.0.0.1:{port}");

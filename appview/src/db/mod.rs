@@ -1,18 +1,23 @@
 //! Every SQL statement the AppView runs, in functions named for what they fetch. Handlers and
 //! the hydrator call these; nothing else holds SQL. Statements are checked at compile time
-//! against the schema (`sqlx::query!`, offline data in `appview/.sqlx/`).
+//! against the schema (`sqlx::query!`, offline data in `appview/.sqlx/`). [`pool`] opens the
+//! read pool with its time limits; [`failure`] says what a failed statement means for a caller.
 //!
 //! Skeleton queries return keys in feed order (URIs with their sort key); hydration queries
 //! take a batch of keys and return rows in no particular order.
 
 pub mod actors;
+pub mod failure;
 pub mod feeds;
 pub mod lists;
+pub mod pool;
 pub mod recs;
 pub mod rest;
 pub mod search;
 pub mod social;
 pub mod tracks;
+
+pub use pool::{connect, connect_lazy};
 
 /// One item of a feed skeleton: the record and the key it is ordered by.
 #[derive(Debug, Clone, PartialEq)]

@@ -130,7 +130,7 @@ pub async fn oembed(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, RestError> {
     let q = Query::parse(raw.as_deref());
-    let url = q.required_str("url", 0, usize::MAX)?;
+    let url = q.required_str("url", 0, 2048)?;
     let maxwidth = q.str("maxwidth").map(|v| parse_int("query", "maxwidth", v)).transpose()?;
     let maxheight = q.str("maxheight").map(|v| parse_int("query", "maxheight", v)).transpose()?;
     if q.str("format").unwrap_or("json") != "json" {

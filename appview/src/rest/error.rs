@@ -36,6 +36,9 @@ pub enum RestError {
     /// 404 with plyr.fm's message (`track not found`, ...).
     #[error("{0}")]
     NotFound(String),
+    /// 413: a request body over the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// 422: parameters that do not validate.
     #[error("invalid parameters")]
     Unprocessable(Vec<Invalid>),
@@ -79,6 +82,7 @@ impl IntoResponse for RestError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,12 +107,13 @@ impl From<sqlx::Error> for RestError {
 }
 
 /// Hydration and the shared read path report `XrpcError`s; at this edge they keep their status
-/// class (503 stays 503, everything else is a 500).
+/// class (503 stays 503, 404 stays 404, a bad request stays 400, everything else is a 500).
 impl From<XrpcError> for RestError {
     fn from(err: XrpcError) -> Self {
         match err {
             XrpcError::Unavailable(m) => Self::Unavailable(m),
             XrpcError::NotFound(m) => Self::NotFound(m),
+            XrpcError::InvalidRequest(m) => Self::BadRequest(m),
             other => Self::Internal(other.to_string()),
         }
     }

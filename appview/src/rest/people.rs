@@ -55,6 +55,9 @@ pub async fn batch(
     body: Result<Json<Vec<String>>, JsonRejection>,
 ) -> Result<Json<BTreeMap<String, ArtistResponse>>, RestError> {
     let Json(mut dids) = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return RestError::TooLarge(e.body_text());
+        }
         RestError::invalid(
             "body",
             "dids",

@@ -48,8 +48,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("finding or starting PostgreSQL")?;
     tracing::info!(database = %located.description, "using database");
-    let pool = plyr_store::connect(&located.url, args.appview.db_connections).await.context("connecting")?;
-    plyr_store::migrate(&pool).await.context("applying migrations")?;
+    args.appview.check().map_err(anyhow::Error::msg)?;
+    {
+        // Migrations run without the read pool's statement timeout.
+        let admin = plyr_store::connect(&located.url, 2).await.context("connecting")?;
+        plyr_store::migrate(&admin).await.context("applying migrations")?;
+        admin.close().await;
+    }
+    let pool = plyr_appview::db::connect(&located.url, &args.appview).await.context("connecting")?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn(plyr_appview::cli::cancel_on_signal(shutdown.clone()));

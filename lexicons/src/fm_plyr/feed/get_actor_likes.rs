@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de> + BosStr"))]
 pub struct GetActorLikes<S: BosStr = DefaultStr> {
     pub actor: AtIdentifier<S>,
+    /// (max length: 3072)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<S>,
     /// Defaults to `50`. Min: 1. Max: 100.

@@ -20,13 +20,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, IntoStatic)]
 #[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de> + BosStr"))]
 pub struct GetTopTracks<S: BosStr = DefaultStr> {
+    /// (max length: 3072)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<S>,
     /// Defaults to `50`. Min: 1. Max: 100.
     #[serde(default = "_default_limit")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
-    /// Defaults to `"all"`.
+    /// Defaults to `"all"`. Max length: 32.
     #[serde(default = "_default_period")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<S>,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, IntoStatic)]
 #[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de> + BosStr"))]
 pub struct SearchTracks<S: BosStr = DefaultStr> {
+    /// (max length: 3072)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<S>,
     /// Defaults to `25`. Min: 1. Max: 100.

@@ -22,12 +22,14 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", bound(deserialize = "S: Deserialize<'de> + BosStr"))]
 pub struct GetActorLists<S: BosStr = DefaultStr> {
     pub actor: AtIdentifier<S>,
+    /// (max length: 3072)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<S>,
     /// Defaults to `50`. Min: 1. Max: 100.
     #[serde(default = "_default_limit")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
+    /// (max length: 32)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_type: Option<S>,
 }
