@@ -7,7 +7,6 @@
 //! connects it to requests and to the identity resolver, and builds it once per process.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -33,7 +32,7 @@ impl Auth {
     pub fn new(options: &AppviewOptions) -> Self {
         let config = IdentityConfig {
             plc_url: options.plc_url.clone(),
-            request_timeout: Duration::from_secs(5),
+            network: options.network(),
             ..IdentityConfig::default()
         };
         match IdentityResolver::new(config) {

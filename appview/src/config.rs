@@ -30,6 +30,16 @@ pub struct AppviewOptions {
     )]
     pub plc_url: String,
 
+    /// Allow a test network: `did:web` issuers and PDS endpoints on loopback or private
+    /// addresses, other ports and plain http, fetched and redirected to. Off by default: only
+    /// public host names over https. For end-to-end runs against a local PDS and PLC.
+    #[arg(
+        id = "appview_allow_test_network",
+        long = "appview-allow-test-network",
+        env = "PLYR_ALLOW_TEST_NETWORK"
+    )]
+    pub allow_test_network: bool,
+
     /// Label values that hide a record or an account wherever it would appear (self-labels on
     /// records and labels from subscribed labelers), comma-separated.
     #[arg(long, env = "PLYR_HIDDEN_LABELS", value_delimiter = ',', default_value = "!hide,!takedown")]
@@ -159,6 +169,11 @@ impl AppviewOptions {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// Which hosts outbound lookups and redirects may name.
+    pub fn network(&self) -> plyr_atproto::outbound::NetworkPolicy {
+        plyr_atproto::outbound::NetworkPolicy::new(self.allow_test_network)
     }
 
     /// The service DID: configured, else `did:web:` of the public URL's host and port.

@@ -41,8 +41,11 @@ impl AppState {
                 Duration::from_secs(options.response_cache_secs.max(1)),
             ),
         ));
-        let presenter =
-            Presenter { public_url: options.public_url(), avatar_cdn: options.avatar_cdn.clone() };
+        let presenter = Presenter {
+            public_url: options.public_url(),
+            avatar_cdn: options.avatar_cdn.clone(),
+            network: options.network(),
+        };
         let metrics = crate::telemetry::install_recorder();
         Self(Arc::new(App { db, options, caches, presenter, auth, metrics }))
     }

@@ -25,6 +25,8 @@ pub struct Presenter {
     pub public_url: String,
     /// Base of avatar image URLs (`<cdn>/<did>/<cid>@jpeg`); the actor's PDS `getBlob` when empty.
     pub avatar_cdn: String,
+    /// Which PDS endpoints blob URLs may point at.
+    pub network: plyr_atproto::outbound::NetworkPolicy,
 }
 
 /// A stored instant as a lexicon datetime, by the data model's one presentation rule (RFC 3339
@@ -64,9 +66,22 @@ fn handle(a: Option<&ActorRow>) -> Option<Handle> {
 }
 
 impl Presenter {
-    /// A `getBlob` URL on the account's PDS.
-    pub fn blob_url(&self, pds: &str, did: &str, cid: &str) -> String {
-        format!("{}/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}", pds.trim_end_matches('/'))
+    /// A `getBlob` URL on the account's PDS; `None` when the endpoint fails the network policy
+    /// (plain http, a private host: never handed out).
+    pub fn blob_url(&self, pds: &str, did: &str, cid: &str) -> Option<String> {
+        let pds = self.pds(pds)?;
+        Some(format!("{pds}/xrpc/com.atproto.sync.getBlob?did={did}&cid={cid}"))
+    }
+
+    /// The account's PDS endpoint (without a trailing slash) if the network policy allows it.
+    pub fn pds<'a>(&self, endpoint: &'a str) -> Option<&'a str> {
+        match self.network.check_endpoint(endpoint) {
+            Ok(_) => Some(endpoint.trim_end_matches('/')),
+            Err(reason) => {
+                tracing::debug!(endpoint, %reason, "PDS endpoint refused by the network policy");
+                None
+            }
+        }
     }
 
     fn avatar(&self, a: &ActorRow) -> Option<UriValue> {
@@ -74,7 +89,7 @@ impl Presenter {
             let url = if !self.avatar_cdn.is_empty() {
                 Some(format!("{}/{}/{c}@jpeg", self.avatar_cdn.trim_end_matches('/'), a.did))
             } else {
-                a.pds_endpoint.as_deref().map(|pds| self.blob_url(pds, &a.did, c))
+                a.pds_endpoint.as_deref().and_then(|pds| self.blob_url(pds, &a.did, c))
             };
             if let Some(u) = url.as_deref().and_then(uri) {
                 return Some(u);
@@ -114,16 +129,15 @@ impl Presenter {
     }
 
     /// Where a player fetches the track: the blob on the artist's PDS, or the trusted URL.
-    /// While the artist's PDS is not resolved yet, the blob is served through this AppView's
-    /// `/audio/<file_id>` redirect.
+    /// While the artist's PDS is not resolved yet (or is refused by the network policy), the
+    /// blob is served through this AppView's `/audio/<file_id>` redirect.
     pub fn audio(&self, h: &Hydration, t: &TrackRow) -> Option<AudioView> {
         let (url, source) = match (&t.audio_blob_cid, &t.audio_url) {
             (Some(c), _) => {
                 let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref());
-                let url = match pds {
-                    Some(pds) => self.blob_url(pds, &t.did, c),
-                    None => format!("{}/audio/{}", self.public_url, t.file_id),
-                };
+                let url = pds
+                    .and_then(|pds| self.blob_url(pds, &t.did, c))
+                    .unwrap_or_else(|| format!("{}/audio/{}", self.public_url, t.file_id));
                 (url, AudioViewSource::Blob)
             }
             (None, Some(u)) => (u.clone(), AudioViewSource::Url),

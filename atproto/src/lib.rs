@@ -6,6 +6,7 @@
 //! - [`lexicon`]: lexicon documents and the [`Catalog`] that compiles them.
 //! - [`validate`]: record validation against a catalog, reporting every [`Violation`].
 //! - [`service_auth`]: verifying the inter-service JWTs a PDS sends when it proxies a call.
+//! - [`outbound`]: which hosts URLs from the network may name (fetches and redirects).
 //!
 //! The indexer's hot path is: [`record_from_json`] (Jetstream) or [`record_from_cbor`]
 //! (firehose), then [`Catalog::validate_record`], then [`cid_for_record`] if it needs to
@@ -14,6 +15,7 @@
 pub mod data;
 pub mod identity;
 pub mod lexicon;
+pub mod outbound;
 pub mod service_auth;
 pub mod syntax;
 pub mod validate;

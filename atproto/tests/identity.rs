@@ -212,7 +212,9 @@ async fn resolves_plc_and_did_web_documents() {
         "web",
         Answer::Json(fixture("did_web_doc.json").replace("did:web:discover.bsky.social", &web_did)),
     );
-    let identity = resolver(config(port), StaticHandles::default());
+    // did:web on localhost with a port is a test network (refused by default).
+    let network = plyr_atproto::outbound::NetworkPolicy::test_network();
+    let identity = resolver(IdentityConfig { network, ..config(port) }, StaticHandles::default());
 
     let doc = identity.resolve_did(DID).await.expect("plc doc");
     assert_eq!(doc.signing_key.as_ref().map(SigningKey::to_multikey).as_deref(), Some(MULTIKEY));
@@ -223,7 +225,7 @@ async fn resolves_plc_and_did_web_documents() {
     let other = "did:plc:aaaaaaaaaaaaaaaaaaaaaaaa";
     fake.set(other, Answer::Json(fixture("did_plc_doc.json")));
     fake.set("web", Answer::Json(fixture("did_web_doc.json")));
-    let fresh = resolver(config(port), StaticHandles::default());
+    let fresh = resolver(IdentityConfig { network, ..config(port) }, StaticHandles::default());
     for did in [other, web_did.as_str()] {
         let mismatch = fresh.resolve_did(did).await;
         assert!(matches!(mismatch, Err(IdentityError::DocumentIdMismatch { .. })), "{mismatch:?}");

@@ -99,6 +99,7 @@ pub(crate) fn identity_config(options: &IndexerOptions) -> plyr_atproto::identit
     plyr_atproto::identity::IdentityConfig {
         plc_url: options.plc_url.clone(),
         handle_pds: options.handle_pds.clone(),
+        network: plyr_atproto::outbound::NetworkPolicy::new(options.allow_test_network),
         ..Default::default()
     }
 }

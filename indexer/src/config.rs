@@ -85,6 +85,12 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_PLC_URL", default_value = "https://plc.directory")]
     pub plc_url: String,
 
+    /// Allow a test network: `did:web` DIDs and PDS endpoints on loopback or private addresses,
+    /// other ports and plain http are resolved and stored. Off by default: only public host
+    /// names over https. For end-to-end runs against a local PDS and PLC.
+    #[arg(long, env = "PLYR_ALLOW_TEST_NETWORK")]
+    pub allow_test_network: bool,
+
     /// Resolve and verify actors' identities (handle, PDS, signing key) in the background.
     #[arg(long, env = "PLYR_RESOLVE_IDENTITIES", default_value_t = true, action = clap::ArgAction::Set)]
     pub resolve_identities: bool,

@@ -38,6 +38,7 @@ fn options(url: &str) -> IndexerOptions {
         batch_size: 200,
         write_partitions: 2,
         plc_url: "http://127.0.0.1:9".into(),
+        allow_test_network: true,
         resolve_identities: false,
         handle_pds: None,
         metrics_listen: plyr_indexer::config::Listen(None),

@@ -88,6 +88,7 @@ async fn a_call_proxied_by_the_users_pds_carries_their_viewer_state() -> anyhow:
     let mut options = AppviewOptions::defaults(format!("127.0.0.1:{port}").parse()?);
     options.public_url = Some(format!("http://localhost:{port}"));
     options.plc_url = pds.plc_url().to_owned();
+    options.allow_test_network = true; // the local PDS and PLC are on loopback, over http
     let service_did = options.service_did();
     assert_eq!(service_did, format!("did:web:localhost%3A{port}"));
     let shutdown = CancellationToken::new();

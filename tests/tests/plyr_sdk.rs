@@ -192,6 +192,7 @@ async fn plyr_sdk_cli_and_mcp_read_the_appview() -> anyhow::Result<()> {
     let mut options = AppviewOptions::defaults(format!("127.0.0.1:{port}").parse()?);
     options.public_url = Some(format!("http://127.0.0.1:{port}"));
     options.rate_limit_per_sec = 0; // the SDK check calls in bursts from one address
+    options.allow_test_network = true; // the local PDS and PLC are on loopback, over http
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(plyr_appview::serve(AppState::new(db.pool.clone(), options), shutdown.clone()));
     let api = format!("http://127.0.0.1:{port}");

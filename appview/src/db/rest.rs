@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+use crate::cursor::TimeKey;
+
 /// The album (a `listType: album` list by the track's own author) a track appears in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackAlbum {
@@ -99,10 +101,11 @@ pub struct ActivityRow {
     pub at: DateTime<Utc>,
 }
 
-/// The newest events strictly before `before`, newest first: likes, tracks, comments, lists
-/// created (playlists and albums), and tracks added to a playlist after it was first published
-/// (items of a list's first version are part of its creation). Hidden accounts are left out.
-pub async fn activity(db: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<ActivityRow>> {
+/// The newest events after `after` in `(time, uri)` order, newest first: likes, tracks,
+/// comments, lists created (playlists and albums), and tracks added to a playlist after it was
+/// first published (items of a list's first version are part of its creation; such an event's
+/// uri is `<list uri>#<position>`). Hidden accounts are left out.
+pub async fn activity(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<ActivityRow>> {
     sqlx::query_as!(
         ActivityRow,
         r#"SELECT e.kind AS "kind!", e.did AS "did!", e.uri AS "uri!", e.track_uri, e.list_uri,
@@ -110,36 +113,38 @@ pub async fn activity(db: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::R
              FROM (
                (SELECT 'like' AS kind, x.did, x.uri, x.subject_uri AS track_uri, NULL::TEXT AS list_uri,
                        NULL::TEXT AS text, x.sort_at AS at
-                  FROM likes x WHERE x.sort_at < $1
+                  FROM likes x WHERE (x.sort_at, x.uri) < ($1, $3)
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
                  ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
                UNION ALL
                (SELECT 'track', x.did, x.uri, x.uri, NULL, NULL, x.sort_at
-                  FROM tracks x WHERE x.sort_at < $1
+                  FROM tracks x WHERE (x.sort_at, x.uri) < ($1, $3)
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
                  ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
                UNION ALL
                (SELECT 'comment', x.did, x.uri, x.subject_uri, NULL, x.text, x.sort_at
-                  FROM comments x WHERE x.sort_at < $1
+                  FROM comments x WHERE (x.sort_at, x.uri) < ($1, $3)
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
                  ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
                UNION ALL
                (SELECT CASE x.list_type WHEN 'album' THEN 'album_release' ELSE 'playlist_create' END,
                        x.did, x.uri, NULL, x.uri, NULL, x.sort_at
-                  FROM lists x WHERE x.list_type IN ('playlist', 'album') AND x.sort_at < $1
+                  FROM lists x WHERE x.list_type IN ('playlist', 'album') AND (x.sort_at, x.uri) < ($1, $3)
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
                  ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
                UNION ALL
                (SELECT 'track_added_to_playlist', l.did, l.uri || '#' || li.position, li.subject_uri,
                        l.uri, NULL, li.added_at
                   FROM list_items li JOIN lists l ON l.uri = li.list_uri
-                 WHERE l.list_type = 'playlist' AND li.added_at < $1 AND li.added_at <> l.created_at
+                 WHERE l.list_type = 'playlist' AND (li.added_at, l.uri || '#' || li.position) < ($1, $3)
+                   AND li.added_at <> l.created_at
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
-                 ORDER BY li.added_at DESC, l.uri DESC, li.position DESC LIMIT $2)
+                 ORDER BY li.added_at DESC, l.uri || '#' || li.position DESC LIMIT $2)
              ) e
             ORDER BY e.at DESC, e.uri DESC LIMIT $2"#,
-        before,
-        limit
+        after.at,
+        limit,
+        after.uri
     )
     .fetch_all(db)
     .await

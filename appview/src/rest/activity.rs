@@ -4,41 +4,28 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use serde_json::{Value, json};
 
-use super::present::{self, iso, parse_iso};
+use super::present::{self, iso};
 use super::query::Query;
 use super::slug::slugify;
-use super::{RestError, cut_at_ties};
+use super::{RestError, page, parse_cursor};
 use crate::db::rest::{self as rest_db, ActivityRow};
 use crate::db::tracks;
 use crate::hydrate::{Hydration, Hydrator};
 use crate::{AppState, rules};
 
-/// Most events one timestamp may hold before a page boundary can split it.
-const TIE_CAP: i64 = 1000;
-
 /// `GET /activity/`: likes, new tracks, comments, new playlists and albums, and tracks added
-/// to playlists, newest first; `cursor` is the ISO time of the previous page's last event.
+/// to playlists, newest first; `cursor` as `/tracks/` (the ISO time of the previous page's last
+/// event, with its URI when the page ended inside a group sharing that time).
 pub async fn activity(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, RestError> {
     let q = Query::parse(raw.as_deref());
     let limit = q.int_clamped("limit", 20, 1, 100)?;
-    let before = match q.str("cursor") {
-        Some(c) => parse_iso(c)?,
-        None => chrono::DateTime::<chrono::Utc>::MAX_UTC,
-    };
-    let rows = rest_db::activity(&state.db, before, limit + 1).await?;
-    let (rows, has_more) = match cut_at_ties(rows, limit, |r| r.at) {
-        Ok(page) => page,
-        Err(rows) => {
-            let at = rows.first().map(|r| r.at);
-            let wide = rest_db::activity(&state.db, before, TIE_CAP + 1).await?;
-            let more = wide.iter().any(|r| Some(r.at) != at);
-            (wide.into_iter().filter(|r| Some(r.at) == at).collect(), more)
-        }
-    };
-    let next_cursor = if has_more { rows.last().map(|r| iso(r.at)) } else { None };
+    let key = parse_cursor(q.str("cursor"))?;
+    let rows = rest_db::activity(&state.db, &key, limit + 1).await?;
+    let (rows, next_cursor) = page(rows, limit, |r| (r.at, r.uri.as_str()));
+    let has_more = next_cursor.is_some();
 
     let hydrator = Hydrator::new(&state, None);
     let track_uris: Vec<String> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();

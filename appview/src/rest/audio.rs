@@ -1,5 +1,6 @@
 //! Audio and embeds: `GET`/`HEAD /audio/{file_id}` and `/audio/{file_id}/download` redirect to
-//! where the bytes are (the trusted `audioUrl`, else the blob on the artist's PDS), and
+//! where the bytes are (the trusted `audioUrl`, else the blob on the artist's PDS; only ever an
+//! https URL on a public host, see `plyr_atproto::outbound`), and
 //! `/oembed` describes plyr.fm track, playlist and album links for embedding.
 
 use axum::Json;
@@ -30,9 +31,14 @@ async fn by_file_id(state: &AppState, file_id: &str) -> Result<(TrackRow, Hydrat
     Ok((t, h))
 }
 
-fn redirect(location: &str) -> Result<Response, RestError> {
-    let value =
-        HeaderValue::from_str(location).map_err(|e| RestError::Internal(format!("audio location: {e}")))?;
+/// A 307 to `location`, only if it is an https URL on a public host (any `http(s)` URL on a
+/// test network); anything else is the 404 of a track without audio, never a redirect.
+fn redirect(state: &AppState, location: &str, missing: &str) -> Result<Response, RestError> {
+    if let Err(reason) = state.presenter.network.check(location) {
+        tracing::debug!(location, %reason, "audio location refused by the network policy");
+        return Err(RestError::NotFound(missing.into()));
+    }
+    let value = HeaderValue::from_str(location).map_err(|_| RestError::NotFound(missing.into()))?;
     Ok((StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, value)]).into_response())
 }
 
@@ -46,9 +52,9 @@ pub async fn stream(
     if t.support_gate.is_some() {
         return Err(RestError::Unauthorized("authentication required to stream this track".into()));
     }
-    let target = present::audio_target(&state, &h, &t)
-        .ok_or_else(|| RestError::NotFound("audio file not found".into()))?;
-    redirect(&target)
+    let missing = "audio file not found";
+    let target = present::audio_target(&state, &h, &t).ok_or_else(|| RestError::NotFound(missing.into()))?;
+    redirect(&state, &target, missing)
 }
 
 /// `GET /audio/{file_id}/download`: a 307 to the audio with `Content-Disposition: attachment`
@@ -61,9 +67,9 @@ pub async fn download(
     if t.support_gate.is_some() {
         return Err(RestError::Forbidden("gated tracks cannot be downloaded".into()));
     }
-    let target = present::audio_target(&state, &h, &t)
-        .ok_or_else(|| RestError::NotFound("no downloadable file".into()))?;
-    let mut response = redirect(&target)?;
+    let missing = "no downloadable file";
+    let target = present::audio_target(&state, &h, &t).ok_or_else(|| RestError::NotFound(missing.into()))?;
+    let mut response = redirect(&state, &target, missing)?;
     let name = download_filename(&t.artist, &t.title, &t.file_type);
     let disposition = HeaderValue::from_str(&content_disposition(&name))
         .map_err(|e| RestError::Internal(format!("content-disposition: {e}")))?;

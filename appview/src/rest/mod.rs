@@ -31,6 +31,7 @@ use chrono::{DateTime, Utc};
 pub use error::RestError;
 
 use crate::AppState;
+use crate::cursor::TimeKey;
 
 /// Every REST route.
 pub fn router() -> Router<AppState> {
@@ -85,51 +86,81 @@ async fn drop_slash(uri: Uri) -> Response {
     redirect_to(uri.path().trim_end_matches('/'), &uri)
 }
 
-/// Cuts a newest-first page fetched with one row more than `limit` so that no timestamp is split
-/// across two pages: plyr.fm's cursors are a bare time compared with a strict `<`, so a page
-/// that ended inside a group of equal times would make the next page skip the rest of the group.
-/// `Ok((page, has_more))`, or `Err(rows)` when the whole page shares one time (the caller then
-/// serves that time's rows whole).
-pub fn cut_at_ties<T>(
+/// The most bytes of a cursor's AT-URI part.
+const MAX_CURSOR_URI: usize = 8192;
+
+/// Parses a REST feed cursor into the key the next page starts after. plyr.fm's cursor is an
+/// ISO time (see [`present::parse_iso`]) meaning "strictly older"; a page that ends inside a
+/// group of items sharing one time adds the last item's AT-URI, `<time>::<at-uri>`, so that the
+/// rest of the group comes next. `None` is the start of the feed.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<TimeKey, RestError> {
+    let Some(cursor) = cursor else { return Ok(TimeKey::newest()) };
+    let (time, uri) = match cursor.split_once("::") {
+        Some((time, uri)) if uri.starts_with("at://") && uri.len() <= MAX_CURSOR_URI => (time, uri),
+        Some(_) => return Err(RestError::BadRequest("invalid cursor format".into())),
+        // A bare time sorts after every item of that time (`""` is the least URI).
+        None => (cursor, ""),
+    };
+    Ok(TimeKey { at: present::parse_iso(time)?, uri: uri.to_owned() })
+}
+
+/// Cuts a newest-first page ordered by `(time, uri)`, fetched with one row more than `limit`:
+/// the first `limit` rows and the next page's cursor, if there is a next page. The cursor is the
+/// last row's ISO time when the next row is older (plyr.fm's form), else `<time>::<uri>`.
+pub fn page<T>(
     mut rows: Vec<T>,
     limit: i64,
-    at: impl Fn(&T) -> DateTime<Utc>,
-) -> Result<(Vec<T>, bool), Vec<T>> {
+    key: impl Fn(&T) -> (DateTime<Utc>, &str),
+) -> (Vec<T>, Option<String>) {
     let limit = usize::try_from(limit).unwrap_or(1).max(1);
     if rows.len() <= limit {
-        return Ok((rows, false));
+        return (rows, None);
     }
-    let boundary = at(&rows[limit - 1]);
-    if at(&rows[limit]) != boundary {
-        rows.truncate(limit);
-        return Ok((rows, true));
-    }
-    match rows[..limit].iter().position(|r| at(r) == boundary) {
-        Some(0) | None => Err(rows),
-        Some(keep) => {
-            rows.truncate(keep);
-            Ok((rows, true))
-        }
-    }
+    let (at, uri) = key(&rows[limit - 1]);
+    let cursor =
+        if key(&rows[limit]).0 == at { format!("{}::{uri}", present::iso(at)) } else { present::iso(at) };
+    rows.truncate(limit);
+    (rows, Some(cursor))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cut_at_ties;
-    use chrono::DateTime;
+    use super::*;
 
     #[test]
-    fn pages_never_split_a_timestamp() {
+    fn pages_split_ties_with_a_uri_cursor() {
         let t = |s: i64| DateTime::from_timestamp(s, 0).expect("time");
-        let page = |secs: &[i64], limit| {
-            cut_at_ties(secs.iter().map(|s| t(*s)).collect(), limit, |x| *x)
-                .map(|(rows, more)| (rows.len(), more))
-                .map_err(|rows| rows.len())
+        let rows = |v: &[(i64, &'static str)]| v.iter().map(|(s, u)| (t(*s), *u)).collect::<Vec<_>>();
+        let cut = |v: &[(i64, &'static str)], limit| {
+            let (rows, cursor) = page(rows(v), limit, |r| (r.0, r.1));
+            (rows.len(), cursor)
         };
-        assert_eq!(page(&[9, 8, 7], 3), Ok((3, false)));
-        assert_eq!(page(&[9, 8, 7, 6], 3), Ok((3, true)));
-        assert_eq!(page(&[9, 8, 7, 7], 3), Ok((2, true)));
-        assert_eq!(page(&[9, 7, 7, 7], 3), Ok((1, true)));
-        assert_eq!(page(&[7, 7, 7, 7], 3), Err(4));
+        assert_eq!(cut(&[(9, "c"), (8, "b"), (7, "a")], 3), (3, None));
+        assert_eq!(
+            cut(&[(9, "d"), (8, "c"), (7, "b"), (6, "a")], 3),
+            (3, Some("1970-01-01T00:00:07+00:00".into()))
+        );
+        assert_eq!(
+            cut(&[(7, "d"), (7, "c"), (7, "b"), (7, "a")], 3),
+            (3, Some("1970-01-01T00:00:07+00:00::b".into()))
+        );
+    }
+
+    #[test]
+    fn cursors_parse_in_both_forms() {
+        let at = DateTime::from_timestamp(7, 0).expect("time");
+        assert_eq!(parse_cursor(None).expect("start"), TimeKey::newest());
+        assert_eq!(
+            parse_cursor(Some("1970-01-01T00:00:07+00:00")).expect("plyr.fm form"),
+            TimeKey { at, uri: String::new() }
+        );
+        assert_eq!(
+            parse_cursor(Some("1970-01-01T00:00:07 00:00::at://did:plc:a/fm.plyr.track/3k"))
+                .expect("tie form"),
+            TimeKey { at, uri: "at://did:plc:a/fm.plyr.track/3k".into() }
+        );
+        for bad in ["yesterday", "1970-01-01T00:00:07+00:00::x", "::at://x", "1970-01-01T00:00:07+00:00::"] {
+            assert!(parse_cursor(Some(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -186,20 +186,21 @@ pub fn user_basic(state: &AppState, h: &Hydration, did: &str) -> UserBasic {
 }
 
 /// Where `/audio/<file_id>` sends a player: the trusted `audioUrl`, else the blob on the
-/// artist's PDS. `None` while neither is known (a blob whose PDS is not resolved yet).
+/// artist's PDS. `None` while neither is known (a blob whose PDS is not resolved yet, or is
+/// refused by the network policy).
 pub fn audio_target(state: &AppState, h: &Hydration, t: &TrackRow) -> Option<String> {
     if let Some(url) = &t.audio_url {
         return Some(url.clone());
     }
     let cid = t.audio_blob_cid.as_deref()?;
     let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref())?;
-    Some(state.presenter.blob_url(pds, &t.did, cid))
+    state.presenter.blob_url(pds, &t.did, cid)
 }
 
 pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> TrackResponse {
     let h = &l.h;
     let gated = t.support_gate.is_some();
-    let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref());
+    let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref()).and_then(|p| state.presenter.pds(p));
     let features =
         t.features.iter().filter(|d| h.actor(d).is_some()).map(|d| user_basic(state, h, d)).collect();
     let r2_url =
@@ -220,9 +221,7 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
         atproto_record_url: pds.filter(|_| record_url).map(|pds| {
             format!(
                 "{}/xrpc/com.atproto.repo.getRecord?repo={}&collection=fm.plyr.track&rkey={}",
-                pds.trim_end_matches('/'),
-                t.did,
-                t.rkey
+                pds, t.did, t.rkey
             )
         }),
         play_count: 0,

@@ -6,9 +6,9 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::present::{self, Loaded, TrackResponse, iso, parse_iso};
+use super::present::{self, Loaded, TrackResponse, iso};
 use super::query::{Query, parse_int};
-use super::{RestError, cut_at_ties};
+use super::{RestError, page, parse_cursor};
 use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
@@ -16,8 +16,6 @@ use crate::params::Params;
 use crate::xrpc::{Ctx, feed};
 use crate::{AppState, rules};
 
-/// Most rows one timestamp may hold before a page boundary can split it (see [`cut_at_ties`]).
-const TIE_CAP: i64 = 1000;
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
 
@@ -29,42 +27,26 @@ pub struct TrackPage {
 }
 
 /// `GET /tracks/`: newest first, optionally one artist's; `cursor` is the ISO time of the
-/// previous page's last track, and the next page holds the tracks strictly older.
+/// previous page's last track (the next page holds the tracks strictly older), with that
+/// track's AT-URI when the page ended inside a group sharing its time (see [`page`]).
 pub async fn latest(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TrackPage>, RestError> {
     let q = Query::parse(raw.as_deref());
     let limit = q.int_clamped("limit", 50, 1, 100)?;
-    let before = q.str("cursor").map(parse_iso).transpose()?;
+    let key = parse_cursor(q.str("cursor"))?;
     let artist = q.str("artist_did").filter(|d| !d.is_empty());
     if !q.all("tags").is_empty() {
         // No track carries tags: a tag filter matches nothing.
         return Ok(Json(TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false }));
     }
-    let key = TimeKey { at: before.unwrap_or(TimeKey::newest().at), uri: String::new() };
-    let fetch = |n: i64| {
-        let db = &state.db;
-        let key = &key;
-        async move {
-            match artist {
-                Some(did) => feeds::by_actor(db, did, key, n).await,
-                None => feeds::latest(db, key, n).await,
-            }
-        }
+    let rows = match artist {
+        Some(did) => feeds::by_actor(&state.db, did, &key, limit + 1).await?,
+        None => feeds::latest(&state.db, &key, limit + 1).await?,
     };
-    let rows = fetch(limit + 1).await?;
-    let (rows, has_more) = match cut_at_ties(rows, limit, |s| s.at) {
-        Ok(page) => page,
-        Err(rows) => {
-            // The whole page shares one time: serve that time's tracks whole.
-            let at = rows.first().map(|s| s.at);
-            let wide = fetch(TIE_CAP + 1).await?;
-            let more = wide.iter().any(|s| Some(s.at) != at);
-            (wide.into_iter().filter(|s| Some(s.at) == at).collect(), more)
-        }
-    };
-    let next_cursor = if has_more { rows.last().map(|s| iso(s.at)) } else { None };
+    let (rows, next_cursor) = page(rows, limit, |s| (s.at, s.uri.as_str()));
+    let has_more = next_cursor.is_some();
     let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))

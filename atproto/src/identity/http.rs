@@ -1,16 +1,19 @@
 //! Bounded HTTP GETs for identity lookups.
 //!
-//! Owns the one HTTP client configuration of the identity module (timeouts, redirects, user
-//! agent) and the body reader that stops at a size limit, so that a hostile server can neither
-//! make a lookup buffer without bound nor keep it open past the request timeout.
+//! Owns the HTTP client configurations of the identity module (timeouts, redirects, user
+//! agent, which addresses may be connected to) and the body reader that stops at a size limit,
+//! so that a hostile server can neither make a lookup buffer without bound nor keep it open
+//! past the request timeout.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode, Url, redirect};
 
 use super::IdentityError;
+use crate::outbound::{NetworkPolicy, PublicDns};
 
-/// Most redirects followed for one lookup.
+/// Most redirects followed for one lookup from a configured directory.
 const MAX_REDIRECTS: usize = 3;
 
 /// The outcome of a GET that reached the server.
@@ -21,15 +24,31 @@ pub(crate) enum Fetched {
     NotFound,
 }
 
-/// Builds the HTTP client shared by every identity lookup.
+/// Builds the HTTP client for the hosts the operator configured (the PLC directory, a handle
+/// PDS): redirects are followed (a few).
 pub(crate) fn client(timeout: Duration) -> Result<Client, IdentityError> {
+    builder(timeout)
+        .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+        .build()
+        .map_err(|e| IdentityError::Config(format!("HTTP client: {}", error_chain(&e))))
+}
+
+/// Builds the HTTP client for hosts named by the network (`did:web`, handles): no redirects,
+/// and, unless `policy` allows a test network, connections only to public addresses (checked
+/// on the resolved addresses, at connect time).
+pub(crate) fn public_client(timeout: Duration, policy: NetworkPolicy) -> Result<Client, IdentityError> {
+    let mut builder = builder(timeout).redirect(redirect::Policy::none());
+    if !policy.allows_test_network() {
+        builder = builder.dns_resolver(Arc::new(PublicDns));
+    }
+    builder.build().map_err(|e| IdentityError::Config(format!("HTTP client: {}", error_chain(&e))))
+}
+
+fn builder(timeout: Duration) -> reqwest::ClientBuilder {
     Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
-        .redirect(redirect::Policy::limited(MAX_REDIRECTS))
         .user_agent(concat!("plyr-atproto/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| IdentityError::Config(format!("HTTP client: {}", error_chain(&e))))
 }
 
 /// GETs `url` and reads at most `limit` bytes of the body. The client's total timeout covers

@@ -6,7 +6,8 @@
 //! - [`resolver`]: the caching [`IdentityResolver`] and bidirectional handle verification.
 //!
 //! Every network answer is untrusted: bodies are size-limited, parsed into fixed shapes, and
-//! every request is bounded by [`IdentityConfig::request_timeout`].
+//! every lookup is bounded by [`IdentityConfig::request_timeout`]. Hosts named by the network
+//! must pass [`IdentityConfig::network`] (see [`crate::outbound`]).
 
 pub mod document;
 pub mod handle;
@@ -97,6 +98,22 @@ pub enum IdentityError {
         name: String,
         /// The resolver's error.
         message: String,
+    },
+    /// The network policy refuses the host a DID names (`did:web` on a private address, a
+    /// port, plain http, ...); nothing was fetched.
+    #[error("{target} is not resolved: {reason}")]
+    Refused {
+        /// The DID.
+        target: String,
+        /// Which rule refused it.
+        reason: crate::outbound::Refusal,
+    },
+    /// The lookup waited for a concurrency slot for the whole request timeout and never ran
+    /// (too many lookups in flight, or to that host). Not cached.
+    #[error("too many lookups in flight; {target} was not resolved")]
+    Busy {
+        /// The DID or handle.
+        target: String,
     },
     /// The resolver could not be built from its configuration.
     #[error("invalid identity configuration: {0}")]

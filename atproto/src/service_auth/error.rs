@@ -10,6 +10,9 @@ use std::borrow::Cow;
 
 use crate::identity::IdentityError;
 
+/// The one message for every issuer that could not be resolved to a key.
+const ISSUER_UNRESOLVED: &str = "could not resolve the token issuer's DID to a signing key";
+
 /// A refused service token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceAuthError {
@@ -126,14 +129,13 @@ impl ServiceAuthError {
         }
     }
 
-    /// A message for the caller: what is wrong with its token, without server internals.
+    /// A message for the caller: what is wrong with its token, without server internals. An
+    /// issuer that does not exist, is refused by the network policy, or did not answer gets one
+    /// message, so that a forged `iss` cannot probe which hosts and ports answer.
     pub fn message(&self) -> Cow<'static, str> {
         match self {
-            ServiceAuthError::UnknownIssuer { .. } => {
-                Cow::Borrowed("could not resolve the token issuer's DID to a signing key")
-            }
-            ServiceAuthError::IssuerUnavailable { .. } => {
-                Cow::Borrowed("could not resolve the token issuer's DID right now; try again")
+            ServiceAuthError::UnknownIssuer { .. } | ServiceAuthError::IssuerUnavailable { .. } => {
+                Cow::Borrowed(ISSUER_UNRESOLVED)
             }
             other => Cow::Owned(other.to_string()),
         }

@@ -38,12 +38,14 @@ pub(crate) fn is_permanent(error: &IdentityError) -> bool {
         | IdentityError::NotFound(_)
         | IdentityError::Malformed(_)
         | IdentityError::DocumentIdMismatch { .. }
-        | IdentityError::BodyTooLarge { .. } => true,
+        | IdentityError::BodyTooLarge { .. }
+        | IdentityError::Refused { .. } => true,
         IdentityError::HttpStatus { status, .. } => (400..500).contains(status) && *status != 429,
         IdentityError::InvalidHandle(_)
         | IdentityError::Timeout { .. }
         | IdentityError::Transport { .. }
         | IdentityError::Dns { .. }
+        | IdentityError::Busy { .. }
         | IdentityError::Config(_) => false,
     }
 }
