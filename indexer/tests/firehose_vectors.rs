@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use firehose_support::*;
 use plyr_atproto::identity::SigningKey;
-use plyr_indexer::event::{Action, EventBody, SourceItem};
+use plyr_indexer::event::{Action, EventBody, Record, SourceItem};
 use plyr_indexer::firehose::frame::{self, Frame};
 use plyr_indexer::firehose::{
     CollectionFilter, FrameProcessor, KeySource, StaticKeys, SyncVerifier, VerifierConfig,
@@ -299,4 +299,33 @@ async fn accounts_identities_and_inactive_repos() {
     p.process(&account(4, ALICE, true, None)).await;
     let c = repo.commit(5, vec![Write::Put("fm.plyr.track", tid(101), track("Two"))]).await;
     assert_eq!(p.process(&c).await.dropped, None);
+}
+
+#[tokio::test]
+async fn records_over_the_size_bound_go_on_undecoded_beside_the_others() {
+    let mut repo = TestRepo::new(ALICE, 1);
+    let mut big = track("big");
+    big["description"] = serde_json::json!("x".repeat(2_000));
+    let c1 = repo
+        .commit(
+            1,
+            vec![
+                Write::Put("fm.plyr.track", tid(100), big),
+                Write::Put("fm.plyr.track", tid(101), track("small")),
+            ],
+        )
+        .await;
+    let config = VerifierConfig { max_record_bytes: 1_000, ..VerifierConfig::default() };
+    let out = processor(keys_for(&repo), config).process(&c1).await;
+    assert_eq!(out.dropped, None, "the commit verifies and goes on");
+    let records: Vec<_> = bodies(&out.items)
+        .into_iter()
+        .map(|b| match b {
+            EventBody::Commit(op) => (op.rkey.as_str().to_owned(), op.record.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let of = |rkey: String| records.iter().find(|(r, _)| *r == rkey).map(|(_, record)| record);
+    assert!(matches!(of(tid(100)), Some(Some(Record::TooLarge { bytes })) if *bytes > 2_000), "{records:?}");
+    assert!(matches!(of(tid(101)), Some(Some(Record::Data(_)))), "{records:?}");
 }
