@@ -57,7 +57,8 @@ ulimit -n 65536 || { say "cannot raise the file-descriptor limit to 65536"; exit
 
 say "building release binaries..."
 cargo build --release --locked -q -p plyr-appview -p plyr-gen
-appview_bin="$root/target/release/appview"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+appview_bin="$bin/appview"
 
 if [ "$reuse" = 1 ] && psql "$url" -Atc "SELECT count(*) > 0 FROM tracks" 2>/dev/null | grep -q t; then
   say "reusing the loaded database $db"
@@ -65,7 +66,7 @@ else
   psql "$admin" -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
   psql "$admin" -qc "CREATE DATABASE $db"
   say "loading $tracks tracks, $likes likes, $artists artists (seed $seed)..."
-  "$root/target/release/plyr-gen" load --database-url "$url" --tracks "$tracks" --likes "$likes" \
+  "$bin/plyr-gen" load --database-url "$url" --tracks "$tracks" --likes "$likes" \
     --artists "$artists" --seed "$seed" 2>&1 | sed 's/^/  /' >&2
 fi
 DATABASE_URL="$url" "$appview_bin" migrate >/dev/null
@@ -114,7 +115,8 @@ say "request paths: $(wc -l < "$paths") ($(sort -u "$paths" | wc -l) distinct)"
 
 # --- the AppView --------------------------------------------------------------------------------
 port=18090
-DATABASE_URL="$url" RUST_LOG=warn "$appview_bin" serve --listen "127.0.0.1:$port" --response-cache-secs 0 \
+# One address sends all the load: the per-IP rate limit is off for the soak.
+PLYR_RATE_LIMIT_PER_SEC=0 DATABASE_URL="$url" RUST_LOG=warn "$appview_bin" serve --listen "127.0.0.1:$port" --response-cache-secs 0 \
   > "$work/appview.log" 2>&1 &
 appview_pid=$!
 for _ in $(seq 1 100); do
@@ -134,7 +136,7 @@ shuf --random-source=<(yes) -o "$paths" "$paths"
 say "request paths with deep cursors: $(wc -l < "$paths")"
 
 third=$((duration / 3))
-"$root/target/release/plyr-bench" soak --base "http://127.0.0.1:$port" --paths "$paths" --clients "$clients" \
+"$bin/plyr-bench" soak --base "http://127.0.0.1:$port" --paths "$paths" --clients "$clients" \
   --warmup-secs "$warmup" --duration-secs "$duration" --idle "$idle" --admin-url "$admin" --database "$db" \
   --terminate-at "$third,$((2 * third))" --pid "$appview_pid" | tee "$work/soak.out"
 grep -c 'ERROR' "$work/appview.log" | sed 's/^/appview_error_log_lines=/'

@@ -36,6 +36,7 @@ fn options(url: &str) -> IndexerOptions {
         trusted_audio_origins: vec!["https://audio.plyr.fm".into()],
         db_connections: 4,
         batch_size: 200,
+        max_record_bytes: 1 << 20, // the default bound (PLYR_MAX_RECORD_BYTES)
         write_partitions: 2,
         plc_url: "http://127.0.0.1:9".into(),
         allow_test_network: true,

@@ -41,7 +41,8 @@ impl Writer {
     ) -> Result<BatchReport, WriteError> {
         let mut total = BatchReport::default();
         // Ranges still to apply, the next one last.
-        let mut todo: Vec<Range<usize>> = vec![0..items.len()];
+        let mut todo: Vec<Range<usize>> = Vec::with_capacity(16);
+        todo.push(0..items.len());
         while let Some(range) = todo.pop() {
             let slice = &items[range.clone()];
             if slice.is_empty() {
