@@ -26,7 +26,7 @@ async fn run_async(data: &[u8]) {
         if let Ok(vk) = key.verifying_key() {
             let _ = commit.verify(&vk);
         }
-        let _ = plyr_indexer::backfill::snapshot::from_car(data, MAX_CAR, &commit.did, key).await;
+        let _ = plyr_indexer::backfill::snapshot::from_car(data, MAX_CAR, plyr_atproto::MAX_RECORD_BYTES, &commit.did, key).await;
     }
     // The MST code runs whatever the signature says: the signature gates it in production, but
     // a fuzzer cannot forge one, and the tree checks must hold on any bytes.
@@ -55,7 +55,7 @@ async fn run_async(data: &[u8]) {
             rkey,
             action: Action::Create,
             cid: Some(cid.to_string()),
-            record: Some(record),
+            record: Some(record.into()),
         };
         let cursor = Cursor { source: "backfill".into(), value: 0, time_us: 0, issuer: None };
         items.push(SourceItem::Event {

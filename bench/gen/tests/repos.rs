@@ -57,6 +57,7 @@ async fn generated_repos_backfill_into_the_expected_rows() {
         "false",
         "--backfill-mode",
         "car",
+        "--allow-test-network", // the PDS is on loopback, over http
     ])
     .expect("flags")
     .args;
