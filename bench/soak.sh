@@ -11,7 +11,7 @@
 # Builds release binaries, (re)creates the database plyr_bench_soak on $PLYR_ADMIN_URL's
 # server (default postgres://postgres@127.0.0.1:5432/postgres) and loads a generated network
 # (default 100,000 tracks, 1,000,000 likes, 10,000 artists), starts `appview serve` with
-# `--response-cache-secs 0` and a raised file-descriptor limit, writes the request paths (every
+# `--response-cache-secs 0` and the file-descriptor limit raised to the hard limit, writes the request paths (every
 # XRPC query and REST route, thousands of distinct ids, cursors and search queries), and runs
 # `plyr-bench soak`, which prints a line per 10 s window and the totals.
 set -euo pipefail
@@ -53,7 +53,11 @@ trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
 bench_machine >&2
-ulimit -n 65536 || { say "cannot raise the file-descriptor limit to 65536"; exit 1; }
+# Descriptors: the driver holds the idle connections and its clients in one process.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle + clients + 256)) ]; then
+  say "the file-descriptor limit ($(ulimit -n)) is below --idle + --clients + 256: raise the hard limit"; exit 1
+fi
 
 say "building release binaries..."
 cargo build --release --locked -q -p plyr-appview -p plyr-gen
