@@ -88,7 +88,7 @@ q "SELECT uri FROM lists ORDER BY id LIMIT 500" | enc > "$work/list_uris"
 q "SELECT id FROM lists WHERE list_type = 'playlist' ORDER BY uri LIMIT 500" > "$work/playlist_ids"
 # Search queries from the dataset's own titles: whole words, two-word phrases, 4-letter prefixes.
 q "SELECT title FROM tracks ORDER BY id LIMIT 1500" \
-  | awk '{ print $1; if (NF > 1) print $1 " " $2; print substr($1, 1, 4) }' | sort -u | head -n 2000 | enc > "$work/queries"
+  | awk '{ print $1; if (NF > 1) print $1 " " $2; print substr($1, 1, 4) }' | sort -u | awk "NR <= 2000" | enc > "$work/queries"
 {
   # 2,000 distinct sets of 25 (a sliding window over the sample).
   awk -v x="$x" '{ u[NR - 1] = $0 } END { for (i = 0; i < NR; i++) { q = ""; for (j = 0; j < 25; j++) q = q (j ? "&" : "") "uris=" u[(i + j * 7) % NR]; print x "/fm.plyr.feed.getTracks?" q } }' "$work/track_uris"
@@ -100,14 +100,14 @@ q "SELECT title FROM tracks ORDER BY id LIMIT 1500" \
   awk -v x="$x" '{ print x "/fm.plyr.graph.getActorLists?actor=" $0 }' "$work/dids"
   awk -v x="$x" '{ print x "/fm.plyr.graph.getList?uri=" $0 }' "$work/list_uris"
   awk -v x="$x" '{ print x "/fm.plyr.feed.searchTracks?q=" $0 "&limit=25" }' "$work/queries"
-  awk -v x="$x" '{ print x "/fm.plyr.actor.searchActors?q=" $0 }' "$work/queries" | head -n 500
-  awk -v x="$x" '{ print x "/fm.plyr.unspecced.search?q=" $0 }' "$work/queries" | head -n 500
+  awk -v x="$x" '{ print x "/fm.plyr.actor.searchActors?q=" $0 }' "$work/queries" | awk "NR <= 500"
+  awk -v x="$x" '{ print x "/fm.plyr.unspecced.search?q=" $0 }' "$work/queries" | awk "NR <= 500"
   for p in day week month all; do echo "$x/fm.plyr.feed.getTopTracks?period=$p&limit=50"; echo "/tracks/top?period=$p"; done
   for l in 10 25 50 100; do echo "$x/fm.plyr.feed.getLatestTracks?limit=$l"; echo "/tracks/?limit=$l"; done
   echo "$x/fm.plyr.unspecced.getStats"; echo "/stats"; echo "/activity/"
   awk '{ print "/tracks/" $0 }' "$work/track_ids"
-  awk '{ print "/tracks/" $0 "/likes" }' "$work/track_ids" | head -n 500
-  awk '{ print "/tracks/" $0 "/comments" }' "$work/track_ids" | head -n 500
+  awk '{ print "/tracks/" $0 "/likes" }' "$work/track_ids" | awk "NR <= 500"
+  awk '{ print "/tracks/" $0 "/comments" }' "$work/track_ids" | awk "NR <= 500"
   awk '{ print "/artists/" $0 }' "$work/dids"
   awk '{ print "/artists/by-handle/" $0 }' "$work/handles"
   awk '{ print "/albums/" $0 }' "$work/handles"
