@@ -157,25 +157,23 @@ impl Default for BackfillOptions {
     }
 }
 
-impl BackfillOptions {
-    /// The backfill settings, with `batch_size` events per transaction, `writers` transactions
-    /// at once and records over `max_record_bytes` dropped undecoded.
-    pub fn config(
-        &self,
-        batch_size: usize,
-        writers: u16,
-        max_record_bytes: usize,
-    ) -> crate::backfill::BackfillConfig {
+impl IndexerOptions {
+    /// The backfill settings: `--batch-size` events per transaction, `--write-partitions`
+    /// transactions at once, records over `--max-record-bytes` dropped undecoded, PDS hosts as
+    /// `--allow-test-network` allows.
+    pub fn backfill_config(&self) -> crate::backfill::BackfillConfig {
+        let b = &self.backfill;
         crate::backfill::BackfillConfig {
-            max_record_bytes,
-            mode: self.backfill_mode,
-            concurrency: self.backfill_concurrency.max(1),
-            per_host: self.backfill_per_host.max(1),
-            attempts: self.backfill_attempts.max(1),
-            list_max_records: self.backfill_list_max,
-            max_car_bytes: self.backfill_max_car_mib.saturating_mul(1 << 20),
-            batch_size: batch_size.max(1),
-            writers: usize::from(writers.max(1)),
+            max_record_bytes: self.max_record_bytes,
+            mode: b.backfill_mode,
+            concurrency: b.backfill_concurrency.max(1),
+            per_host: b.backfill_per_host.max(1),
+            attempts: b.backfill_attempts.max(1),
+            list_max_records: b.backfill_list_max,
+            max_car_bytes: b.backfill_max_car_mib.saturating_mul(1 << 20),
+            batch_size: self.batch_size.max(1),
+            writers: usize::from(self.write_partitions.max(1)),
+            network: plyr_atproto::outbound::NetworkPolicy::new(self.allow_test_network),
             ..Default::default()
         }
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backfill_support::{MemRepo, MockPds};
+use plyr_atproto::outbound::NetworkPolicy;
 use plyr_indexer::backfill::command::skip_done;
 use plyr_indexer::backfill::progress::Progress;
 use plyr_indexer::backfill::worker::QueueConfig;
@@ -23,8 +24,15 @@ const TRACK: &str = "fm.plyr.track";
 const LIKE: &str = "fm.plyr.like";
 const LIST: &str = "fm.plyr.list";
 
+/// The mock PDS is on loopback: a test network.
 fn config(mode: Mode) -> BackfillConfig {
-    BackfillConfig { mode, retry_base: Duration::from_millis(10), batch_size: 3, ..Default::default() }
+    BackfillConfig {
+        mode,
+        retry_base: Duration::from_millis(10),
+        batch_size: 3,
+        network: NetworkPolicy::test_network(),
+        ..Default::default()
+    }
 }
 
 /// Alice's repo at rev 100: two tracks, a like, an album, her profile, and a Bluesky post that
@@ -325,6 +333,40 @@ async fn concurrent_write_slots_apply_every_repo_once() {
     assert_eq!(pds.calls("com.atproto.sync.getRepo"), SMALL + 1, "each repo fetched once");
 }
 
+#[tokio::test]
+async fn size_bounds_a_car_and_each_record() {
+    // A CAR over `max_car_bytes` fails its repo without being buffered; a record over
+    // `max_record_bytes` inside an accepted CAR is dropped alone, the rest applied.
+    let pds = MockPds::start().await;
+    let mut huge = MemRepo::new(ALICE, 3, &tid(100));
+    let big_title = "x".repeat(4_000);
+    huge.put(TRACK, "a", track(&big_title)).put(TRACK, "b", track("Small"));
+    pds.serve(&huge).await;
+    let mut bob = MemRepo::new(BOB, 4, &tid(7));
+    bob.put(TRACK, "t", track("Bob's"));
+    pds.serve(&bob).await;
+    let db = TestDb::new().await.expect("db");
+
+    let tiny_car = BackfillConfig { attempts: 1, max_car_bytes: 2_000, ..config(Mode::Car) };
+    let b = backfiller(&db, pds.locator(), tiny_car).await;
+    let summary = b.run(vec![ALICE.to_owned()], &Progress::hidden(), &CancellationToken::new()).await;
+    assert_eq!((summary.done, summary.failed), (0, 1));
+    let (state, _, _, error) = repo_state(&db, ALICE).await;
+    assert_eq!(state, "failed");
+    assert!(error.as_deref().unwrap_or_default().contains("2000"), "the error names the bound: {error:?}");
+
+    let small_records = BackfillConfig { max_record_bytes: 1_000, ..config(Mode::Car) };
+    let b = backfiller(&db, pds.locator(), small_records).await;
+    let summary =
+        b.run(vec![ALICE.to_owned(), BOB.to_owned()], &Progress::hidden(), &CancellationToken::new()).await;
+    assert_eq!((summary.done, summary.failed), (2, 0));
+    assert_eq!(
+        rows(&db, "SELECT title FROM tracks ORDER BY title").await,
+        vec!["Bob's".to_owned(), "Small".to_owned()],
+        "the oversized record alone is left out"
+    );
+}
+
 /// Records per second of a getRepo backfill (fetch, verify, walk, decode, validate, write) of
 /// one generated repo into an empty database. Run with
 /// `cargo test --release -p plyr-indexer --test backfill -- --ignored --nocapture`.
@@ -363,4 +405,27 @@ async fn backfill_throughput() {
         TRACKS + LIKES,
         (TRACKS + LIKES) as f64 / secs
     );
+}
+
+#[tokio::test]
+async fn a_pds_on_a_non_public_host_is_not_fetched_from() {
+    // A DID document can name any PDS: by default only public https hosts are fetched from.
+    let pds = MockPds::start().await;
+    pds.serve(&alice_repo()).await;
+    let db = TestDb::new().await.expect("db");
+    let public = BackfillConfig { attempts: 1, network: NetworkPolicy::public(), ..config(Mode::Auto) };
+    let b = backfiller(&db, pds.locator(), public).await;
+    let summary = b.run(vec![ALICE.to_owned()], &Progress::hidden(), &CancellationToken::new()).await;
+    assert_eq!((summary.done, summary.failed), (0, 1));
+    let (state, _, _, error) = repo_state(&db, ALICE).await;
+    assert_eq!(state, "failed");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("127.0.0.1") && error.contains("not"), "the refusal names the host: {error}");
+    let calls: usize =
+        ["com.atproto.sync.getRepo", "com.atproto.repo.describeRepo", "com.atproto.sync.getLatestCommit"]
+            .iter()
+            .map(|m| pds.calls(m))
+            .sum();
+    assert_eq!(calls, 0, "no request reached the loopback PDS");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM tracks").await, 0);
 }

@@ -62,11 +62,7 @@ pub async fn run(pool: PgPool, args: &BackfillArgs, shutdown: CancellationToken)
     let writer = crate::cli::writer(pool.clone(), options)?;
     let resolver = IdentityResolver::new(crate::cli::identity_config(options))
         .context("building the identity resolver")?;
-    let backfiller = Backfiller::new(
-        writer,
-        resolver.clone(),
-        options.backfill.config(options.batch_size, options.write_partitions, options.max_record_bytes),
-    )?;
+    let backfiller = Backfiller::new(writer, resolver.clone(), options.backfill_config())?;
     let dids = select(&pool, args, &backfiller).await?;
     anyhow::ensure!(
         !dids.is_empty() || args.all || !args.pds.is_empty() || args.relay.is_some(),
@@ -157,10 +153,6 @@ pub fn spawn_worker(
     }
     let resolver = IdentityResolver::new(crate::cli::identity_config(options))
         .context("building the identity resolver")?;
-    let backfiller = Backfiller::new(
-        writer,
-        resolver,
-        options.backfill.config(options.batch_size, options.write_partitions, options.max_record_bytes),
-    )?;
+    let backfiller = Backfiller::new(writer, resolver, options.backfill_config())?;
     Ok(Some(tokio::spawn(async move { backfiller.run_queue(Default::default(), shutdown).await })))
 }

@@ -54,7 +54,7 @@ pub async fn by_car(
     key: &SigningKey,
 ) -> Result<Snapshot, BackfillError> {
     let url = xrpc(pds, "com.atproto.sync.getRepo", &[("did", did)])?;
-    let car = fetcher.get(url, "getRepo", config.max_car_bytes).await?;
+    let car = fetcher.get_public(url, "getRepo", config.max_car_bytes).await?;
     snapshot::from_car(&car, config.max_car_bytes, config.max_record_bytes, did, key).await
 }
 
@@ -83,11 +83,11 @@ pub async fn by_listing(
     }
     let max = config.max_json_bytes;
     let url = xrpc(pds, "com.atproto.sync.getLatestCommit", &[("did", did)])?;
-    let latest: Latest = json(&fetcher.get(url, "getLatestCommit", max).await?, "getLatestCommit")?;
+    let latest: Latest = json(&fetcher.get_public(url, "getLatestCommit", max).await?, "getLatestCommit")?;
     let rev = Tid::new(&latest.rev)
         .map_err(|e| BackfillError::Malformed { what: "getLatestCommit", detail: e.to_string() })?;
     let url = xrpc(pds, "com.atproto.repo.describeRepo", &[("repo", did)])?;
-    let described: Described = json(&fetcher.get(url, "describeRepo", max).await?, "describeRepo")?;
+    let described: Described = json(&fetcher.get_public(url, "describeRepo", max).await?, "describeRepo")?;
     let mut records = Vec::new();
     for collection in COLLECTIONS.iter().filter(|c| described.collections.iter().any(|d| d == *c)) {
         let nsid = Nsid::new_owned(collection)
@@ -100,7 +100,7 @@ pub async fn by_listing(
                 params.push(("cursor", c));
             }
             let url = xrpc(pds, "com.atproto.repo.listRecords", &params)?;
-            let page: Page = json(&fetcher.get(url, "listRecords", max).await?, "listRecords")?;
+            let page: Page = json(&fetcher.get_public(url, "listRecords", max).await?, "listRecords")?;
             let empty = page.records.is_empty();
             let max_record = config.max_record_bytes;
             records.extend(

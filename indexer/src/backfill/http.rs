@@ -1,5 +1,7 @@
 //! HTTP for backfill: GETs with a size-limited body, a concurrency limit per host, and rate
-//! limits as backpressure. A 429 pauses every request to that host until the time the answer
+//! limits as backpressure. Hosts named by the network (a PDS from a DID document) are reached
+//! only over https on public addresses unless the policy allows a test network; the hosts the
+//! operator configured (a relay, a PDS to list) are reached as given. A 429 pauses every request to that host until the time the answer
 //! announces (`RateLimit-Reset`, `Retry-After`, else a doubling default), then the request is
 //! sent again; it is not an error unless the host keeps refusing past the configured waits.
 
@@ -7,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use plyr_atproto::outbound::{NetworkPolicy, PublicDns};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -28,7 +31,12 @@ struct Host {
 /// The shared HTTP client of a backfill.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
+    /// For hosts the operator configured.
     http: reqwest::Client,
+    /// For hosts named by the network: resolves to public addresses only (unless the policy
+    /// allows a test network).
+    public_http: reqwest::Client,
+    network: NetworkPolicy,
     hosts: Arc<Mutex<HashMap<String, Arc<Host>>>>,
     per_host: usize,
     timeout: Duration,
@@ -38,13 +46,23 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(config: &BackfillConfig) -> Result<Self, BackfillError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("plyr-indexer/", env!("CARGO_PKG_VERSION"), " (backfill)"))
-            .build()
-            .map_err(|e| BackfillError::Network(e.to_string()))?;
+        let builder = || {
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).user_agent(concat!(
+                "plyr-indexer/",
+                env!("CARGO_PKG_VERSION"),
+                " (backfill)"
+            ))
+        };
+        let http = builder().build().map_err(|e| BackfillError::Network(e.to_string()))?;
+        let mut public = builder().redirect(reqwest::redirect::Policy::none());
+        if !config.network.allows_test_network() {
+            public = public.dns_resolver(Arc::new(PublicDns));
+        }
+        let public_http = public.build().map_err(|e| BackfillError::Network(e.to_string()))?;
         Ok(Self {
             http,
+            public_http,
+            network: config.network,
             hosts: Arc::default(),
             per_host: config.per_host.max(1),
             timeout: config.request_timeout,
@@ -62,9 +80,33 @@ impl Fetcher {
         }))
     }
 
-    /// GETs `url` and returns the body of a 2xx answer (at most `max` bytes). `what` names the
-    /// method in errors.
+    /// GETs `url` on a host the operator configured and returns the body of a 2xx answer (at
+    /// most `max` bytes). `what` names the method in errors.
     pub async fn get(&self, url: Url, what: &'static str, max: usize) -> Result<Vec<u8>, BackfillError> {
+        self.fetch(&self.http, url, what, max).await
+    }
+
+    /// As [`Self::get`], on a host named by the network (an account's PDS): refused unless the
+    /// network policy allows its scheme and address.
+    pub async fn get_public(
+        &self,
+        url: Url,
+        what: &'static str,
+        max: usize,
+    ) -> Result<Vec<u8>, BackfillError> {
+        self.network
+            .check_url(&url)
+            .map_err(|refusal| BackfillError::Url(format!("{}: {refusal}", clip(url.as_str()))))?;
+        self.fetch(&self.public_http, url, what, max).await
+    }
+
+    async fn fetch(
+        &self,
+        client: &reqwest::Client,
+        url: Url,
+        what: &'static str,
+        max: usize,
+    ) -> Result<Vec<u8>, BackfillError> {
         let host = self.host(&url);
         let mut waits = 0u32;
         loop {
@@ -73,8 +115,8 @@ impl Fetcher {
                 tokio::time::sleep_until(until).await;
             }
             let permit = host.permits.acquire().await.map_err(|_| BackfillError::Cancelled)?;
-            let sent = self.http.get(url.clone()).timeout(self.timeout).send().await;
-            let resp = sent.map_err(|e| BackfillError::Network(e.without_url().to_string()))?;
+            let sent = client.get(url.clone()).timeout(self.timeout).send().await;
+            let resp = sent.map_err(|e| BackfillError::Network(error_chain(&e.without_url())))?;
             let status = resp.status();
             if status.as_u16() == 429 {
                 waits += 1;
@@ -131,6 +173,19 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// An error with its sources (reqwest's own message omits why a connection failed, such as a
+/// host with no public address).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    clip(&text)
 }
 
 /// The `error` name of an XRPC error body, or a short excerpt of whatever it was.

@@ -118,6 +118,8 @@ pub struct BackfillConfig {
     pub writers: usize,
     /// Time limit of one HTTP request (a large CAR included).
     pub request_timeout: Duration,
+    /// Which PDS hosts may be fetched from (public https hosts unless a test network is allowed).
+    pub network: plyr_atproto::outbound::NetworkPolicy,
 }
 
 impl Default for BackfillConfig {
@@ -137,6 +139,7 @@ impl Default for BackfillConfig {
             batch_size: 2000,
             writers: 2,
             request_timeout: Duration::from_secs(300),
+            network: plyr_atproto::outbound::NetworkPolicy::public(),
         }
     }
 }
