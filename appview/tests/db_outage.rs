@@ -112,3 +112,32 @@ async fn no_statement_outlives_the_statement_timeout() {
     assert_eq!(classify(&err), Failure::TooSlow, "{err:?}");
     assert!(matches!(XrpcError::from(err), XrpcError::Unavailable(_)));
 }
+
+#[tokio::test]
+async fn a_database_closed_to_connections_is_a_503_until_it_reopens() {
+    let db = TestDb::new().await.expect("test db");
+    let mut options = support::options();
+    options.response_cache_secs = 0; // every answer below comes from the database
+    let pool = plyr_appview::db::connect(&db.url, &options).await.expect("pool");
+    let state = plyr_appview::AppState::new(pool.clone(), options);
+    let routes = ["/xrpc/fm.plyr.feed.getLatestTracks", "/tracks/?limit=3"];
+    assert_eq!(support::call(&state, routes[0], &[]).await.0, StatusCode::OK);
+
+    // Maintenance: the database refuses new sessions ("not currently accepting connections").
+    db.set_accepting_connections(false).await.expect("close the database");
+    let refused = sqlx::PgPool::connect(&db.url).await.expect_err("closed to connections");
+    assert_eq!(classify(&refused), Failure::Unavailable, "{refused:?}");
+    for uri in routes {
+        // The first answer may come from a pooled connection ended under it; both are 503s.
+        for _ in 0..2 {
+            let (status, body) = support::call(&state, uri, &[]).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {body}");
+            assert!(body["error"].is_string() || body["detail"].is_string(), "{uri}: {body}");
+        }
+    }
+
+    db.set_accepting_connections(true).await.expect("reopen the database");
+    for uri in routes {
+        assert_eq!(support::call(&state, uri, &[]).await.0, StatusCode::OK, "{uri} after reopening");
+    }
+}

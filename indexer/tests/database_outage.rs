@@ -196,3 +196,13 @@ async fn the_pipeline_waits_out_a_database_outage_and_loses_nothing() {
     shutdown.cancel();
     ops.await.expect("join").expect("serve");
 }
+
+#[tokio::test]
+async fn a_database_closed_to_connections_is_an_outage_not_a_fatal_error() {
+    use plyr_indexer::write::failure::{Failure, of_sqlx};
+    let db = TestDb::new().await.expect("db");
+    db.set_accepting_connections(false).await.expect("close the database");
+    let refused = sqlx::PgPool::connect(&db.url).await.expect_err("closed to connections");
+    assert_eq!(of_sqlx(&refused), Failure::Transient, "{refused:?}");
+    db.set_accepting_connections(true).await.expect("reopen the database");
+}

@@ -54,6 +54,24 @@ impl TestDb {
         &self.name
     }
 
+    /// Opens or closes the database to new connections (`ALLOW_CONNECTIONS`), as an operator
+    /// does for maintenance; closing also ends every open session on it except the pool's
+    /// connections, which are ended too (an outage for whoever uses the database).
+    pub async fn set_accepting_connections(&self, accept: bool) -> Result<(), StoreError> {
+        let mut conn = self.admin.connect().await?;
+        sqlx::query(&format!("ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {accept}", self.name))
+            .execute(&mut conn)
+            .await?;
+        if !accept {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&self.name)
+                .execute(&mut conn)
+                .await?;
+        }
+        let _ = conn.close().await;
+        Ok(())
+    }
+
     /// Every row of every table (except sqlx's bookkeeping), as sorted JSON lines per table,
     /// leaving out the columns named in `volatile` (e.g. wall-clock `updated_at`). Two databases
     /// with equal snapshots hold the same data.

@@ -21,7 +21,6 @@ pub enum Failure {
 const UNAVAILABLE_STATES: &[&str] = &[
     "57P01", // admin_shutdown: pg_terminate_backend, a fast shutdown
     "57P02", // crash_shutdown
-    "57P03", // cannot_connect_now: starting up, or shutting down
     "57P05", // idle_session_timeout
     "53300", // too_many_connections
     "53100", // disk_full
@@ -33,6 +32,9 @@ const UNAVAILABLE_STATES: &[&str] = &[
 
 /// Classifies `err`.
 pub fn classify(err: &sqlx::Error) -> Failure {
+    if plyr_store::refuses_connections(err) {
+        return Failure::Unavailable;
+    }
     match err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed

@@ -35,6 +35,9 @@ impl WriteError {
 
 /// Classifies an error from sqlx.
 pub fn of_sqlx(err: &sqlx::Error) -> Failure {
+    if plyr_store::refuses_connections(err) {
+        return Failure::Transient;
+    }
     match err {
         sqlx::Error::Database(db) => db.code().map_or(Failure::Fatal, |code| of_sqlstate(&code)),
         // The connection, or getting one, failed: the server is away or the network is.
