@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
-use serde::Deserialize;
+use plyr_store::changes::{CHANNEL, Change};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
@@ -22,9 +22,6 @@ use crate::db::actors::ActorRow;
 use crate::db::feeds::Ranked;
 use crate::db::tracks::TrackRow;
 use crate::db::{actors, tracks};
-
-/// The channel the indexer announces committed changes on.
-pub const CHANNEL: &str = "plyr_changes";
 
 /// The caches, shared by every request of this process.
 #[derive(Debug)]
@@ -36,17 +33,6 @@ pub struct Caches {
     /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
     pub responses: crate::response_cache::Responses,
     epoch: AtomicU64,
-}
-
-/// What one announcement says changed.
-#[derive(Debug, Default, Deserialize)]
-pub struct Change {
-    #[serde(default)]
-    pub uris: Vec<String>,
-    #[serde(default)]
-    pub dids: Vec<String>,
-    #[serde(default)]
-    pub all: bool,
 }
 
 impl Caches {
@@ -193,12 +179,12 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
             };
             match next {
                 Ok(Some(n)) => {
-                    let change = serde_json::from_str::<Change>(n.payload()).unwrap_or_else(|_| {
+                    let change = Change::parse(n.payload()).unwrap_or_else(|| {
                         tracing::warn!(
                             payload = n.payload(),
                             "unreadable change notification; dropping caches"
                         );
-                        Change { all: true, ..Change::default() }
+                        Change::everything()
                     });
                     metrics::counter!("appview_cache_invalidations_total").increment(1);
                     caches.invalidate(&change).await;

@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc gives memory back to the system once it is free: with glibc's allocator, the
+/// buffers of 10,000 idle connections stayed resident after they closed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // One TLS crypto provider for the whole process (wss:// Jetstream, https identity lookups).

@@ -94,7 +94,7 @@ async fn anonymous_answers_are_reused_until_the_index_changes() {
     assert_eq!(cached["comments"], 0, "served from the response cache");
     state
         .caches
-        .invalidate(&plyr_appview::cache::Change { uris: vec!["at://s".into()], ..Default::default() })
+        .invalidate(&plyr_store::changes::Change { uris: vec!["at://s".into()], ..Default::default() })
         .await;
     let (_, after) = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
     assert_eq!(after["comments"], 1, "a change notification empties the response cache");

@@ -156,3 +156,61 @@ async fn a_new_like_shows_in_cached_views_within_a_second() {
     shutdown.cancel();
     let _ = listener.await;
 }
+
+#[tokio::test]
+async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a_second() {
+    use axum::extract::Path;
+    use plyr_atproto::identity::{IdentityConfig, IdentityResolver, StaticHandles};
+
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    n.create(ALICE, "fm.plyr.track", track("Renamed", "Alice", &at(2, 0)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let state = state(&db);
+    let shutdown = CancellationToken::new();
+    let listener =
+        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let profile = || async { ok(&state, "fm.plyr.actor.getProfile", &format!("actor={ALICE}")).await };
+    assert_eq!(profile().await["handle"], "alice.test", "cached with the old handle");
+
+    // A PLC directory on loopback whose document now names alice-renamed.test, which resolves
+    // back to her DID.
+    let plc = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let plc_url = format!("http://{}", plc.local_addr().expect("addr"));
+    let app = axum::Router::new().route(
+        "/{did}",
+        axum::routing::get(|Path(did): Path<String>| async move {
+            axum::Json(serde_json::json!({
+                "id": did,
+                "alsoKnownAs": ["at://alice-renamed.test"],
+                "service": [{ "id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                              "serviceEndpoint": "https://pds.example.com" }],
+            }))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(plc, app).await });
+    let resolver = IdentityResolver::with_handle_resolver(
+        IdentityConfig { plc_url, ..Default::default() },
+        std::sync::Arc::new(StaticHandles::new([("alice-renamed.test", ALICE)])),
+    )
+    .expect("resolver");
+    let done = plyr_indexer::identity::round(&db.pool, &resolver, &Default::default()).await.expect("round");
+    assert_eq!(done, 1, "alice's identity was resolved");
+
+    let started = Instant::now();
+    loop {
+        let body = profile().await;
+        if body["handle"] == "alice-renamed.test" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the new handle did not show within a second: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let _ = listener.await;
+}

@@ -1,7 +1,9 @@
 //! Keeping actors' identities fresh: a background worker resolves every actor whose identity is
 //! unknown (new, or invalidated by an `#identity` event) or stale, verifies the handle both ways,
 //! and stores handle, PDS endpoint and signing key. A handle that does not verify is stored as
-//! invalid (`handle_verified = false`); a DID that does not resolve is retried later.
+//! invalid (`handle_verified = false`); a DID that does not resolve is retried later. Actors
+//! whose handle or PDS changed are announced on the change channel, as the write path announces
+//! records, so AppViews drop what they cached of them.
 
 use std::time::Duration;
 
@@ -81,6 +83,7 @@ pub async fn round(
     let retry = i64::try_from(config.retry_after.as_secs()).unwrap_or(i64::MAX);
     let dids = db::actors::needing_identity(pool, refresh, retry, config.batch).await?;
     let count = dids.len();
+    let mut touched = plyr_store::changes::Touched::default();
     let results: Vec<(String, Result<Identity, String>)> = futures_util::stream::iter(dids)
         .map(|did| async move {
             resolver.invalidate(&did).await;
@@ -96,7 +99,7 @@ pub async fn round(
                 metrics::counter!("indexer_identity_total", "outcome" => if id.handle_verified { "verified" } else { "unverified" })
                     .increment(1);
                 let key = id.signing_key.as_ref().map(|k| k.to_multikey());
-                db::actors::store_identity(
+                let changed = db::actors::store_identity(
                     pool,
                     &did,
                     id.handle.as_deref(),
@@ -105,6 +108,9 @@ pub async fn round(
                     key.as_deref(),
                 )
                 .await?;
+                if changed {
+                    touched.did(&did);
+                }
             }
             Err(err) => {
                 metrics::counter!("indexer_identity_total", "outcome" => "failed").increment(1);
@@ -113,5 +119,6 @@ pub async fn round(
             }
         }
     }
+    plyr_store::changes::announce(pool, &touched).await?;
     Ok(count)
 }

@@ -437,7 +437,7 @@ async fn identity_events_update_known_actors_only() {
 async fn committed_batches_notify_listeners_with_what_changed() {
     let (db, w) = setup().await;
     let mut listener = sqlx::postgres::PgListener::connect_with(&db.pool).await.expect("listener");
-    listener.listen(plyr_indexer::write::NOTIFY_CHANNEL).await.expect("listen");
+    listener.listen(plyr_store::changes::CHANNEL).await.expect("listen");
     let mut ev = Events::default();
     let t = uri(ALICE, TRACK, &tid(1));
     w.apply(&[

@@ -175,7 +175,7 @@ pub async fn needing_identity(
     .await
 }
 
-/// Stores a resolved identity.
+/// Stores a resolved identity; true when the handle, its verification or the PDS changed.
 pub async fn store_identity(
     pool: &sqlx::PgPool,
     did: &str,
@@ -183,20 +183,25 @@ pub async fn store_identity(
     verified: bool,
     pds: Option<&str>,
     key: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        r#"UPDATE actors SET handle = COALESCE(lower($2), handle), handle_verified = $3, pds_endpoint = $4,
+) -> sqlx::Result<bool> {
+    // The self-join reads the row as it was before the update, so the statement can say whether
+    // what views show (handle, its verification, the PDS) changed.
+    let changed = sqlx::query_scalar!(
+        r#"UPDATE actors a SET handle = COALESCE(lower($2), a.handle), handle_verified = $3, pds_endpoint = $4,
                   signing_key = $5, identity_at = now(), identity_failed_at = NULL
-           WHERE did = $1"#,
+             FROM (SELECT did, handle, handle_verified, pds_endpoint FROM actors WHERE did = $1 FOR UPDATE) old
+            WHERE a.did = $1 AND old.did = a.did
+        RETURNING (old.handle IS DISTINCT FROM a.handle OR old.handle_verified IS DISTINCT FROM a.handle_verified
+                   OR old.pds_endpoint IS DISTINCT FROM a.pds_endpoint) AS "changed!""#,
         did,
         handle,
         verified,
         pds,
         key,
     )
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    Ok(())
+    Ok(changed.unwrap_or(false))
 }
 
 /// Records a failed resolution (retried later).

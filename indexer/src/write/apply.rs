@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use super::deltas::Deltas;
 use super::plan::{Change, StoredItems};
 use super::rows::{self, Row};
-use super::touched::Touched;
 use crate::db::{Tx, actors, guard, likes, lists, profiles, records};
+use plyr_store::changes::Touched;
 
 /// Applies `changes`, adds the counter changes they imply to `deltas` and the URIs and DIDs they
 /// touched to `touched` (for cache invalidation).

@@ -19,7 +19,6 @@ pub mod outage;
 pub mod plan;
 pub mod rows;
 pub mod rules;
-pub mod touched;
 pub mod validate;
 
 use std::collections::{HashMap, HashSet};
@@ -34,12 +33,9 @@ use crate::event::{Action, Cursor, Event, EventBody, SourceItem};
 use deltas::Deltas;
 use outage::DatabaseHealth;
 use plan::{Checked, PlannedOp};
+use plyr_store::changes::Touched;
 use rules::TrustedOrigins;
-use touched::Touched;
 use validate::RecordCheck;
-
-/// The channel AppView replicas listen on to drop cached entries.
-pub const NOTIFY_CHANNEL: &str = "plyr_changes";
 
 /// Errors that abort a batch (nothing of it is committed; [`WriteError::failure`] says what
 /// to do next).
@@ -267,7 +263,7 @@ impl Writer {
                 db::cursors::retire_parts(&mut tx, &cursor.source, count).await?;
             }
         }
-        notify(&mut tx, &touched).await?;
+        plyr_store::changes::announce(&mut *tx, &touched).await?;
         tx.commit().await?;
         metrics::histogram!("indexer_apply_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("indexer_batch_size").record(report.events as f64);
@@ -508,13 +504,4 @@ fn count_event(kind: &'static str, collection: &str, outcome: &'static str) {
         "other".to_owned()
     };
     metrics::counter!("indexer_events_total", "kind" => kind, "collection" => collection, "outcome" => outcome).increment(1);
-}
-
-/// Announces what the batch changed; delivered by PostgreSQL when the transaction commits.
-async fn notify(tx: &mut Tx<'_>, touched: &Touched) -> sqlx::Result<()> {
-    if touched.is_empty() {
-        return Ok(());
-    }
-    sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, touched.payload()).execute(&mut **tx).await?;
-    Ok(())
 }

@@ -1,11 +1,17 @@
-//! What a transaction changed, announced with `NOTIFY` when it commits so AppView replicas drop
-//! the cached entries of those URIs and DIDs.
+//! The change-notification contract between every writer (the indexer's write path, its
+//! identity worker) and the AppViews: what a transaction changed, announced on [`CHANNEL`] with
+//! `NOTIFY` when it commits, so every AppView process drops the cached entries of those URIs and
+//! DIDs. Writers build a [`Touched`] and [`announce`] it inside their transaction; listeners read
+//! each payload with [`Change::parse`].
 //!
 //! A payload is limited to 8,000 bytes; past that, listeners are told to drop everything. The
 //! set stops growing as soon as it could no longer fit, so a catching-up batch of thousands of
 //! records costs no more than a payload's worth of copies, hashing and JSON.
 
 use std::collections::HashSet;
+
+/// The channel writers announce committed changes on.
+pub const CHANNEL: &str = "plyr_changes";
 
 /// Payloads at or above this size become `{"all":true}` (PostgreSQL refuses 8,000 bytes).
 pub const PAYLOAD_LIMIT: usize = 7_900;
@@ -70,9 +76,57 @@ impl Touched {
     }
 }
 
+/// Announces `touched` on [`CHANNEL`] (nothing when it is empty). Inside a transaction the
+/// notification is delivered when, and only if, it commits.
+pub async fn announce<'e, E: sqlx::PgExecutor<'e>>(executor: E, touched: &Touched) -> sqlx::Result<()> {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(touched.payload()).execute(executor).await?;
+    Ok(())
+}
+
+/// What one announcement says changed, as a listener reads it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Change {
+    #[serde(default)]
+    pub uris: Vec<String>,
+    #[serde(default)]
+    pub dids: Vec<String>,
+    /// Too much changed to list: drop everything.
+    #[serde(default)]
+    pub all: bool,
+}
+
+impl Change {
+    /// Reads a payload; one that cannot be read means "drop everything" (`None` says so, for
+    /// the listener's log).
+    pub fn parse(payload: &str) -> Option<Change> {
+        serde_json::from_str(payload).ok()
+    }
+
+    /// "Drop everything".
+    pub fn everything() -> Change {
+        Change { all: true, ..Change::default() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{PAYLOAD_LIMIT, Touched};
+    use super::{Change, PAYLOAD_LIMIT, Touched};
+
+    #[test]
+    fn listeners_read_what_writers_announce() {
+        let mut t = Touched::default();
+        t.uri("at://did:plc:a/fm.plyr.track/1");
+        t.did("did:plc:a");
+        let change = Change::parse(&t.payload()).expect("readable");
+        assert_eq!(change.uris, vec!["at://did:plc:a/fm.plyr.track/1".to_owned()]);
+        assert_eq!(change.dids, vec!["did:plc:a".to_owned()]);
+        assert!(!change.all);
+        assert_eq!(Change::parse(r#"{"all":true}"#), Some(Change::everything()));
+        assert_eq!(Change::parse("not json"), None);
+    }
 
     #[test]
     fn small_changes_are_listed_once_each() {
