@@ -53,10 +53,11 @@ trap cleanup EXIT
 say() { printf '%s\n' "$*" >&2; }
 
 bench_machine >&2
-# Descriptors: the driver holds the idle connections and its clients in one process.
+# Descriptors: the driver holds its clients, and child processes hold the idle connections
+# (8,000 each); the AppView holds up to its connection cap (10,000).
 ulimit -n "$(ulimit -Hn)"
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle + clients + 256)) ]; then
-  say "the file-descriptor limit ($(ulimit -n)) is below --idle + --clients + 256: raise the hard limit"; exit 1
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10512 ]; then
+  say "the file-descriptor limit ($(ulimit -n)) is below 10,512: raise the hard limit"; exit 1
 fi
 
 say "building release binaries..."
@@ -80,12 +81,15 @@ enc() { python3 -c 'import sys, urllib.parse; [print(urllib.parse.quote(l.rstrip
 paths="$work/paths"
 x=/xrpc
 q() { psql "$url" -Atc "$1"; }
-q "SELECT uri FROM tracks ORDER BY id LIMIT 2000" | enc > "$work/track_uris"
-q "SELECT id FROM tracks ORDER BY uri LIMIT 2000" > "$work/track_ids"
+# Only what is visible: a hidden account's records answer 404 / NotFound, which the soak would
+# count as 4xx on well-formed requests.
+visible="JOIN actors a ON a.did = t.did AND NOT a.hidden"
+q "SELECT t.uri FROM tracks t $visible ORDER BY t.id LIMIT 2000" | enc > "$work/track_uris"
+q "SELECT t.id FROM tracks t $visible ORDER BY t.uri LIMIT 2000" > "$work/track_ids"
 q "SELECT a.did FROM actors a JOIN actor_stats s USING (did) WHERE s.tracks > 0 AND NOT a.hidden ORDER BY a.did LIMIT 1000" > "$work/dids"
 q "SELECT a.handle FROM actors a JOIN actor_stats s USING (did) WHERE s.tracks > 0 AND NOT a.hidden AND a.handle IS NOT NULL ORDER BY a.did LIMIT 1000" > "$work/handles"
-q "SELECT uri FROM lists ORDER BY id LIMIT 500" | enc > "$work/list_uris"
-q "SELECT id FROM lists WHERE list_type = 'playlist' ORDER BY uri LIMIT 500" > "$work/playlist_ids"
+q "SELECT t.uri FROM lists t $visible ORDER BY t.id LIMIT 500" | enc > "$work/list_uris"
+q "SELECT t.id FROM lists t $visible WHERE t.list_type = 'playlist' ORDER BY t.uri LIMIT 500" > "$work/playlist_ids"
 # Search queries from the dataset's own titles: whole words, two-word phrases, 4-letter prefixes.
 q "SELECT title FROM tracks ORDER BY id LIMIT 1500" \
   | awk '{ print $1; if (NF > 1) print $1 " " $2; print substr($1, 1, 4) }' | sort -u | awk "NR <= 2000" | enc > "$work/queries"
@@ -98,11 +102,12 @@ q "SELECT title FROM tracks ORDER BY id LIMIT 1500" \
   awk -v x="$x" '{ print x "/fm.plyr.feed.getActorLikes?actor=" $0 }' "$work/dids"
   awk -v x="$x" '{ print x "/fm.plyr.actor.getProfile?actor=" $0 }' "$work/handles"
   awk -v x="$x" '{ print x "/fm.plyr.graph.getActorLists?actor=" $0 }' "$work/dids"
-  awk -v x="$x" '{ print x "/fm.plyr.graph.getList?uri=" $0 }' "$work/list_uris"
+  awk -v x="$x" '{ print x "/fm.plyr.graph.getList?list=" $0 }' "$work/list_uris"
   awk -v x="$x" '{ print x "/fm.plyr.feed.searchTracks?q=" $0 "&limit=25" }' "$work/queries"
   awk -v x="$x" '{ print x "/fm.plyr.actor.searchActors?q=" $0 }' "$work/queries" | awk "NR <= 500"
   awk -v x="$x" '{ print x "/fm.plyr.unspecced.search?q=" $0 }' "$work/queries" | awk "NR <= 500"
-  for p in day week month all; do echo "$x/fm.plyr.feed.getTopTracks?period=$p&limit=50"; echo "/tracks/top?period=$p"; done
+  for p in day week month all; do echo "$x/fm.plyr.feed.getTopTracks?period=$p&limit=50"; done
+for p in day week month all_time; do echo "/tracks/top?period=$p"; done
   for l in 10 25 50 100; do echo "$x/fm.plyr.feed.getLatestTracks?limit=$l"; echo "/tracks/?limit=$l"; done
   echo "$x/fm.plyr.unspecced.getStats"; echo "/stats"; echo "/activity/"
   awk '{ print "/tracks/" $0 }' "$work/track_ids"

@@ -63,6 +63,17 @@ pub enum Command {
     /// (one per line, e.g. `/xrpc/fm.plyr.feed.getTracks?uris=...`) for `--duration-secs`, while
     /// `--idle` idle connections are held open from 127.0.0.2-254 and the database's backends
     /// are terminated at `--terminate-at` seconds; prints a line per window and the totals.
+    /// Holds `--count` idle connections to `--target` (sending nothing, reopened when closed),
+    /// printing `held=N reopened=M` every 250 ms until stdin closes. `soak` starts these.
+    HoldIdle {
+        #[arg(long)]
+        target: SocketAddr,
+        #[arg(long)]
+        count: usize,
+        /// Index of the first connection (which source address it uses).
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
     Soak {
         /// The AppView's base URL.
         #[arg(long)]
@@ -104,6 +115,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Firehose { frames, keys, repeat } => firehose(&frames, &keys, repeat),
         Command::Pds { dir, listen } => pds(&dir, listen),
         Command::Snapshots { pds, keys, concurrency } => snapshots(&pds, &keys, concurrency),
+        Command::HoldIdle { target, count, offset } => {
+            current_thread()?.block_on(super::idle::hold(target, count, offset))
+        }
         Command::Soak {
             base,
             paths,

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod firehose;
+pub mod idle;
 pub mod pds;
 pub mod snapshots;
 pub mod soak;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::io::AsyncReadExt as _;
-use tokio::net::TcpSocket;
+
+use super::idle::Holders;
 
 /// What one soak run does.
 #[derive(Debug, Clone)]
@@ -22,7 +22,8 @@ pub struct SoakConfig {
     /// Concurrent clients sending requests back to back.
     pub clients: usize,
     /// Load before the measured run, without idle connections, after which the starting RSS
-    /// is read (the caches fill first).
+    /// is read: at least this long, and until every path was requested once (the caches fill
+    /// first).
     pub warmup: Duration,
     /// The measured run.
     pub duration: Duration,
@@ -92,9 +93,6 @@ struct Shared {
     windows: Vec<Window>,
     outages: std::sync::Mutex<Vec<Instant>>,
     stop_load: AtomicBool,
-    stop_idle: AtomicBool,
-    idle_held: AtomicUsize,
-    idle_reopened: AtomicU64,
 }
 
 impl Shared {
@@ -157,36 +155,6 @@ async fn client_loop(shared: Arc<Shared>) {
     }
 }
 
-/// Holds one idle connection from `source` (sending nothing), reopening it whenever the
-/// server closes it, until `stop_idle`.
-async fn idle_loop(shared: Arc<Shared>, source: std::net::IpAddr, target: std::net::SocketAddr) {
-    while !shared.stop_idle.load(Ordering::Relaxed) {
-        let connected = async {
-            let socket = TcpSocket::new_v4()?;
-            socket.bind(std::net::SocketAddr::new(source, 0))?;
-            socket.connect(target).await
-        }
-        .await;
-        let Ok(mut stream) = connected else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        shared.idle_held.fetch_add(1, Ordering::Relaxed);
-        let mut buf = [0u8; 64];
-        tokio::select! {
-            _ = stream.read(&mut buf) => {
-                shared.idle_reopened.fetch_add(1, Ordering::Relaxed);
-            }
-            _ = async {
-                while !shared.stop_idle.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-            } => {}
-        }
-        shared.idle_held.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 async fn terminate_backends(admin: &str, database: &str) -> anyhow::Result<u64> {
     use sqlx::Connection as _;
     let mut conn = sqlx::PgConnection::connect(admin).await.context("connecting as admin")?;
@@ -224,36 +192,26 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
         windows: (0..windows).map(|_| Window::default()).collect(),
         outages: std::sync::Mutex::new(Vec::new()),
         stop_load: AtomicBool::new(false),
-        stop_idle: AtomicBool::new(false),
-        idle_held: AtomicUsize::new(0),
-        idle_reopened: AtomicU64::new(0),
     });
 
     // Warm-up: the load runs uncounted while the caches fill; then the starting RSS is read.
     let load: Vec<_> = (0..config.clients).map(|_| tokio::spawn(client_loop(Arc::clone(&shared)))).collect();
-    tokio::time::sleep(config.warmup).await;
-    let mut report = SoakReport { rss_start_kib: rss_kib(config.pid), ..SoakReport::default() };
-    println!("phase=warm rss_kib={}", report.rss_start_kib);
-
-    // The idle connections, then the measured run.
-    let idle: Vec<_> = (0..config.idle)
-        .map(|i| {
-            let octet = u8::try_from(2 + i % 253).unwrap_or(2);
-            let source = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, octet));
-            tokio::spawn(idle_loop(Arc::clone(&shared), source, target))
-        })
-        .collect();
-    let opening = Instant::now();
-    while shared.idle_held.load(Ordering::Relaxed) < config.idle
-        && opening.elapsed() < Duration::from_secs(60)
-    {
+    // At least `warmup`, and until every path was requested once: the caches then hold what
+    // the run will ask for, and the starting RSS includes them.
+    let warming = Instant::now();
+    while warming.elapsed() < config.warmup || shared.next.load(Ordering::Relaxed) < config.paths.len() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    println!(
-        "phase=idle held={} after_ms={}",
-        shared.idle_held.load(Ordering::Relaxed),
-        opening.elapsed().as_millis()
-    );
+    let mut report = SoakReport { rss_start_kib: rss_kib(config.pid), ..SoakReport::default() };
+    println!("phase=warm rss_kib={} after_s={}", report.rss_start_kib, warming.elapsed().as_secs());
+
+    // The idle connections, then the measured run.
+    let idle = Holders::spawn(target, config.idle)?;
+    let opening = Instant::now();
+    while idle.held() < config.idle && opening.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("phase=idle held={} after_ms={}", idle.held(), opening.elapsed().as_millis());
 
     let started = Instant::now();
     shared
@@ -270,7 +228,7 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let elapsed = started.elapsed();
         let rss = rss_kib(config.pid);
-        let held = shared.idle_held.load(Ordering::Relaxed);
+        let held = idle.held();
         report.rss_max_kib = report.rss_max_kib.max(rss);
         report.idle_held_min = report.idle_held_min.min(held);
         if let (Some(at), Some((admin, db))) = (next_term.peek(), &config.terminate)
@@ -294,14 +252,11 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
     for t in load {
         let _ = t.await;
     }
-    shared.stop_idle.store(true, Ordering::Relaxed);
-    for t in idle {
-        let _ = t.await;
-    }
+    report.idle_reopened = idle.reopened();
+    idle.stop().await?;
     // The idle sockets are closed; give the server time to free what they held.
     tokio::time::sleep(Duration::from_secs(15)).await;
     report.rss_end_kib = rss_kib(config.pid);
-    report.idle_reopened = shared.idle_reopened.load(Ordering::Relaxed);
     for w in &shared.windows {
         report.ok += w.ok.load(Ordering::Relaxed);
         report.client_errors += w.client_error.load(Ordering::Relaxed);
