@@ -148,4 +148,5 @@ third=$((duration / 3))
 "$bin/plyr-bench" soak --base "http://127.0.0.1:$port" --paths "$paths" --clients "$clients" \
   --warmup-secs "$warmup" --duration-secs "$duration" --idle "$idle" --admin-url "$admin" --database "$db" \
   --terminate-at "$third,$((2 * third))" --pid "$appview_pid" | tee "$work/soak.out"
-grep -c 'ERROR' "$work/appview.log" | sed 's/^/appview_error_log_lines=/'
+echo "appview_error_log_lines=$(grep -c 'ERROR' "$work/appview.log" || true)"
+grep 'ERROR' "$work/appview.log" | head -5 >&2 || true

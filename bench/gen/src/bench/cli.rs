@@ -106,6 +106,10 @@ pub enum Command {
         pid: u32,
         #[arg(long, default_value_t = 10)]
         window_secs: u64,
+        /// Seconds at rest (no requests, no idle connections) before the starting and the final
+        /// RSS readings.
+        #[arg(long, default_value_t = 15)]
+        settle_secs: u64,
     },
 }
 
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             outage_grace_secs,
             pid,
             window_secs,
+            settle_secs,
         } => {
             let paths = std::fs::read_to_string(&paths)
                 .with_context(|| format!("reading {}", paths.display()))?
@@ -150,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 outage_grace: Duration::from_secs(outage_grace_secs),
                 pid,
                 window: Duration::from_secs(window_secs.max(1)),
+                settle: Duration::from_secs(settle_secs),
             })
         }
     }
@@ -223,16 +229,19 @@ fn soak(config: super::soak::SoakConfig) -> anyhow::Result<()> {
     let r = runtime.block_on(super::soak::run(config))?;
     println!(
         "requests={} ok={} client_errors={} server_errors_outside_outage={} server_errors_in_outage={} failed={} \
-         rss_start_kib={} rss_max_kib={} rss_end_kib={} idle_held_min={} idle_reopened={}",
+         rss_loaded_start_kib={} rss_start_kib={} rss_max_kib={} rss_run_end_kib={} rss_end_kib={} lazy_free_end_kib={} idle_held_min={} idle_reopened={}",
         r.requests,
         r.ok,
         r.client_errors,
         r.server_errors_outside_outage,
         r.server_errors_in_outage,
         r.failed,
+        r.rss_loaded_start_kib,
         r.rss_start_kib,
         r.rss_max_kib,
+        r.rss_run_end_kib,
         r.rss_end_kib,
+        r.lazy_free_end_kib,
         r.idle_held_min,
         r.idle_reopened
     );

@@ -40,6 +40,8 @@ pub struct SoakConfig {
     pub pid: u32,
     /// Length of a reporting window.
     pub window: Duration,
+    /// Rest (no requests, no idle connections) before the first and last RSS readings.
+    pub settle: Duration,
 }
 
 /// Requests by outcome in one window.
@@ -62,23 +64,39 @@ pub struct SoakReport {
     pub server_errors_outside_outage: u64,
     pub server_errors_in_outage: u64,
     pub failed: u64,
+    /// Under load, after the warm-up.
+    pub rss_loaded_start_kib: u64,
+    /// At rest after the warm-up, and at rest after the run with the idle connections closed.
     pub rss_start_kib: u64,
     pub rss_max_kib: u64,
+    pub rss_run_end_kib: u64,
     pub rss_end_kib: u64,
+    pub lazy_free_end_kib: u64,
     pub idle_held_min: usize,
     pub idle_reopened: u64,
 }
 
-/// The AppView's resident set size in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// A `Key:   123 kB` field of a `/proc/<pid>/` file, in KiB.
+fn proc_kib(pid: u32, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// The AppView's resident set size in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    proc_kib(pid, "status", "VmRSS:")
+}
+
+/// Of the RSS, what the allocator gave back with `MADV_FREE`: still counted as resident until
+/// the kernel needs the pages, but no longer the process's.
+fn lazy_free_kib(pid: u32) -> u64 {
+    proc_kib(pid, "smaps_rollup", "LazyFree:")
 }
 
 struct Shared {
@@ -93,6 +111,8 @@ struct Shared {
     windows: Vec<Window>,
     outages: std::sync::Mutex<Vec<Instant>>,
     stop_load: AtomicBool,
+    /// Clients wait while set (the quiet RSS readings).
+    paused: AtomicBool,
 }
 
 impl Shared {
@@ -114,6 +134,10 @@ impl Shared {
 
 async fn client_loop(shared: Arc<Shared>) {
     while !shared.stop_load.load(Ordering::Relaxed) {
+        if shared.paused.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
         let i = shared.next.fetch_add(1, Ordering::Relaxed) % shared.config.paths.len();
         let url = format!("{}{}", shared.config.base, shared.config.paths[i]);
         let sent = Instant::now();
@@ -134,10 +158,11 @@ async fn client_loop(shared: Arc<Shared>) {
             .fetch_add(u64::try_from((done - sent).as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         match outcome {
             Some(s) if s.is_server_error() => {
-                if shared.in_outage(sent) || shared.in_outage(done) {
+                // Only a 503 says "the database is away"; a 500 is a bug even then.
+                if s.as_u16() == 503 && (shared.in_outage(sent) || shared.in_outage(done)) {
                     w.server_error_in_outage.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    eprintln!("5xx outside an outage: {} {url}", s.as_u16());
+                    eprintln!("5xx other than a 503 during an outage: {} {url}", s.as_u16());
                     w.server_error.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -192,6 +217,7 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
         windows: (0..windows).map(|_| Window::default()).collect(),
         outages: std::sync::Mutex::new(Vec::new()),
         stop_load: AtomicBool::new(false),
+        paused: AtomicBool::new(false),
     });
 
     // Warm-up: the load runs uncounted while the caches fill; then the starting RSS is read.
@@ -202,8 +228,19 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
     while warming.elapsed() < config.warmup || shared.next.load(Ordering::Relaxed) < config.paths.len() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut report = SoakReport { rss_start_kib: rss_kib(config.pid), ..SoakReport::default() };
-    println!("phase=warm rss_kib={} after_s={}", report.rss_start_kib, warming.elapsed().as_secs());
+    let mut report = SoakReport { rss_loaded_start_kib: rss_kib(config.pid), ..SoakReport::default() };
+    // The starting level: the AppView at rest with its caches warm (the in-flight work of 256
+    // requests comes and goes with the load and is read separately, per window).
+    shared.paused.store(true, Ordering::Relaxed);
+    tokio::time::sleep(config.settle).await;
+    report.rss_start_kib = rss_kib(config.pid);
+    shared.paused.store(false, Ordering::Relaxed);
+    println!(
+        "phase=warm rss_kib={} rss_at_rest_kib={} after_s={}",
+        report.rss_loaded_start_kib,
+        report.rss_start_kib,
+        warming.elapsed().as_secs()
+    );
 
     // The idle connections, then the measured run.
     let idle = Holders::spawn(target, config.idle)?;
@@ -247,16 +284,19 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
             printed += 1;
         }
     }
+    // The run is over: the load stops and the idle connections close; the last reading is
+    // taken as the first was, at rest.
     shared.counting.store(false, Ordering::Relaxed);
+    report.rss_run_end_kib = rss_kib(config.pid);
     shared.stop_load.store(true, Ordering::Relaxed);
     for t in load {
         let _ = t.await;
     }
     report.idle_reopened = idle.reopened();
     idle.stop().await?;
-    // The idle sockets are closed; give the server time to free what they held.
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    tokio::time::sleep(config.settle).await;
     report.rss_end_kib = rss_kib(config.pid);
+    report.lazy_free_end_kib = lazy_free_kib(config.pid);
     for w in &shared.windows {
         report.ok += w.ok.load(Ordering::Relaxed);
         report.client_errors += w.client_error.load(Ordering::Relaxed);
