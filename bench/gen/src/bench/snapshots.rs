@@ -30,7 +30,14 @@ impl SnapshotRun {
 
 /// Fetches and verifies every repo in `keys` from `pds`, `concurrency` at a time.
 pub async fn run(pds: &Url, keys: &KeyFile, concurrency: usize) -> Result<SnapshotRun, BackfillError> {
-    let config = BackfillConfig { concurrency, per_host: concurrency, ..BackfillConfig::default() };
+    // The PDS is the one given on the command line (a local `plyr-bench pds`), not one a DID
+    // document named.
+    let config = BackfillConfig {
+        concurrency,
+        per_host: concurrency,
+        network: plyr_atproto::outbound::NetworkPolicy::test_network(),
+        ..BackfillConfig::default()
+    };
     let fetcher = Fetcher::new(&config)?;
     let started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(keys.0.iter())
