@@ -217,6 +217,18 @@ impl Resolve for PublicDns {
     }
 }
 
+/// An error and its sources joined with `: ` (reqwest's own message hides the root cause).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

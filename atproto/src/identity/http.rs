@@ -11,6 +11,7 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode, Url, redirect};
 
 use super::IdentityError;
+pub(crate) use crate::outbound::error_chain;
 use crate::outbound::{NetworkPolicy, PublicDns};
 
 /// Most redirects followed for one lookup from a configured directory.
@@ -81,16 +82,4 @@ pub(crate) async fn get_limited(client: &Client, url: &Url, limit: usize) -> Res
         body.extend_from_slice(&chunk);
     }
     Ok(Fetched::Body(body))
-}
-
-/// An error and its sources joined with `: ` (reqwest's own message hides the root cause).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use plyr_atproto::outbound::{NetworkPolicy, PublicDns};
+use plyr_atproto::outbound::{NetworkPolicy, PublicDns, error_chain};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -116,7 +116,7 @@ impl Fetcher {
             }
             let permit = host.permits.acquire().await.map_err(|_| BackfillError::Cancelled)?;
             let sent = client.get(url.clone()).timeout(self.timeout).send().await;
-            let resp = sent.map_err(|e| BackfillError::Network(error_chain(&e.without_url())))?;
+            let resp = sent.map_err(|e| BackfillError::Network(clip(&error_chain(&e.without_url()))))?;
             let status = resp.status();
             if status.as_u16() == 429 {
                 waits += 1;
@@ -173,19 +173,6 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// An error with its sources (reqwest's own message omits why a connection failed, such as a
-/// host with no public address).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    clip(&text)
 }
 
 /// The `error` name of an XRPC error body, or a short excerpt of whatever it was.
