@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Churns idle connections through an AppView with empty caches and prints its RSS at rest after
 # each round: whether closed connections leave memory behind (a leak grows round after round; an
-# allocator that keeps freed pages wanders). Usage: bench/idle-churn.sh [ROUNDS=6] [PER_ROUND=8000]
+# allocator that keeps freed pages wanders), and what the held connections cost while open (RSS
+# and the allocator's live bytes from /metrics, 20 s into each round).
+# Usage: bench/idle-churn.sh [ROUNDS=6] [PER_ROUND=8000]
 # Needs release binaries (cargo build --release -p plyr-appview -p plyr-gen) and PostgreSQL at
 # $PLYR_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 set -euo pipefail
@@ -20,11 +22,17 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
 sleep 2
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$pid/status"; }
-echo "start rss_kib=$(rss)"
+allocated() {
+  curl -fsS http://127.0.0.1:18091/metrics | awk '/^process_allocator_bytes\{kind="allocated"\}/ { printf "%d", $2 / 1024 }'
+}
+echo "start rss_kib=$(rss) allocated_kib=$(allocated)"
 for round in $(seq 1 "$rounds"); do
   (sleep 30) | "$bin/plyr-bench" hold-idle --target 127.0.0.1:18091 --count "$count" > "/tmp/churn.$$" &
-  wait $!
+  holder=$!
+  sleep 20
+  held="held_rss_kib=$(rss) held_allocated_kib=$(allocated)"
+  wait $holder
   sleep 5
-  echo "round=$round $(tail -1 "/tmp/churn.$$") rest_rss_kib=$(rss)"
+  echo "round=$round $(tail -1 "/tmp/churn.$$") $held rest_rss_kib=$(rss) rest_allocated_kib=$(allocated)"
 done
 rm -f "/tmp/churn.$$"

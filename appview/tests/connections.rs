@@ -92,6 +92,36 @@ async fn a_client_that_stalls_mid_request_is_disconnected() {
 }
 
 #[tokio::test]
+async fn shutdown_does_not_wait_for_clients_that_never_spoke() {
+    let db = TestDb::new().await.expect("test db");
+    let mut options = support::options();
+    options.header_read_timeout_secs = 30;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(plyr_appview::serve_on(
+        listener,
+        AppState::new(db.pool.clone(), options),
+        shutdown.clone(),
+    ));
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    assert!(get_once(addr, "/.well-known/did.json").await.starts_with("HTTP/1.1 200"));
+    let started = Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), server).await.expect("shut down").expect("joined");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    for mut s in silent {
+        assert!(
+            closed_within(&mut s, Duration::from_secs(2)).await.is_some(),
+            "a silent client is still connected"
+        );
+    }
+}
+
+#[tokio::test]
 async fn open_connections_are_capped_and_service_resumes_when_they_close() {
     let cap = 4;
     let server = start(|o| {

@@ -75,6 +75,23 @@ async fn metrics_count_requests_per_method_and_status() {
             && l.contains("status=\"ok\"")),
         "{text}"
     );
+    // Memory, read at each scrape: the caches' entries and the allocator's figures.
+    let gauge = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit_once(' '))
+            .map(|(_, v)| v.to_owned())
+    };
+    for prefix in [
+        "appview_cache_entries{cache=\"tracks\"}",
+        "appview_cache_entries{cache=\"actors\"}",
+        "appview_cache_entries{cache=\"responses\"}",
+        "process_allocator_bytes{kind=\"allocated\"}",
+        "process_allocator_bytes{kind=\"resident\"}",
+    ] {
+        let value = gauge(prefix).unwrap_or_else(|| panic!("no {prefix} in {text}"));
+        assert!(value.parse::<f64>().is_ok_and(|v| v >= 0.0), "{prefix} = {value}");
+    }
 }
 
 #[tokio::test]

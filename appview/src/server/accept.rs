@@ -2,9 +2,11 @@
 //! client that opens connections and sends nothing (or half a request line) could hold file
 //! descriptors and memory for ever. Here every connection holds one of `max_connections`
 //! permits (with none free, new clients wait in the kernel's listen backlog: no descriptor is
-//! taken for them), and hyper closes a connection whose request head does not arrive within
-//! the header-read timeout, which also bounds an idle keep-alive connection (its next request
-//! head is read under the same timer).
+//! taken for them), and a connection whose first byte does not arrive within the header-read
+//! timeout is closed before hyper allocates anything for it; hyper then closes one whose request
+//! head does not arrive within the same timeout, which also bounds an idle keep-alive connection
+//! (its next request head is read under the same timer). A client that sends one byte just
+//! before the first timer ends can so hold a connection for up to twice the timeout.
 //!
 //! HTTP/1.1 only: the cleartext HTTP/2 preface detection of hyper-util's auto builder reads
 //! without a timeout, and a public AppView sits behind a TLS proxy that speaks HTTP/2 itself.
@@ -74,13 +76,27 @@ pub async fn run(listener: TcpListener, app: Router, limits: ConnLimits, shutdow
             // A Router is always ready: no `poll_ready` needed.
             app.clone().call(req)
         });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (http, watcher, shutdown) = (http.clone(), graceful.watcher(), shutdown.clone());
+        let first_byte = limits.header_read_timeout;
         metrics::gauge!("appview_open_connections").increment(1.0);
         tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                // Header-read timeouts, resets, malformed requests: the client's doing.
-                tracing::debug!(%err, %peer, "connection ended with an error");
+            // Until its first byte a connection is a socket and this task (about 1 KiB): hyper
+            // allocates 16 KiB of buffers per connection as it starts, which 10,000 clients that
+            // connect and send nothing would otherwise hold, touching more of them as they churn.
+            // The same timeout as for the head applies to the wait.
+            let mut first = [0u8; 1];
+            let arrived = tokio::select! {
+                // `peek`, not `readable`: readiness can be reported before any byte is there.
+                peeked = tokio::time::timeout(first_byte, stream.peek(&mut first)) => matches!(peeked, Ok(Ok(n)) if n > 0),
+                () = shutdown.cancelled() => false,
+            };
+            if arrived {
+                // Boxed, so a waiting task does not reserve room for hyper's connection state.
+                let conn = Box::pin(watcher.watch(http.serve_connection(TokioIo::new(stream), service)));
+                if let Err(err) = conn.await {
+                    // Header-read timeouts, resets, malformed requests: the client's doing.
+                    tracing::debug!(%err, %peer, "connection ended with an error");
+                }
             }
             metrics::gauge!("appview_open_connections").decrement(1.0);
             drop(permit);

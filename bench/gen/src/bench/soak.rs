@@ -279,9 +279,12 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
             next_term.next();
         }
         let current = usize::try_from(elapsed.as_nanos() / config.window.as_nanos().max(1)).unwrap_or(0);
-        while printed < current.min(shared.windows.len()) {
-            print_window(&shared.windows[printed], printed, &config, rss, held);
-            printed += 1;
+        if printed < current.min(shared.windows.len()) {
+            let memory = memory_figures(&shared.client, &config.base).await;
+            while printed < current.min(shared.windows.len()) {
+                print_window(&shared.windows[printed], printed, &config, rss, held, &memory);
+                printed += 1;
+            }
         }
     }
     // The run is over: the load stops and the idle connections close; the last reading is
@@ -312,7 +315,31 @@ pub async fn run(config: SoakConfig) -> anyhow::Result<SoakReport> {
     Ok(report)
 }
 
-fn print_window(w: &Window, index: usize, config: &SoakConfig, rss: u64, held: usize) {
+/// The AppView's own account of its memory from `/metrics`: what live objects hold
+/// (`allocated`), what the allocator keeps (`resident`) and each cache's entries, as
+/// `name=value` pairs for the window line (empty if the scrape fails).
+async fn memory_figures(client: &reqwest::Client, base: &str) -> String {
+    let Ok(resp) = client.get(format!("{base}/metrics")).send().await else { return String::new() };
+    let Ok(text) = resp.text().await else { return String::new() };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((name, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        let label = |key: &str| name.split(&format!("{key}=\"")).nth(1).and_then(|r| r.split('"').next());
+        if name.starts_with("process_allocator_bytes")
+            && let Some(kind) = label("kind")
+        {
+            out.push(format!("alloc_{kind}_mib={:.0}", value / 1048576.0));
+        } else if name.starts_with("appview_cache_entries")
+            && let Some(cache) = label("cache")
+        {
+            out.push(format!("cache_{cache}={value:.0}"));
+        }
+    }
+    out.join(" ")
+}
+
+fn print_window(w: &Window, index: usize, config: &SoakConfig, rss: u64, held: usize, memory: &str) {
     let n = w.ok.load(Ordering::Relaxed)
         + w.client_error.load(Ordering::Relaxed)
         + w.server_error.load(Ordering::Relaxed)
@@ -320,7 +347,7 @@ fn print_window(w: &Window, index: usize, config: &SoakConfig, rss: u64, held: u
         + w.failed.load(Ordering::Relaxed);
     let secs = config.window.as_secs_f64();
     println!(
-        "window={index} req_per_s={:.0} ok={} 4xx={} 5xx={} 5xx_outage={} failed={} mean_ms={:.1} rss_kib={rss} idle_held={held}",
+        "window={index} req_per_s={:.0} ok={} 4xx={} 5xx={} 5xx_outage={} failed={} mean_ms={:.1} rss_kib={rss} idle_held={held} {memory}",
         n as f64 / secs,
         w.ok.load(Ordering::Relaxed),
         w.client_error.load(Ordering::Relaxed),
