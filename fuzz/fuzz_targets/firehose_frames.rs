@@ -2,5 +2,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = plyr_fuzz::firehose::run(data);
+    plyr_fuzz::firehose::run(data);
 });

@@ -2,5 +2,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = plyr_fuzz::jetstream::run(data);
+    plyr_fuzz::jetstream::run(data);
 });

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use plyr_indexer::event::{EventBody, SourceItem};
 use plyr_indexer::write::plan::{self, PlannedOp};
-use plyr_indexer::write::rows::Row;
+use plyr_indexer::write::collections::Row;
 use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_indexer::write::{BatchItem, Prepared, Writer};
 
@@ -31,7 +31,7 @@ pub fn write_path(items: Vec<SourceItem>) -> Vec<Extracted> {
     for p in &prepared {
         let SourceItem::Event { event, .. } = p.source() else { continue };
         let EventBody::Commit(op) = &event.body else { continue };
-        if plan::indexed(op.collection.as_str()).is_none() {
+        if plyr_indexer::write::collections::get(op.collection.as_str()).is_none() {
             continue;
         }
         let indexed_at = chrono::DateTime::from_timestamp_micros(event.time_us).unwrap_or_default();

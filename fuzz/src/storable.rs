@@ -2,7 +2,7 @@
 //! (drop the record, or store a safe form): PostgreSQL `text` cannot hold NUL, so no string of a
 //! row that reaches the database may contain one.
 
-use plyr_indexer::write::rows::Row;
+use plyr_indexer::write::collections::Row;
 
 /// Panics (a fuzzer finding) when `row` holds a value PostgreSQL would reject.
 pub fn assert_row(uri: &str, row: &Row) {

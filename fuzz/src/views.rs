@@ -14,7 +14,7 @@ use plyr_appview::db::tracks::TrackRow;
 use plyr_appview::hydrate::Hydration;
 use plyr_appview::rest::present::{self, Loaded};
 use plyr_appview::{AppState, AppviewOptions};
-use plyr_indexer::write::rows::Row;
+use plyr_indexer::write::collections::Row;
 
 use crate::RUNTIME;
 use crate::record::Extracted;
@@ -74,7 +74,7 @@ fn track(e: &Extracted) -> TrackRow {
         Row::Track(t) => Some(t.as_ref()),
         _ => None,
     };
-    let at = |f: fn(&plyr_indexer::write::rows::TrackRow) -> DateTime<Utc>| t.map_or(e.indexed_at, f);
+    let at = |f: fn(&plyr_indexer::db::tracks::TrackRow) -> DateTime<Utc>| t.map_or(e.indexed_at, f);
     TrackRow {
         uri: e.uri.clone(),
         id: t.map_or(1, |t| t.id),

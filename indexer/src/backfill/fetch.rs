@@ -8,7 +8,7 @@ use url::Url;
 use super::http::Fetcher;
 use super::locate::clip;
 use super::snapshot::{self, ListedRecord, Snapshot};
-use super::{BackfillConfig, BackfillError, COLLECTIONS, Mode};
+use super::{BackfillConfig, BackfillError, Mode};
 
 /// Records per `listRecords` page (the method's maximum).
 const PAGE: usize = 100;
@@ -89,13 +89,13 @@ pub async fn by_listing(
     let url = xrpc(pds, "com.atproto.repo.describeRepo", &[("repo", did)])?;
     let described: Described = json(&fetcher.get_public(url, "describeRepo", max).await?, "describeRepo")?;
     let mut records = Vec::new();
-    for collection in COLLECTIONS.iter().filter(|c| described.collections.iter().any(|d| d == *c)) {
+    for collection in super::collections().filter(|c| described.collections.iter().any(|d| d == c)) {
         let nsid = Nsid::new_owned(collection)
             .map_err(|e| BackfillError::Malformed { what: "collection", detail: e.to_string() })?;
         let mut cursor: Option<String> = None;
         loop {
             let page_size = PAGE.to_string();
-            let mut params = vec![("repo", did), ("collection", *collection), ("limit", page_size.as_str())];
+            let mut params = vec![("repo", did), ("collection", collection), ("limit", page_size.as_str())];
             if let Some(c) = cursor.as_deref() {
                 params.push(("cursor", c));
             }

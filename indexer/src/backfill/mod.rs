@@ -60,19 +60,14 @@ pub use worker::{Backfiller, RepoReport, Summary};
 use crate::repo::RepoError;
 use crate::write::WriteError;
 
-/// The collections a backfill applies (the write path indexes exactly these).
-pub const COLLECTIONS: &[&str] = &[
-    "fm.plyr.track",
-    "fm.plyr.like",
-    "fm.plyr.comment",
-    "fm.plyr.list",
-    "fm.plyr.actor.profile",
-    "app.bsky.actor.profile",
-];
+/// The collections a backfill applies: exactly those the write path indexes.
+pub fn collections() -> impl Iterator<Item = &'static str> {
+    crate::write::collections::ALL.iter().map(|c| c.nsid())
+}
 
 /// The `fm.plyr.*` collections, the ones discovery asks a relay about.
 pub fn plyr_collections() -> impl Iterator<Item = &'static str> {
-    COLLECTIONS.iter().copied().filter(|c| c.starts_with("fm.plyr."))
+    collections().filter(|c| crate::write::collections::is_plyr(c))
 }
 
 /// How a repo is fetched.

@@ -37,7 +37,7 @@ pub struct SnapshotRecord {
 
 /// Whether backfill applies records of `collection`.
 pub fn wanted(collection: &str) -> bool {
-    super::COLLECTIONS.contains(&collection)
+    crate::write::collections::get(collection).is_some()
 }
 
 /// Reads a `getRepo` CAR of `did`: every block checked against its CID, the root commit's repo

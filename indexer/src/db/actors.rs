@@ -109,23 +109,10 @@ pub async fn apply_identities(
     .await
 }
 
-/// Removes every record of a deleted account, leaving tombstones so nothing replayed can bring
-/// the records back. Returns `(subject, likes, comments)`: how much each subject's counters lose
-/// (one like per distinct subject the account liked, one comment per comment), for the caller to
-/// apply with the transaction's other counter changes; the account's own counters row is removed.
-pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, i32, i32)>> {
-    let lost = sqlx::query!(
-        r#"SELECT subject_uri AS "subject!", sum(l)::int AS "likes!", sum(c)::int AS "comments!" FROM (
-             SELECT DISTINCT subject_uri, 1 AS l, 0 AS c FROM likes WHERE did = $1
-             UNION ALL
-             SELECT subject_uri, 0, 1 FROM comments WHERE did = $1
-           ) x GROUP BY subject_uri"#,
-        did
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    // Every live record becomes a tombstone at its rev (live records have no guard row of their
-    // own: see `guard`).
+/// Tombstones every live record of a deleted account at its rev (live records have no guard row
+/// of their own: see `guard`), so nothing replayed can bring them back, and removes its counters
+/// row. Each collection then removes its rows (`Collection::purge`).
+pub async fn bury_account(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO records (uri, did, collection, rkey, rev, cid, deleted)
            SELECT uri, did, collection, rkey, rev, NULL, TRUE FROM live_records WHERE did = $1
@@ -135,21 +122,8 @@ pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, i32,
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!("DELETE FROM likes WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM comments WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM tracks WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!(
-        "DELETE FROM list_items WHERE list_uri >= $1 AND list_uri < $2",
-        super::backfill::repo_start(did),
-        super::backfill::repo_end(did)
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query!("DELETE FROM lists WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
-    sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
     sqlx::query!("DELETE FROM actor_stats WHERE did = $1", did).execute(&mut **tx).await?;
-    Ok(lost.into_iter().map(|r| (r.subject, r.likes, r.comments)).collect())
+    Ok(())
 }
 
 /// Actors whose identity was never resolved (or was invalidated), or is older than `refresh_secs`;

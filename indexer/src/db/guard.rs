@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use super::Tx;
-use crate::write::rows;
 
 /// What the guard knows about one record.
 #[derive(Debug, Clone)]
@@ -19,44 +18,29 @@ pub struct GuardRow {
     pub deleted: bool,
 }
 
-/// The guard rows for `uris`, each with its collection (missing ones were never seen). A live
-/// row is looked up only in its collection's table; tombstones are looked up for every URI.
-pub async fn fetch(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<GuardRow>> {
+/// The tombstones among `uris` (each collection's module looks up its live rows: see
+/// `write::collections::Collection::live_revs`).
+pub async fn tombstones(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    let of = |collection: &str| -> Vec<&str> {
-        uris.iter().filter(|(c, _)| *c == collection).map(|(_, u)| *u).collect()
-    };
-    let all: Vec<&str> = uris.iter().map(|(_, u)| *u).collect();
-    // Joins against the arrays probe each primary key once per URI (see `actors::statuses` for
-    // why not `= ANY`). Tombstones are few, so a plain join there made the planner hash the whole
-    // `records` table on every call (half of this query's time at the end of a 200,000-event
-    // replay, and growing with the table); the lateral probe costs one index lookup per URI.
-    let rows = sqlx::query_as!(
+    // Tombstones are few, so a plain join made the planner hash the whole `records` table on
+    // every call (half of this query's time at the end of a 200,000-event replay, and growing
+    // with the table); the lateral probe costs one index lookup per URI.
+    sqlx::query_as!(
         GuardRow,
         r#"SELECT r.uri AS "uri!", r.rev AS "rev!", r.deleted AS "deleted!"
              FROM UNNEST($1::text[]) AS u(uri)
-             CROSS JOIN LATERAL (SELECT uri, rev, deleted FROM records WHERE records.uri = u.uri) r
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($2::text[]) AS u(uri) JOIN likes x ON x.uri = u.uri
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($3::text[]) AS u(uri) JOIN tracks x ON x.uri = u.uri
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($4::text[]) AS u(uri) JOIN comments x ON x.uri = u.uri
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($5::text[]) AS u(uri) JOIN lists x ON x.uri = u.uri
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($6::text[]) AS u(uri)
-                       JOIN plyr_profiles x ON x.uri = u.uri
-           UNION ALL SELECT x.uri, x.rev, FALSE FROM UNNEST($7::text[]) AS u(uri)
-                       JOIN bsky_profiles x ON x.uri = u.uri"#,
-        &all as &[&str],
-        &of(rows::LIKE) as &[&str],
-        &of(rows::TRACK) as &[&str],
-        &of(rows::COMMENT) as &[&str],
-        &of(rows::LIST) as &[&str],
-        &of(rows::PLYR_PROFILE) as &[&str],
-        &of(rows::BSKY_PROFILE) as &[&str],
+             CROSS JOIN LATERAL (SELECT uri, rev, deleted FROM records WHERE records.uri = u.uri) r"#,
+        uris as &[&str],
     )
     .fetch_all(&mut **tx)
-    .await?;
-    // A URI has a live row or a tombstone; should it ever have both, the newer rev decides.
+    .await
+}
+
+/// The newest guard row per URI: a URI has a live row or a tombstone; should it ever have both,
+/// the newer rev decides.
+pub fn newest(rows: Vec<GuardRow>) -> Vec<GuardRow> {
     let mut newest: HashMap<String, GuardRow> = HashMap::with_capacity(rows.len());
     for row in rows {
         match newest.get(&row.uri) {
@@ -66,7 +50,7 @@ pub async fn fetch(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<G
             }
         }
     }
-    Ok(newest.into_values().collect())
+    newest.into_values().collect()
 }
 
 /// Tombstones to write, as parallel columns.

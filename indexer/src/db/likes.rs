@@ -1,8 +1,19 @@
 //! Likes. Several like records of one subject by one author may exist; counts are per distinct
 //! (author, subject) pair, so the write path compares the pairs before and after a batch.
 
-use super::{MetaColumns, Tx, column};
-use crate::write::rows::{LikeRow, Meta};
+use chrono::{DateTime, Utc};
+
+use super::guard::GuardRow;
+use super::{Meta, MetaColumns, Tx, column};
+
+/// A `likes` row.
+#[derive(Debug, Clone)]
+pub struct LikeRow {
+    pub subject_uri: String,
+    pub subject_cid: String,
+    pub created_at: DateTime<Utc>,
+    pub sort_at: DateTime<Utc>,
+}
 
 /// How many likes exist for each pair `(did[i], subject[i])`: `(i, n)` for the pairs that have
 /// any (the others are left out).
@@ -96,4 +107,26 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
         sqlx::query!("DELETE FROM likes WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// The guard rows of the live likes among `uris`: each primary key probed once per URI.
+pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        GuardRow,
+        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
+             FROM UNNEST($1::text[]) AS u(uri) JOIN likes x ON x.uri = u.uri"#,
+        uris as &[&str],
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Removes every like of an account; the subject of each, once per like.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!("DELETE FROM likes WHERE did = $1 RETURNING subject_uri", did)
+        .fetch_all(&mut **tx)
+        .await
 }

@@ -2,8 +2,24 @@
 
 use chrono::{DateTime, Utc};
 
-use super::Tx;
-use crate::write::rows::{ListRow, Meta};
+use super::guard::GuardRow;
+use super::{Meta, Tx};
+
+/// A `lists` row with its items.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub list_type: Option<String>,
+    /// (subject uri, subject cid) in list order.
+    pub items: Vec<(String, String)>,
+    /// When each item's subject first appeared in the list (parallel to `items`); filled in by
+    /// the fold, which sees every version of the list.
+    pub added_at: Vec<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub sort_at: DateTime<Utc>,
+}
 
 /// `(uri, did, list_type)` of the lists among `uris` that exist now.
 pub async fn types(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String, Option<String>)>> {
@@ -139,5 +155,33 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
         sqlx::query!("DELETE FROM list_items WHERE list_uri = ANY($1)", uris).execute(&mut **tx).await?;
         sqlx::query!("DELETE FROM lists WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+/// The guard rows of the live lists among `uris`: each primary key probed once per URI.
+pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        GuardRow,
+        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
+             FROM UNNEST($1::text[]) AS u(uri) JOIN lists x ON x.uri = u.uri"#,
+        uris as &[&str],
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Removes every list of an account with its items (a list's URI starts with its repo's).
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM list_items WHERE list_uri >= $1 AND list_uri < $2",
+        super::backfill::repo_start(did),
+        super::backfill::repo_end(did)
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!("DELETE FROM lists WHERE did = $1", did).execute(&mut **tx).await?;
     Ok(())
 }

@@ -1,21 +1,32 @@
 //! Every SQL statement the indexer runs, in functions named for what they do. All writes take
 //! the batch's transaction; bulk statements use `UNNEST` over parallel arrays so a batch costs a
-//! handful of round trips, not one per event.
+//! handful of round trips, not one per event. Each record table's module defines its row type,
+//! which the collection plugins (`write::collections`) fill.
 
 pub mod actors;
 pub mod backfill;
+pub mod comments;
 pub mod cursors;
 pub mod guard;
 pub mod likes;
 pub mod lists;
 pub mod profiles;
-pub mod records;
 pub mod repos;
 pub mod stats;
+pub mod tracks;
 
 use chrono::{DateTime, Utc};
 
-use crate::write::rows::Meta;
+/// The columns every record row starts with: which record, which version, when it was seen.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub uri: String,
+    pub did: String,
+    pub rkey: String,
+    pub cid: String,
+    pub rev: String,
+    pub indexed_at: DateTime<Utc>,
+}
 
 /// The transaction every write function takes.
 pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;

@@ -1,7 +1,25 @@
 //! fm.plyr.actor.profile and app.bsky.actor.profile (one per actor, rkey `self`).
 
-use super::Tx;
-use crate::write::rows::{BskyProfileRow, Meta, PlyrProfileRow};
+use chrono::{DateTime, Utc};
+
+use super::guard::GuardRow;
+use super::{Meta, Tx};
+
+/// A `plyr_profiles` row.
+#[derive(Debug, Clone)]
+pub struct PlyrProfileRow {
+    pub bio: Option<String>,
+    pub avatar_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A `bsky_profiles` row: the two fields of a Bluesky profile that plyr shows.
+#[derive(Debug, Clone)]
+pub struct BskyProfileRow {
+    pub display_name: Option<String>,
+    pub avatar: Option<(String, String)>,
+}
 
 pub async fn upsert_plyr(tx: &mut Tx<'_>, m: &Meta, r: &PlyrProfileRow) -> sqlx::Result<()> {
     sqlx::query!(
@@ -48,8 +66,56 @@ pub async fn upsert_bsky(tx: &mut Tx<'_>, m: &Meta, r: &BskyProfileRow) -> sqlx:
     Ok(())
 }
 
-pub async fn delete(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
+/// Removes a plyr profile.
+pub async fn delete_plyr(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM plyr_profiles WHERE uri = $1", uri).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Removes a Bluesky profile.
+pub async fn delete_bsky(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM bsky_profiles WHERE uri = $1", uri).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The guard rows of the live plyr profiles among `uris`: each primary key probed once per URI.
+pub async fn live_plyr_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        GuardRow,
+        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
+             FROM UNNEST($1::text[]) AS u(uri) JOIN plyr_profiles x ON x.uri = u.uri"#,
+        uris as &[&str],
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// The guard rows of the live Bluesky profiles among `uris`: each primary key probed once per URI.
+pub async fn live_bsky_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        GuardRow,
+        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
+             FROM UNNEST($1::text[]) AS u(uri) JOIN bsky_profiles x ON x.uri = u.uri"#,
+        uris as &[&str],
+    )
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Removes an account's plyr profile.
+pub async fn purge_plyr(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM plyr_profiles WHERE did = $1", did).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Removes an account's Bluesky profile.
+pub async fn purge_bsky(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM bsky_profiles WHERE did = $1", did).execute(&mut **tx).await?;
     Ok(())
 }

@@ -11,13 +11,13 @@
 //! content is split until the offending event is found and dropped ([`isolate`]).
 
 pub mod apply;
+pub mod collections;
 pub mod deltas;
 pub mod failure;
 pub mod fields;
 pub mod isolate;
 pub mod outage;
 pub mod plan;
-pub mod rows;
 pub mod rules;
 pub mod validate;
 
@@ -173,10 +173,10 @@ impl Writer {
         if let SourceItem::Event { event, .. } = &mut item {
             let (did, indexed_at) = (event.did.as_str(), time_of_us(event.time_us));
             if let EventBody::Commit(op) = &mut event.body {
-                let collection = plan::indexed(op.collection.as_str());
+                let collection = collections::get(op.collection.as_str());
                 if let (Some(collection), Action::Create | Action::Update) = (collection, op.action) {
                     let uri = op.uri(did);
-                    let origin = rows::Origin { uri: &uri, rkey: op.rkey.as_str(), indexed_at };
+                    let origin = collections::Origin { uri: &uri, rkey: op.rkey.as_str(), indexed_at };
                     checked = Some(plan::check_record(collection, origin, op, &self.check, &self.trusted));
                 }
                 op.record = None;
@@ -295,7 +295,7 @@ impl Writer {
         // When each DID's first fm.plyr record in this run happened (events arrive in order).
         let mut first_plyr: HashMap<&str, i64> = HashMap::new();
         for (e, _) in run.iter() {
-            if matches!(&e.body, EventBody::Commit(op) if rows::is_plyr(op.collection.as_str())) {
+            if matches!(&e.body, EventBody::Commit(op) if collections::is_plyr(op.collection.as_str())) {
                 first_plyr.entry(e.did.as_str()).or_insert(e.time_us);
             }
         }
@@ -313,9 +313,9 @@ impl Writer {
                 .map(|a| a.indexed_at.timestamp_micros())
                 .or_else(|| first_plyr.get(did).copied())
                 .is_some_and(|since| since <= event.time_us);
-            let wanted = rows::is_indexed(collection)
+            let wanted = collections::get(collection).is_some()
                 && actor.is_none_or(|a| a.status != "deleted")
-                && (rows::is_plyr(collection) || plyr_since);
+                && (collections::is_plyr(collection) || plyr_since);
             count_event("commit", collection, if wanted { "accepted" } else { "skipped" });
             if !wanted {
                 report.skipped += 1;
@@ -326,9 +326,12 @@ impl Writer {
         let t0 = Instant::now();
         let uris: Vec<(&str, &str)> =
             ops.iter().map(|p| (p.op.collection.as_str(), p.uri.as_str())).collect();
-        let guard = db::guard::fetch(tx, &uris).await?;
-        let list_uris: Vec<String> =
-            ops.iter().filter(|p| p.op.collection.as_str() == rows::LIST).map(|p| p.uri.clone()).collect();
+        let guard = collections::guard_rows(tx, &uris).await?;
+        let list_uris: Vec<String> = ops
+            .iter()
+            .filter(|p| p.op.collection.as_str() == collections::list::NSID)
+            .map(|p| p.uri.clone())
+            .collect();
         let items = db::lists::items(tx, &list_uris).await?;
         let t1 = Instant::now();
         let (changes, fold) = plan::fold(&ops, &guard, &items, &self.check, &self.trusted);
@@ -416,12 +419,7 @@ impl Writer {
                     Some(status) => match db::actors::apply_account(tx, did, status, event.time_us).await? {
                         Some(new) => {
                             if new == "deleted" {
-                                for (subject, likes, comments) in db::actors::purge(tx, did).await? {
-                                    let d = deltas.subject(&subject);
-                                    d.0 -= likes;
-                                    d.1 -= comments;
-                                }
-                                deltas.forget_actor(did);
+                                collections::purge_account(tx, did, deltas).await?;
                                 tracing::info!(%did, "account deleted: its records were purged");
                             }
                             touched.did(did);
@@ -498,7 +496,7 @@ fn count_events(kind: &'static str, outcome: &'static str, n: usize) {
 }
 
 fn count_event(kind: &'static str, collection: &str, outcome: &'static str) {
-    let collection = if rows::is_indexed(collection) || collection.is_empty() {
+    let collection = if collections::get(collection).is_some() || collection.is_empty() {
         collection.to_owned()
     } else {
         "other".to_owned()

@@ -9,8 +9,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::rows::{self, Meta, Origin, Reject, Row};
+use super::collections::{self, Collection, Origin, Row};
 use super::validate::RecordCheck;
+use crate::db::Meta;
 use crate::db::guard::GuardRow;
 use crate::db::lists::StoredItem;
 use crate::event::{Action, Record, RecordOp};
@@ -59,7 +60,7 @@ pub type Checked = Result<Row, Dropped>;
 /// the collection's rules, and extracts its row. It depends on nothing but the op, so the
 /// pipeline runs it as events arrive, before their batch is written.
 pub fn check_record(
-    collection: &'static str,
+    collection: &dyn Collection,
     origin: Origin<'_>,
     op: &RecordOp,
     check: &RecordCheck,
@@ -78,11 +79,11 @@ pub fn check_record(
             });
         }
     };
-    if let Err(invalid) = check.check(collection, record) {
+    if let Err(invalid) = check.check(collection.nsid(), record) {
         return Err(Dropped { reason: invalid.reason(), detail: invalid.to_string() });
     }
-    rows::extract(collection, origin, record, trusted)
-        .map_err(|reject| Dropped { reason: reject.reason(), detail: reject_detail(reject).into() })
+    collections::extract(collection, origin, record, trusted)
+        .map_err(|reject| Dropped { reason: reject.reason(), detail: reject.detail().into() })
 }
 
 /// What happened to each operation, for metrics and logs.
@@ -125,13 +126,13 @@ pub fn fold(
     let mut report = FoldReport::default();
 
     for p in ops {
-        let Some(collection) = indexed(p.op.collection.as_str()) else { continue };
+        let Some(collection) = collections::get(p.op.collection.as_str()) else { continue };
         let uri = p.uri.as_str();
         let idx = *slots.entry(uri).or_insert_with(|| {
             let g = known.get(uri);
             revs.push(g.map(|g| g.rev.as_str()));
             changes.push(Change {
-                collection,
+                collection: collection.nsid(),
                 meta: Meta {
                     uri: uri.to_owned(),
                     did: p.did.to_owned(),
@@ -165,7 +166,7 @@ pub fn fold(
             Action::Create | Action::Update => {
                 let outcome = match p.checked {
                     Some(checked) => checked.clone(),
-                    None => check_record(collection, change.meta.origin(), p.op, check, trusted),
+                    None => check_record(collection, Origin::of(&change.meta), p.op, check, trusted),
                 };
                 match outcome {
                     Ok(row) => Some(row),
@@ -190,7 +191,7 @@ pub fn fold(
                 }
                 list_items.insert(key, current);
             }
-            None if change.collection == rows::LIST => {
+            None if change.collection == collections::list::NSID => {
                 list_items.remove(uri);
             }
             _ => {}
@@ -201,19 +202,4 @@ pub fn fold(
     let changes =
         changes.into_iter().zip(revs).filter(|(c, _)| !c.meta.rev.is_empty()).map(|(c, _)| c).collect();
     (changes, report)
-}
-
-/// The `&'static str` name of an indexed collection.
-pub fn indexed(collection: &str) -> Option<&'static str> {
-    [rows::TRACK, rows::LIKE, rows::COMMENT, rows::LIST, rows::PLYR_PROFILE, rows::BSKY_PROFILE]
-        .into_iter()
-        .find(|c| *c == collection)
-}
-
-fn reject_detail(reject: Reject) -> &'static str {
-    match reject {
-        Reject::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
-        Reject::NotSelf => "profile records must use the rkey 'self'",
-        Reject::NotAnObject => "record is not an object",
-    }
 }

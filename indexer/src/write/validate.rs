@@ -6,7 +6,7 @@
 use ipld_core::ipld::Ipld;
 use plyr_atproto::{Catalog, LexiconDoc, LexiconError, Unstorable, Violations};
 
-use super::rows::BSKY_PROFILE;
+use super::collections;
 
 /// Why a record was dropped before reaching the database.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,34 +49,13 @@ impl RecordCheck {
         Ok(Self { catalog: Catalog::from_documents(docs)? })
     }
 
-    /// Checks that `record` can be stored, then validates it as a record of `collection`.
-    ///
-    /// `app.bsky.actor.profile` is not ours: only the two fields we keep (display name, avatar)
-    /// are checked, so a profile valid under a newer Bluesky lexicon is never rejected.
+    /// Checks that `record` can be stored, then validates it as its collection requires
+    /// (against its lexicon, unless the collection's plugin says otherwise).
     pub fn check(&self, collection: &str, record: &Ipld) -> Result<(), Invalid> {
         plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
-        if collection == BSKY_PROFILE {
-            return check_bsky_profile(record);
+        match collections::get(collection) {
+            Some(plugin) => plugin.validate(&self.catalog, record),
+            None => self.catalog.validate_record(collection, record).map_err(Invalid::Lexicon),
         }
-        self.catalog.validate_record(collection, record).map_err(Invalid::Lexicon)
-    }
-}
-
-fn check_bsky_profile(record: &Ipld) -> Result<(), Invalid> {
-    let Ipld::Map(f) = record else { return Err(Invalid::BskyProfile("not an object")) };
-    match f.get("displayName") {
-        None | Some(Ipld::Null) => {}
-        Some(Ipld::String(s)) if s.len() <= 640 => {}
-        Some(_) => return Err(Invalid::BskyProfile("displayName must be a string of at most 640 bytes")),
-    }
-    match f.get("avatar") {
-        None | Some(Ipld::Null) => Ok(()),
-        Some(Ipld::Map(b))
-            if matches!(b.get("ref"), Some(Ipld::Link(_)))
-                && matches!(b.get("mimeType"), Some(Ipld::String(m)) if m.starts_with("image/")) =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(Invalid::BskyProfile("avatar must be an image blob")),
     }
 }

@@ -1,14 +1,15 @@
 //! The rows of a generated dataset in PostgreSQL's COPY text format, table by table.
 //!
 //! Record rows are what the indexer's own write path derives: each record is checked against
-//! its lexicon and turned into its typed row by `plyr_indexer::write` (`validate`, `rows::extract`,
+//! its lexicon and turned into its typed row by `plyr_indexer::write` (`validate`, `collections::extract`,
 //! with the indexer's default trusted audio origin), so ids, `file_id`, `sort_at` and the audio
 //! fields follow the indexer's rules by construction. Accounts and counters come from the model
 //! as the indexer would have left them after the Jetstream rendering of the same dataset
 //! ([`super::stream`]) and a successful identity resolution.
 
 use chrono::{DateTime, Utc};
-use plyr_indexer::write::rows::{self, Meta, Row};
+use plyr_indexer::db::Meta;
+use plyr_indexer::write::collections::{self, Origin, Row};
 use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_indexer::write::validate::RecordCheck;
 
@@ -273,7 +274,11 @@ impl Encoder {
             rev: rec.rev.clone(),
             indexed_at: time_of(rec.time_us),
         };
-        let row = rows::extract(rec.collection, meta.origin(), &rec.record, &self.trusted)
+        let collection = collections::get(rec.collection).ok_or_else(|| LoadError::Rejected {
+            uri: meta.uri.clone(),
+            reason: "not an indexed collection".into(),
+        })?;
+        let row = collections::extract(collection, Origin::of(&meta), &rec.record, &self.trusted)
             .map_err(|r| LoadError::Rejected { uri: meta.uri.clone(), reason: r.reason().to_owned() })?;
         self.row(&meta, &row);
         Ok(())

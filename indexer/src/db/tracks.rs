@@ -1,11 +1,32 @@
-//! Tracks and comments: bulk upsert by URI, delete by URI.
+//! Tracks: bulk upsert by URI, delete by URI.
 
 use chrono::{DateTime, Utc};
 
-use super::{MetaColumns, Tx, column};
-use crate::write::rows::{CommentRow, Meta, TrackRow};
+use super::guard::GuardRow;
+use super::{Meta, Tx};
 
-pub async fn upsert_tracks(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx::Result<()> {
+/// A `tracks` row.
+#[derive(Debug, Clone)]
+pub struct TrackRow {
+    pub id: i64,
+    pub title: String,
+    pub artist: String,
+    pub album: Option<String>,
+    pub duration: Option<i32>,
+    pub description: Option<String>,
+    pub file_type: String,
+    pub file_id: String,
+    pub image_url: Option<String>,
+    pub audio_url: Option<String>,
+    pub audio_blob: Option<(String, String, i64)>,
+    pub features: Vec<String>,
+    pub support_gate: Option<String>,
+    pub self_labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub sort_at: DateTime<Utc>,
+}
+
+pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -90,92 +111,34 @@ pub async fn upsert_tracks(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx
     Ok(())
 }
 
-pub async fn delete_tracks(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
+pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
     if !uris.is_empty() {
         sqlx::query!("DELETE FROM tracks WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// Writes comment rows. `fresh` rows are known (from the guard, in this transaction) not to
-/// exist, so they are inserted without conflict handling, as likes are (`likes::write`).
-pub async fn write_comments(tx: &mut Tx<'_>, rows: &[(&Meta, &CommentRow)], fresh: bool) -> sqlx::Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let m = MetaColumns::of(rows);
-    let (subject_uri, subject_cid, body) = (
-        column(rows, |_, r| r.subject_uri.as_str()),
-        column(rows, |_, r| r.subject_cid.as_str()),
-        column(rows, |_, r| r.text.as_str()),
-    );
-    let (ts, updated) = (column(rows, |_, r| r.timestamp_ms), column(rows, |_, r| r.updated_at));
-    let (created, sort) = (column(rows, |_, r| r.created_at), column(rows, |_, r| r.sort_at));
-    // The two statements differ only in conflict handling; `sqlx::query!` checks each literal.
-    macro_rules! insert {
-        ($sql:literal) => {
-            sqlx::query!(
-                $sql,
-                &m.uri as &[&str],
-                &m.cid as &[&str],
-                &m.rev as &[&str],
-                &m.did as &[&str],
-                &m.rkey as &[&str],
-                &subject_uri as &[&str],
-                &subject_cid as &[&str],
-                &body as &[&str],
-                &ts,
-                &created,
-                &updated as &[Option<DateTime<Utc>>],
-                &m.indexed_at,
-                &sort
-            )
-        };
-    }
-    let query = if fresh {
-        insert!(
-            r#"INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms,
-                                     created_at, updated_at, indexed_at, sort_at)
-               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
-                                    $12::timestamptz[], $13::timestamptz[])"#
-        )
-    } else {
-        insert!(
-            r#"INSERT INTO comments (uri, cid, rev, did, rkey, subject_uri, subject_cid, text, timestamp_ms,
-                                     created_at, updated_at, indexed_at, sort_at)
-               SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                    $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
-                                    $12::timestamptz[], $13::timestamptz[])
-               ON CONFLICT (uri) DO UPDATE SET
-                 cid = EXCLUDED.cid, rev = EXCLUDED.rev, subject_uri = EXCLUDED.subject_uri,
-                 subject_cid = EXCLUDED.subject_cid, text = EXCLUDED.text, timestamp_ms = EXCLUDED.timestamp_ms,
-                 created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-                 indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#
-        )
-    };
-    query.execute(&mut **tx).await?;
-    Ok(())
+fn json_array(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// `(uri, subject_uri)` of the comments among `uris` that exist now.
-pub async fn comment_subjects(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+/// The guard rows of the live tracks among `uris`: each primary key probed once per URI.
+pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query!("SELECT uri, subject_uri FROM comments WHERE uri = ANY($1)", uris)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.uri, r.subject_uri)).collect())
+    sqlx::query_as!(
+        GuardRow,
+        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
+             FROM UNNEST($1::text[]) AS u(uri) JOIN tracks x ON x.uri = u.uri"#,
+        uris as &[&str],
+    )
+    .fetch_all(&mut **tx)
+    .await
 }
 
-pub async fn delete_comments(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
-    if !uris.is_empty() {
-        sqlx::query!("DELETE FROM comments WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
-    }
+/// Removes every track of an account.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
+    sqlx::query!("DELETE FROM tracks WHERE did = $1", did).execute(&mut **tx).await?;
     Ok(())
-}
-
-fn json_array(values: &[String]) -> String {
-    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
 }

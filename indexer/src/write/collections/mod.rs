@@ -1,0 +1,235 @@
+//! The record collections the indexer keeps: one module per collection, each a [`Collection`]
+//! plugin (what its records must be, the row it extracts, how a run of its changes is written
+//! and which counters that moves), and [`ALL`], the one registry that every list of collections
+//! reads: the write path, the guard, backfill, the event metrics. Nothing falls back: a
+//! collection that is not registered is not indexed.
+//!
+//! Adding a collection: its lexicon (`lexicons/`, then `plyr-codegen`), a migration creating its
+//! table and adding its branch to the `live_records` view, its `db/` module (its row type and
+//! SQL), and one module here registered in [`ALL`]; then its views in the AppView.
+
+pub mod bsky_profile;
+pub mod comment;
+pub mod like;
+pub mod list;
+pub mod plyr_profile;
+pub mod track;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use ipld_core::ipld::Ipld;
+use plyr_atproto::Catalog;
+
+use super::deltas::Deltas;
+use super::fields::{self, Fields};
+use super::plan::{Change, StoredItems};
+use super::rules::TrustedOrigins;
+use super::validate::Invalid;
+use crate::db::comments::CommentRow;
+use crate::db::guard::{self, GuardRow};
+use crate::db::likes::LikeRow;
+use crate::db::lists::ListRow;
+use crate::db::profiles::{BskyProfileRow, PlyrProfileRow};
+use crate::db::tracks::TrackRow;
+use crate::db::{Meta, Tx};
+
+/// One record collection on the write side.
+pub trait Collection: Sync {
+    /// Its NSID.
+    fn nsid(&self) -> &'static str;
+
+    /// Whether its records make their author a plyr actor. A collection that is not plyr's
+    /// (`app.bsky.actor.profile`) only enriches actors known already.
+    fn creates_actors(&self) -> bool {
+        true
+    }
+
+    /// Checks a storable record: against its lexicon unless the collection says otherwise.
+    fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
+        catalog.validate_record(self.nsid(), record).map_err(Invalid::Lexicon)
+    }
+
+    /// The typed row of a valid record's fields, or why it is still not indexed.
+    fn extract(&self, origin: Origin<'_>, fields: &Fields, trusted: &TrustedOrigins) -> Result<Row, Reject>;
+
+    /// The guard rows of the live records among `uris` (all of this collection): the rev each
+    /// record was last written at.
+    fn live_revs<'a>(
+        &'a self,
+        tx: &'a mut Tx<'_>,
+        uris: &'a [&'a str],
+    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>>;
+
+    /// Removes every record of a deleted account (after `db::actors::bury_account` has
+    /// tombstoned them) and takes back from `deltas` what they counted elsewhere.
+    fn purge<'a>(
+        &'a self,
+        tx: &'a mut Tx<'_>,
+        did: &'a str,
+        deltas: &'a mut Deltas,
+    ) -> BoxFuture<'a, sqlx::Result<()>>;
+
+    /// Writes this collection's share of a folded run (rows written, replaced, removed) and adds
+    /// the counter changes it implies to `deltas`.
+    fn apply<'a>(
+        &'a self,
+        tx: &'a mut Tx<'_>,
+        run: Run<'a>,
+        deltas: &'a mut Deltas,
+    ) -> BoxFuture<'a, sqlx::Result<()>>;
+}
+
+/// Every collection the indexer keeps, in the order a run's changes are written.
+pub static ALL: &[&dyn Collection] = &[
+    &track::Track,
+    &comment::Comment,
+    &like::Like,
+    &list::List,
+    &plyr_profile::PlyrProfile,
+    &bsky_profile::BskyProfile,
+];
+
+/// What the guard knows of the records `uris` name, as `(collection, uri)` pairs: tombstones
+/// for all of them, live rows from each collection's table.
+pub async fn guard_rows(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<GuardRow>> {
+    let all: Vec<&str> = uris.iter().map(|(_, uri)| *uri).collect();
+    let mut rows = guard::tombstones(tx, &all).await?;
+    for collection in ALL {
+        let nsid = collection.nsid();
+        let of: Vec<&str> = uris.iter().filter(|(c, _)| *c == nsid).map(|(_, uri)| *uri).collect();
+        if !of.is_empty() {
+            rows.extend(collection.live_revs(tx, &of).await?);
+        }
+    }
+    Ok(guard::newest(rows))
+}
+
+/// Removes every record of a deleted account: tombstones at their revs, then each
+/// collection's rows and the counters they held; the account's own counters go too.
+pub async fn purge_account(tx: &mut Tx<'_>, did: &str, deltas: &mut Deltas) -> sqlx::Result<()> {
+    crate::db::actors::bury_account(tx, did).await?;
+    for collection in ALL {
+        collection.purge(tx, did, deltas).await?;
+    }
+    deltas.forget_actor(did);
+    Ok(())
+}
+
+/// The registered collection named `nsid`.
+pub fn get(nsid: &str) -> Option<&'static dyn Collection> {
+    ALL.iter().copied().find(|c| c.nsid() == nsid)
+}
+
+/// Whether `nsid` is in plyr's namespace: an account's first record there (of any collection,
+/// registered or not) is when plyr starts keeping its Bluesky profile.
+pub fn is_plyr(nsid: &str) -> bool {
+    nsid.starts_with("fm.plyr.")
+}
+
+/// A record's typed row, one variant per collection.
+#[derive(Debug, Clone)]
+pub enum Row {
+    /// Boxed, as is `List`: a row waits in its batch inside every event's check outcome, and
+    /// inline these two would make every like and comment as large as a track.
+    Track(Box<TrackRow>),
+    Like(LikeRow),
+    Comment(CommentRow),
+    List(Box<ListRow>),
+    PlyrProfile(PlyrProfileRow),
+    BskyProfile(BskyProfileRow),
+}
+
+/// What extracting a row needs to know of its record besides the record: borrowed, so checking
+/// a record as it arrives copies none of its identifiers.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub uri: &'a str,
+    pub rkey: &'a str,
+    pub indexed_at: DateTime<Utc>,
+}
+
+impl<'a> Origin<'a> {
+    /// The origin of the record `meta` describes.
+    pub fn of(meta: &'a Meta) -> Self {
+        Origin { uri: &meta.uri, rkey: &meta.rkey, indexed_at: meta.indexed_at }
+    }
+
+    /// The record's `createdAt`, or the time it was indexed if it has none.
+    pub fn created_at(&self, f: &Fields) -> DateTime<Utc> {
+        fields::datetime(f, "createdAt").unwrap_or(self.indexed_at)
+    }
+}
+
+/// Why a valid-per-lexicon record is still not indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// A track with neither an audio blob nor a trusted audio URL.
+    NotPlayable,
+    /// A profile record under a key other than `self`.
+    NotSelf,
+    /// The record is not a map (validation would have said so).
+    NotAnObject,
+}
+
+impl Reject {
+    /// The `reason` label of `indexer_dropped_total`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotPlayable => "no_playable_audio",
+            Self::NotSelf => "profile_not_self",
+            Self::NotAnObject => "not_an_object",
+        }
+    }
+
+    /// What the log says about it.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
+            Self::NotSelf => "profile records must use the rkey 'self'",
+            Self::NotAnObject => "record is not an object",
+        }
+    }
+}
+
+/// Builds the typed row for a validated record of `collection`.
+pub fn extract(
+    collection: &dyn Collection,
+    origin: Origin<'_>,
+    record: &Ipld,
+    trusted: &TrustedOrigins,
+) -> Result<Row, Reject> {
+    let Ipld::Map(f) = record else { return Err(Reject::NotAnObject) };
+    collection.extract(origin, f, trusted)
+}
+
+/// One collection's changes in a folded run.
+#[derive(Debug)]
+pub struct Run<'a> {
+    /// Its changes, in the order the run first saw each record.
+    pub changes: Vec<&'a Change>,
+    /// The items the run's lists had before it (list and position order).
+    pub stored: &'a StoredItems,
+}
+
+impl<'a> Run<'a> {
+    /// The changes of `collection` among `changes`.
+    pub fn of(collection: &dyn Collection, changes: &'a [Change], stored: &'a StoredItems) -> Self {
+        let nsid = collection.nsid();
+        Self { changes: changes.iter().filter(|c| c.collection == nsid).collect(), stored }
+    }
+
+    /// URIs of the records that were live before the run.
+    pub fn were_live(&self) -> Vec<String> {
+        self.changes.iter().filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect()
+    }
+
+    /// URIs of the records that were live and are now gone.
+    pub fn removed(&self) -> Vec<String> {
+        self.changes.iter().filter(|c| c.was_live && c.after.is_none()).map(|c| c.meta.uri.clone()).collect()
+    }
+}
+
+/// A profile record must be under the key `self`.
+fn is_self(origin: &Origin<'_>) -> Result<(), Reject> {
+    if origin.rkey == "self" { Ok(()) } else { Err(Reject::NotSelf) }
+}
