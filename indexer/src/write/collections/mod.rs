@@ -233,3 +233,24 @@ impl<'a> Run<'a> {
 fn is_self(origin: &Origin<'_>) -> Result<(), Reject> {
     if origin.rkey == "self" { Ok(()) } else { Err(Reject::NotSelf) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn each_collection_is_registered_once_and_found_by_its_nsid() {
+        let nsids: BTreeSet<&str> = ALL.iter().map(|c| c.nsid()).collect();
+        assert_eq!(nsids.len(), ALL.len(), "an NSID registered twice");
+        for c in ALL {
+            assert_eq!(get(c.nsid()).map(|found| found.nsid()), Some(c.nsid()));
+            // Only plyr's own collections make actors; anything else only enriches them.
+            assert_eq!(c.creates_actors(), is_plyr(c.nsid()), "{}", c.nsid());
+        }
+        for unknown in ["fm.plyr.unknown", "app.bsky.feed.post", "", "fm.plyr.track.extra"] {
+            assert!(get(unknown).is_none(), "{unknown} is not registered");
+        }
+    }
+}
