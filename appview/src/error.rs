@@ -100,3 +100,9 @@ impl From<sqlx::Error> for XrpcError {
         }
     }
 }
+
+impl From<crate::hydrate::HydrateError> for XrpcError {
+    fn from(err: crate::hydrate::HydrateError) -> Self {
+        err.0.into()
+    }
+}

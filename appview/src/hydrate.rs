@@ -12,7 +12,13 @@ use crate::db::actors::ActorRow;
 use crate::db::lists::ListRow;
 use crate::db::tracks::TrackRow;
 use crate::db::{lists, social};
-use crate::{AppState, XrpcError};
+use crate::AppState;
+
+/// Why a hydration failed: only the database can fail one. Each HTTP edge turns it into its own
+/// error (`XrpcError`, `RestError`) through the same database-failure classification.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct HydrateError(#[from] pub sqlx::Error);
 
 /// Everything loaded for one response.
 #[derive(Debug, Default)]
@@ -51,14 +57,14 @@ impl<'a> Hydrator<'a> {
     }
 
     /// Tracks, their authors and featured artists, the viewer's likes and labels.
-    pub async fn tracks(&self, uris: &[String]) -> Result<Hydration, XrpcError> {
+    pub async fn tracks(&self, uris: &[String]) -> Result<Hydration, HydrateError> {
         let mut h = Hydration { has_viewer: self.viewer.is_some(), ..Hydration::default() };
         self.add_tracks(&mut h, uris).await?;
         Ok(h)
     }
 
     /// Adds tracks (and what they need) to an existing hydration.
-    pub async fn add_tracks(&self, h: &mut Hydration, uris: &[String]) -> Result<(), XrpcError> {
+    pub async fn add_tracks(&self, h: &mut Hydration, uris: &[String]) -> Result<(), HydrateError> {
         let state = self.state;
         let found = state.caches.tracks(&state.db, uris).await?;
         let mut dids: Vec<String> = Vec::new();
@@ -85,7 +91,7 @@ impl<'a> Hydrator<'a> {
     }
 
     /// Actors (with their counts) and labels on them.
-    pub async fn actors(&self, dids: &[String]) -> Result<Hydration, XrpcError> {
+    pub async fn actors(&self, dids: &[String]) -> Result<Hydration, HydrateError> {
         let state = self.state;
         let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(dids))?;
         Ok(Hydration {
@@ -97,7 +103,7 @@ impl<'a> Hydrator<'a> {
     }
 
     /// Lists and their authors.
-    pub async fn lists(&self, uris: &[String]) -> Result<Hydration, XrpcError> {
+    pub async fn lists(&self, uris: &[String]) -> Result<Hydration, HydrateError> {
         let state = self.state;
         let rows = lists::by_uris(&state.db, uris).await?;
         let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();

@@ -118,3 +118,9 @@ impl From<XrpcError> for RestError {
         }
     }
 }
+
+impl From<crate::hydrate::HydrateError> for RestError {
+    fn from(err: crate::hydrate::HydrateError) -> Self {
+        err.0.into()
+    }
+}
