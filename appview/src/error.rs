@@ -83,7 +83,15 @@ impl IntoResponse for XrpcError {
 
 impl From<sqlx::Error> for XrpcError {
     fn from(err: sqlx::Error) -> Self {
-        match crate::db::failure::classify(&err) {
+        Self::from_db(&err)
+    }
+}
+
+impl XrpcError {
+    /// What a database failure is at the edge: unavailable (503) while the database is away or
+    /// a statement ran too long, a bad request for a value it cannot hold, else internal.
+    pub fn from_db(err: &sqlx::Error) -> Self {
+        match crate::db::failure::classify(err) {
             Failure::Unavailable => {
                 tracing::debug!(error = %err, "database unavailable");
                 metrics::counter!("appview_db_unavailable_total").increment(1);

@@ -8,11 +8,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::AppState;
 use crate::db::actors::ActorRow;
 use crate::db::lists::ListRow;
 use crate::db::tracks::TrackRow;
 use crate::db::{lists, social};
-use crate::AppState;
 
 /// Why a hydration failed: only the database can fail one. Each HTTP edge turns it into its own
 /// error (`XrpcError`, `RestError`) through the same database-failure classification.

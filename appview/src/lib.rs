@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod hydrate;
 pub mod params;
+pub mod ranking;
 pub mod response_cache;
 pub mod rest;
 pub mod rules;

@@ -24,7 +24,9 @@ async fn an_unreachable_database_is_a_fast_json_503() {
     for (uri, xrpc) in [
         ("/xrpc/fm.plyr.feed.getLatestTracks", true),
         ("/xrpc/fm.plyr.actor.getProfile?actor=alice.test", true),
+        ("/xrpc/fm.plyr.feed.getTopTracks?period=week", true),
         ("/tracks/", false),
+        ("/tracks/top?period=day", false),
         ("/search/?q=abc", false),
     ] {
         let started = Instant::now();

@@ -12,9 +12,8 @@ use super::{RestError, page, parse_cursor};
 use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
-use crate::params::Params;
-use crate::xrpc::{Ctx, feed};
-use crate::{AppState, rules};
+use crate::ranking::{self, Period};
+use crate::{AppState, XrpcError, rules};
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
@@ -59,21 +58,18 @@ pub async fn top(
 ) -> Result<Json<Vec<TrackResponse>>, RestError> {
     let q = Query::parse(raw.as_deref());
     let limit = q.int_clamped("limit", 10, 1, 50)?;
-    let period = match q.str("period").unwrap_or("all_time") {
-        "all_time" => "all",
-        p @ ("month" | "week" | "day") => p,
-        other => {
-            return Err(RestError::invalid(
-                "query",
-                "period",
-                "literal_error",
-                "Input should be 'all_time', 'month', 'week' or 'day'",
-                other,
-            ));
-        }
-    };
-    let ctx = Ctx { state: &state, viewer: None, params: Params::parse("fm.plyr.feed.getTopTracks", None)? };
-    let ranking = feed::ranking(&ctx, period).await?;
+    let name = q.str("period").unwrap_or("all_time");
+    let period = Period::parse(name).filter(|_| name != "all").ok_or_else(|| {
+        RestError::invalid(
+            "query",
+            "period",
+            "literal_error",
+            "Input should be 'all_time', 'month', 'week' or 'day'",
+            name,
+        )
+    })?;
+    let ranking =
+        ranking::ranking(&state, period).await.map_err(|e| RestError::from(XrpcError::from_db(&e)))?;
     let uris: Vec<String> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     Ok(Json(loaded.responses(&state, &uris, false)))

@@ -1,8 +1,5 @@
 //! `fm.plyr.feed.*`: track feeds, likes and comments.
 
-use std::sync::Arc;
-
-use chrono::{Duration, Utc};
 use jacquard_common::deps::smol_str::SmolStr;
 use jacquard_common::types::string::AtUri;
 use plyr_lexicons::fm_plyr::feed::get_actor_likes::GetActorLikesOutput;
@@ -19,10 +16,8 @@ use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
 use crate::db::search::{self, Query};
 use crate::db::social;
+use crate::ranking::{self, Period};
 use crate::{XrpcError, rules};
-
-/// Most tracks a top-tracks ranking keeps (and pages through).
-pub const TOP_CAP: i64 = 1000;
 
 pub async fn latest(ctx: &Ctx<'_>) -> Result<GetLatestTracksOutput, XrpcError> {
     let limit = ctx.params.limit();
@@ -57,40 +52,6 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcErr
     })
 }
 
-/// The start of a top-tracks period, `None` for all time.
-pub fn period_start(period: &str) -> Result<Option<chrono::DateTime<Utc>>, XrpcError> {
-    let days = match period {
-        "all" | "all_time" => return Ok(None),
-        "day" => 1,
-        "week" => 7,
-        "month" => 30,
-        other => {
-            return Err(XrpcError::InvalidRequest(format!(
-                "period must be one of day, week, month, all (got {other:?})"
-            )));
-        }
-    };
-    Ok(Some(Utc::now() - Duration::days(days)))
-}
-
-/// The cached ranking for `period` (recomputed at most every few seconds, and after changes).
-pub async fn ranking(ctx: &Ctx<'_>, period: &str) -> Result<Arc<Vec<Ranked>>, XrpcError> {
-    let key: &'static str = match period {
-        "day" => "day",
-        "week" => "week",
-        "month" => "month",
-        _ => "all",
-    };
-    let since = period_start(period)?;
-    let db = ctx.state.db.clone();
-    ctx.state
-        .caches
-        .top
-        .try_get_with(key, async move { feeds::top(&db, since, TOP_CAP).await.map(Arc::new) })
-        .await
-        .map_err(|e: Arc<sqlx::Error>| XrpcError::Internal(e.to_string()))
-}
-
 fn top_key(r: &Ranked) -> String {
     format!("{}::{}", r.likes, TimeKey { at: r.at, uri: r.uri.clone() }.encode())
 }
@@ -108,8 +69,11 @@ fn top_offset(ranking: &[Ranked], cursor: Option<&str>) -> Result<usize, XrpcErr
 }
 
 pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
-    let period = ctx.params.str("period").unwrap_or("all");
-    let ranking = ranking(ctx, period).await?;
+    let name = ctx.params.str("period").unwrap_or("all");
+    let period = Period::parse(name).ok_or_else(|| {
+        XrpcError::InvalidRequest(format!("period must be one of day, week, month, all (got {name:?})"))
+    })?;
+    let ranking = ranking::ranking(ctx.state, period).await.map_err(|e| XrpcError::from_db(&e))?;
     let limit = ctx.params.limit();
     let start = top_offset(&ranking, ctx.params.str("cursor"))?;
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
@@ -224,7 +188,5 @@ mod tests {
         let changed = vec![r(9, 10, "at://a"), r(3, 10, "at://c"), r(1, 5, "at://d")];
         assert_eq!(top_offset(&changed, Some(&after_b)).expect("ok"), 1);
         assert!(top_offset(&ranking, Some("nope")).is_err());
-        assert!(period_start("year").is_err());
-        assert!(period_start("all").expect("ok").is_none());
     }
 }
