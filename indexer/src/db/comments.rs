@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::guard::GuardRow;
 use super::{Meta, MetaColumns, Tx, column};
 
 /// A `comments` row.
@@ -94,21 +93,6 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
         sqlx::query!("DELETE FROM comments WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// The guard rows of the live comments among `uris`: each primary key probed once per URI.
-pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
-    if uris.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as!(
-        GuardRow,
-        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
-             FROM UNNEST($1::text[]) AS u(uri) JOIN comments x ON x.uri = u.uri"#,
-        uris as &[&str],
-    )
-    .fetch_all(&mut **tx)
-    .await
 }
 
 /// Removes every comment of an account; the subject of each, once per comment.

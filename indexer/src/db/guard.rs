@@ -18,29 +18,40 @@ pub struct GuardRow {
     pub deleted: bool,
 }
 
-/// The tombstones among `uris` (each collection's module looks up its live rows: see
-/// `write::collections::Collection::live_revs`).
-pub async fn tombstones(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
+/// The guard rows for `(collection, uri)` pairs (missing ones were never seen): tombstones for
+/// every URI, and live rows from each collection's table through the `live_records` view.
+pub async fn fetch(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<GuardRow>> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    // Tombstones are few, so a plain join made the planner hash the whole `records` table on
-    // every call (half of this query's time at the end of a 200,000-event replay, and growing
-    // with the table); the lateral probe costs one index lookup per URI.
-    sqlx::query_as!(
+    let (collections, all): (Vec<&str>, Vec<&str>) = uris.iter().copied().unzip();
+    // Both halves probe a primary key once per URI. Tombstones are few, so a plain join made the
+    // planner hash the whole `records` table on every call; the lateral probe costs one index
+    // lookup per URI. In the view, each branch's constant `collection` becomes a one-time filter
+    // per URI, so only its own table is probed; the `LIMIT 1` keeps PostgreSQL from flattening
+    // the lateral subquery into a join over the whole view (which it planned as a merge join
+    // scanning every table: 230 ms for 3,500 URIs against 27 ms this way).
+    let rows = sqlx::query_as!(
         GuardRow,
         r#"SELECT r.uri AS "uri!", r.rev AS "rev!", r.deleted AS "deleted!"
              FROM UNNEST($1::text[]) AS u(uri)
-             CROSS JOIN LATERAL (SELECT uri, rev, deleted FROM records WHERE records.uri = u.uri) r"#,
-        uris as &[&str],
+             CROSS JOIN LATERAL (SELECT uri, rev, deleted FROM records WHERE records.uri = u.uri) r
+           UNION ALL SELECT l.uri, l.rev, FALSE
+             FROM UNNEST($2::text[], $1::text[]) AS u(collection, uri)
+             CROSS JOIN LATERAL (SELECT uri, rev FROM live_records
+                                  WHERE live_records.collection = u.collection AND live_records.uri = u.uri
+                                  LIMIT 1) l"#,
+        &all as &[&str],
+        &collections as &[&str],
     )
     .fetch_all(&mut **tx)
-    .await
+    .await?;
+    Ok(newest(rows))
 }
 
 /// The newest guard row per URI: a URI has a live row or a tombstone; should it ever have both,
 /// the newer rev decides.
-pub fn newest(rows: Vec<GuardRow>) -> Vec<GuardRow> {
+fn newest(rows: Vec<GuardRow>) -> Vec<GuardRow> {
     let mut newest: HashMap<String, GuardRow> = HashMap::with_capacity(rows.len());
     for row in rows {
         match newest.get(&row.uri) {

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::guard::GuardRow;
 use super::{Meta, MetaColumns, Tx, column};
 
 /// A `likes` row.
@@ -107,21 +106,6 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
         sqlx::query!("DELETE FROM likes WHERE uri = ANY($1)", uris).execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// The guard rows of the live likes among `uris`: each primary key probed once per URI.
-pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
-    if uris.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as!(
-        GuardRow,
-        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
-             FROM UNNEST($1::text[]) AS u(uri) JOIN likes x ON x.uri = u.uri"#,
-        uris as &[&str],
-    )
-    .fetch_all(&mut **tx)
-    .await
 }
 
 /// Removes every like of an account; the subject of each, once per like.

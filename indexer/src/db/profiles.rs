@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::guard::GuardRow;
 use super::{Meta, Tx};
 
 /// A `plyr_profiles` row.
@@ -76,36 +75,6 @@ pub async fn delete_plyr(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
 pub async fn delete_bsky(tx: &mut Tx<'_>, uri: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM bsky_profiles WHERE uri = $1", uri).execute(&mut **tx).await?;
     Ok(())
-}
-
-/// The guard rows of the live plyr profiles among `uris`: each primary key probed once per URI.
-pub async fn live_plyr_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
-    if uris.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as!(
-        GuardRow,
-        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
-             FROM UNNEST($1::text[]) AS u(uri) JOIN plyr_profiles x ON x.uri = u.uri"#,
-        uris as &[&str],
-    )
-    .fetch_all(&mut **tx)
-    .await
-}
-
-/// The guard rows of the live Bluesky profiles among `uris`: each primary key probed once per URI.
-pub async fn live_bsky_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
-    if uris.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as!(
-        GuardRow,
-        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
-             FROM UNNEST($1::text[]) AS u(uri) JOIN bsky_profiles x ON x.uri = u.uri"#,
-        uris as &[&str],
-    )
-    .fetch_all(&mut **tx)
-    .await
 }
 
 /// Removes an account's plyr profile.

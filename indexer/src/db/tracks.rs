@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::guard::GuardRow;
 use super::{Meta, Tx};
 
 /// A `tracks` row.
@@ -120,21 +119,6 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
 
 fn json_array(values: &[String]) -> String {
     serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// The guard rows of the live tracks among `uris`: each primary key probed once per URI.
-pub async fn live_revs(tx: &mut Tx<'_>, uris: &[&str]) -> sqlx::Result<Vec<GuardRow>> {
-    if uris.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as!(
-        GuardRow,
-        r#"SELECT x.uri AS "uri!", x.rev AS "rev!", FALSE AS "deleted!"
-             FROM UNNEST($1::text[]) AS u(uri) JOIN tracks x ON x.uri = u.uri"#,
-        uris as &[&str],
-    )
-    .fetch_all(&mut **tx)
-    .await
 }
 
 /// Removes every track of an account.

@@ -326,7 +326,7 @@ impl Writer {
         let t0 = Instant::now();
         let uris: Vec<(&str, &str)> =
             ops.iter().map(|p| (p.op.collection.as_str(), p.uri.as_str())).collect();
-        let guard = collections::guard_rows(tx, &uris).await?;
+        let guard = db::guard::fetch(tx, &uris).await?;
         let list_uris: Vec<String> = ops
             .iter()
             .filter(|p| p.op.collection.as_str() == collections::list::NSID)

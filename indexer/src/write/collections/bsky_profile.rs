@@ -8,7 +8,6 @@ use plyr_atproto::Catalog;
 
 use super::{Collection, Origin, Reject, Row, Run, is_self};
 use crate::db::Tx;
-use crate::db::guard::GuardRow;
 use crate::db::profiles::{self, BskyProfileRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
@@ -52,14 +51,6 @@ impl Collection for BskyProfile {
         is_self(&origin)?;
         let avatar = fields::blob(f, "avatar").map(|(cid, mime, _)| (cid, mime));
         Ok(Row::BskyProfile(BskyProfileRow { display_name: fields::string(f, "displayName"), avatar }))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(profiles::live_bsky_revs(tx, uris))
     }
 
     fn purge<'a>(

@@ -5,7 +5,6 @@ use futures_util::future::BoxFuture;
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
 use crate::db::comments::{self, CommentRow};
-use crate::db::guard::GuardRow;
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
 use crate::write::rules::{TrustedOrigins, sort_time};
@@ -32,14 +31,6 @@ impl Collection for Comment {
             updated_at: fields::datetime(f, "updatedAt"),
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(comments::live_revs(tx, uris))
     }
 
     fn purge<'a>(

@@ -7,7 +7,6 @@ use futures_util::future::BoxFuture;
 
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
-use crate::db::guard::GuardRow;
 use crate::db::likes::{self, LikeRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
@@ -32,14 +31,6 @@ impl Collection for Like {
             created_at,
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(likes::live_revs(tx, uris))
     }
 
     fn purge<'a>(

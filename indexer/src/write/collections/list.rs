@@ -9,7 +9,6 @@ use ipld_core::ipld::Ipld;
 
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
-use crate::db::guard::GuardRow;
 use crate::db::lists::{self, ListRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
@@ -45,14 +44,6 @@ impl Collection for List {
             updated_at: fields::datetime(f, "updatedAt"),
             sort_at: sort_time(created_at, origin.indexed_at),
         })))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(lists::live_revs(tx, uris))
     }
 
     fn purge<'a>(

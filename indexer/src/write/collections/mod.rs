@@ -5,8 +5,9 @@
 //! collection that is not registered is not indexed.
 //!
 //! Adding a collection: its lexicon (`lexicons/`, then `plyr-codegen`), a migration creating its
-//! table and adding its branch to the `live_records` view, its `db/` module (its row type and
-//! SQL), and one module here registered in [`ALL`]; then its views in the AppView.
+//! table and adding its branch to the `live_records` view (the guard and account purges find
+//! live records through it), its `db/` module (its row type and SQL), and one module here
+//! registered in [`ALL`]; then its views in the AppView.
 
 pub mod bsky_profile;
 pub mod comment;
@@ -26,7 +27,6 @@ use super::plan::{Change, StoredItems};
 use super::rules::TrustedOrigins;
 use super::validate::Invalid;
 use crate::db::comments::CommentRow;
-use crate::db::guard::{self, GuardRow};
 use crate::db::likes::LikeRow;
 use crate::db::lists::ListRow;
 use crate::db::profiles::{BskyProfileRow, PlyrProfileRow};
@@ -51,14 +51,6 @@ pub trait Collection: Sync {
 
     /// The typed row of a valid record's fields, or why it is still not indexed.
     fn extract(&self, origin: Origin<'_>, fields: &Fields, trusted: &TrustedOrigins) -> Result<Row, Reject>;
-
-    /// The guard rows of the live records among `uris` (all of this collection): the rev each
-    /// record was last written at.
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>>;
 
     /// Removes every record of a deleted account (after `db::actors::bury_account` has
     /// tombstoned them) and takes back from `deltas` what they counted elsewhere.
@@ -88,21 +80,6 @@ pub static ALL: &[&dyn Collection] = &[
     &plyr_profile::PlyrProfile,
     &bsky_profile::BskyProfile,
 ];
-
-/// What the guard knows of the records `uris` name, as `(collection, uri)` pairs: tombstones
-/// for all of them, live rows from each collection's table.
-pub async fn guard_rows(tx: &mut Tx<'_>, uris: &[(&str, &str)]) -> sqlx::Result<Vec<GuardRow>> {
-    let all: Vec<&str> = uris.iter().map(|(_, uri)| *uri).collect();
-    let mut rows = guard::tombstones(tx, &all).await?;
-    for collection in ALL {
-        let nsid = collection.nsid();
-        let of: Vec<&str> = uris.iter().filter(|(c, _)| *c == nsid).map(|(_, uri)| *uri).collect();
-        if !of.is_empty() {
-            rows.extend(collection.live_revs(tx, &of).await?);
-        }
-    }
-    Ok(guard::newest(rows))
-}
 
 /// Removes every record of a deleted account: tombstones at their revs, then each
 /// collection's rows and the counters they held; the account's own counters go too.

@@ -4,7 +4,6 @@ use futures_util::future::BoxFuture;
 
 use super::{Collection, Origin, Reject, Row, Run, is_self};
 use crate::db::Tx;
-use crate::db::guard::GuardRow;
 use crate::db::profiles::{self, PlyrProfileRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
@@ -28,14 +27,6 @@ impl Collection for PlyrProfile {
             created_at: origin.created_at(f),
             updated_at: fields::datetime(f, "updatedAt"),
         }))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(profiles::live_plyr_revs(tx, uris))
     }
 
     fn purge<'a>(

@@ -6,7 +6,6 @@ use ipld_core::ipld::Ipld;
 
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
-use crate::db::guard::GuardRow;
 use crate::db::tracks::{self, TrackRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
@@ -24,14 +23,6 @@ impl Collection for Track {
 
     fn extract(&self, origin: Origin<'_>, f: &Fields, trusted: &TrustedOrigins) -> Result<Row, Reject> {
         extract(origin, f, trusted).map(|row| Row::Track(Box::new(row)))
-    }
-
-    fn live_revs<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        uris: &'a [&'a str],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<GuardRow>>> {
-        Box::pin(tracks::live_revs(tx, uris))
     }
 
     fn purge<'a>(
