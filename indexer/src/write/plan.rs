@@ -79,7 +79,7 @@ pub fn check_record(
             });
         }
     };
-    if let Err(invalid) = check.check(collection.nsid(), record) {
+    if let Err(invalid) = check.check_in(collection, record) {
         return Err(Dropped { reason: invalid.reason(), detail: invalid.to_string() });
     }
     collections::extract(collection, origin, record, trusted)

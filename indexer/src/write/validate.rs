@@ -49,13 +49,22 @@ impl RecordCheck {
         Ok(Self { catalog: Catalog::from_documents(docs)? })
     }
 
-    /// Checks that `record` can be stored, then validates it as its collection requires
-    /// (against its lexicon, unless the collection's plugin says otherwise).
+    /// Checks that `record` can be stored, then validates it as a record of `collection`: as its
+    /// plugin requires when it is registered, else against its lexicon.
     pub fn check(&self, collection: &str, record: &Ipld) -> Result<(), Invalid> {
-        plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
         match collections::get(collection) {
-            Some(plugin) => plugin.validate(&self.catalog, record),
-            None => self.catalog.validate_record(collection, record).map_err(Invalid::Lexicon),
+            Some(plugin) => self.check_in(plugin, record),
+            None => {
+                plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
+                self.catalog.validate_record(collection, record).map_err(Invalid::Lexicon)
+            }
         }
+    }
+
+    /// Checks that `record` can be stored, then validates it as `collection` requires (against
+    /// its lexicon, unless the plugin says otherwise).
+    pub fn check_in(&self, collection: &dyn collections::Collection, record: &Ipld) -> Result<(), Invalid> {
+        plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
+        collection.validate(&self.catalog, record)
     }
 }
