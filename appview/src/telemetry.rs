@@ -4,32 +4,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::AppState;
 
-/// Installs the process-wide Prometheus recorder once; `None` if another recorder was installed
-/// first (e.g. by the indexer in the all-in-one `plyr` binary, which serves its own `/metrics`).
-pub fn install_recorder() -> Option<PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok().inspect(start_upkeep)).clone()
-}
-
-/// Histogram samples accumulate in the recorder until upkeep folds them into its summaries; the
-/// exporter leaves that to whoever installs it, so without this a process nobody scrapes grows by
-/// every latency it records.
-fn start_upkeep(handle: &PrometheusHandle) {
-    let handle = handle.clone();
-    let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(5));
-            handle.run_upkeep();
-        }
-    });
-    if let Err(err) = spawned {
-        tracing::warn!(error = %err, "cannot start the metrics upkeep thread; histograms grow until scraped");
-    }
-}
+/// The process's recorder; in the all-in-one `plyr` binary the indexer installs the same one, so
+/// both `/metrics` endpoints render every component's metrics.
+pub use plyr_store::telemetry::install_recorder;
 
 pub async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
     match &state.metrics {

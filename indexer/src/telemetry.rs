@@ -12,31 +12,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// Installs the process-wide Prometheus recorder (once; later calls reuse it).
-pub fn install_recorder() -> Option<PrometheusHandle> {
-    static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
-    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok().inspect(start_upkeep)).clone()
-}
-
-/// Histogram samples accumulate in the recorder until upkeep folds them into its summaries; the
-/// exporter leaves that to whoever installs it, so without this a process nobody scrapes grows by
-/// every latency it records.
-fn start_upkeep(handle: &PrometheusHandle) {
-    let handle = handle.clone();
-    let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(5));
-            handle.run_upkeep();
-        }
-    });
-    if let Err(err) = spawned {
-        tracing::warn!(error = %err, "cannot start the metrics upkeep thread; histograms grow until scraped");
-    }
-}
+pub use plyr_store::telemetry::install_recorder;
 
 #[derive(Clone)]
 struct Ops {

@@ -4,12 +4,14 @@
 //! - [`locate`]: the zero-configuration path used by `plyr` and the tests: an explicit URL, else a
 //!   server on 127.0.0.1:5432, else a private cluster started under a data folder.
 //! - [`changes`]: the change-notification contract between the writers and the AppViews.
+//! - [`telemetry`]: the Prometheus recorder both services install.
 //! - [`testkit`] (feature `testkit`): a fresh, migrated database per test, dropped afterwards.
 
 pub mod changes;
 mod cluster;
 mod locate;
 mod pool;
+pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
