@@ -144,13 +144,15 @@ impl Caches {
     /// Publishes each cache's entry count (and the response cache's bytes) as gauges, for
     /// `/metrics`: with the allocator's figures they tell a growing cache from a leak.
     pub fn record_gauges(&self) {
-        let caches = [("tracks", &self.tracks.entry_count()), ("actors", &self.actors.entry_count())];
+        let caches = [
+            ("tracks", self.tracks.entry_count()),
+            ("actors", self.actors.entry_count()),
+            ("top", self.top.entry_count()),
+            ("responses", self.responses.entry_count()),
+        ];
         for (name, entries) in caches {
-            metrics::gauge!("appview_cache_entries", "cache" => name).set(*entries as f64);
+            metrics::gauge!("appview_cache_entries", "cache" => name).set(entries as f64);
         }
-        metrics::gauge!("appview_cache_entries", "cache" => "top").set(self.top.entry_count() as f64);
-        metrics::gauge!("appview_cache_entries", "cache" => "responses")
-            .set(self.responses.entry_count() as f64);
         metrics::gauge!("appview_response_cache_bytes").set(self.responses.weighted_size() as f64);
     }
 
