@@ -7,6 +7,8 @@
 //! - [`validate`]: record validation against a catalog, reporting every [`Violation`].
 //! - [`service_auth`]: verifying the inter-service JWTs a PDS sends when it proxies a call.
 //! - [`outbound`]: which hosts URLs from the network may name (fetches and redirects).
+//! - [`repo`]: repositories as the firehose and `getRepo` carry them: CAR, signed commit, MST.
+//! - [`signature`]: the one ECDSA check (compact, low-S) behind commits and service tokens.
 //!
 //! The indexer's hot path is: [`record_from_json`] (Jetstream) or [`record_from_cbor`]
 //! (firehose), then [`Catalog::validate_record`], then [`cid_for_record`] if it needs to
@@ -16,7 +18,9 @@ pub mod data;
 pub mod identity;
 pub mod lexicon;
 pub mod outbound;
+pub mod repo;
 pub mod service_auth;
+pub mod signature;
 pub mod syntax;
 pub mod validate;
 

@@ -5,8 +5,8 @@
 use jacquard_common::types::string::Did;
 use plyr_indexer::event::{Action, Cursor, Event, EventBody, RecordOp, SourceItem};
 use plyr_indexer::firehose::KeySource;
-use plyr_indexer::repo::mst::{self, ProofOp};
-use plyr_indexer::repo::{SignedCommit, read_car};
+use plyr_atproto::repo::mst::{self, ProofOp};
+use plyr_atproto::repo::{SignedCommit, read_car};
 
 use crate::RUNTIME;
 

@@ -12,7 +12,6 @@ pub mod identity;
 pub mod jetstream;
 pub mod pipeline;
 pub mod replay;
-pub mod repo;
 pub mod telemetry;
 pub mod websocket;
 pub mod write;

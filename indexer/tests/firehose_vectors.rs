@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use firehose_support::*;
 use plyr_atproto::identity::SigningKey;
+use plyr_atproto::repo::{SignedCommit, mst, read_car};
 use plyr_indexer::event::{Action, EventBody, Record, SourceItem};
 use plyr_indexer::firehose::frame::{self, Frame};
 use plyr_indexer::firehose::{
     CollectionFilter, FrameProcessor, KeySource, StaticKeys, SyncVerifier, VerifierConfig,
 };
-use plyr_indexer::repo::{SignedCommit, mst, read_car};
 use serde_json::json;
 
 fn processor<K: KeySource>(keys: K, config: VerifierConfig) -> FrameProcessor<K> {

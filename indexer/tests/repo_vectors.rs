@@ -9,10 +9,10 @@ use cid::Cid;
 use jacquard_repo::Mst;
 use jacquard_repo::storage::MemoryBlockStore;
 use plyr_atproto::identity::{Curve, SigningKey};
-use plyr_indexer::repo::car::{CarSlice, check_block, cid_of, read_car};
-use plyr_indexer::repo::mst::{self, ProofOp};
-use plyr_indexer::repo::signature::{self, SignatureError};
-use plyr_indexer::repo::{RepoError, SignedCommit};
+use plyr_atproto::repo::car::{CarSlice, check_block, cid_of, read_car};
+use plyr_atproto::repo::mst::{self, ProofOp};
+use plyr_atproto::repo::{RepoError, SignedCommit};
+use plyr_atproto::signature::{self, SignatureError};
 use serde_json::Value;
 
 fn fixture(path: &str) -> Vec<u8> {

@@ -21,7 +21,7 @@
 //!    no allowance; its newer `lex-server` verifier caps the age as here;
 //! 6. `jti` present (unless [`ServiceAuthConfig::require_jti`] is off: the spec makes it
 //!    optional, but every PDS implementation sends one, and jacquard requires it too);
-//! 7. the signature ([`signature`]): 64-byte compact, low-S, SHA-256, by the issuer's
+//! 7. the signature ([`crate::signature`], the same check as repo commits): 64-byte compact, low-S, SHA-256, by the issuer's
 //!    `#atproto` key from [`IssuerKeys`]. If it fails with the cached key, the key is looked
 //!    up once more, fresh, and the token checked again only if the key changed (rotation);
 //!    fresh lookups for one DID happen at most once per
@@ -34,7 +34,6 @@
 mod error;
 mod keys;
 mod replay;
-mod signature;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 mod token;
@@ -46,12 +45,11 @@ use moka::future::Cache;
 
 pub use error::ServiceAuthError;
 pub use keys::{IssuerKeys, KeyFuture};
-pub use signature::verify_compact_signature;
 
 use crate::identity::{SigningKey, clip};
+use crate::signature::{CompactSignature, SignatureError};
 use crate::syntax::is_valid_did;
 use replay::ReplayCache;
-use signature::CompactSignature;
 pub use token::MAX_TOKEN_LEN;
 
 /// Most DIDs whose last fresh key lookup is remembered for the cooldown.
@@ -195,7 +193,7 @@ impl ServiceAuthVerifier {
         if self.config.require_jti && claims.jti.is_none() {
             return Err(ServiceAuthError::MissingJti);
         }
-        let signature = CompactSignature::parse(parsed.curve, &parsed.signature)?;
+        let signature = CompactSignature::parse(parsed.curve, &parsed.signature).map_err(refused)?;
         self.check_signature(&claims.iss, &signature, parsed.signing_input).await?;
         if let Some(jti) = &claims.jti
             && !self.replay.first_use(&claims.iss, jti, replay_ttl).await
@@ -250,7 +248,7 @@ impl ServiceAuthVerifier {
         message: &[u8],
     ) -> Result<(), ServiceAuthError> {
         let cached = self.lookup(iss, false).await?;
-        if signature.verifies(&cached, message) {
+        if verifies(signature, &cached, message) {
             return Ok(());
         }
         if self.recently_refreshed.contains_key(iss) {
@@ -258,7 +256,7 @@ impl ServiceAuthVerifier {
         }
         self.recently_refreshed.insert(iss.to_owned(), ()).await;
         let fresh = self.lookup(iss, true).await?;
-        if fresh != cached && signature.verifies(&fresh, message) {
+        if fresh != cached && verifies(signature, &fresh, message) {
             tracing::debug!(did = iss, "service token verified after refreshing the signing key");
             return Ok(());
         }
@@ -283,4 +281,30 @@ impl ServiceAuthVerifier {
 /// Whole seconds of `d`, saturated into the NumericDate range.
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX).min(1 << 40)
+}
+
+/// Verifies an atproto signature (compact, low-S, SHA-256) over `message` with `key`, on the
+/// key's curve, answering as a service token check would.
+pub fn verify_compact_signature(
+    key: &SigningKey,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), ServiceAuthError> {
+    let signature = CompactSignature::parse(key.curve(), signature).map_err(refused)?;
+    if verifies(&signature, key, message) { Ok(()) } else { Err(ServiceAuthError::BadSignature) }
+}
+
+/// Whether `signature` over `message` verifies with `key` (false for an unusable key or one on
+/// the other curve).
+fn verifies(signature: &CompactSignature, key: &SigningKey, message: &[u8]) -> bool {
+    key.verifying_key().is_ok_and(|key| signature.verify(&key, message).is_ok())
+}
+
+/// The token error for a signature refused by its shape.
+fn refused(error: SignatureError) -> ServiceAuthError {
+    match error {
+        SignatureError::HighS => ServiceAuthError::HighS,
+        SignatureError::NotCompact(_) | SignatureError::Malformed => ServiceAuthError::SignatureEncoding,
+        SignatureError::Invalid | SignatureError::Key(_) => ServiceAuthError::BadSignature,
+    }
 }

@@ -104,7 +104,7 @@ pub fn cbor(value: &Ipld) -> Result<Vec<u8>, GenError> {
 
 /// The CID of a DAG-CBOR block (CIDv1, sha2-256).
 pub fn cid_of(block: &[u8]) -> Cid {
-    plyr_indexer::repo::car::cid_of(block)
+    plyr_atproto::repo::car::cid_of(block)
 }
 
 fn repo_err(what: &'static str) -> impl FnOnce(jacquard_repo::error::RepoError) -> GenError {

@@ -57,8 +57,8 @@ pub use locate::{RepoHost, RepoLocator, StaticLocator};
 pub use snapshot::Snapshot;
 pub use worker::{Backfiller, RepoReport, Summary};
 
-use crate::repo::RepoError;
 use crate::write::WriteError;
+use plyr_atproto::repo::RepoError;
 
 /// The collections a backfill applies: exactly those the write path indexes.
 pub fn collections() -> impl Iterator<Item = &'static str> {

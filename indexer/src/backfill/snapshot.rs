@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use super::BackfillError;
 use super::locate::clip;
 use crate::event::Record;
-use crate::repo::{RepoError, SignedCommit, mst, read_car};
+use plyr_atproto::repo::{RepoError, SignedCommit, mst, read_car};
 
 /// A repo's indexed records at `rev`.
 #[derive(Debug, Clone, PartialEq)]

@@ -27,9 +27,9 @@ use super::progress::Progress;
 use super::{BackfillConfig, BackfillError, fetch};
 use crate::db;
 use crate::event::SourceItem;
-use crate::repo::RepoError;
 use crate::write::failure::{Failure, of_sqlx};
 use crate::write::{Part, WriteError, Writer};
+use plyr_atproto::repo::RepoError;
 
 /// Repos in flight (fetching, or decoded and waiting for a writer) per fetch slot.
 pub const IN_FLIGHT_PER_FETCH: usize = 8;

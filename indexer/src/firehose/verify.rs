@@ -23,8 +23,8 @@ use super::filter::CollectionFilter;
 use super::frame::{CommitFrame, MAX_BLOCKS_BYTES, MAX_OPS, SyncFrame};
 use super::keys::KeySource;
 use crate::event::{Action, Record, RecordOp};
-use crate::repo::mst::{self, ProofOp};
-use crate::repo::{RepoError, SignedCommit, read_car};
+use plyr_atproto::repo::mst::{self, ProofOp};
+use plyr_atproto::repo::{RepoError, SignedCommit, read_car};
 
 /// What the verifier decided about one message.
 #[derive(Debug, Clone, PartialEq)]

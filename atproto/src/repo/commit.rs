@@ -2,11 +2,12 @@
 //! decoding it from its DAG-CBOR block and checking its signature. The signed bytes are the
 //! canonical DAG-CBOR of the same map without `sig`, whatever other fields it carries.
 
+use crate::identity::VerifyingKey;
 use cid::Cid;
 use ipld_core::ipld::Ipld;
-use plyr_atproto::identity::VerifyingKey;
 
-use super::{RepoError, signature};
+use super::RepoError;
+use crate::signature;
 
 /// A decoded commit object (repo format v2 or v3).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! Repository primitives shared by the firehose and backfill: CAR reading with every block
-//! checked against its CID ([`car`]), the signed commit object ([`commit`]), compact low-S
-//! ECDSA signature checks ([`signature`]), and the Merkle Search Tree: key heights, node checks
+//! checked against its CID ([`car`]), the signed commit object ([`commit`], checked with
+//! [`crate::signature`]), and the Merkle Search Tree: key heights, node checks
 //! and the sync 1.1 "inversion" proof against `prevData` ([`mst`]).
 //!
 //! Why these building blocks (issue 4):
@@ -14,17 +14,16 @@
 //!   inversion runs under `catch_unwind` as a second line of defence.
 //! - **Commit: our own decoder** over the generic IPLD value, so the signed bytes are exactly
 //!   the commit map minus `sig` (unknown future fields included), and signatures go through
-//!   [`signature::verify`]: 64-byte compact only (DER rejected), low-S only (high-S rejected),
-//!   with `plyr_atproto`'s keys. jacquard's `Commit::verify` accepts high-S P-256 signatures.
+//!   [`crate::signature::verify`]: 64-byte compact only (DER rejected), low-S only (high-S rejected),
+//!   with this crate's keys. jacquard's `Commit::verify` accepts high-S P-256 signatures.
 
 pub mod car;
 pub mod commit;
 pub mod mst;
-pub mod signature;
 
+pub use crate::signature::SignatureError;
 pub use car::{CarSlice, read_car};
 pub use commit::SignedCommit;
-pub use signature::SignatureError;
 
 /// Why a CAR, commit or proof was rejected. Every variant is a property of the (hostile) input.
 /// CIDs are kept as text: these errors are only logged and counted, and stay small.
