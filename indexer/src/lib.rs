@@ -3,6 +3,7 @@
 //! PostgreSQL.
 
 pub mod backfill;
+pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -119,7 +119,7 @@ async fn firehose_frames_reach_the_database_and_resume_from_the_stored_seq() {
     let keys = StaticKeys(HashMap::from([(ALICE.to_owned(), alice.key()), (BOB.to_owned(), bob.key())]));
     let verifier = Arc::new(SyncVerifier::new(keys, VerifierConfig::default()));
     let mut config = FirehoseConfig::new(vec![url.parse().expect("url")]);
-    config.backoff_base = Duration::from_millis(20);
+    config.timing.backoff_base = Duration::from_millis(20);
     let source = tokio::spawn(firehose::run(config, verifier, HashMap::new(), tx, shutdown.clone()));
 
     let first =

@@ -111,8 +111,8 @@ async fn the_firehose_client_backs_off_from_a_404_and_counts_it() {
     let mut config = FirehoseConfig::new(vec![url(&format!(
         "ws://127.0.0.1:{port}/xrpc/com.atproto.sync.subscribeRepos"
     ))]);
-    config.backoff_base = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(50);
+    config.timing.backoff_base = Duration::from_millis(20);
+    config.timing.backoff_max = Duration::from_millis(50);
     let verifier = Arc::new(SyncVerifier::new(StaticKeys(HashMap::new()), VerifierConfig::default()));
     let (tx, _rx) = plyr_indexer::pipeline::channel();
     let shutdown = CancellationToken::new();

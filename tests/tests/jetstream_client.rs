@@ -30,10 +30,10 @@ fn config(urls: &[String], protocol: Protocol) -> JetstreamConfig {
     let urls = urls.iter().map(|u| url::Url::parse(u).expect("test URL")).collect();
     let mut config = JetstreamConfig::new(urls, protocol);
     config.compress = false;
-    config.backoff_base = Duration::from_millis(20);
-    config.backoff_max = Duration::from_millis(200);
-    config.connect_timeout = Duration::from_secs(2);
-    config.read_timeout = Duration::from_secs(10);
+    config.timing.backoff_base = Duration::from_millis(20);
+    config.timing.backoff_max = Duration::from_millis(200);
+    config.timing.connect_timeout = Duration::from_secs(2);
+    config.timing.read_timeout = Duration::from_secs(10);
     config
 }
 
@@ -398,8 +398,8 @@ async fn shutdown_stops_promptly_when_idle_backing_off_or_blocked() {
     client.stop().await;
 
     let mut patient = config(&[dead_url().await], Protocol::V1);
-    patient.backoff_base = Duration::from_secs(30);
-    patient.backoff_max = Duration::from_secs(30);
+    patient.timing.backoff_base = Duration::from_secs(30);
+    patient.timing.backoff_max = Duration::from_secs(30);
     let client = start(patient, None);
     tokio::time::sleep(Duration::from_millis(200)).await;
     client.stop().await;

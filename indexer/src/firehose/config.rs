@@ -1,12 +1,10 @@
-//! Where the firehose client connects and how patiently: host URLs, backoff, timeouts. Also the
+//! Where the firehose client connects and how patiently: host URLs and [`Timing`]. Also the
 //! subscription URL of a host and the cursor source name its `seq` is stored under.
-
-use std::time::Duration;
 
 use url::Url;
 
 use super::FirehoseError;
-use crate::jetstream::config::redact;
+use crate::websocket::{Timing, redact};
 
 /// Path of the subscription under a host's base URL.
 pub const SUBSCRIBE_PATH: &str = "xrpc/com.atproto.sync.subscribeRepos";
@@ -17,33 +15,15 @@ pub struct FirehoseConfig {
     /// Base URLs (`ws://` or `wss://`) of relays or PDSes ([`base_url`]); each is followed by
     /// its own task.
     pub urls: Vec<Url>,
-    /// First reconnect delay; doubles per consecutive failure (with jitter).
-    pub backoff_base: Duration,
-    /// Longest reconnect delay.
-    pub backoff_max: Duration,
-    /// A connection that lived this long resets the backoff.
-    pub stable_after: Duration,
-    /// Limit on TCP + TLS + websocket handshake.
-    pub connect_timeout: Duration,
-    /// A connection that delivers nothing at all (not even a pong) for this long is dropped.
-    pub read_timeout: Duration,
-    /// How often the client pings, so a quiet PDS still shows signs of life.
-    pub ping_interval: Duration,
+    /// Timeouts, pings and backoff of each host's connections.
+    pub timing: Timing,
 }
 
 impl FirehoseConfig {
     /// A configuration with the default timeouts; each URL may be a base URL or the full
     /// subscription URL ([`base_url`]).
     pub fn new(urls: Vec<Url>) -> Self {
-        Self {
-            urls: urls.into_iter().map(base_url).collect(),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            stable_after: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            ping_interval: Duration::from_secs(20),
-        }
+        Self { urls: urls.into_iter().map(base_url).collect(), timing: Timing::default() }
     }
 
     /// Checks what cannot be retried away: at least one URL, each ws:// or wss:// with a host.

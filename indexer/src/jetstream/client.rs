@@ -1,27 +1,21 @@
-//! The Jetstream connection loop: connect (with a timeout) to one instance after another, resume
-//! from the last cursor received, read frames (with a read timeout and keep-alive pings), decode
-//! them and hand events to the processor through a bounded channel (awaiting when it is full).
-//! Failures rotate to the next instance after an exponential, jittered backoff that resets once
-//! a connection has been stable. Bad frames are counted drops, never fatal.
+//! The Jetstream source, a [`StreamSource`] under the shared [`websocket::supervise`] loop
+//! (timeouts, pings, backoff): it connects to one instance after another (a failed attempt or an
+//! unstable connection fails over to the next), resumes from the last cursor received, decodes
+//! frames and hands events to the processor through a bounded channel (awaiting when it is
+//! full). Bad frames are counted drops, never fatal.
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc::Sender;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use super::JetstreamError;
-use super::backoff::Backoff;
-use super::config::{JetstreamConfig, Protocol, issuer, redact};
+use super::config::{JetstreamConfig, Protocol, issuer};
 use super::message::{Frame, FrameDecoder};
 use super::telemetry::Telemetry;
 use super::zstd::FrameDecompressor;
 use crate::event::{Cursor, SourceItem};
-use crate::websocket::{self, HandshakeError, Socket};
+use crate::websocket::{self, HandshakeError, Refused, Step, StreamSource, Target, redact, report_refusal};
 
 /// Tails Jetstream until `shutdown` is cancelled, sending every event (and gap notice) to `tx`.
 ///
@@ -45,17 +39,18 @@ pub async fn run(
         ),
         _ => None,
     };
+    let timing = config.timing;
     let mut client = Client {
-        backoff: Backoff::new(config.backoff_base, config.backoff_max),
         telemetry: Telemetry::new(config.lag_warning),
         config,
         last: resume,
         tx,
-        shutdown,
+        shutdown: shutdown.clone(),
         zstd,
         url_index: 0,
+        connection: None,
     };
-    client.run().await
+    websocket::supervise(&mut client, timing, &shutdown).await
 }
 
 /// The cursor a connection asks for.
@@ -67,24 +62,11 @@ struct Requested {
     time_us: i64,
 }
 
-/// How a connection ended.
-enum Ended {
-    Shutdown,
-    /// Never connected (refused, timed out, rejected).
-    ConnectFailed,
-    /// The cursor was below the instance's retention; a gap was recorded, next try is live.
-    CursorTooOld,
-    /// Connected, then lost after `lived`.
-    Disconnected {
-        lived: Duration,
-    },
-}
-
-/// What handling one message led to.
-enum Step {
-    Continue,
-    Close(String),
-    Shutdown,
+/// What one connection asked for and decodes with.
+struct Connection {
+    shown: String,
+    requested: Option<Requested>,
+    decoder: FrameDecoder,
 }
 
 struct Client {
@@ -93,34 +75,13 @@ struct Client {
     tx: Sender<SourceItem>,
     shutdown: CancellationToken,
     zstd: Option<FrameDecompressor>,
-    backoff: Backoff,
     telemetry: Telemetry,
     url_index: usize,
+    /// Set by each [`StreamSource::target`].
+    connection: Option<Connection>,
 }
 
 impl Client {
-    async fn run(&mut self) -> Result<(), JetstreamError> {
-        loop {
-            let base = self.config.urls[self.url_index % self.config.urls.len()].clone();
-            match self.connection(&base).await? {
-                Ended::Shutdown => return Ok(()),
-                Ended::CursorTooOld => continue,
-                Ended::Disconnected { lived } if lived >= self.config.stable_after => self.backoff.reset(),
-                Ended::ConnectFailed | Ended::Disconnected { .. } => {
-                    self.url_index = (self.url_index + 1) % self.config.urls.len();
-                }
-            }
-            self.telemetry.refresh_age();
-            let delay = self.backoff.next_delay();
-            let next = &self.config.urls[self.url_index];
-            tracing::info!(url = %redact(next), delay_ms = delay.as_millis() as u64, "reconnecting to Jetstream after a backoff");
-            tokio::select! {
-                () = self.shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep(delay) => {}
-            }
-        }
-    }
-
     /// The cursor to ask `issuer` for, from the last position received.
     fn requested(&self, issuer: &str) -> Option<Requested> {
         let last = self.last.as_ref()?;
@@ -132,118 +93,10 @@ impl Client {
         Some(Requested { param: time_us, time_us })
     }
 
-    /// One connection, from the handshake until it ends.
-    async fn connection(&mut self, base: &Url) -> Result<Ended, JetstreamError> {
-        let issuer = issuer(base);
-        let shown = redact(base);
-        let requested = self.requested(&issuer);
-        let mut socket = match self.connect(base, &shown, requested).await? {
-            Ok(socket) => socket,
-            Err(ended) => return Ok(ended),
-        };
-        let decoder = FrameDecoder::new(self.config.protocol, issuer)
-            .with_max_record_bytes(self.config.max_record_bytes);
-        let connected_at = Instant::now();
-        let mut ping =
-            tokio::time::interval_at(connected_at + self.config.ping_interval, self.config.ping_interval);
-        let mut deadline = connected_at + self.config.read_timeout;
-        let shutdown = self.shutdown.clone();
-        let reason = loop {
-            tokio::select! {
-                () = shutdown.cancelled() => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
-                    tracing::info!(url = %shown, "Jetstream connection closed for shutdown");
-                    return Ok(Ended::Shutdown);
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    break format!("no frame for {:?}", self.config.read_timeout);
-                }
-                _ = ping.tick() => {
-                    self.telemetry.refresh_age();
-                    if let Err(e) = socket.send(Message::Ping(Vec::new())).await {
-                        break format!("ping failed: {e}");
-                    }
-                }
-                message = socket.next() => {
-                    let message = match message {
-                        None => break "closed".to_owned(),
-                        Some(Err(e)) => break self.read_error(e, &shown),
-                        Some(Ok(message)) => message,
-                    };
-                    match self.message(message, &decoder, requested, &shown).await? {
-                        Step::Continue => {}
-                        Step::Close(reason) => break reason,
-                        Step::Shutdown => return Ok(Ended::Shutdown),
-                    }
-                    // Silence is measured while waiting on the socket, not while the processor
-                    // applies backpressure.
-                    deadline = Instant::now() + self.config.read_timeout;
-                }
-            }
-        };
-        let lived = connected_at.elapsed();
-        tracing::warn!(url = %shown, reason, lived_s = lived.as_secs(), "Jetstream connection lost");
-        Ok(Ended::Disconnected { lived })
-    }
-
-    /// The handshake: a socket, or how the attempt ended (a gap is recorded for CursorTooOld).
-    async fn connect(
-        &mut self,
-        base: &Url,
-        shown: &str,
-        requested: Option<Requested>,
-    ) -> Result<Result<Socket, Ended>, JetstreamError> {
-        let url = self.config.subscribe_url(base, requested.map(|r| r.param));
-        tracing::info!(url = %shown, cursor = ?requested.map(|r| r.param), protocol = ?self.config.protocol, "connecting to Jetstream");
-        // Up to 4x the decode limit is read and dropped as one frame; past that tungstenite cannot
-        // skip the frame and the connection has to go.
-        let hard_limit = self.config.max_message_bytes.saturating_mul(4);
-        let connect = websocket::connect(&url, hard_limit, self.config.connect_timeout);
-        let error = tokio::select! {
-            () = self.shutdown.cancelled() => return Ok(Err(Ended::Shutdown)),
-            attempt = connect => match attempt {
-                Ok(socket) => {
-                    self.telemetry.connect("ok");
-                    tracing::info!(url = %shown, "connected to Jetstream");
-                    return Ok(Ok(socket));
-                }
-                Err(error) => error,
-            },
-        };
-        if let (HandshakeError::NotUpgraded { status, body, .. }, Some(requested)) = (&error, requested) {
-            let body: Option<serde_json::Value> =
-                body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
-            let name = body.as_ref().and_then(|b| b["error"].as_str());
-            if *status == 400 && name == Some("CursorTooOld") {
-                self.telemetry.connect("cursor_too_old");
-                let message = body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or("");
-                tracing::warn!(url = %shown, cursor = requested.param, message, "Jetstream cursor too old: recording a gap and resuming live");
-                let gap =
-                    SourceItem::Gap { from: requested.time_us, reason: format!("CursorTooOld: {message}") };
-                self.last = None;
-                return Ok(Err(match self.deliver(gap).await? {
-                    true => Ended::CursorTooOld,
-                    false => Ended::Shutdown,
-                }));
-            }
-        }
-        self.telemetry.connect(error.outcome());
-        if error.is_answer() {
-            tracing::error!(error = %error, "Jetstream connect failed: not a websocket");
-        } else {
-            tracing::warn!(error = %error, "Jetstream connect failed");
-        }
-        Ok(Err(Ended::ConnectFailed))
-    }
-
-    /// Handles one websocket message.
-    async fn message(
-        &mut self,
-        message: Message,
-        decoder: &FrameDecoder,
-        requested: Option<Requested>,
-        shown: &str,
-    ) -> Result<Step, JetstreamError> {
+    /// Handles one websocket message on `connection`.
+    async fn handle(&mut self, message: Message, connection: &Connection) -> Result<Step, JetstreamError> {
+        let Connection { shown, requested, decoder } = connection;
+        let requested = *requested;
         let max = self.config.max_message_bytes;
         let frame = match message {
             Message::Text(text) if text.len() > max => {
@@ -307,19 +160,92 @@ impl Client {
         Ok(if self.deliver(item).await? { Step::Continue } else { Step::Shutdown })
     }
 
-    /// Describes a read error, counting oversized frames.
-    fn read_error(&mut self, error: WsError, shown: &str) -> String {
-        if let WsError::Capacity(e) = &error {
-            self.telemetry.dropped("too_large", e, shown);
-        }
-        format!("read failed: {error}")
-    }
-
     /// Sends to the processor, waiting while its channel is full; `false` on shutdown.
     async fn deliver(&self, item: SourceItem) -> Result<bool, JetstreamError> {
         tokio::select! {
             sent = self.tx.send(item) => sent.map(|()| true).map_err(|_| JetstreamError::ChannelClosed),
             () = self.shutdown.cancelled() => Ok(false),
         }
+    }
+}
+
+impl StreamSource for Client {
+    type Error = JetstreamError;
+
+    fn name(&self) -> &'static str {
+        "Jetstream"
+    }
+
+    fn target(&mut self) -> Target {
+        let base = self.config.urls[self.url_index % self.config.urls.len()].clone();
+        let issuer = issuer(&base);
+        let requested = self.requested(&issuer);
+        let shown = redact(&base);
+        let decoder = FrameDecoder::new(self.config.protocol, issuer)
+            .with_max_record_bytes(self.config.max_record_bytes);
+        self.connection = Some(Connection { shown: shown.clone(), requested, decoder });
+        // Up to 4x the decode limit is read and dropped as one frame; past that tungstenite cannot
+        // skip the frame and the connection has to go.
+        Target {
+            url: self.config.subscribe_url(&base, requested.map(|r| r.param)),
+            shown,
+            cursor: requested.map(|r| r.param),
+            max_message: self.config.max_message_bytes.saturating_mul(4),
+        }
+    }
+
+    fn next_shown(&self) -> String {
+        redact(&self.config.urls[self.url_index % self.config.urls.len()])
+    }
+
+    fn connect_outcome(&mut self, outcome: &'static str) {
+        self.telemetry.connect(outcome);
+    }
+
+    /// A `400 CursorTooOld` answer: the instance cannot serve our cursor. A gap is recorded and
+    /// the next attempt, at once, is live.
+    async fn refused(&mut self, error: HandshakeError) -> Result<Refused, JetstreamError> {
+        let requested = self.connection.as_ref().and_then(|c| Some((c.requested?, c.shown.clone())));
+        if let (HandshakeError::NotUpgraded { status, body, .. }, Some((requested, url))) =
+            (&error, requested)
+        {
+            let body: Option<serde_json::Value> =
+                body.as_deref().and_then(|b| serde_json::from_slice(b).ok());
+            let name = body.as_ref().and_then(|b| b["error"].as_str());
+            if *status == 400 && name == Some("CursorTooOld") {
+                self.telemetry.connect("cursor_too_old");
+                let message = body.as_ref().and_then(|b| b["message"].as_str()).unwrap_or("");
+                tracing::warn!(url = %url, cursor = requested.param, message, "Jetstream cursor too old: recording a gap and resuming live");
+                let gap =
+                    SourceItem::Gap { from: requested.time_us, reason: format!("CursorTooOld: {message}") };
+                self.last = None;
+                return Ok(if self.deliver(gap).await? { Refused::RetryNow } else { Refused::Shutdown });
+            }
+        }
+        report_refusal(self, &error);
+        Ok(Refused::Backoff)
+    }
+
+    async fn message(&mut self, message: Message) -> Result<Step, JetstreamError> {
+        let Some(connection) = self.connection.take() else { return Ok(Step::Continue) };
+        let step = self.handle(message, &connection).await;
+        self.connection = Some(connection);
+        step
+    }
+
+    /// Counts an oversized frame (tungstenite's capacity error) as a drop.
+    fn read_error(&mut self, error: &WsError) {
+        if let WsError::Capacity(e) = error {
+            let shown = self.connection.as_ref().map_or_else(String::new, |c| c.shown.clone());
+            self.telemetry.dropped("too_large", e, &shown);
+        }
+    }
+
+    fn tick(&mut self) {
+        self.telemetry.refresh_age();
+    }
+
+    fn failed(&mut self) {
+        self.url_index = (self.url_index + 1) % self.config.urls.len();
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::JetstreamError;
+use crate::websocket::{Timing, redact};
 
 /// The collections the indexer asks for when none are configured.
 pub const DEFAULT_COLLECTIONS: &[&str] = &["fm.plyr.*", "app.bsky.actor.profile"];
@@ -53,18 +54,8 @@ pub struct JetstreamConfig {
     pub compress: bool,
     /// How far to rewind a timestamp cursor (v1, or another v2 instance) when resuming.
     pub rewind: Duration,
-    /// First reconnect delay; doubles per consecutive failure (with jitter).
-    pub backoff_base: Duration,
-    /// Longest reconnect delay.
-    pub backoff_max: Duration,
-    /// A connection that lived this long resets the backoff.
-    pub stable_after: Duration,
-    /// Limit on TCP + TLS + websocket handshake.
-    pub connect_timeout: Duration,
-    /// A connection that delivers no frame at all (not even a pong) for this long is dropped.
-    pub read_timeout: Duration,
-    /// How often the client pings the server, so quiet streams still show signs of life.
-    pub ping_interval: Duration,
+    /// Timeouts, pings and backoff of the connections.
+    pub timing: Timing,
     /// Warn when delivered events are older than this (the stream is lagging or replaying).
     pub lag_warning: Duration,
     /// Largest message (after decompression) the client decodes; larger ones are dropped and
@@ -86,12 +77,7 @@ impl JetstreamConfig {
             collections: DEFAULT_COLLECTIONS.iter().map(|c| (*c).to_owned()).collect(),
             compress: true,
             rewind: Duration::from_secs(5),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            stable_after: Duration::from_secs(60),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            ping_interval: Duration::from_secs(20),
+            timing: Timing::default(),
             lag_warning: Duration::from_secs(600),
             max_message_bytes: 4 * 1024 * 1024,
             max_record_bytes: plyr_atproto::MAX_RECORD_BYTES,
@@ -152,15 +138,6 @@ pub fn base_url(mut url: Url) -> Url {
 /// The issuer name of a base URL: what v2 cursors from it are tagged with.
 pub fn issuer(base: &Url) -> String {
     base.as_str().trim_end_matches('/').to_owned()
-}
-
-/// A URL as it may appear in logs: scheme, host, port and path; no credentials, no query.
-pub fn redact(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    match url.port() {
-        Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
-        None => format!("{}://{host}{}", url.scheme(), url.path()),
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@
 //! `indexer_jetstream_events_total{kind}`, `indexer_jetstream_dropped_total{reason}`,
 //! `indexer_jetstream_connects_total{outcome}`, `indexer_jetstream_cursor_age_seconds`.
 
-pub(crate) mod backoff;
 pub mod client;
 pub mod config;
 pub mod message;

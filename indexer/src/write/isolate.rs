@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::failure::Failure;
 use super::{BatchItem, BatchReport, Part, WriteError, Writer, remember};
+use crate::backoff::Backoff;
 use crate::event::{Cursor, EventBody, SourceItem};
-use crate::jetstream::backoff::Backoff;
 
 /// The `indexer_dropped_total` reason of an event the database would not store.
 pub const DATABASE_REJECTED: &str = "database_rejected";

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::WriteError;
 use super::failure::Failure;
-use crate::jetstream::backoff::Backoff;
+use crate::backoff::Backoff;
 
 /// First wait after a transient failure; doubles per failure in a row.
 pub const RETRY_BASE: Duration = Duration::from_millis(100);

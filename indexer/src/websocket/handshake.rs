@@ -1,4 +1,4 @@
-//! The websocket handshake both stream clients (Jetstream, firehose) share: a time limit, the
+//! The websocket handshake of every stream source: a time limit, the
 //! message size limit, and an error that says what the server did when it did not upgrade (an
 //! HTTP status instead of `101 Switching Protocols`, or no answer at all), naming the URL
 //! without credentials or query.
@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use crate::jetstream::config::redact;
+use super::redact;
 
 /// An open websocket to a stream.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
