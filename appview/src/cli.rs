@@ -39,35 +39,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             options.check().map_err(anyhow::Error::msg)?;
             let pool = crate::db::connect(&url, &options).await.context("connecting to the database")?;
             let shutdown = CancellationToken::new();
-            tokio::spawn(cancel_on_signal(shutdown.clone()));
+            tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
             crate::serve(AppState::new(pool, *options), shutdown).await.context("serving HTTP")?;
         }
     }
     Ok(())
-}
-
-/// Cancels `token` on SIGINT or SIGTERM.
-pub async fn cancel_on_signal(token: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                token.cancel();
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
-    token.cancel();
 }
 
 #[cfg(test)]

@@ -10,13 +10,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // One TLS crypto provider for the whole process (wss:// Jetstream, https identity lookups).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    plyr_store::process::init();
     if let Err(err) = tikv_jemalloc_ctl::background_thread::write(true) {
         eprintln!("jemalloc background purging is off: {err}");
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
     plyr_appview::cli::run(plyr_appview::cli::Cli::parse()).await
 }

@@ -62,7 +62,7 @@ pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
     match cli.command {
         Command::Migrate => {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
@@ -253,25 +253,6 @@ pub async fn replay_file(
         "replay finished"
     );
     Ok(())
-}
-
-/// Cancels `token` on SIGINT or SIGTERM.
-pub async fn cancel_on_signal(token: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            token.cancel();
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutdown requested");
-    token.cancel();
 }
 
 #[cfg(test)]

@@ -9,10 +9,6 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // One TLS crypto provider for the whole process (wss:// Jetstream, https identity lookups).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    plyr_store::process::init();
     plyr_indexer::cli::run(plyr_indexer::cli::Cli::parse()).await
 }

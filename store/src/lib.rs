@@ -5,12 +5,14 @@
 //!   server on 127.0.0.1:5432, else a private cluster started under a data folder.
 //! - [`changes`]: the change-notification contract between the writers and the AppViews.
 //! - [`telemetry`]: the Prometheus recorder both services install.
+//! - [`process`]: process setup every binary shares (TLS provider, logging, signals).
 //! - [`testkit`] (feature `testkit`): a fresh, migrated database per test, dropped afterwards.
 
 pub mod changes;
 mod cluster;
 mod locate;
 mod pool;
+pub mod process;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -37,11 +37,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // One TLS crypto provider for the whole process (wss:// Jetstream, https identity lookups).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    plyr_store::process::init();
     let args = Args::parse();
 
     let located = plyr_store::locate(args.database_url.as_deref(), &args.data_dir, "plyr")
@@ -58,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let pool = plyr_appview::db::connect(&located.url, &args.appview).await.context("connecting")?;
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(plyr_appview::cli::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
     let indexer_pool =
         plyr_store::connect(&located.url, args.indexer.db_connections).await.context("connecting")?;
     let indexer = {

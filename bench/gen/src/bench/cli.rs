@@ -201,7 +201,7 @@ fn pds(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
             super::pds::serve(dir, listen).await.with_context(|| format!("serving {}", dir.display()))?;
         println!("url={} repos={}", server.url, server.repos);
         let stop = server.stop.clone();
-        tokio::spawn(plyr_indexer::cli::cancel_on_signal(stop));
+        tokio::spawn(plyr_store::process::cancel_on_signal(stop));
         server.task.await.context("server task")?.context("serving")?;
         Ok(())
     })
