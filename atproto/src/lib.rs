@@ -32,3 +32,16 @@ pub use ipld_core::ipld::Ipld;
 pub use lexicon::{Catalog, LexiconDoc, LexiconError, RecordKeyType};
 pub use syntax::{Format, SyntaxError};
 pub use validate::{MAX_VIOLATIONS, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
+
+/// Cuts an untrusted value to at most 64 bytes (on a char boundary) so that errors stay loggable.
+pub(crate) fn clip(value: &str) -> String {
+    const MAX: usize = 64;
+    if value.len() <= MAX {
+        return value.to_owned();
+    }
+    let mut end = MAX;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &value[..end])
+}

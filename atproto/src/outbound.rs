@@ -78,7 +78,7 @@ impl NetworkPolicy {
         match url.scheme() {
             "https" => {}
             "http" if self.allow_test_network => {}
-            other => return Err(Refusal::Scheme(crate::identity::clip(other))),
+            other => return Err(Refusal::Scheme(crate::clip(other))),
         }
         if !url.has_host() {
             return Err(Refusal::NotDomain(String::new()));
@@ -94,7 +94,7 @@ impl NetworkPolicy {
         }
         match url.host() {
             Some(url::Host::Domain(name)) if is_public_name(name) => Ok(()),
-            Some(url::Host::Domain(name)) => Err(Refusal::NotPublic(crate::identity::clip(name))),
+            Some(url::Host::Domain(name)) => Err(Refusal::NotPublic(crate::clip(name))),
             other => Err(Refusal::NotDomain(other.map(|h| h.to_string()).unwrap_or_default())),
         }
     }
@@ -210,7 +210,7 @@ impl Resolve for PublicDns {
             let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
             let public: Vec<SocketAddr> = resolved.filter(|addr| is_public_ip(addr.ip())).collect();
             if public.is_empty() {
-                return Err(Box::new(NoPublicAddress(crate::identity::clip(&host))) as _);
+                return Err(Box::new(NoPublicAddress(crate::clip(&host))) as _);
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })

@@ -16,7 +16,6 @@ use crate::firehose::{self, FirehoseConfig, SyncVerifier, VerifierConfig};
 use crate::jetstream::{self, JetstreamConfig};
 use crate::pipeline::{self, BatchConfig};
 use crate::write::Writer;
-use crate::write::rules::TrustedOrigins;
 
 /// The plyr indexer: ingest fm.plyr records from the network into PostgreSQL.
 #[derive(Debug, Parser)]
@@ -89,19 +88,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
-    let trusted = TrustedOrigins::new(&options.trusted_audio_origins);
-    let writer = Writer::new(pool, trusted).context("loading the lexicons")?;
-    Ok(Arc::new(writer.with_max_record_bytes(options.max_record_bytes)))
-}
-
-pub(crate) fn identity_config(options: &IndexerOptions) -> plyr_atproto::identity::IdentityConfig {
-    plyr_atproto::identity::IdentityConfig {
-        plc_url: options.plc_url.clone(),
-        handle_pds: options.handle_pds.clone(),
-        network: plyr_atproto::outbound::NetworkPolicy::new(options.allow_test_network),
-        ..Default::default()
-    }
+fn writer(pool: PgPool, options: &IndexerOptions) -> anyhow::Result<Arc<Writer>> {
+    Ok(Arc::new(options.writer(pool).context("loading the lexicons")?))
 }
 
 fn batch_config(options: &IndexerOptions) -> BatchConfig {
@@ -130,7 +118,7 @@ pub async fn run_live(
         });
     }
     if options.resolve_identities {
-        let resolver = plyr_atproto::identity::IdentityResolver::new(identity_config(options))
+        let resolver = plyr_atproto::identity::IdentityResolver::new(options.identity_config())
             .context("building the identity resolver")?;
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
@@ -214,7 +202,7 @@ async fn firehose_source(
             None => tracing::info!(%source, "no stored firehose cursor: starting live"),
         }
     }
-    let keys = plyr_atproto::identity::IdentityResolver::new(identity_config(options))
+    let keys = plyr_atproto::identity::IdentityResolver::new(options.identity_config())
         .context("building the identity resolver")?;
     let verifier_config = VerifierConfig {
         legacy_commits: options.firehose_legacy_commits,

@@ -158,6 +158,22 @@ impl Default for BackfillOptions {
 }
 
 impl IndexerOptions {
+    /// The writer these options describe: `--trusted-audio-origins`, `--max-record-bytes`.
+    pub fn writer(&self, pool: sqlx::PgPool) -> Result<crate::write::Writer, crate::write::WriteError> {
+        let trusted = crate::write::rules::TrustedOrigins::new(&self.trusted_audio_origins);
+        Ok(crate::write::Writer::new(pool, trusted)?.with_max_record_bytes(self.max_record_bytes))
+    }
+
+    /// How DIDs and handles are resolved: `--plc-url`, `--handle-pds`, `--allow-test-network`.
+    pub fn identity_config(&self) -> plyr_atproto::identity::IdentityConfig {
+        plyr_atproto::identity::IdentityConfig {
+            plc_url: self.plc_url.clone(),
+            handle_pds: self.handle_pds.clone(),
+            network: plyr_atproto::outbound::NetworkPolicy::new(self.allow_test_network),
+            ..Default::default()
+        }
+    }
+
     /// The backfill settings: `--batch-size` events per transaction, `--write-partitions`
     /// transactions at once, records over `--max-record-bytes` dropped undecoded, PDS hosts as
     /// `--allow-test-network` allows.

@@ -7,8 +7,9 @@
 
 use serde::Deserialize;
 
+use super::IdentityError;
 use super::key::{Curve, SigningKey};
-use super::{IdentityError, clip};
+use crate::clip;
 use crate::syntax::is_valid_handle;
 
 /// Fragment of the verification method holding the atproto signing key.

@@ -19,8 +19,9 @@ use hickory_resolver::proto::rr::RData;
 use reqwest::{Client, Url};
 use serde::Deserialize;
 
+use super::IdentityError;
 use super::http::{Fetched, error_chain, get_limited};
-use super::{IdentityError, clip};
+use crate::clip;
 use crate::syntax::is_valid_did;
 
 /// Largest `/.well-known/atproto-did` or `resolveHandle` body read (a DID is at most 2 KiB).

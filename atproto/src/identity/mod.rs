@@ -119,16 +119,3 @@ pub enum IdentityError {
     #[error("invalid identity configuration: {0}")]
     Config(String),
 }
-
-/// Cuts an untrusted value to at most 64 bytes (on a char boundary) so that errors stay loggable.
-pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 64;
-    if value.len() <= MAX {
-        return value.to_owned();
-    }
-    let mut end = MAX;
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &value[..end])
-}

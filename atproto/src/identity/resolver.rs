@@ -30,7 +30,8 @@ use tokio::sync::Semaphore;
 
 use super::handle::{DnsHttpsHandleResolver, HandleResolver, PdsHandleResolver};
 use super::http::{self, Fetched, get_limited};
-use super::{DidDocument, Identity, IdentityError, clip};
+use super::{DidDocument, Identity, IdentityError};
+use crate::clip;
 use crate::outbound::NetworkPolicy;
 use crate::syntax::{is_valid_did, is_valid_handle};
 

@@ -46,7 +46,8 @@ use moka::future::Cache;
 pub use error::ServiceAuthError;
 pub use keys::{IssuerKeys, KeyFuture};
 
-use crate::identity::{SigningKey, clip};
+use crate::clip;
+use crate::identity::SigningKey;
 use crate::signature::{CompactSignature, SignatureError};
 use crate::syntax::is_valid_did;
 use replay::ReplayCache;

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer};
 
 use super::ServiceAuthError;
+use crate::clip;
 use crate::identity::Curve;
-use crate::identity::clip;
 
 /// Longest token read; a PDS's service token is about 450 bytes.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;

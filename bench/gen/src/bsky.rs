@@ -6,9 +6,10 @@
 use ipld_core::ipld::Ipld;
 
 use crate::GenError;
+use crate::frames::cbor;
 use crate::frames::ipld_map;
 use crate::rng::Rng;
-use crate::signing::{cbor, cid_of};
+use crate::signing::cid_of;
 use crate::words;
 
 /// Collection NSIDs.

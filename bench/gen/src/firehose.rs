@@ -17,12 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::bsky::{self, OtherOp, Subject};
+use crate::frames::cbor;
 use crate::frames::{self, write_frame};
 use crate::ids::{datetime, plc_did, tid};
 use crate::keys::KeyFile;
 use crate::network::Stamped;
 use crate::rng::{PowerLaw, Rng};
-use crate::signing::{Signer, SigningRepo, Write, cbor};
+use crate::signing::{Signer, SigningRepo, Write};
 use crate::summary::OpCounts;
 use crate::wire::{Body, Operation};
 use crate::{GenError, Network, NetworkParams};

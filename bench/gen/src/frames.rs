@@ -8,10 +8,14 @@ use std::io::{Read, Write};
 use ipld_core::ipld::Ipld;
 
 use crate::GenError;
-use crate::signing::cbor;
 
 /// Largest message the frames file may hold (the sync 1.1 frame limit).
 pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
+
+/// DAG-CBOR bytes of `value`.
+pub fn cbor(value: &Ipld) -> Result<Vec<u8>, GenError> {
+    serde_ipld_dagcbor::to_vec(value).map_err(|e| GenError::Repo(format!("encoding DAG-CBOR: {e}")))
+}
 
 /// An IPLD map from `(key, value)` pairs.
 pub fn ipld_map<const N: usize>(entries: [(&str, Ipld); N]) -> Ipld {

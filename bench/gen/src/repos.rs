@@ -15,10 +15,11 @@ use std::fmt;
 use std::path::Path;
 
 use crate::bsky::{self, Subject};
+use crate::frames::cbor;
 use crate::ids::{datetime, tid};
 use crate::keys::KeyFile;
 use crate::rng::Rng;
-use crate::signing::{Signer, cbor, repo_car};
+use crate::signing::{Signer, repo_car};
 use crate::wire::{Body, Operation};
 use crate::{GenError, Network, NetworkParams};
 

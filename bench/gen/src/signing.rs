@@ -24,7 +24,7 @@ use k256::ecdsa::signature::Signer as _;
 use plyr_atproto::identity::{Curve, SigningKey};
 
 use crate::GenError;
-use crate::frames::{frame, ipld_map};
+use crate::frames::{cbor, frame, ipld_map};
 use crate::rng::Rng;
 
 /// One write of a commit: `key` is `collection/rkey`, `record` the record's DAG-CBOR bytes.
@@ -95,11 +95,6 @@ impl Signer {
         let block = cbor(&Ipld::Map(commit))?;
         Ok((cid_of(&block), block))
     }
-}
-
-/// DAG-CBOR bytes of `value`.
-pub fn cbor(value: &Ipld) -> Result<Vec<u8>, GenError> {
-    serde_ipld_dagcbor::to_vec(value).map_err(|e| GenError::Repo(format!("encoding DAG-CBOR: {e}")))
 }
 
 /// The CID of a DAG-CBOR block (CIDv1, sha2-256).

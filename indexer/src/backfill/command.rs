@@ -59,9 +59,9 @@ pub struct BackfillArgs {
 /// Runs `indexer backfill` against `pool`.
 pub async fn run(pool: PgPool, args: &BackfillArgs, shutdown: CancellationToken) -> anyhow::Result<Summary> {
     let options = &args.options;
-    let writer = crate::cli::writer(pool.clone(), options)?;
-    let resolver = IdentityResolver::new(crate::cli::identity_config(options))
-        .context("building the identity resolver")?;
+    let writer = Arc::new(options.writer(pool.clone()).context("loading the lexicons")?);
+    let resolver =
+        IdentityResolver::new(options.identity_config()).context("building the identity resolver")?;
     let backfiller = Backfiller::new(writer, resolver.clone(), options.backfill_config())?;
     let dids = select(&pool, args, &backfiller).await?;
     anyhow::ensure!(
@@ -151,8 +151,8 @@ pub fn spawn_worker(
     if !options.backfill.auto_backfill {
         return Ok(None);
     }
-    let resolver = IdentityResolver::new(crate::cli::identity_config(options))
-        .context("building the identity resolver")?;
+    let resolver =
+        IdentityResolver::new(options.identity_config()).context("building the identity resolver")?;
     let backfiller = Backfiller::new(writer, resolver, options.backfill_config())?;
     Ok(Some(tokio::spawn(async move { backfiller.run_queue(Default::default(), shutdown).await })))
 }

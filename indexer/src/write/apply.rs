@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::collections::{self, Row, Run};
+use super::collections::{Change, StoredItems};
 use super::deltas::Deltas;
-use super::plan::{Change, StoredItems};
 use crate::db::{Tx, actors, guard};
 use plyr_store::changes::Touched;
 

@@ -9,29 +9,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::collections::{self, Collection, Origin, Row};
+use super::collections::{self, Change, Collection, Origin, Row, StoredItems};
 use super::validate::RecordCheck;
 use crate::db::Meta;
 use crate::db::guard::GuardRow;
-use crate::db::lists::StoredItem;
 use crate::event::{Action, Record, RecordOp};
 use crate::write::rules::TrustedOrigins;
-
-/// The net change to one record.
-#[derive(Debug)]
-pub struct Change {
-    pub collection: &'static str,
-    pub meta: Meta,
-    /// Whether the record was live (indexed) before this run.
-    pub was_live: bool,
-    /// Whether the record had a tombstone before this run.
-    pub was_buried: bool,
-    /// Time of the first operation on this record that the run applied (an actor's first
-    /// sighting must not depend on how events were batched).
-    pub first_at: DateTime<Utc>,
-    /// Its state after the run: a row, or gone (deleted, or its newest version is invalid).
-    pub after: Option<Row>,
-}
 
 /// One operation to fold, with the event's DID and time.
 #[derive(Debug)]
@@ -94,9 +77,6 @@ pub struct FoldReport {
     /// (uri, reason, detail) of dropped records.
     pub dropped: Vec<(String, &'static str, String)>,
 }
-
-/// The stored items of the lists a run touches.
-pub type StoredItems = [StoredItem];
 
 /// Folds `ops` against the guard rows into the net change per URI, in first-seen order.
 ///

@@ -4,39 +4,14 @@
 //! JSON the generated types came from.
 
 use ipld_core::ipld::Ipld;
-use plyr_atproto::{Catalog, LexiconDoc, LexiconError, Unstorable, Violations};
+use plyr_atproto::{Catalog, LexiconDoc, LexiconError};
 
-use super::collections;
-
-/// Why a record was dropped before reaching the database.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Invalid {
-    /// It cannot be stored whatever its lexicon says (a U+0000 in a string).
-    #[error("not storable: {0}")]
-    Unstorable(Unstorable),
-    /// It violates its lexicon; every violation with its path.
-    #[error("{0}")]
-    Lexicon(Violations),
-    /// An `app.bsky.actor.profile` whose fields we read are not what they must be.
-    #[error("bsky profile: {0}")]
-    BskyProfile(&'static str),
-}
+use super::collections::{self, Invalid};
 
 /// Checks records against the lexicons of the collections we index.
 #[derive(Debug)]
 pub struct RecordCheck {
     catalog: Catalog,
-}
-
-impl Invalid {
-    /// The `reason` label of `indexer_dropped_total`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Unstorable(why) => why.reason(),
-            Self::Lexicon(_) => "invalid_record",
-            Self::BskyProfile(_) => "invalid_bsky_profile",
-        }
-    }
 }
 
 impl RecordCheck {

@@ -6,13 +6,13 @@ use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_atproto::Catalog;
 
+use super::Invalid;
 use super::{Collection, Origin, Reject, Row, Run, is_self};
 use crate::db::Tx;
 use crate::db::profiles::{self, BskyProfileRow};
 use crate::write::deltas::Deltas;
 use crate::write::fields::{self, Fields};
 use crate::write::rules::TrustedOrigins;
-use crate::write::validate::Invalid;
 
 pub const NSID: &str = "app.bsky.actor.profile";
 

@@ -19,19 +19,61 @@ pub mod track;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
-use plyr_atproto::Catalog;
+use plyr_atproto::{Catalog, Unstorable, Violations};
 
 use super::deltas::Deltas;
 use super::fields::{self, Fields};
-use super::plan::{Change, StoredItems};
 use super::rules::TrustedOrigins;
-use super::validate::Invalid;
 use crate::db::comments::CommentRow;
 use crate::db::likes::LikeRow;
-use crate::db::lists::ListRow;
+use crate::db::lists::{ListRow, StoredItem};
 use crate::db::profiles::{BskyProfileRow, PlyrProfileRow};
 use crate::db::tracks::TrackRow;
 use crate::db::{Meta, Tx};
+
+/// The net change to one record.
+#[derive(Debug)]
+pub struct Change {
+    pub collection: &'static str,
+    pub meta: Meta,
+    /// Whether the record was live (indexed) before this run.
+    pub was_live: bool,
+    /// Whether the record had a tombstone before this run.
+    pub was_buried: bool,
+    /// Time of the first operation on this record that the run applied (an actor's first
+    /// sighting must not depend on how events were batched).
+    pub first_at: DateTime<Utc>,
+    /// Its state after the run: a row, or gone (deleted, or its newest version is invalid).
+    pub after: Option<Row>,
+}
+
+/// The stored items of the lists a run touches.
+pub type StoredItems = [StoredItem];
+
+/// Why a record was dropped before reaching the database.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Invalid {
+    /// It cannot be stored whatever its lexicon says (a U+0000 in a string).
+    #[error("not storable: {0}")]
+    Unstorable(Unstorable),
+    /// It violates its lexicon; every violation with its path.
+    #[error("{0}")]
+    Lexicon(Violations),
+    /// An `app.bsky.actor.profile` whose fields we read are not what they must be.
+    #[error("bsky profile: {0}")]
+    BskyProfile(&'static str),
+}
+
+impl Invalid {
+    /// The `reason` label of `indexer_dropped_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Unstorable(why) => why.reason(),
+            Self::Lexicon(_) => "invalid_record",
+            Self::BskyProfile(_) => "invalid_bsky_profile",
+        }
+    }
+}
 
 /// One record collection on the write side.
 pub trait Collection: Sync {
