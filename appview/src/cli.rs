@@ -54,4 +54,23 @@ mod tests {
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// A mistyped URL, origin or DID stops `serve` at startup, naming the flag and the value.
+    #[test]
+    fn bad_urls_origins_and_dids_are_refused_when_parsed() {
+        use clap::Parser;
+        let serve = |flag: &str, value: &str| super::Cli::try_parse_from(["appview", "serve", flag, value]);
+        assert!(serve("--service-did", "did:web:api.plyr.fm").is_ok());
+        for (flag, value) in [
+            ("--public-url", "api.plyr.fm"),
+            ("--service-did", "api.plyr.fm"),
+            ("--appview-plc-url", "ftp://plc.example"),
+            ("--avatar-cdn", "cdn.example/img"),
+            ("--cors-origins", "https://plyr.fm/app"),
+            ("--frontend-url", "plyr.fm"),
+        ] {
+            let err = serve(flag, value).expect_err(flag).to_string();
+            assert!(err.contains(flag) && err.contains(value), "{flag}: {err}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! AppView configuration: parsed once at startup from flags and environment variables.
+//! AppView configuration: parsed once at startup from flags and environment variables; every
+//! URL, origin and DID is checked as it is parsed (`plyr_atproto::settings`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -13,12 +14,12 @@ pub struct AppviewOptions {
 
     /// Public base URL of this AppView (used in did.json and in links it hands out).
     /// Defaults to http://<listen address>.
-    #[arg(long, env = "PLYR_PUBLIC_URL")]
+    #[arg(long, env = "PLYR_PUBLIC_URL", value_parser = plyr_atproto::settings::http_url)]
     pub public_url: Option<String>,
 
     /// The service's DID (the `aud` of service tokens, the `id` of /.well-known/did.json).
     /// Defaults to did:web of the public URL's host (a port is written %3A<port>).
-    #[arg(long, env = "PLYR_SERVICE_DID")]
+    #[arg(long, env = "PLYR_SERVICE_DID", value_parser = plyr_atproto::settings::did)]
     pub service_did: Option<String>,
 
     /// PLC directory used to resolve the issuers of service tokens.
@@ -26,7 +27,8 @@ pub struct AppviewOptions {
         id = "appview_plc_url",
         long = "appview-plc-url",
         env = "PLYR_PLC_URL",
-        default_value = "https://plc.directory"
+        default_value = "https://plc.directory",
+        value_parser = plyr_atproto::settings::http_url
     )]
     pub plc_url: String,
 
@@ -47,17 +49,17 @@ pub struct AppviewOptions {
 
     /// Base URL of avatar images (`<base>/<did>/<cid>@jpeg`); empty serves avatars from the
     /// account's PDS (`getBlob`).
-    #[arg(long, env = "PLYR_AVATAR_CDN", default_value = "https://cdn.bsky.app/img/avatar/plain")]
+    #[arg(long, env = "PLYR_AVATAR_CDN", default_value = "https://cdn.bsky.app/img/avatar/plain", value_parser = plyr_atproto::settings::http_url_or_empty)]
     pub avatar_cdn: String,
 
     /// Browser origins allowed to call with credentials (the plyr.fm web frontend), comma-separated.
     /// Any origin may call without credentials.
-    #[arg(long, env = "PLYR_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "PLYR_CORS_ORIGINS", value_delimiter = ',', value_parser = plyr_atproto::settings::origin)]
     pub cors_origins: Vec<String>,
 
     /// Base URL of the plyr.fm web frontend that links handed out by the REST surface, oEmbed
     /// and `parts.page.mention.search` point to (`<base>/track/<id>`, `<base>/u/<handle>`, ...).
-    #[arg(long, env = "PLYR_FRONTEND_URL", default_value = "https://plyr.fm")]
+    #[arg(long, env = "PLYR_FRONTEND_URL", default_value = "https://plyr.fm", value_parser = plyr_atproto::settings::http_url)]
     pub frontend_url: String,
 
     /// Most tracks and actors kept in each in-process cache.

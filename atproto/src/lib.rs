@@ -8,6 +8,7 @@
 //! - [`service_auth`]: verifying the inter-service JWTs a PDS sends when it proxies a call.
 //! - [`outbound`]: which hosts URLs from the network may name (fetches and redirects).
 //! - [`repo`]: repositories as the firehose and `getRepo` carry them: CAR, signed commit, MST.
+//! - [`settings`]: startup checks of the URLs, origins and DIDs an operator configures.
 //! - [`signature`]: the one ECDSA check (compact, low-S) behind commits and service tokens.
 //!
 //! The indexer's hot path is: [`record_from_json`] (Jetstream) or [`record_from_cbor`]
@@ -20,6 +21,7 @@ pub mod lexicon;
 pub mod outbound;
 pub mod repo;
 pub mod service_auth;
+pub mod settings;
 pub mod signature;
 pub mod syntax;
 pub mod validate;

@@ -251,4 +251,25 @@ mod tests {
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// A mistyped URL, origin or DID stops the indexer at startup, naming the flag and the value.
+    #[test]
+    fn bad_urls_origins_and_dids_are_refused_when_parsed() {
+        use clap::Parser;
+        let parse = |args: &[&str]| super::Cli::try_parse_from([&["indexer"], args].concat());
+        assert!(parse(&["run", "--firehose", "wss://bsky.network"]).is_ok());
+        for args in [
+            ["run", "--jetstream", "https://jetstream.example"],
+            ["run", "--firehose", "bsky.network"],
+            ["run", "--trusted-audio-origin", "https://audio.plyr.fm/files"],
+            ["run", "--plc-url", "plc.directory"],
+            ["run", "--handle-pds", "ws://pds.example"],
+            ["backfill", "--did", "alice.example"],
+            ["backfill", "--relay", "relay.example"],
+            ["backfill", "--pds", "ftp://pds.example"],
+        ] {
+            let err = parse(&args).expect_err(args[1]).to_string();
+            assert!(err.contains(args[1]) && err.contains(args[2]), "{args:?}: {err}");
+        }
+    }
 }

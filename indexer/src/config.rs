@@ -1,4 +1,5 @@
-//! Indexer configuration: parsed once at startup from flags and environment variables.
+//! Indexer configuration: parsed once at startup from flags and environment variables; every
+//! URL and origin is checked as it is parsed (`plyr_atproto::settings`).
 
 use std::net::SocketAddr;
 
@@ -21,7 +22,7 @@ pub struct IndexerOptions {
     /// (`.../subscribe`, `.../xrpc/network.bsky.jetstream.subscribeEvents`; the protocol flag
     /// decides the endpoint); repeat the flag or separate with commas.
     #[arg(long = "jetstream", env = "PLYR_JETSTREAM", value_delimiter = ',',
-          default_values_t = DEFAULT_JETSTREAMS.iter().map(|s| s.to_string()))]
+          default_values_t = DEFAULT_JETSTREAMS.iter().map(|s| s.to_string()), value_parser = plyr_atproto::settings::websocket_url)]
     pub jetstreams: Vec<String>,
 
     /// Jetstream wire protocol: v2 (subscribeEvents, seq cursors) or v1 (/subscribe, time_us cursors).
@@ -32,7 +33,7 @@ pub struct IndexerOptions {
     /// of Jetstream: base URLs (ws:// or wss://) or the full `.../xrpc/com.atproto.sync.subscribeRepos`
     /// URLs, each followed on its own; repeat the flag or separate with commas. Commits are verified (signature, rev order, MST proof against
     /// prevData) and each host's seq is stored as the cursor `firehose:<host>`.
-    #[arg(long = "firehose", env = "PLYR_FIREHOSE", value_delimiter = ',')]
+    #[arg(long = "firehose", env = "PLYR_FIREHOSE", value_delimiter = ',', value_parser = plyr_atproto::settings::websocket_url)]
     pub firehose: Vec<String>,
 
     /// Accept firehose commits without prevData (PDSes older than sync 1.1) once their signature
@@ -45,7 +46,8 @@ pub struct IndexerOptions {
         long = "trusted-audio-origin",
         env = "PLYR_TRUSTED_AUDIO_ORIGINS",
         value_delimiter = ',',
-        default_value = "https://audio.plyr.fm"
+        default_value = "https://audio.plyr.fm",
+        value_parser = plyr_atproto::settings::origin
     )]
     pub trusted_audio_origins: Vec<String>,
 
@@ -82,7 +84,7 @@ pub struct IndexerOptions {
     pub write_partitions: u16,
 
     /// PLC directory used to resolve did:plc identities.
-    #[arg(long, env = "PLYR_PLC_URL", default_value = "https://plc.directory")]
+    #[arg(long, env = "PLYR_PLC_URL", default_value = "https://plc.directory", value_parser = plyr_atproto::settings::http_url)]
     pub plc_url: String,
 
     /// Allow a test network: `did:web` DIDs and PDS endpoints on loopback or private addresses,
@@ -97,7 +99,7 @@ pub struct IndexerOptions {
 
     /// Resolve handles by asking this PDS (com.atproto.identity.resolveHandle) instead of DNS and
     /// HTTPS: for test networks whose handles resolve nowhere else.
-    #[arg(long, env = "PLYR_HANDLE_PDS")]
+    #[arg(long, env = "PLYR_HANDLE_PDS", value_parser = plyr_atproto::settings::http_url)]
     pub handle_pds: Option<String>,
 
     /// Where the indexer serves /metrics and /health; an empty value turns them off.

@@ -26,7 +26,7 @@ const MAX_QUEUED: i64 = 10_000_000;
 #[derive(Debug, Clone, Args)]
 pub struct BackfillArgs {
     /// Backfill these repos (repeat the flag or separate with commas).
-    #[arg(long = "did", value_delimiter = ',')]
+    #[arg(long = "did", value_delimiter = ',', value_parser = plyr_atproto::settings::did)]
     pub dids: Vec<String>,
 
     /// Also backfill every repo the relay lists for an fm.plyr collection and every repo
@@ -36,12 +36,12 @@ pub struct BackfillArgs {
 
     /// Discover repos with com.atproto.sync.listReposByCollection on this relay (with --all and
     /// no --relay or --pds: https://relay1.us-east.bsky.network).
-    #[arg(long, env = "PLYR_BACKFILL_RELAY")]
+    #[arg(long, env = "PLYR_BACKFILL_RELAY", value_parser = plyr_atproto::settings::http_url)]
     pub relay: Option<String>,
 
     /// Discover the active repos of these PDSes with com.atproto.sync.listRepos (for hosts that
     /// serve no listReposByCollection, such as a lone PDS).
-    #[arg(long = "pds", value_delimiter = ',')]
+    #[arg(long = "pds", value_delimiter = ',', value_parser = plyr_atproto::settings::http_url)]
     pub pds: Vec<String>,
 
     /// Backfill repos already done again (by default a restarted backfill skips them).
