@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod hydrate;
+pub mod mention;
 pub mod params;
 pub mod ranking;
 pub mod response_cache;

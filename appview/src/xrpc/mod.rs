@@ -110,7 +110,7 @@ async fn handle(
 ) -> Result<Response, XrpcError> {
     if nsid == "parts.page.mention.search" {
         // Leaflet's mention lookup: not one of our lexicons, anonymous, parameters checked there.
-        return crate::rest::search::mention(state, query).await;
+        return crate::mention::search_mentions(state, query).await;
     }
     if !params::is_known_query(nsid) {
         return Err(unknown_method(nsid));
