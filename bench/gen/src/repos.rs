@@ -149,15 +149,20 @@ pub async fn generate(params: &ReposParams, dir: &Path) -> Result<ReposSummary, 
     Ok(summary)
 }
 
-/// Runs the plyr network to its end and keeps each account's live records.
-fn fold(params: &ReposParams) -> Result<Vec<Folded>, GenError> {
+/// The plyr network whose final state the repos of `params` hold: its Jetstream stream
+/// (`jetstream_lines`) ends where the repos are.
+pub fn network_params(params: &ReposParams) -> NetworkParams {
     let artists = (params.repos / 6).max(1);
-    let network_params = NetworkParams {
+    NetworkParams {
         artists,
         listeners: params.repos.saturating_sub(artists).max(1),
         ..NetworkParams::new(params.seed, params.repos * EVENTS_PER_ACCOUNT)
-    };
-    let mut network = Network::new(network_params)?;
+    }
+}
+
+/// Runs the plyr network to its end and keeps each account's live records.
+fn fold(params: &ReposParams) -> Result<Vec<Folded>, GenError> {
+    let mut network = Network::new(network_params(params))?;
     let mut accounts: Vec<Folded> =
         network.dids().map(|did| Folded { did: did.to_owned(), ..Folded::default() }).collect();
     while let Some(event) = network.next_event_stamped() {
