@@ -1,9 +1,11 @@
 //! Hydration: given the keys a skeleton produced, load everything their views need in a few
-//! batched queries (never one per item) into maps, then apply the visibility rules.
+//! batched queries (never one per item), then apply the visibility [`rules`] once, at the end of
+//! each load.
 //!
-//! A [`Hydration`] distinguishes "looked up and missing" (the key is in `asked_*` but not in
-//! the map) from "never asked" (neither), so presentation can tell an unindexed subject from a
-//! bug.
+//! A [`Hydration`] holds only what the viewer may see: its accessors answer `None` for a hidden
+//! track, list or actor exactly as for one that is not indexed, and [`Hydrator::records`] hands
+//! back only the visible rows among those it is given. The one way to hidden rows says so in its
+//! name: [`Hydration::features_including_hidden`], a visible track's credits.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,8 +13,11 @@ use std::sync::Arc;
 use crate::AppState;
 use crate::db::actors::ActorRow;
 use crate::db::lists::ListRow;
+use crate::db::rest::ActivityRow;
+use crate::db::social::{CommentRow, LikeRow};
 use crate::db::tracks::TrackRow;
 use crate::db::{lists, social};
+use crate::rules::Facts;
 
 /// Why a hydration failed: only the database can fail one. Each HTTP edge turns it into its own
 /// error (`XrpcError`, `RestError`) through the same database-failure classification.
@@ -20,9 +25,10 @@ use crate::db::{lists, social};
 #[error(transparent)]
 pub struct HydrateError(#[from] pub sqlx::Error);
 
-/// Everything loaded for one response.
+/// Rows loaded for one response, before the rules: what each load fills, and what a caller that
+/// already holds rows (a fuzz target, a test) hands to [`Hydration::absorb`].
 #[derive(Debug, Default)]
-pub struct Hydration {
+pub struct Found {
     pub tracks: HashMap<String, Arc<TrackRow>>,
     pub actors: HashMap<String, Arc<ActorRow>>,
     pub lists: HashMap<String, ListRow>,
@@ -30,17 +36,128 @@ pub struct Hydration {
     pub viewer_likes: HashMap<String, String>,
     /// Record URIs and DIDs carrying a label the operator hides.
     pub labeled: HashSet<String>,
-    /// Whether the request had a viewer (viewer state is present only then).
-    pub has_viewer: bool,
+}
+
+/// Everything loaded for one response that the viewer may see.
+#[derive(Debug, Default)]
+pub struct Hydration {
+    tracks: HashMap<String, Arc<TrackRow>>,
+    lists: HashMap<String, ListRow>,
+    actors: HashMap<String, Arc<ActorRow>>,
+    /// Actors the rules hide, kept only to credit them where a visible track features them.
+    hidden_actors: HashMap<String, Arc<ActorRow>>,
+    viewer_likes: HashMap<String, String>,
+    has_viewer: bool,
 }
 
 impl Hydration {
+    /// An empty hydration; `has_viewer` says whether the request had a viewer (viewer state is
+    /// presented only then).
+    pub fn new(has_viewer: bool) -> Self {
+        Hydration { has_viewer, ..Hydration::default() }
+    }
+
+    /// Adds what one load found, keeping what the rules let through. The load must hold the
+    /// authors of its tracks and lists and the labels on all of them, as every load here does.
+    pub fn absorb(&mut self, found: Found, hidden_labels: &[String]) {
+        let Found { tracks, actors, lists, viewer_likes, labeled } = found;
+        let facts = Facts { actors: &actors, labeled: &labeled, hidden_labels };
+        self.tracks.extend(tracks.into_iter().filter(|(_, t)| facts.track_visible(t)));
+        self.lists.extend(lists.into_iter().filter(|(_, l)| facts.record_visible(&l.did, &l.uri)));
+        let hidden: HashSet<String> = actors.keys().filter(|d| !facts.actor_visible(d)).cloned().collect();
+        for (did, a) in actors {
+            if hidden.contains(&did) {
+                self.actors.remove(&did);
+                self.hidden_actors.insert(did, a);
+            } else {
+                self.hidden_actors.remove(&did);
+                self.actors.insert(did, a);
+            }
+        }
+        self.viewer_likes.extend(viewer_likes.into_iter().filter(|(t, _)| self.tracks.contains_key(t)));
+    }
+
+    /// Keeps the `rows` the rules let through with `found`'s facts, then absorbs `found`.
+    fn absorb_records<R: Record>(
+        &mut self,
+        mut rows: Vec<R>,
+        found: Found,
+        hidden_labels: &[String],
+    ) -> Vec<R> {
+        let facts = Facts { actors: &found.actors, labeled: &found.labeled, hidden_labels };
+        rows.retain(|r| facts.record_visible(r.did(), r.uri()));
+        self.absorb(found, hidden_labels);
+        rows
+    }
+
+    /// The actor `did`, if indexed and visible.
     pub fn actor(&self, did: &str) -> Option<&ActorRow> {
         self.actors.get(did).map(Arc::as_ref)
     }
 
+    /// The track at `uri`, if indexed and visible.
     pub fn track(&self, uri: &str) -> Option<&TrackRow> {
         self.tracks.get(uri).map(Arc::as_ref)
+    }
+
+    /// The list at `uri`, if indexed and visible.
+    pub fn list(&self, uri: &str) -> Option<&ListRow> {
+        self.lists.get(uri)
+    }
+
+    /// The viewer's like of the visible track at `uri`.
+    pub fn viewer_like(&self, uri: &str) -> Option<&str> {
+        self.viewer_likes.get(uri).map(String::as_str)
+    }
+
+    pub fn has_viewer(&self) -> bool {
+        self.has_viewer
+    }
+
+    /// `t`'s featured artists in order, each with their row when indexed, hidden ones included:
+    /// the rules judge a track by its author and labels, so a visible track keeps its credits.
+    pub fn features_including_hidden<'a>(
+        &'a self,
+        t: &'a TrackRow,
+    ) -> impl Iterator<Item = (&'a str, Option<&'a ActorRow>)> + 'a {
+        t.features.iter().map(|d| {
+            let row = self.actors.get(d).or_else(|| self.hidden_actors.get(d));
+            (d.as_str(), row.map(Arc::as_ref))
+        })
+    }
+}
+
+/// A row naming a record and its author that a handler loads outside the [`Hydrator`] (a like,
+/// a comment, an activity event): [`Hydrator::records`] judges it by both.
+pub trait Record {
+    fn did(&self) -> &str;
+    fn uri(&self) -> &str;
+}
+
+impl Record for LikeRow {
+    fn did(&self) -> &str {
+        &self.did
+    }
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+}
+
+impl Record for CommentRow {
+    fn did(&self) -> &str {
+        &self.did
+    }
+    fn uri(&self) -> &str {
+        &self.uri
+    }
+}
+
+impl Record for ActivityRow {
+    fn did(&self) -> &str {
+        &self.did
+    }
+    fn uri(&self) -> &str {
+        &self.uri
     }
 }
 
@@ -58,7 +175,7 @@ impl<'a> Hydrator<'a> {
 
     /// Tracks, their authors and featured artists, the viewer's likes and labels.
     pub async fn tracks(&self, uris: &[String]) -> Result<Hydration, HydrateError> {
-        let mut h = Hydration { has_viewer: self.viewer.is_some(), ..Hydration::default() };
+        let mut h = self.empty();
         self.add_tracks(&mut h, uris).await?;
         Ok(h)
     }
@@ -66,13 +183,13 @@ impl<'a> Hydrator<'a> {
     /// Adds tracks (and what they need) to an existing hydration.
     pub async fn add_tracks(&self, h: &mut Hydration, uris: &[String]) -> Result<(), HydrateError> {
         let state = self.state;
-        let found = state.caches.tracks(&state.db, uris).await?;
+        let tracks = state.caches.tracks(&state.db, uris).await?;
         let mut dids: Vec<String> = Vec::new();
-        for t in found.values() {
+        for t in tracks.values() {
             dids.push(t.did.clone());
             dids.extend(t.features.iter().cloned());
         }
-        let subjects: Vec<String> = found.keys().cloned().collect();
+        let subjects: Vec<String> = tracks.keys().cloned().collect();
         let mut label_keys = subjects.clone();
         label_keys.extend(dids.iter().cloned());
         let likes = async {
@@ -83,10 +200,8 @@ impl<'a> Hydrator<'a> {
         };
         let (actors, likes, labeled) =
             tokio::try_join!(state.caches.actors(&state.db, &dids), likes, self.labeled(&label_keys),)?;
-        h.tracks.extend(found);
-        h.actors.extend(actors);
-        h.viewer_likes.extend(likes);
-        h.labeled.extend(labeled);
+        let viewer_likes = likes.into_iter().collect();
+        h.absorb(Found { tracks, actors, viewer_likes, labeled, ..Found::default() }, self.hidden_labels());
         Ok(())
     }
 
@@ -94,12 +209,9 @@ impl<'a> Hydrator<'a> {
     pub async fn actors(&self, dids: &[String]) -> Result<Hydration, HydrateError> {
         let state = self.state;
         let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(dids))?;
-        Ok(Hydration {
-            actors,
-            labeled: labeled.into_iter().collect(),
-            has_viewer: self.viewer.is_some(),
-            ..Hydration::default()
-        })
+        let mut h = self.empty();
+        h.absorb(Found { actors, labeled, ..Found::default() }, self.hidden_labels());
+        Ok(h)
     }
 
     /// Lists and their authors.
@@ -110,21 +222,227 @@ impl<'a> Hydrator<'a> {
         let mut keys: Vec<String> = rows.iter().map(|l| l.uri.clone()).collect();
         keys.extend(dids.iter().cloned());
         let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
-        Ok(Hydration {
-            lists: rows.into_iter().map(|l| (l.uri.clone(), l)).collect(),
-            actors,
-            labeled: labeled.into_iter().collect(),
-            has_viewer: self.viewer.is_some(),
-            ..Hydration::default()
-        })
+        let lists = rows.into_iter().map(|l| (l.uri.clone(), l)).collect();
+        let mut h = self.empty();
+        h.absorb(Found { lists, actors, labeled, ..Found::default() }, self.hidden_labels());
+        Ok(h)
+    }
+
+    /// The visible ones among `rows` (in their order), with a hydration of their authors. Takes
+    /// the rows so the hidden ones are gone: a skeleton pages before this, so cursors name rows
+    /// whether or not they are shown.
+    pub async fn records<R: Record>(&self, rows: Vec<R>) -> Result<(Vec<R>, Hydration), HydrateError> {
+        let state = self.state;
+        let dids: Vec<String> = rows.iter().map(|r| r.did().to_owned()).collect();
+        let mut keys: Vec<String> = rows.iter().map(|r| r.uri().to_owned()).collect();
+        keys.extend(dids.iter().cloned());
+        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
+        let mut h = self.empty();
+        let rows =
+            h.absorb_records(rows, Found { actors, labeled, ..Found::default() }, self.hidden_labels());
+        Ok((rows, h))
+    }
+
+    fn empty(&self) -> Hydration {
+        Hydration::new(self.viewer.is_some())
+    }
+
+    fn hidden_labels(&self) -> &'a [String] {
+        &self.state.options.hidden_labels
     }
 
     /// Which of `keys` carry a hidden label (skipped when the operator hides none).
     async fn labeled(&self, keys: &[String]) -> sqlx::Result<HashSet<String>> {
-        let hidden = &self.state.options.hidden_labels;
+        let hidden = self.hidden_labels();
         if hidden.is_empty() || keys.is_empty() {
             return Ok(HashSet::new());
         }
         Ok(social::labeled(&self.state.db, keys, hidden).await?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+
+    fn actor(did: &str, hidden: bool) -> (String, Arc<ActorRow>) {
+        let at = DateTime::from_timestamp(0, 0).expect("time");
+        let a = ActorRow {
+            did: did.into(),
+            handle: Some(format!("{}.test", &did[8..])),
+            handle_verified: true,
+            pds_endpoint: None,
+            hidden,
+            indexed_at: at,
+            display_name: None,
+            avatar_cid: None,
+            bio: None,
+            plyr_avatar_url: None,
+            profile_created_at: None,
+            tracks: 0,
+            albums: 0,
+            playlists: 0,
+            likes: 0,
+        };
+        (did.into(), Arc::new(a))
+    }
+
+    fn track(uri: &str, did: &str, features: &[&str], self_labels: &[&str]) -> (String, Arc<TrackRow>) {
+        let at = DateTime::from_timestamp(0, 0).expect("time");
+        let t = TrackRow {
+            uri: uri.into(),
+            id: 1,
+            cid: "c".into(),
+            did: did.into(),
+            rkey: "r".into(),
+            title: "t".into(),
+            artist: "a".into(),
+            album: None,
+            duration: None,
+            description: None,
+            file_type: "mp3".into(),
+            file_id: "f".into(),
+            image_url: None,
+            audio_url: None,
+            audio_blob_cid: None,
+            audio_blob_mime: None,
+            audio_blob_size: None,
+            features: features.iter().map(|d| (*d).to_owned()).collect(),
+            support_gate: None,
+            self_labels: self_labels.iter().map(|l| (*l).to_owned()).collect(),
+            created_at: at,
+            indexed_at: at,
+            sort_at: at,
+            like_count: 0,
+            comment_count: 0,
+        };
+        (uri.into(), Arc::new(t))
+    }
+
+    fn list(uri: &str, did: &str) -> (String, ListRow) {
+        let at = DateTime::from_timestamp(0, 0).expect("time");
+        let l = ListRow {
+            uri: uri.into(),
+            id: "i".into(),
+            cid: "c".into(),
+            did: did.into(),
+            rkey: "r".into(),
+            name: None,
+            list_type: Some("playlist".into()),
+            item_count: 0,
+            created_at: at,
+            updated_at: None,
+            indexed_at: at,
+            sort_at: at,
+        };
+        (uri.into(), l)
+    }
+
+    struct Row(&'static str, &'static str);
+
+    impl Record for Row {
+        fn did(&self) -> &str {
+            self.0
+        }
+        fn uri(&self) -> &str {
+            self.1
+        }
+    }
+
+    const ALICE: &str = "did:plc:alice";
+    /// Deactivated.
+    const CAROL: &str = "did:plc:carol";
+    /// Carries a hidden label on the account.
+    const DAVE: &str = "did:plc:dave";
+    /// Not indexed: shown, as nothing says otherwise.
+    const NOBODY: &str = "did:plc:nobody";
+
+    fn found() -> Found {
+        Found {
+            actors: [actor(ALICE, false), actor(CAROL, true), actor(DAVE, false)].into_iter().collect(),
+            tracks: [
+                track("at://alice/t/plain", ALICE, &[CAROL, NOBODY], &[]),
+                track("at://alice/t/self-hidden", ALICE, &[], &["!hide"]),
+                track("at://alice/t/self-other", ALICE, &[], &["porn"]),
+                track("at://alice/t/labeled", ALICE, &[], &[]),
+                track("at://carol/t/1", CAROL, &[], &[]),
+                track("at://dave/t/1", DAVE, &[], &[]),
+                track("at://nobody/t/1", NOBODY, &[], &[]),
+            ]
+            .into_iter()
+            .collect(),
+            lists: [
+                list("at://alice/l/1", ALICE),
+                list("at://alice/l/labeled", ALICE),
+                list("at://carol/l/1", CAROL),
+            ]
+            .into_iter()
+            .collect(),
+            viewer_likes: [("at://alice/t/plain", "at://v/like/1"), ("at://carol/t/1", "at://v/like/2")]
+                .into_iter()
+                .map(|(t, l)| (t.to_owned(), l.to_owned()))
+                .collect(),
+            labeled: ["at://alice/t/labeled", "at://alice/l/labeled", "at://alice/c/labeled", DAVE]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn accessors_answer_only_what_the_rules_let_through() {
+        let hidden = ["!hide".to_owned(), "!takedown".to_owned()];
+        let mut h = Hydration::new(true);
+        h.absorb(found(), &hidden);
+        let tracks = [
+            ("at://alice/t/plain", true),
+            ("at://alice/t/self-hidden", false),
+            ("at://alice/t/self-other", true),
+            ("at://alice/t/labeled", false),
+            ("at://carol/t/1", false),
+            ("at://dave/t/1", false),
+            ("at://nobody/t/1", true),
+        ];
+        for (uri, shown) in tracks {
+            assert_eq!(h.track(uri).is_some(), shown, "track {uri}");
+        }
+        let lists = [("at://alice/l/1", true), ("at://alice/l/labeled", false), ("at://carol/l/1", false)];
+        for (uri, shown) in lists {
+            assert_eq!(h.list(uri).is_some(), shown, "list {uri}");
+        }
+        let actors = [(ALICE, true), (CAROL, false), (DAVE, false), (NOBODY, false)];
+        for (did, shown) in actors {
+            assert_eq!(h.actor(did).is_some(), shown, "actor {did}");
+        }
+        assert_eq!(h.viewer_like("at://alice/t/plain"), Some("at://v/like/1"));
+        assert_eq!(h.viewer_like("at://carol/t/1"), None, "no viewer state for a hidden track");
+    }
+
+    #[test]
+    fn a_visible_track_credits_its_featured_artists_hidden_or_not() {
+        let mut h = Hydration::new(false);
+        h.absorb(found(), &["!hide".to_owned()]);
+        let t = h.track("at://alice/t/plain").expect("visible");
+        let credits: Vec<(&str, Option<&str>)> =
+            h.features_including_hidden(t).map(|(d, a)| (d, a.map(|a| a.did.as_str()))).collect();
+        assert_eq!(credits, vec![(CAROL, Some(CAROL)), (NOBODY, None)]);
+    }
+
+    #[test]
+    fn records_come_back_only_when_their_author_and_uri_are_visible() {
+        let rows = vec![
+            Row(ALICE, "at://alice/c/1"),
+            Row(ALICE, "at://alice/c/labeled"),
+            Row(CAROL, "at://carol/c/1"),
+            Row(DAVE, "at://dave/c/1"),
+            Row(NOBODY, "at://nobody/c/1"),
+        ];
+        let mut h = Hydration::new(false);
+        let kept = h.absorb_records(rows, found(), &["!hide".to_owned()]);
+        let uris: Vec<&str> = kept.iter().map(|r| r.uri()).collect();
+        assert_eq!(uris, vec!["at://alice/c/1", "at://nobody/c/1"]);
+        assert!(h.actor(ALICE).is_some() && h.actor(CAROL).is_none());
     }
 }

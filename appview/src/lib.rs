@@ -5,7 +5,8 @@
 //!
 //! A request flows: [`server`] (routes, middleware) → [`xrpc`] dispatch ([`auth`] for the
 //! viewer, [`params`] checked against the lexicon) → a handler's skeleton ([`db`]) →
-//! [`hydrate`] (batched loads, through [`cache`]) → [`rules`] → [`views`] (pure presentation).
+//! [`hydrate`] (batched loads, through [`cache`], keeping what the [`rules`] let through) →
+//! [`views`] (pure presentation).
 
 pub mod auth;
 pub mod cache;

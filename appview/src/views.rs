@@ -98,9 +98,14 @@ impl Presenter {
         a.plyr_avatar_url.as_deref().and_then(uri)
     }
 
-    /// An actor as embedded in other views; an actor not (yet) known shows as `handle.invalid`.
+    /// An actor as embedded in other views; an actor not (yet) known, or hidden, shows as
+    /// `handle.invalid`.
     pub fn profile_basic(&self, h: &Hydration, did_str: &str) -> Option<ProfileViewBasic> {
-        let a = h.actor(did_str);
+        self.basic(did_str, h.actor(did_str))
+    }
+
+    /// [`Self::profile_basic`] from the actor's row (`None`: not known).
+    pub fn basic(&self, did_str: &str, a: Option<&ActorRow>) -> Option<ProfileViewBasic> {
         Some(ProfileViewBasic {
             did: did(did_str)?,
             handle: handle(a)?,
@@ -156,7 +161,7 @@ impl Presenter {
 
     pub fn track(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
         let features: Vec<ProfileViewBasic> =
-            t.features.iter().filter_map(|d| self.profile_basic(h, d)).collect();
+            h.features_including_hidden(t).filter_map(|(d, a)| self.basic(d, a)).collect();
         Some(TrackView {
             uri: at_uri(&t.uri)?,
             cid: cid(&t.cid),
@@ -178,10 +183,9 @@ impl Presenter {
             comment_count: t.comment_count,
             created_at: time(t.created_at),
             indexed_at: time(t.indexed_at),
-            viewer: h.has_viewer.then(|| TrackViewerState {
-                like: h.viewer_likes.get(&t.uri).and_then(|u| at_uri(u)),
-                extra_data: None,
-            }),
+            viewer: h
+                .has_viewer()
+                .then(|| TrackViewerState { like: h.viewer_like(&t.uri).and_then(at_uri), extra_data: None }),
             extra_data: None,
         })
     }

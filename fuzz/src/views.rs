@@ -11,7 +11,7 @@ use plyr_appview::db::actors::ActorRow;
 use plyr_appview::db::lists::{ItemRow, ListRow};
 use plyr_appview::db::social::{CommentRow, LikeRow};
 use plyr_appview::db::tracks::TrackRow;
-use plyr_appview::hydrate::Hydration;
+use plyr_appview::hydrate::{Found, Hydration};
 use plyr_appview::rest::present::{self, Loaded};
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_indexer::write::collections::Row;
@@ -110,10 +110,15 @@ fn present_all(e: &Extracted) {
     let p = &state.presenter;
     let actor = actor(e);
     let track = track(e);
-    let mut h = Hydration { has_viewer: true, ..Hydration::default() };
-    h.actors.insert(e.did.clone(), Arc::new(actor.clone()));
-    h.tracks.insert(track.uri.clone(), Arc::new(track.clone()));
-    h.viewer_likes.insert(track.uri.clone(), e.uri.clone());
+    let mut h = Hydration::new(true);
+    let found = Found {
+        actors: [(e.did.clone(), Arc::new(actor.clone()))].into(),
+        tracks: [(track.uri.clone(), Arc::new(track.clone()))].into(),
+        viewer_likes: [(track.uri.clone(), e.uri.clone())].into(),
+        ..Found::default()
+    };
+    // No label is hidden: every record is presented, whatever self-labels it carries.
+    h.absorb(found, &[]);
     let mut out: Vec<serde_json::Result<String>> = Vec::new();
     out.push(serde_json::to_string(&p.profile(&actor)));
     out.push(serde_json::to_string(&p.profile_basic(&h, &e.did)));

@@ -8,10 +8,10 @@ use super::present::{self, iso};
 use super::query::Query;
 use super::slug::slugify;
 use super::{RestError, page, parse_cursor};
+use crate::AppState;
 use crate::db::rest::{self as rest_db, ActivityRow};
 use crate::db::tracks;
 use crate::hydrate::{Hydration, Hydrator};
-use crate::{AppState, rules};
 
 /// `GET /activity/`: likes, new tracks, comments, new playlists and albums, and tracks added
 /// to playlists, newest first; `cursor` as `/tracks/` (the ISO time of the previous page's last
@@ -30,22 +30,18 @@ pub async fn activity(
     let hydrator = Hydrator::new(&state, None);
     let track_uris: Vec<String> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();
     let list_uris: Vec<String> = rows.iter().filter_map(|r| r.list_uri.clone()).collect();
-    let dids: Vec<String> = rows.iter().map(|r| r.did.clone()).collect();
-    let (th, lh, ah) =
-        tokio::try_join!(hydrator.tracks(&track_uris), hydrator.lists(&list_uris), hydrator.actors(&dids))?;
+    let ((rows, ah), th, lh) =
+        tokio::try_join!(hydrator.records(rows), hydrator.tracks(&track_uris), hydrator.lists(&list_uris))?;
     let events: Vec<Value> = rows.iter().filter_map(|r| event(&state, r, &th, &lh, &ah)).collect();
     Ok(Json(json!({ "events": events, "next_cursor": next_cursor, "has_more": has_more })))
 }
 
-/// One event, or `None` when its actor, track or list may not be shown (or is gone).
+/// One visible event, or `None` when its track or list may not be shown (or is gone).
 fn event(state: &AppState, r: &ActivityRow, th: &Hydration, lh: &Hydration, ah: &Hydration) -> Option<Value> {
-    if !rules::actor_visible(ah, &r.did) {
-        return None;
-    }
     let track = match &r.track_uri {
         None => Value::Null,
         Some(uri) => {
-            let t = th.track(uri).filter(|t| rules::track_visible(th, t, &state.options.hidden_labels))?;
+            let t = th.track(uri)?;
             json!({
                 "id": t.id, "title": t.title, "artist_handle": present::handle(state, th, &t.did),
                 "image_url": t.image_url, "thumbnail_url": null,
@@ -56,7 +52,7 @@ fn event(state: &AppState, r: &ActivityRow, th: &Hydration, lh: &Hydration, ah: 
     let collection = match &r.list_uri {
         None => Value::Null,
         Some(uri) => {
-            let l = lh.lists.get(uri).filter(|l| rules::record_visible(lh, &l.did, &l.uri))?;
+            let l = lh.list(uri)?;
             let album = l.list_type.as_deref() == Some("album");
             let name = l.name.clone().unwrap_or_else(|| "untitled".to_owned());
             json!({

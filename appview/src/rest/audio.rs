@@ -13,10 +13,10 @@ use super::RestError;
 use super::present;
 use super::query::{Query, parse_int};
 use super::slug::slugify;
+use crate::AppState;
 use crate::db::tracks::TrackRow;
 use crate::db::{actors, lists, rest as rest_db, tracks};
 use crate::hydrate::{Hydration, Hydrator};
-use crate::{AppState, rules};
 
 /// The newest visible track whose `file_id` is `file_id`, hydrated.
 async fn by_file_id(state: &AppState, file_id: &str) -> Result<(TrackRow, Hydration), RestError> {
@@ -24,8 +24,7 @@ async fn by_file_id(state: &AppState, file_id: &str) -> Result<(TrackRow, Hydrat
     let h = Hydrator::new(state, None).tracks(&uris).await?;
     let t = uris
         .iter()
-        .filter_map(|u| h.track(u))
-        .find(|t| rules::track_visible(&h, t, &state.options.hidden_labels))
+        .find_map(|u| h.track(u))
         .cloned()
         .ok_or_else(|| RestError::NotFound("audio file not found".into()))?;
     Ok((t, h))
@@ -152,10 +151,7 @@ pub async fn oembed(
             let id: i64 = id.parse().map_err(|_| nf())?;
             let uri = tracks::uri_by_id(&state.db, id).await?.ok_or_else(nf)?;
             let h = Hydrator::new(&state, None).tracks(std::slice::from_ref(&uri)).await?;
-            let t = h
-                .track(&uri)
-                .filter(|t| rules::track_visible(&h, t, &state.options.hidden_labels))
-                .ok_or_else(nf)?;
+            let t = h.track(&uri).ok_or_else(nf)?;
             let name = present::display_name(&state, &h, &t.did);
             let (title, did, thumb) = (format!("{} - {name}", t.title), t.did.clone(), t.image_url.clone());
             (title, did, format!("{base}/embed/track/{id}"), maxheight.unwrap_or(165).min(165), thumb, h)
@@ -167,11 +163,7 @@ pub async fn oembed(
             }
             let uri = lists::uri_by_id(&state.db, &id).await?.ok_or_else(nf)?;
             let h = Hydrator::new(&state, None).lists(std::slice::from_ref(&uri)).await?;
-            let l =
-                h.lists.get(&uri).filter(|l| l.list_type.as_deref() == Some("playlist")).ok_or_else(nf)?;
-            if !rules::record_visible(&h, &l.did, &l.uri) {
-                return Err(nf());
-            }
+            let l = h.list(&uri).filter(|l| l.list_type.as_deref() == Some("playlist")).ok_or_else(nf)?;
             let name = l.name.clone().unwrap_or_else(|| "untitled".to_owned());
             let title = format!("\"{name}\" by {}", present::display_name(&state, &h, &l.did));
             let did = l.did.clone();
@@ -183,7 +175,8 @@ pub async fn oembed(
             let albums = rest_db::albums_by_actor(&state.db, &did).await?;
             let album = albums.into_iter().find(|a| slugify(&a.name) == slug).ok_or_else(nf)?;
             let h = Hydrator::new(&state, None).actors(std::slice::from_ref(&did)).await?;
-            if !rules::actor_visible(&h, &did) {
+            // `did` has a verified handle, so it is indexed: absent here means hidden.
+            if h.actor(&did).is_none() {
                 return Err(nf());
             }
             let title = format!("\"{}\" by {}", album.name, present::display_name(&state, &h, &did));

@@ -13,11 +13,11 @@ use super::RestError;
 use super::present::{self, TrackResponse, iso};
 use super::query::Query;
 use super::slug::slugify;
+use crate::AppState;
 use crate::cursor::TimeKey;
 use crate::db::lists::{self, ListRow};
 use crate::db::{actors, rest as rest_db};
 use crate::hydrate::{Hydration, Hydrator};
-use crate::{AppState, rules};
 
 /// Most items a list record may hold (the lexicon's limit).
 const ITEMS_CAP: i64 = 500;
@@ -84,11 +84,7 @@ async fn visible_list(
     list_type: &str,
 ) -> Result<Option<(ListRow, Hydration)>, RestError> {
     let h = Hydrator::new(state, None).lists(&[uri.to_owned()]).await?;
-    let row = h
-        .lists
-        .get(uri)
-        .filter(|l| l.list_type.as_deref() == Some(list_type) && rules::record_visible(&h, &l.did, &l.uri))
-        .cloned();
+    let row = h.list(uri).filter(|l| l.list_type.as_deref() == Some(list_type)).cloned();
     Ok(row.map(|r| (r, h)))
 }
 
@@ -153,8 +149,7 @@ pub async fn playlists_by_artist(
     }
     Ok(Json(
         uris.iter()
-            .filter_map(|u| h.lists.get(u))
-            .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
+            .filter_map(|u| h.list(u))
             .map(|l| {
                 let covers = by_list.get(&l.uri).map(|c| first_covers(c.iter().map(String::as_str)));
                 playlist(&state, &h, l, covers.unwrap_or_default())
@@ -175,7 +170,8 @@ pub async fn albums_of(
 ) -> Result<Json<Value>, RestError> {
     let did = artist_did(&state, &handle).await?;
     let h = Hydrator::new(&state, None).actors(std::slice::from_ref(&did)).await?;
-    if !rules::actor_visible(&h, &did) {
+    // `did` has a verified handle, so it is indexed: absent here means hidden.
+    if h.actor(&did).is_none() {
         return Err(RestError::not_found("artist"));
     }
     let avatar = present::avatar(&state, &h, &did);
@@ -227,11 +223,7 @@ pub async fn list_by_uri(
     let q = Query::parse(raw.as_deref());
     let uri = q.required_str("uri", 1, 8192)?;
     let h = Hydrator::new(&state, None).lists(&[uri.to_owned()]).await?;
-    let row = h
-        .lists
-        .get(uri)
-        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
-        .ok_or_else(|| RestError::not_found("list"))?;
+    let row = h.list(uri).ok_or_else(|| RestError::not_found("list"))?;
     match (row.list_type.as_deref(), row.name.as_deref()) {
         (Some("album"), Some(name)) => Ok(Json(json!({
             "type": "album", "id": row.id, "handle": present::handle(&state, &h, &row.did), "slug": slugify(name),

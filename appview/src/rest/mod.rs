@@ -5,10 +5,11 @@
 //! plyr.fm's private database knows.
 //!
 //! The read path is the XRPC one: skeleton queries from [`crate::db`], the shared
-//! [`Hydrator`](crate::hydrate::Hydrator) and caches, the same [`rules`](crate::rules), and
-//! presenters in [`present`] built from the same rows. These routes are anonymous: a
-//! `session_id` cookie or an `Authorization: Bearer` token (the SDK sends its token on every
-//! request) is ignored, as plyr.fm ignores unknown ones on public reads.
+//! [`Hydrator`](crate::hydrate::Hydrator) and caches (so the same [`rules`](crate::rules),
+//! applied by the hydration), and presenters in [`present`] built from the same rows. These
+//! routes are anonymous: a `session_id` cookie or an `Authorization: Bearer` token (the SDK
+//! sends its token on every request) is ignored, as plyr.fm ignores unknown ones on public
+//! reads.
 
 pub mod activity;
 pub mod audio;

@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use super::RestError;
 use super::present::{self, ArtistResponse, TrackResponse, UserBasic};
+use crate::AppState;
 use crate::cursor::TimeKey;
 use crate::db::{actors, feeds};
 use crate::hydrate::Hydrator;
-use crate::{AppState, rules};
 
 /// Most DIDs one batch may ask for.
 const BATCH_CAP: usize = 500;
@@ -25,10 +25,7 @@ const LIKES_CAP: i64 = 1000;
 async fn artist_by_did(state: &AppState, did: &str) -> Result<ArtistResponse, RestError> {
     let dids = [did.to_owned()];
     let h = Hydrator::new(state, None).actors(&dids).await?;
-    h.actor(did)
-        .filter(|_| rules::actor_visible(&h, did))
-        .map(|a| present::artist(state, &h, a))
-        .ok_or_else(|| RestError::not_found("artist"))
+    h.actor(did).map(|a| present::artist(state, &h, a)).ok_or_else(|| RestError::not_found("artist"))
 }
 
 /// `GET /artists/{did}`.
@@ -80,7 +77,6 @@ pub async fn batch(
     let h = Hydrator::new(&state, None).actors(&dids).await?;
     Ok(Json(
         dids.iter()
-            .filter(|d| rules::actor_visible(&h, d))
             .filter_map(|d| h.actor(d))
             .map(|a| (a.did.clone(), present::artist(&state, &h, a)))
             .collect(),
@@ -107,7 +103,7 @@ pub async fn likes(
     }
     .ok_or_else(not_found)?;
     let h = Hydrator::new(&state, None).actors(std::slice::from_ref(&did)).await?;
-    if h.actor(&did).is_none() || !rules::actor_visible(&h, &did) {
+    if h.actor(&did).is_none() {
         return Err(not_found());
     }
     let user = present::user_basic(&state, &h, &did);

@@ -17,7 +17,6 @@ use crate::db::actors::ActorRow;
 use crate::db::rest::{self as rest_db, TrackAlbum};
 use crate::db::tracks::TrackRow;
 use crate::hydrate::{Hydration, Hydrator};
-use crate::rules;
 
 /// A time as Python's `datetime.isoformat()` writes a UTC timestamptz: microseconds only when
 /// non-zero, and `+00:00`; clamped to years 0000-9999 like every presented time
@@ -141,47 +140,58 @@ pub async fn load_tracks(state: &AppState, uris: &[String]) -> Result<Loaded, Re
 
 impl Loaded {
     /// The visible tracks among `uris`, in order.
-    pub fn visible<'a>(&'a self, state: &'a AppState, uris: &'a [String]) -> Vec<&'a TrackRow> {
-        let hidden = &state.options.hidden_labels;
-        uris.iter()
-            .filter_map(|u| self.h.track(u))
-            .filter(|t| rules::track_visible(&self.h, t, hidden))
-            .collect()
+    pub fn visible<'a>(&'a self, uris: &'a [String]) -> Vec<&'a TrackRow> {
+        uris.iter().filter_map(|u| self.h.track(u)).collect()
     }
 
     /// `TrackResponse`s of the visible tracks among `uris`, in order. `record_url` fills
     /// `atproto_record_url` (plyr.fm does on `/tracks/` and album pages only).
     pub fn responses(&self, state: &AppState, uris: &[String], record_url: bool) -> Vec<TrackResponse> {
-        self.visible(state, uris).into_iter().map(|t| track(state, self, t, record_url)).collect()
+        self.visible(uris).into_iter().map(|t| track(state, self, t, record_url)).collect()
     }
 }
 
 /// The handle shown for `did`: verified, else `handle.invalid` (as in the XRPC views).
 pub fn handle(state: &AppState, h: &Hydration, did: &str) -> String {
-    state
-        .presenter
-        .profile_basic(h, did)
-        .map_or_else(|| "handle.invalid".to_owned(), |p| p.handle.to_string())
+    handle_of(state, did, h.actor(did))
 }
 
 /// The name shown for an account: its Bluesky display name, else its handle.
 pub fn display_name(state: &AppState, h: &Hydration, did: &str) -> String {
-    h.actor(did)
-        .and_then(|a| a.display_name.as_deref())
-        .filter(|n| !n.trim().is_empty())
-        .map_or_else(|| handle(state, h, did), str::to_owned)
+    display_name_of(state, did, h.actor(did))
 }
 
 pub fn avatar(state: &AppState, h: &Hydration, did: &str) -> Option<String> {
-    state.presenter.profile_basic(h, did).and_then(|p| p.avatar).map(|u| u.as_str().to_owned())
+    avatar_of(state, did, h.actor(did))
 }
 
 pub fn user_basic(state: &AppState, h: &Hydration, did: &str) -> UserBasic {
+    user_of(state, did, h.actor(did))
+}
+
+// The same four from the actor's row (`None`: not known), for credits, which the hydration
+// hands out with their rows.
+
+fn handle_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> String {
+    state.presenter.basic(did, a).map_or_else(|| "handle.invalid".to_owned(), |p| p.handle.to_string())
+}
+
+fn display_name_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> String {
+    a.and_then(|a| a.display_name.as_deref())
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| handle_of(state, did, a), str::to_owned)
+}
+
+fn avatar_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> Option<String> {
+    state.presenter.basic(did, a).and_then(|p| p.avatar).map(|u| u.as_str().to_owned())
+}
+
+fn user_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> UserBasic {
     UserBasic {
         did: did.to_owned(),
-        handle: handle(state, h, did),
-        display_name: display_name(state, h, did),
-        avatar_url: avatar(state, h, did),
+        handle: handle_of(state, did, a),
+        display_name: display_name_of(state, did, a),
+        avatar_url: avatar_of(state, did, a),
     }
 }
 
@@ -202,7 +212,7 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
     let gated = t.support_gate.is_some();
     let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref()).and_then(|p| state.presenter.pds(p));
     let features =
-        t.features.iter().filter(|d| h.actor(d).is_some()).map(|d| user_basic(state, h, d)).collect();
+        h.features_including_hidden(t).filter_map(|(d, a)| a.map(|a| user_of(state, d, Some(a)))).collect();
     let r2_url =
         t.audio_url.clone().or_else(|| Some(format!("{}/audio/{}", state.presenter.public_url, t.file_id)));
     TrackResponse {

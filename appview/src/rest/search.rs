@@ -12,10 +12,10 @@ use super::RestError;
 use super::present;
 use super::query::Query;
 use super::slug::slugify;
+use crate::AppState;
 use crate::db::Hit;
 use crate::db::search::{self as search_db, Query as SearchQuery};
 use crate::hydrate::Hydrator;
-use crate::{AppState, rules};
 
 /// The kinds plyr.fm searches, in the order results are concatenated.
 pub const KINDS: [&str; 5] = ["tracks", "artists", "albums", "tags", "playlists"];
@@ -113,9 +113,7 @@ pub async fn search(
     let uris: Vec<String> = tracks.iter().map(|h| h.key.clone()).collect();
     let h = hydrator.tracks(&uris).await?;
     for hit in &tracks {
-        if let Some(t) =
-            h.track(&hit.key).filter(|t| rules::track_visible(&h, t, &state.options.hidden_labels))
-        {
+        if let Some(t) = h.track(&hit.key) {
             out.push(SearchItem::Track {
                 id: t.id,
                 title: t.title.clone(),
@@ -130,7 +128,7 @@ pub async fn search(
     let dids: Vec<String> = artists.iter().map(|h| h.key.clone()).collect();
     let h = hydrator.actors(&dids).await?;
     for hit in &artists {
-        if h.actor(&hit.key).is_some() && rules::actor_visible(&h, &hit.key) {
+        if h.actor(&hit.key).is_some() {
             let u = present::user_basic(state, &h, &hit.key);
             out.push(SearchItem::Artist {
                 did: u.did,
@@ -144,7 +142,7 @@ pub async fn search(
 
     let list_uris: Vec<String> = albums.iter().chain(&playlists).map(|h| h.key.clone()).collect();
     let h = hydrator.lists(&list_uris).await?;
-    let visible = |hit: &Hit| h.lists.get(&hit.key).filter(|l| rules::record_visible(&h, &l.did, &l.uri));
+    let visible = |hit: &Hit| h.list(&hit.key);
     for hit in &albums {
         if let Some(l) = visible(hit) {
             let name = l.name.clone().unwrap_or_default();

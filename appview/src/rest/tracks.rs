@@ -13,7 +13,7 @@ use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
 use crate::ranking::{self, Period};
-use crate::{AppState, XrpcError, rules};
+use crate::{AppState, XrpcError};
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
@@ -84,7 +84,7 @@ async fn by_id(state: &AppState, id: &str) -> Result<(String, Loaded), RestError
 
 async fn visible(state: &AppState, uri: String) -> Result<(String, Loaded), RestError> {
     let loaded = present::load_tracks(state, std::slice::from_ref(&uri)).await?;
-    if loaded.visible(state, std::slice::from_ref(&uri)).is_empty() {
+    if loaded.visible(std::slice::from_ref(&uri)).is_empty() {
         return Err(RestError::not_found("track"));
     }
     Ok((uri, loaded))
@@ -114,11 +114,9 @@ pub async fn by_uri(
 pub async fn likes(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     let (uri, _) = by_id(&state, &id).await?;
     let rows = social::likes_of(&state.db, &uri, &TimeKey::newest(), ALL_CAP).await?;
-    let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();
-    let h = Hydrator::new(&state, None).actors(&dids).await?;
+    let (rows, h) = Hydrator::new(&state, None).records(rows).await?;
     let users: Vec<Value> = rows
         .iter()
-        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
         .map(|l| {
             let u = present::user_basic(&state, &h, &l.did);
             json!({
@@ -149,11 +147,9 @@ pub async fn comments(
 ) -> Result<Json<Value>, RestError> {
     let (uri, _) = by_id(&state, &id).await?;
     let rows = social::comments_on(&state.db, &uri, None, ALL_CAP).await?;
-    let dids: Vec<String> = rows.iter().map(|c| c.did.clone()).collect();
-    let h = Hydrator::new(&state, None).actors(&dids).await?;
+    let (rows, h) = Hydrator::new(&state, None).records(rows).await?;
     let comments: Vec<Value> = rows
         .iter()
-        .filter(|c| rules::record_visible(&h, &c.did, &c.uri))
         .map(|c| {
             let u = present::user_basic(&state, &h, &c.did);
             json!({

@@ -7,17 +7,12 @@ use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
 
 use super::{Ctx, page};
 use crate::db::search::{self, Query};
-use crate::{XrpcError, cursor, rules};
+use crate::{XrpcError, cursor};
 
 /// Presents the visible actors among `dids`, in order.
 async fn present(ctx: &Ctx<'_>, dids: &[String]) -> Result<Vec<ProfileView>, XrpcError> {
     let h = ctx.hydrator().actors(dids).await?;
-    Ok(dids
-        .iter()
-        .filter(|d| rules::actor_visible(&h, d))
-        .filter_map(|d| h.actor(d))
-        .filter_map(|a| ctx.state.presenter.profile(a))
-        .collect())
+    Ok(dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect())
 }
 
 pub async fn profile(ctx: &Ctx<'_>) -> Result<ProfileView, XrpcError> {

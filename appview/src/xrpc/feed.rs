@@ -12,12 +12,12 @@ use plyr_lexicons::fm_plyr::feed::get_tracks::GetTracksOutput;
 use plyr_lexicons::fm_plyr::feed::search_tracks::SearchTracksOutput;
 
 use super::{Ctx, page};
+use crate::XrpcError;
 use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
 use crate::db::search::{self, Query};
 use crate::db::social;
 use crate::ranking::{self, Period};
-use crate::{XrpcError, rules};
 
 pub async fn latest(ctx: &Ctx<'_>) -> Result<GetLatestTracksOutput, XrpcError> {
     let limit = ctx.params.limit();
@@ -125,13 +125,8 @@ pub async fn likes(ctx: &Ctx<'_>) -> Result<GetLikesOutput, XrpcError> {
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = social::likes_of(&ctx.state.db, &subject, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.sort_at, uri: l.uri.clone() }.encode());
-    let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();
-    let h = ctx.hydrator().actors(&dids).await?;
-    let likes = rows
-        .iter()
-        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
-        .filter_map(|l| ctx.state.presenter.like(&h, l))
-        .collect();
+    let (rows, h) = ctx.hydrator().records(rows).await?;
+    let likes = rows.iter().filter_map(|l| ctx.state.presenter.like(&h, l)).collect();
     Ok(GetLikesOutput { uri: parsed, likes, cursor: cursor.map(SmolStr::from), extra_data: None })
 }
 
@@ -141,13 +136,8 @@ pub async fn comments(ctx: &Ctx<'_>) -> Result<GetCommentsOutput, XrpcError> {
     let after = NumKey::decode(ctx.params.str("cursor"))?;
     let rows = social::comments_on(&ctx.state.db, &subject, after.as_ref(), limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |c| NumKey { n: c.timestamp_ms, uri: c.uri.clone() }.encode());
-    let dids: Vec<String> = rows.iter().map(|c| c.did.clone()).collect();
-    let h = ctx.hydrator().actors(&dids).await?;
-    let comments = rows
-        .iter()
-        .filter(|c| rules::record_visible(&h, &c.did, &c.uri))
-        .filter_map(|c| ctx.state.presenter.comment(&h, c))
-        .collect();
+    let (rows, h) = ctx.hydrator().records(rows).await?;
+    let comments = rows.iter().filter_map(|c| ctx.state.presenter.comment(&h, c)).collect();
     Ok(GetCommentsOutput { uri: parsed, comments, cursor: cursor.map(SmolStr::from), extra_data: None })
 }
 

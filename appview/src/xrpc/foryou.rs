@@ -13,7 +13,7 @@ use plyr_lexicons::fm_plyr::feed::get_for_you::GetForYouOutput;
 
 use super::Ctx;
 use crate::db::recs::{self, Edge};
-use crate::{XrpcError, cursor, rules};
+use crate::{XrpcError, cursor};
 
 pub const HALF_LIFE_HOURS: f64 = 48.0;
 pub const SMOOTHING: f64 = 0.5;
@@ -130,14 +130,10 @@ pub async fn for_you(ctx: &Ctx<'_>) -> Result<GetForYouOutput, XrpcError> {
 
     // Visible tracks only, at most MAX_PER_ARTIST per artist, in rank order.
     let h = ctx.hydrator().tracks(&ranked).await?;
-    let hidden = &ctx.state.options.hidden_labels;
     let mut per_artist: HashMap<&str, usize> = HashMap::new();
     let mut kept = Vec::new();
     for uri in &ranked {
         let Some(t) = h.track(uri) else { continue };
-        if !rules::track_visible(&h, t, hidden) {
-            continue;
-        }
         let n = per_artist.entry(t.did.as_str()).or_default();
         if *n >= MAX_PER_ARTIST {
             continue;

@@ -5,9 +5,9 @@ use plyr_lexicons::fm_plyr::graph::get_actor_lists::GetActorListsOutput;
 use plyr_lexicons::fm_plyr::graph::get_list::GetListOutput;
 
 use super::{Ctx, page};
+use crate::XrpcError;
 use crate::cursor::TimeKey;
 use crate::db::lists;
-use crate::{XrpcError, rules};
 
 pub async fn actor_lists(ctx: &Ctx<'_>) -> Result<GetActorListsOutput, XrpcError> {
     let actor = ctx.params.required("actor")?;
@@ -21,12 +21,8 @@ pub async fn actor_lists(ctx: &Ctx<'_>) -> Result<GetActorListsOutput, XrpcError
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
     let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
     let h = ctx.hydrator().lists(&uris).await?;
-    let lists = uris
-        .iter()
-        .filter_map(|u| h.lists.get(u))
-        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
-        .filter_map(|l| ctx.state.presenter.list(&h, l))
-        .collect();
+    let lists =
+        uris.iter().filter_map(|u| h.list(u)).filter_map(|l| ctx.state.presenter.list(&h, l)).collect();
     Ok(GetActorListsOutput { lists, cursor: cursor.map(SmolStr::from), extra_data: None })
 }
 
@@ -43,26 +39,17 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<GetListOutput, XrpcError> {
             .ok_or_else(|| XrpcError::InvalidRequest("malformed cursor".into()))?,
     };
     let mut h = ctx.hydrator().lists(std::slice::from_ref(&uri)).await?;
-    let row = h
-        .lists
-        .get(&uri)
-        .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
-        .cloned()
-        .ok_or_else(not_found)?;
+    let row = h.list(&uri).cloned().ok_or_else(not_found)?;
     let list = ctx.state.presenter.list(&h, &row).ok_or_else(not_found)?;
 
     let items = lists::items(&ctx.state.db, &uri, after, limit + 1).await?;
     let (items, cursor) = page(items, limit, |i| i.position.to_string());
     let subjects: Vec<String> = items.iter().map(|i| i.subject_uri.clone()).collect();
     ctx.hydrator().add_tracks(&mut h, &subjects).await?;
-    let hidden = &ctx.state.options.hidden_labels;
     let items = items
         .iter()
         .filter_map(|i| {
-            let track = h
-                .track(&i.subject_uri)
-                .filter(|t| rules::track_visible(&h, t, hidden))
-                .and_then(|t| ctx.state.presenter.track(&h, t));
+            let track = h.track(&i.subject_uri).and_then(|t| ctx.state.presenter.track(&h, t));
             ctx.state.presenter.list_item(i, track)
         })
         .collect();

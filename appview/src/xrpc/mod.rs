@@ -4,7 +4,7 @@
 //! Every request goes through the same steps: unknown NSID → 501; the optional service token
 //! is verified for this method (an invalid one is a 401, never an anonymous answer); the
 //! parameters are checked against the method's lexicon; then the handler runs
-//! skeleton → hydrate → rules → present.
+//! skeleton → hydrate (which applies the visibility rules) → present.
 
 pub mod actor;
 pub mod feed;
@@ -24,7 +24,7 @@ use crate::auth;
 use crate::db::social;
 use crate::hydrate::Hydrator;
 use crate::params::{self, Params};
-use crate::{AppState, XrpcError, rules};
+use crate::{AppState, XrpcError};
 
 /// What a handler gets: the state, the verified viewer (if any), the checked parameters.
 #[derive(Debug)]
@@ -42,13 +42,7 @@ impl<'a> Ctx<'a> {
     /// Hydrates `uris` and presents the visible tracks among them, in the given order.
     pub async fn tracks(&self, uris: &[String]) -> Result<Vec<TrackView>, XrpcError> {
         let h = self.hydrator().tracks(uris).await?;
-        let hidden = &self.state.options.hidden_labels;
-        Ok(uris
-            .iter()
-            .filter_map(|u| h.track(u))
-            .filter(|t| rules::track_visible(&h, t, hidden))
-            .filter_map(|t| self.state.presenter.track(&h, t))
-            .collect())
+        Ok(uris.iter().filter_map(|u| h.track(u)).filter_map(|t| self.state.presenter.track(&h, t)).collect())
     }
 
     /// The DID of the `actor` parameter (a handle or a DID), if that actor is indexed.

@@ -4,9 +4,9 @@ use plyr_lexicons::fm_plyr::unspecced::get_stats::GetStatsOutput;
 use plyr_lexicons::fm_plyr::unspecced::search::SearchOutput;
 
 use super::Ctx;
+use crate::XrpcError;
 use crate::db::search::{self, Query};
 use crate::db::tracks;
-use crate::{XrpcError, rules};
 
 pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
     let t = tracks::totals(&ctx.state.db).await?;
@@ -49,21 +49,13 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
     out.tracks = ctx.tracks(&keys(tracks)).await?;
     let dids = keys(artists);
     let h = ctx.hydrator().actors(&dids).await?;
-    out.artists = dids
-        .iter()
-        .filter(|d| rules::actor_visible(&h, d))
-        .filter_map(|d| h.actor(d))
-        .filter_map(|a| ctx.state.presenter.profile(a))
-        .collect();
+    out.artists =
+        dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect();
     let (albums, playlists) = (keys(albums), keys(playlists));
     let all: Vec<String> = albums.iter().chain(&playlists).cloned().collect();
     let h = ctx.hydrator().lists(&all).await?;
     let present = |uris: &[String]| {
-        uris.iter()
-            .filter_map(|u| h.lists.get(u))
-            .filter(|l| rules::record_visible(&h, &l.did, &l.uri))
-            .filter_map(|l| ctx.state.presenter.list(&h, l))
-            .collect()
+        uris.iter().filter_map(|u| h.list(u)).filter_map(|l| ctx.state.presenter.list(&h, l)).collect()
     };
     out.albums = present(&albums);
     out.playlists = present(&playlists);
