@@ -4,19 +4,12 @@
 //! database: every indexed record the generator wrote becomes a row, and the fetch-only
 //! measurement decodes the same records.
 
-use clap::Parser;
+mod backfill_support;
+
 use plyr_gen::bench::pds;
 use plyr_gen::keys::KeyFile;
 use plyr_gen::repos::{ReposParams, generate};
-use plyr_indexer::backfill::command::BackfillArgs;
 use plyr_store::testkit::TestDb;
-use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-struct Command {
-    #[command(flatten)]
-    args: BackfillArgs,
-}
 
 fn scratch(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("plyr-gen-{name}-{}", std::process::id()))
@@ -47,23 +40,7 @@ async fn generated_repos_backfill_into_the_expected_rows() {
 
     let db = TestDb::new().await.expect("database");
     let url = server.url.as_str();
-    let args = Command::try_parse_from([
-        "backfill",
-        "--pds",
-        url,
-        "--plc-url",
-        url,
-        "--resolve-identities",
-        "false",
-        "--backfill-mode",
-        "car",
-        "--allow-test-network", // the PDS is on loopback, over http
-    ])
-    .expect("flags")
-    .args;
-    let done = plyr_indexer::backfill::command::run(db.pool.clone(), &args, CancellationToken::new())
-        .await
-        .expect("backfills");
+    let done = backfill_support::backfill_all(&db.pool, url).await;
     assert_eq!((done.done as u64, done.failed), (summary.repos, 0));
     assert_eq!(done.snapshot_records, summary.indexed());
 

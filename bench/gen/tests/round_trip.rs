@@ -15,24 +15,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use clap::Parser;
+mod backfill_support;
+
 use plyr_gen::bench::pds;
 use plyr_gen::keys::KeyFile;
 use plyr_gen::load::encode::TRUSTED_AUDIO_ORIGIN;
 use plyr_gen::repos::{ReposParams, generate, network_params};
-use plyr_indexer::backfill::command::BackfillArgs;
 use plyr_indexer::pipeline::BatchConfig;
 use plyr_indexer::write::Writer;
 use plyr_indexer::write::collections;
 use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_store::testkit::TestDb;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Parser)]
-struct Command {
-    #[command(flatten)]
-    args: BackfillArgs,
-}
 
 /// Live records by collection: URI → CID, of the accounts in `dids`.
 type Live = BTreeMap<String, BTreeMap<String, String>>;
@@ -110,27 +104,8 @@ async fn every_registered_collection_comes_out_of_replay_and_backfill_the_same()
 
     // Backfill: the final state, as getRepo serves it.
     let server = pds::serve(&dir, "127.0.0.1:0".parse().expect("addr")).await.expect("serves the repos");
-    let url = server.url.as_str();
-    let args = Command::try_parse_from([
-        "backfill",
-        "--pds",
-        url,
-        "--plc-url",
-        url,
-        "--resolve-identities",
-        "false",
-        "--backfill-mode",
-        "car",
-        "--trusted-audio-origin",
-        TRUSTED_AUDIO_ORIGIN,
-        "--allow-test-network", // the PDS is on loopback, over http
-    ])
-    .expect("flags")
-    .args;
     let backfilled = TestDb::new().await.expect("database B");
-    let done = plyr_indexer::backfill::command::run(backfilled.pool.clone(), &args, CancellationToken::new())
-        .await
-        .expect("backfills");
+    let done = backfill_support::backfill_all(&backfilled.pool, server.url.as_str()).await;
     assert_eq!(done.failed, 0);
     server.stop.cancel();
 
