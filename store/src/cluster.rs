@@ -143,8 +143,11 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Hands `dir` and the port file written in it to `user`, who creates everything else there
+/// (`initdb`, the server's log). Not recursive: other processes start the same cluster while its
+/// server creates and removes files under `data`, which a recursive `chown` trips over.
 async fn chown_to(dir: &Path, user: &str) -> Result<(), StoreError> {
-    let out = Command::new("chown").args(["-R", user]).arg(dir).output().await?;
+    let out = Command::new("chown").arg(user).arg(dir).arg(dir.join("port")).output().await?;
     if out.status.success() {
         Ok(())
     } else {
