@@ -1,7 +1,8 @@
 //! Checks for the URLs, origins and DIDs an operator configures, run when the flags are parsed
 //! so a typo stops the process at startup with a message naming the flag, instead of surfacing
 //! later as links that go nowhere or tokens that never verify. Each function has clap's
-//! `value_parser` shape (`&str` in, the value or a message out) and returns the value as given.
+//! `value_parser` shape (`&str` in, the value or a message out) and returns the value as given
+//! (an origin without its trailing `/`).
 
 use url::Url;
 
@@ -24,13 +25,14 @@ pub fn websocket_url(value: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
-/// A web origin, `scheme://host[:port]` over http or https, with no path, query or credentials.
+/// A web origin, `scheme://host[:port]` over http or https, with no path, query or credentials;
+/// a trailing `/` is dropped (a browser's `Origin` header never has one).
 pub fn origin(value: &str) -> Result<String, String> {
     let url = check_url(value, &["http", "https"])?;
-    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || value.ends_with('/') {
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || value.ends_with("//") {
         return Err(format!("{value:?} is not an origin: write scheme://host[:port], with no path"));
     }
-    Ok(value.to_owned())
+    Ok(value.strip_suffix('/').unwrap_or(value).to_owned())
 }
 
 /// A DID (`did:plc:...`, `did:web:...`), checked against the atproto DID syntax.
@@ -73,7 +75,8 @@ mod tests {
         assert!(websocket_url("https://jetstream1.us-east.bsky.network").is_err());
         assert!(origin("https://plyr.fm").is_ok());
         assert!(origin("http://localhost:5173").is_ok());
-        for bad in ["https://plyr.fm/", "https://plyr.fm/app", "https://plyr.fm?x=1", "plyr.fm"] {
+        assert_eq!(origin("https://plyr.fm/"), Ok("https://plyr.fm".to_owned()));
+        for bad in ["https://plyr.fm/app", "https://plyr.fm?x=1", "plyr.fm", "https://plyr.fm//"] {
             assert!(origin(bad).is_err(), "{bad:?}");
         }
         assert!(did("did:web:api.plyr.fm").is_ok());
