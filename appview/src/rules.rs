@@ -8,6 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use plyr_atproto::Did;
+
 use crate::db::actors::ActorRow;
 use crate::db::tracks::TrackRow;
 
@@ -15,7 +17,7 @@ use crate::db::tracks::TrackRow;
 /// (DIDs, record URIs) carry a label the operator hides.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
-    pub actors: &'a HashMap<String, Arc<ActorRow>>,
+    pub actors: &'a HashMap<Did, Arc<ActorRow>>,
     pub labeled: &'a HashSet<String>,
     pub hidden_labels: &'a [String],
 }
@@ -31,7 +33,7 @@ impl Facts<'_> {
     /// its credits.
     pub fn track_visible(&self, t: &TrackRow) -> bool {
         self.actor_visible(&t.did)
-            && !self.labeled.contains(&t.uri)
+            && !self.labeled.contains(t.uri.as_str())
             && !t.self_labels.iter().any(|l| self.hidden_labels.iter().any(|h| h == l))
     }
 
