@@ -25,8 +25,8 @@ pub struct Facts<'a> {
 impl Facts<'_> {
     /// Whether `did`'s content may be shown. An actor we know nothing about yet is shown: their
     /// records are indexed, their status simply has not been reported.
-    pub fn actor_visible(&self, did: &str) -> bool {
-        !self.actors.get(did).is_some_and(|a| a.hidden) && !self.labeled.contains(did)
+    pub fn actor_visible(&self, did: &Did) -> bool {
+        !self.actors.get(did).is_some_and(|a| a.hidden) && !self.labeled.contains(did.as_str())
     }
 
     /// Whether a track may be shown. Its featured artists are not judged: a visible track keeps
@@ -38,7 +38,7 @@ impl Facts<'_> {
     }
 
     /// Whether a record by `did` at `uri` (a list, a like, a comment) may be shown.
-    pub fn record_visible(&self, did: &str, uri: &str) -> bool {
+    pub fn record_visible(&self, did: &Did, uri: &str) -> bool {
         self.actor_visible(did) && !self.labeled.contains(uri)
     }
 }

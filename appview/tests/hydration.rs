@@ -100,7 +100,9 @@ async fn hidden_tracks_lists_and_actors_do_not_come_out_of_a_hydration() {
 #[tokio::test]
 async fn records_come_back_only_when_visible_and_handlers_show_only_those() {
     let w = world().await;
-    let rows = social::comments_on(&w.state.db, &w.featuring, None, 100).await.expect("comments");
+    let rows = social::comments_on(&w.state.db, &AtUri::new(&w.featuring).expect("an AT-URI"), None, 100)
+        .await
+        .expect("comments");
     assert_eq!(rows.len(), 3, "the skeleton holds every comment");
     let (rows, h) = Hydrator::new(&w.state, None).records(rows).await.expect("records");
     let kept: Vec<&str> = rows.iter().map(|c| c.uri.as_str()).collect();

@@ -5,7 +5,7 @@
 //! emptied by a hidden artist with many tracks (the rules step still checks every item).
 
 use chrono::{DateTime, Utc};
-use plyr_atproto::AtUri;
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 use super::Skel;
@@ -28,13 +28,13 @@ pub async fn latest(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Ve
 }
 
 /// One actor's tracks, newest first.
-pub async fn by_actor(db: &PgPool, did: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<Skel>> {
+pub async fn by_actor(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<Skel>> {
     sqlx::query_as!(
         Skel,
         r#"SELECT uri AS "uri: AtUri", sort_at AS at FROM tracks
             WHERE did = $1 AND (sort_at, uri) < ($2, $3)
             ORDER BY sort_at DESC, uri DESC LIMIT $4"#,
-        did,
+        did.as_str(),
         after.at,
         after.uri,
         limit
@@ -95,13 +95,13 @@ pub struct LikedTrack {
     pub subject_uri: AtUri,
 }
 
-pub async fn liked_by(db: &PgPool, did: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikedTrack>> {
+pub async fn liked_by(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikedTrack>> {
     sqlx::query_as!(
         LikedTrack,
         r#"SELECT uri AS "like_uri: AtUri", sort_at AS at, subject_uri AS "subject_uri: AtUri" FROM likes
             WHERE did = $1 AND (sort_at, uri) < ($2, $3)
             ORDER BY sort_at DESC, uri DESC LIMIT $4"#,
-        did,
+        did.as_str(),
         after.at,
         after.uri,
         limit

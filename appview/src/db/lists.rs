@@ -46,7 +46,7 @@ pub async fn uri_by_id(db: &PgPool, id: &str) -> sqlx::Result<Option<AtUri>> {
 /// One actor's lists, newest first, optionally of one type.
 pub async fn by_actor(
     db: &PgPool,
-    did: &str,
+    did: &Did,
     list_type: Option<&str>,
     after: &TimeKey,
     limit: i64,
@@ -56,7 +56,7 @@ pub async fn by_actor(
         r#"SELECT uri AS "uri: AtUri", sort_at AS at FROM lists
             WHERE did = $1 AND ($2::TEXT IS NULL OR list_type = $2) AND (sort_at, uri) < ($3, $4)
             ORDER BY sort_at DESC, uri DESC LIMIT $5"#,
-        did,
+        did.as_str(),
         list_type,
         after.at,
         after.uri,
@@ -74,12 +74,12 @@ pub struct ItemRow {
 }
 
 /// Items of `list` at positions after `after`, in order.
-pub async fn items(db: &PgPool, list: &str, after: i32, limit: i64) -> sqlx::Result<Vec<ItemRow>> {
+pub async fn items(db: &PgPool, list: &AtUri, after: i32, limit: i64) -> sqlx::Result<Vec<ItemRow>> {
     sqlx::query_as!(
         ItemRow,
         r#"SELECT position, subject_uri AS "subject_uri: AtUri", subject_cid FROM list_items
             WHERE list_uri = $1 AND position > $2 ORDER BY position LIMIT $3"#,
-        list,
+        list.as_str(),
         after,
         limit
     )

@@ -51,7 +51,7 @@ pub struct AlbumRow {
 }
 
 /// An artist's named albums, newest first.
-pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRow>> {
+pub async fn albums_by_actor(db: &PgPool, did: &Did) -> sqlx::Result<Vec<AlbumRow>> {
     sqlx::query_as!(
         AlbumRow,
         r#"SELECT l.uri AS "uri: AtUri", l.id::TEXT AS "id!", l.name AS "name!",
@@ -65,7 +65,7 @@ pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRo
             WHERE l.did = $1 AND l.list_type = 'album' AND l.name IS NOT NULL
             ORDER BY l.sort_at DESC, l.uri DESC
             LIMIT 1000"#,
-        did
+        did.as_str()
     )
     .fetch_all(db)
     .await

@@ -19,7 +19,12 @@ pub struct LikeRow {
 
 /// Likes of `subject`, newest first, one per account (its first like: likes count once per
 /// account and subject).
-pub async fn likes_of(db: &PgPool, subject: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikeRow>> {
+pub async fn likes_of(
+    db: &PgPool,
+    subject: &AtUri,
+    after: &TimeKey,
+    limit: i64,
+) -> sqlx::Result<Vec<LikeRow>> {
     sqlx::query_as!(
         LikeRow,
         r#"SELECT l.uri AS "uri: AtUri", l.cid, l.did AS "did: Did", l.subject_uri AS "subject_uri: AtUri", l.created_at, l.indexed_at, l.sort_at
@@ -28,7 +33,7 @@ pub async fn likes_of(db: &PgPool, subject: &str, after: &TimeKey, limit: i64) -
               AND NOT EXISTS (SELECT 1 FROM likes e WHERE e.subject_uri = l.subject_uri
                                 AND e.did = l.did AND (e.sort_at, e.uri) < (l.sort_at, l.uri))
             ORDER BY l.sort_at DESC, l.uri DESC LIMIT $4"#,
-        subject,
+        subject.as_str(),
         after.at,
         after.uri,
         limit
@@ -53,7 +58,7 @@ pub struct CommentRow {
 /// Comments on `subject` in playback order (then URI), after `after`.
 pub async fn comments_on(
     db: &PgPool,
-    subject: &str,
+    subject: &AtUri,
     after: Option<&NumKey>,
     limit: i64,
 ) -> sqlx::Result<Vec<CommentRow>> {
@@ -64,7 +69,7 @@ pub async fn comments_on(
              FROM comments
             WHERE subject_uri = $1 AND (timestamp_ms, uri) > ($2, $3)
             ORDER BY timestamp_ms, uri LIMIT $4"#,
-        subject,
+        subject.as_str(),
         n,
         uri,
         limit
@@ -105,8 +110,8 @@ pub async fn labeled(db: &PgPool, subjects: &[String], hidden: &[String]) -> sql
 }
 
 /// The newest commit rev indexed for `did`'s repo (`Atproto-Repo-Rev`).
-pub async fn repo_rev(db: &PgPool, did: &str) -> sqlx::Result<Option<String>> {
-    Ok(sqlx::query_scalar!("SELECT repo_rev FROM actors WHERE did = $1", did)
+pub async fn repo_rev(db: &PgPool, did: &Did) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar!("SELECT repo_rev FROM actors WHERE did = $1", did.as_str())
         .fetch_optional(db)
         .await?
         .flatten())
