@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use plyr_atproto::Did;
 use plyr_atproto::identity::{IdentityConfig, IdentityResolver};
 use plyr_atproto::service_auth::{IssuerKeys, ServiceAuthConfig, ServiceAuthVerifier};
 
@@ -60,7 +61,7 @@ impl Auth {
     }
 
     /// The DID of the account whose PDS signed `token` for method `nsid`.
-    pub async fn verify(&self, token: &str, nsid: &str) -> Result<String, XrpcError> {
+    pub async fn verify(&self, token: &str, nsid: &str) -> Result<Did, XrpcError> {
         let Some(verifier) = &self.verifier else {
             return Err(XrpcError::InvalidToken(format!(
                 "this service cannot verify tokens: {}",
@@ -68,7 +69,8 @@ impl Auth {
             )));
         };
         match verifier.verify(token, nsid).await {
-            Ok(t) => Ok(t.iss),
+            // The verifier refuses an issuer that is not a DID (`BadIssuer`).
+            Ok(t) => Ok(Did::from_trusted(t.iss)),
             Err(e) => {
                 tracing::debug!(error = %e, "service token refused");
                 metrics::counter!("appview_auth_refused_total", "reason" => e.error_name()).increment(1);
@@ -80,7 +82,7 @@ impl Auth {
 
 /// The viewer's DID when the request carries a valid service token for `nsid`; `None` when it
 /// carries none.
-pub async fn viewer(state: &AppState, headers: &HeaderMap, nsid: &str) -> Result<Option<String>, XrpcError> {
+pub async fn viewer(state: &AppState, headers: &HeaderMap, nsid: &str) -> Result<Option<Did>, XrpcError> {
     let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
     let token = value
         .to_str()

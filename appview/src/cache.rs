@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
+use plyr_atproto::{AtUri, Did};
 use plyr_store::changes::{CHANNEL, Change};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -26,8 +27,8 @@ use crate::db::{actors, tracks};
 /// The caches, shared by every request of this process.
 #[derive(Debug)]
 pub struct Caches {
-    tracks: Cache<String, Arc<TrackRow>>,
-    actors: Cache<String, Arc<ActorRow>>,
+    tracks: Cache<AtUri, Arc<TrackRow>>,
+    actors: Cache<Did, Arc<ActorRow>>,
     /// Top-track rankings by period; short-lived (likes change them constantly).
     pub top: Cache<&'static str, Arc<Vec<Ranked>>>,
     /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
@@ -52,7 +53,7 @@ impl Caches {
     }
 
     /// Tracks by URI, from the cache where possible; URIs not indexed are absent.
-    pub async fn tracks(&self, db: &PgPool, uris: &[String]) -> sqlx::Result<HashMap<String, Arc<TrackRow>>> {
+    pub async fn tracks(&self, db: &PgPool, uris: &[AtUri]) -> sqlx::Result<HashMap<AtUri, Arc<TrackRow>>> {
         self.load(
             &self.tracks,
             uris,
@@ -63,7 +64,7 @@ impl Caches {
     }
 
     /// Actors by DID, from the cache where possible; unknown DIDs are absent.
-    pub async fn actors(&self, db: &PgPool, dids: &[String]) -> sqlx::Result<HashMap<String, Arc<ActorRow>>> {
+    pub async fn actors(&self, db: &PgPool, dids: &[Did]) -> sqlx::Result<HashMap<Did, Arc<ActorRow>>> {
         self.load(
             &self.actors,
             dids,
@@ -75,16 +76,17 @@ impl Caches {
 
     /// Rows for `keys` from `cache`, fetching the missing ones with `fetch` (one query) and
     /// caching them unless an invalidation arrived while the query ran.
-    async fn load<T, F, Fut>(
+    async fn load<K, T, F, Fut>(
         &self,
-        cache: &Cache<String, Arc<T>>,
-        keys: &[String],
+        cache: &Cache<K, Arc<T>>,
+        keys: &[K],
         fetch: F,
-        key_of: impl Fn(&T) -> &String,
-    ) -> sqlx::Result<HashMap<String, Arc<T>>>
+        key_of: impl Fn(&T) -> &K,
+    ) -> sqlx::Result<HashMap<K, Arc<T>>>
     where
+        K: Clone + Ord + std::hash::Hash + Send + Sync + 'static,
         T: Send + Sync + 'static,
-        F: FnOnce(Vec<String>) -> Fut,
+        F: FnOnce(Vec<K>) -> Fut,
         Fut: std::future::Future<Output = sqlx::Result<Vec<T>>>,
     {
         let mut found = HashMap::with_capacity(keys.len());
@@ -130,10 +132,10 @@ impl Caches {
             return;
         }
         for uri in &change.uris {
-            self.tracks.invalidate(uri).await;
+            self.tracks.invalidate(uri.as_str()).await;
         }
         for did in &change.dids {
-            self.actors.invalidate(did).await;
+            self.actors.invalidate(did.as_str()).await;
         }
         if !change.uris.is_empty() {
             // Any like may reorder a ranking.

@@ -10,6 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use plyr_atproto::{AtUri, Did};
+
 use crate::AppState;
 use crate::db::actors::ActorRow;
 use crate::db::lists::ListRow;
@@ -29,11 +31,11 @@ pub struct HydrateError(#[from] pub sqlx::Error);
 /// already holds rows (a fuzz target, a test) hands to [`Hydration::absorb`].
 #[derive(Debug, Default)]
 pub struct Found {
-    pub tracks: HashMap<String, Arc<TrackRow>>,
-    pub actors: HashMap<String, Arc<ActorRow>>,
-    pub lists: HashMap<String, ListRow>,
+    pub tracks: HashMap<AtUri, Arc<TrackRow>>,
+    pub actors: HashMap<Did, Arc<ActorRow>>,
+    pub lists: HashMap<AtUri, ListRow>,
     /// The viewer's like URI per track URI.
-    pub viewer_likes: HashMap<String, String>,
+    pub viewer_likes: HashMap<AtUri, AtUri>,
     /// Record URIs and DIDs carrying a label the operator hides.
     pub labeled: HashSet<String>,
 }
@@ -41,12 +43,12 @@ pub struct Found {
 /// Everything loaded for one response that the viewer may see.
 #[derive(Debug, Default)]
 pub struct Hydration {
-    tracks: HashMap<String, Arc<TrackRow>>,
-    lists: HashMap<String, ListRow>,
-    actors: HashMap<String, Arc<ActorRow>>,
+    tracks: HashMap<AtUri, Arc<TrackRow>>,
+    lists: HashMap<AtUri, ListRow>,
+    actors: HashMap<Did, Arc<ActorRow>>,
     /// Actors the rules hide, kept only to credit them where a visible track features them.
-    hidden_actors: HashMap<String, Arc<ActorRow>>,
-    viewer_likes: HashMap<String, String>,
+    hidden_actors: HashMap<Did, Arc<ActorRow>>,
+    viewer_likes: HashMap<AtUri, AtUri>,
     has_viewer: bool,
 }
 
@@ -64,7 +66,7 @@ impl Hydration {
         let facts = Facts { actors: &actors, labeled: &labeled, hidden_labels };
         self.tracks.extend(tracks.into_iter().filter(|(_, t)| facts.track_visible(t)));
         self.lists.extend(lists.into_iter().filter(|(_, l)| facts.record_visible(&l.did, &l.uri)));
-        let hidden: HashSet<String> = actors.keys().filter(|d| !facts.actor_visible(d)).cloned().collect();
+        let hidden: HashSet<Did> = actors.keys().filter(|d| !facts.actor_visible(d)).cloned().collect();
         for (did, a) in actors {
             if hidden.contains(&did) {
                 self.actors.remove(&did);
@@ -107,7 +109,7 @@ impl Hydration {
 
     /// The viewer's like of the visible track at `uri`.
     pub fn viewer_like(&self, uri: &str) -> Option<&str> {
-        self.viewer_likes.get(uri).map(String::as_str)
+        self.viewer_likes.get(uri).map(AtUri::as_str)
     }
 
     pub fn has_viewer(&self) -> bool {
@@ -119,10 +121,10 @@ impl Hydration {
     pub fn features_including_hidden<'a>(
         &'a self,
         t: &'a TrackRow,
-    ) -> impl Iterator<Item = (&'a str, Option<&'a ActorRow>)> + 'a {
+    ) -> impl Iterator<Item = (&'a Did, Option<&'a ActorRow>)> + 'a {
         t.features.iter().map(|d| {
             let row = self.actors.get(d).or_else(|| self.hidden_actors.get(d));
-            (d.as_str(), row.map(Arc::as_ref))
+            (d, row.map(Arc::as_ref))
         })
     }
 }
@@ -130,12 +132,13 @@ impl Hydration {
 /// A row naming a record and its author that a handler loads outside the [`Hydrator`] (a like,
 /// a comment, an activity event): [`Hydrator::records`] judges it by both.
 pub trait Record {
-    fn did(&self) -> &str;
+    fn did(&self) -> &Did;
+    /// The key labels are looked up by: the record's AT-URI (an activity event's own key).
     fn uri(&self) -> &str;
 }
 
 impl Record for LikeRow {
-    fn did(&self) -> &str {
+    fn did(&self) -> &Did {
         &self.did
     }
     fn uri(&self) -> &str {
@@ -144,7 +147,7 @@ impl Record for LikeRow {
 }
 
 impl Record for CommentRow {
-    fn did(&self) -> &str {
+    fn did(&self) -> &Did {
         &self.did
     }
     fn uri(&self) -> &str {
@@ -153,7 +156,7 @@ impl Record for CommentRow {
 }
 
 impl Record for ActivityRow {
-    fn did(&self) -> &str {
+    fn did(&self) -> &Did {
         &self.did
     }
     fn uri(&self) -> &str {
@@ -165,33 +168,33 @@ impl Record for ActivityRow {
 #[derive(Debug, Clone, Copy)]
 pub struct Hydrator<'a> {
     pub state: &'a AppState,
-    pub viewer: Option<&'a str>,
+    pub viewer: Option<&'a Did>,
 }
 
 impl<'a> Hydrator<'a> {
-    pub fn new(state: &'a AppState, viewer: Option<&'a str>) -> Self {
+    pub fn new(state: &'a AppState, viewer: Option<&'a Did>) -> Self {
         Hydrator { state, viewer }
     }
 
     /// Tracks, their authors and featured artists, the viewer's likes and labels.
-    pub async fn tracks(&self, uris: &[String]) -> Result<Hydration, HydrateError> {
+    pub async fn tracks(&self, uris: &[AtUri]) -> Result<Hydration, HydrateError> {
         let mut h = self.empty();
         self.add_tracks(&mut h, uris).await?;
         Ok(h)
     }
 
     /// Adds tracks (and what they need) to an existing hydration.
-    pub async fn add_tracks(&self, h: &mut Hydration, uris: &[String]) -> Result<(), HydrateError> {
+    pub async fn add_tracks(&self, h: &mut Hydration, uris: &[AtUri]) -> Result<(), HydrateError> {
         let state = self.state;
         let tracks = state.caches.tracks(&state.db, uris).await?;
-        let mut dids: Vec<String> = Vec::new();
+        let mut dids: Vec<Did> = Vec::new();
         for t in tracks.values() {
             dids.push(t.did.clone());
             dids.extend(t.features.iter().cloned());
         }
-        let subjects: Vec<String> = tracks.keys().cloned().collect();
-        let mut label_keys = subjects.clone();
-        label_keys.extend(dids.iter().cloned());
+        let subjects: Vec<AtUri> = tracks.keys().cloned().collect();
+        let mut label_keys: Vec<String> = subjects.iter().map(AtUri::to_string).collect();
+        label_keys.extend(dids.iter().map(Did::to_string));
         let likes = async {
             match self.viewer {
                 Some(v) if !subjects.is_empty() => social::viewer_likes(&state.db, v, &subjects).await,
@@ -206,21 +209,22 @@ impl<'a> Hydrator<'a> {
     }
 
     /// Actors (with their counts) and labels on them.
-    pub async fn actors(&self, dids: &[String]) -> Result<Hydration, HydrateError> {
+    pub async fn actors(&self, dids: &[Did]) -> Result<Hydration, HydrateError> {
         let state = self.state;
-        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(dids))?;
+        let keys: Vec<String> = dids.iter().map(Did::to_string).collect();
+        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(&keys))?;
         let mut h = self.empty();
         h.absorb(Found { actors, labeled, ..Found::default() }, self.hidden_labels());
         Ok(h)
     }
 
     /// Lists and their authors.
-    pub async fn lists(&self, uris: &[String]) -> Result<Hydration, HydrateError> {
+    pub async fn lists(&self, uris: &[AtUri]) -> Result<Hydration, HydrateError> {
         let state = self.state;
         let rows = lists::by_uris(&state.db, uris).await?;
-        let dids: Vec<String> = rows.iter().map(|l| l.did.clone()).collect();
-        let mut keys: Vec<String> = rows.iter().map(|l| l.uri.clone()).collect();
-        keys.extend(dids.iter().cloned());
+        let dids: Vec<Did> = rows.iter().map(|l| l.did.clone()).collect();
+        let mut keys: Vec<String> = rows.iter().map(|l| l.uri.to_string()).collect();
+        keys.extend(dids.iter().map(Did::to_string));
         let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
         let lists = rows.into_iter().map(|l| (l.uri.clone(), l)).collect();
         let mut h = self.empty();
@@ -233,9 +237,9 @@ impl<'a> Hydrator<'a> {
     /// whether or not they are shown.
     pub async fn records<R: Record>(&self, rows: Vec<R>) -> Result<(Vec<R>, Hydration), HydrateError> {
         let state = self.state;
-        let dids: Vec<String> = rows.iter().map(|r| r.did().to_owned()).collect();
+        let dids: Vec<Did> = rows.iter().map(|r| r.did().clone()).collect();
         let mut keys: Vec<String> = rows.iter().map(|r| r.uri().to_owned()).collect();
-        keys.extend(dids.iter().cloned());
+        keys.extend(dids.iter().map(Did::to_string));
         let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
         let mut h = self.empty();
         let rows =
@@ -265,13 +269,15 @@ impl<'a> Hydrator<'a> {
 mod tests {
     use chrono::DateTime;
 
+    use plyr_atproto::Handle;
+
     use super::*;
 
-    fn actor(did: &str, hidden: bool) -> (String, Arc<ActorRow>) {
+    fn actor(did: &str, hidden: bool) -> (Did, Arc<ActorRow>) {
         let at = DateTime::from_timestamp(0, 0).expect("time");
         let a = ActorRow {
-            did: did.into(),
-            handle: Some(format!("{}.test", &did[8..])),
+            did: Did::from_trusted(did),
+            handle: Some(Handle::from_trusted(format!("{}.test", &did[8..]))),
             handle_verified: true,
             pds_endpoint: None,
             hidden,
@@ -286,16 +292,16 @@ mod tests {
             playlists: 0,
             likes: 0,
         };
-        (did.into(), Arc::new(a))
+        (Did::from_trusted(did), Arc::new(a))
     }
 
-    fn track(uri: &str, did: &str, features: &[&str], self_labels: &[&str]) -> (String, Arc<TrackRow>) {
+    fn track(uri: &str, did: &str, features: &[&str], self_labels: &[&str]) -> (AtUri, Arc<TrackRow>) {
         let at = DateTime::from_timestamp(0, 0).expect("time");
         let t = TrackRow {
-            uri: uri.into(),
+            uri: AtUri::from_trusted(uri),
             id: 1,
             cid: "c".into(),
-            did: did.into(),
+            did: Did::from_trusted(did),
             rkey: "r".into(),
             title: "t".into(),
             artist: "a".into(),
@@ -309,7 +315,7 @@ mod tests {
             audio_blob_cid: None,
             audio_blob_mime: None,
             audio_blob_size: None,
-            features: features.iter().map(|d| (*d).to_owned()).collect(),
+            features: features.iter().copied().map(Did::from_trusted).collect(),
             support_gate: None,
             self_labels: self_labels.iter().map(|l| (*l).to_owned()).collect(),
             created_at: at,
@@ -318,16 +324,16 @@ mod tests {
             like_count: 0,
             comment_count: 0,
         };
-        (uri.into(), Arc::new(t))
+        (AtUri::from_trusted(uri), Arc::new(t))
     }
 
-    fn list(uri: &str, did: &str) -> (String, ListRow) {
+    fn list(uri: &str, did: &str) -> (AtUri, ListRow) {
         let at = DateTime::from_timestamp(0, 0).expect("time");
         let l = ListRow {
-            uri: uri.into(),
+            uri: AtUri::from_trusted(uri),
             id: "i".into(),
             cid: "c".into(),
-            did: did.into(),
+            did: Did::from_trusted(did),
             rkey: "r".into(),
             name: None,
             list_type: Some("playlist".into()),
@@ -337,14 +343,14 @@ mod tests {
             indexed_at: at,
             sort_at: at,
         };
-        (uri.into(), l)
+        (AtUri::from_trusted(uri), l)
     }
 
-    struct Row(&'static str, &'static str);
+    struct Row(Did, &'static str);
 
     impl Record for Row {
-        fn did(&self) -> &str {
-            self.0
+        fn did(&self) -> &Did {
+            &self.0
         }
         fn uri(&self) -> &str {
             self.1
@@ -382,7 +388,7 @@ mod tests {
             .collect(),
             viewer_likes: [("at://alice/t/plain", "at://v/like/1"), ("at://carol/t/1", "at://v/like/2")]
                 .into_iter()
-                .map(|(t, l)| (t.to_owned(), l.to_owned()))
+                .map(|(t, l)| (AtUri::from_trusted(t), AtUri::from_trusted(l)))
                 .collect(),
             labeled: ["at://alice/t/labeled", "at://alice/l/labeled", "at://alice/c/labeled", DAVE]
                 .into_iter()
@@ -426,18 +432,18 @@ mod tests {
         h.absorb(found(), &["!hide".to_owned()]);
         let t = h.track("at://alice/t/plain").expect("visible");
         let credits: Vec<(&str, Option<&str>)> =
-            h.features_including_hidden(t).map(|(d, a)| (d, a.map(|a| a.did.as_str()))).collect();
+            h.features_including_hidden(t).map(|(d, a)| (d.as_str(), a.map(|a| a.did.as_str()))).collect();
         assert_eq!(credits, vec![(CAROL, Some(CAROL)), (NOBODY, None)]);
     }
 
     #[test]
     fn records_come_back_only_when_their_author_and_uri_are_visible() {
         let rows = vec![
-            Row(ALICE, "at://alice/c/1"),
-            Row(ALICE, "at://alice/c/labeled"),
-            Row(CAROL, "at://carol/c/1"),
-            Row(DAVE, "at://dave/c/1"),
-            Row(NOBODY, "at://nobody/c/1"),
+            Row(Did::from_trusted(ALICE), "at://alice/c/1"),
+            Row(Did::from_trusted(ALICE), "at://alice/c/labeled"),
+            Row(Did::from_trusted(CAROL), "at://carol/c/1"),
+            Row(Did::from_trusted(DAVE), "at://dave/c/1"),
+            Row(Did::from_trusted(NOBODY), "at://nobody/c/1"),
         ];
         let mut h = Hydration::new(false);
         let kept = h.absorb_records(rows, found(), &["!hide".to_owned()]);

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use plyr_atproto::Format;
+use plyr_atproto::{AtUri, Did, Format};
 use serde::Deserialize;
 
 use crate::XrpcError;
@@ -201,6 +201,26 @@ impl Params {
         self.str(name).ok_or_else(|| invalid(format!("parameter {name} is required")))
     }
 
+    /// A string parameter the lexicon formats as `at-uri` (checked in [`Params::parse`]), typed.
+    pub fn at_uri(&self, name: &str) -> Result<Option<AtUri>, XrpcError> {
+        self.str(name).map(|v| typed(name, Format::AtUri, AtUri::new(v))).transpose()
+    }
+
+    /// A required `at-uri` parameter, typed.
+    pub fn required_at_uri(&self, name: &str) -> Result<AtUri, XrpcError> {
+        typed(name, Format::AtUri, AtUri::new(self.required(name)?))
+    }
+
+    /// An array parameter whose items the lexicon formats as `at-uri`, typed.
+    pub fn at_uris(&self, name: &str) -> Result<Vec<AtUri>, XrpcError> {
+        self.list(name).iter().map(|v| typed(name, Format::AtUri, AtUri::new(v))).collect()
+    }
+
+    /// An array parameter whose items the lexicon formats as `did`, typed.
+    pub fn dids(&self, name: &str) -> Result<Vec<Did>, XrpcError> {
+        self.list(name).iter().map(|v| typed(name, Format::Did, Did::new(v))).collect()
+    }
+
     /// An array parameter's values (empty when absent).
     pub fn list(&self, name: &str) -> &[String] {
         self.values.get(name).map(Vec::as_slice).unwrap_or_default()
@@ -253,6 +273,11 @@ fn check_scalar(name: &str, kind: &Kind, v: &str) -> Result<Option<i64>, XrpcErr
         },
         Kind::Array { .. } => Err(invalid(format!("parameter {name} cannot nest arrays"))),
     }
+}
+
+/// A typed identifier, or the error [`Params::parse`] gives for a value not of that `format`.
+fn typed<T>(name: &str, format: Format, r: Result<T, plyr_atproto::SyntaxError>) -> Result<T, XrpcError> {
+    r.map_err(|_| invalid(format!("parameter {name} must be a valid {format}")))
 }
 
 fn invalid(message: String) -> XrpcError {

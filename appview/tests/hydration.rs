@@ -7,6 +7,7 @@ mod support;
 
 use plyr_appview::db::social;
 use plyr_appview::hydrate::Hydrator;
+use plyr_atproto::{AtUri, Did};
 use plyr_store::testkit::TestDb;
 use serde_json::json;
 use support::*;
@@ -72,7 +73,8 @@ async fn world() -> World {
 async fn hidden_tracks_lists_and_actors_do_not_come_out_of_a_hydration() {
     let w = world().await;
     let hydrator = Hydrator::new(&w.state, None);
-    let uris = [w.featuring.clone(), w.labeled_track.clone(), w.hidden_track.clone()];
+    let uri = |s: &str| AtUri::new(s).expect("an AT-URI");
+    let uris = [uri(&w.featuring), uri(&w.labeled_track), uri(&w.hidden_track)];
     let h = hydrator.tracks(&uris).await.expect("tracks");
     assert!(h.track(&w.featuring).is_some(), "a visible track");
     assert!(h.track(&w.labeled_track).is_none(), "a labeler's hidden label hides the track");
@@ -80,21 +82,27 @@ async fn hidden_tracks_lists_and_actors_do_not_come_out_of_a_hydration() {
     assert!(h.actor(ALICE).is_some() && h.actor(CAROL).is_none(), "the deactivated account is hidden");
 
     let t = h.track(&w.featuring).expect("visible");
-    let credits: Vec<_> = h.features_including_hidden(t).map(|(d, a)| (d, a.map(|a| a.hidden))).collect();
+    let credits: Vec<_> =
+        h.features_including_hidden(t).map(|(d, a)| (d.as_str(), a.map(|a| a.hidden))).collect();
     assert_eq!(credits, vec![(CAROL, Some(true))], "a visible track keeps its (hidden) featured artist");
 
-    let h = hydrator.lists(&[w.playlist.clone(), w.labeled_playlist.clone()]).await.expect("lists");
+    let h = hydrator.lists(&[uri(&w.playlist), uri(&w.labeled_playlist)]).await.expect("lists");
     assert!(h.list(&w.playlist).is_some());
     assert!(h.list(&w.labeled_playlist).is_none(), "a labeled list is hidden");
 
-    let h = hydrator.actors(&[ALICE.to_owned(), CAROL.to_owned()]).await.expect("actors");
+    let h = hydrator
+        .actors(&[Did::new(ALICE).expect("a DID"), Did::new(CAROL).expect("a DID")])
+        .await
+        .expect("actors");
     assert!(h.actor(ALICE).is_some() && h.actor(CAROL).is_none());
 }
 
 #[tokio::test]
 async fn records_come_back_only_when_visible_and_handlers_show_only_those() {
     let w = world().await;
-    let rows = social::comments_on(&w.state.db, &w.featuring, None, 100).await.expect("comments");
+    let rows = social::comments_on(&w.state.db, &AtUri::new(&w.featuring).expect("an AT-URI"), None, 100)
+        .await
+        .expect("comments");
     assert_eq!(rows.len(), 3, "the skeleton holds every comment");
     let (rows, h) = Hydrator::new(&w.state, None).records(rows).await.expect("records");
     let kept: Vec<&str> = rows.iter().map(|c| c.uri.as_str()).collect();

@@ -1,7 +1,8 @@
 //! ATProto building blocks shared by the indexer and the AppView.
 //!
 //! - [`syntax`]: validators for every atproto string format (DID, handle, NSID, AT-URI, TID,
-//!   record key, datetime, CID, language, URI).
+//!   record key, datetime, CID, language, URI) and the validated [`Did`], [`Handle`] and [`AtUri`]
+//!   types (PostgreSQL text with the `sqlx` feature).
 //! - [`data`]: the atproto data model: JSON <-> [`Ipld`] and record CIDs.
 //! - [`lexicon`]: lexicon documents and the [`Catalog`] that compiles them.
 //! - [`validate`]: record validation against a catalog, reporting every [`Violation`].
@@ -32,7 +33,7 @@ pub use data::{
 };
 pub use ipld_core::ipld::Ipld;
 pub use lexicon::{Catalog, LexiconDoc, LexiconError, RecordKeyType};
-pub use syntax::{Format, SyntaxError};
+pub use syntax::{AtUri, Did, Format, Handle, SyntaxError};
 pub use validate::{MAX_VIOLATIONS, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
 
 /// Cuts an untrusted value to at most 64 bytes (on a char boundary) so that errors stay loggable.

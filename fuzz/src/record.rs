@@ -50,8 +50,8 @@ pub fn write_path(items: Vec<SourceItem>) -> Vec<Extracted> {
         if let Some(row) = change.after {
             crate::storable::assert_row(&change.meta.uri, &row);
             out.push(Extracted {
-                did: change.meta.did,
-                uri: change.meta.uri,
+                did: change.meta.did.to_string(),
+                uri: change.meta.uri.to_string(),
                 cid: change.meta.cid,
                 indexed_at: change.meta.indexed_at,
                 row,

@@ -14,6 +14,7 @@ use plyr_appview::db::tracks::TrackRow;
 use plyr_appview::hydrate::{Found, Hydration};
 use plyr_appview::rest::present::{self, Loaded};
 use plyr_appview::{AppState, AppviewOptions};
+use plyr_atproto::{AtUri, Did, Handle};
 use plyr_indexer::write::collections::Row;
 
 use crate::RUNTIME;
@@ -37,8 +38,8 @@ pub fn run(data: &[u8]) {
 /// profile fields `row` sets when it is a profile.
 fn actor(e: &Extracted) -> ActorRow {
     let mut a = ActorRow {
-        did: e.did.clone(),
-        handle: Some("artist.fuzz.invalid".into()),
+        did: Did::from_trusted(e.did.as_str()),
+        handle: Some(Handle::from_trusted("artist.fuzz.invalid")),
         handle_verified: true,
         pds_endpoint: Some("https://pds.fuzz.invalid".into()),
         hidden: false,
@@ -76,10 +77,10 @@ fn track(e: &Extracted) -> TrackRow {
     };
     let at = |f: fn(&plyr_indexer::db::tracks::TrackRow) -> DateTime<Utc>| t.map_or(e.indexed_at, f);
     TrackRow {
-        uri: e.uri.clone(),
+        uri: AtUri::from_trusted(e.uri.as_str()),
         id: t.map_or(1, |t| t.id),
         cid: e.cid.clone(),
-        did: e.did.clone(),
+        did: Did::from_trusted(e.did.as_str()),
         rkey: e.uri.rsplit('/').next().unwrap_or_default().to_owned(),
         title: t.map_or_else(|| "t".into(), |t| t.title.clone()),
         artist: t.map_or_else(|| "a".into(), |t| t.artist.clone()),
@@ -93,7 +94,9 @@ fn track(e: &Extracted) -> TrackRow {
         audio_blob_cid: t.and_then(|t| t.audio_blob.as_ref().map(|b| b.0.clone())),
         audio_blob_mime: t.and_then(|t| t.audio_blob.as_ref().map(|b| b.1.clone())),
         audio_blob_size: t.and_then(|t| t.audio_blob.as_ref().map(|b| b.2)),
-        features: t.map(|t| t.features.clone()).unwrap_or_default(),
+        features: t
+            .map(|t| t.features.iter().map(|d| Did::from_trusted(d.as_str())).collect())
+            .unwrap_or_default(),
         support_gate: t.and_then(|t| t.support_gate.clone()),
         self_labels: t.map(|t| t.self_labels.clone()).unwrap_or_default(),
         created_at: at(|t| t.created_at),
@@ -112,9 +115,9 @@ fn present_all(e: &Extracted) {
     let track = track(e);
     let mut h = Hydration::new(true);
     let found = Found {
-        actors: [(e.did.clone(), Arc::new(actor.clone()))].into(),
+        actors: [(Did::from_trusted(e.did.as_str()), Arc::new(actor.clone()))].into(),
         tracks: [(track.uri.clone(), Arc::new(track.clone()))].into(),
-        viewer_likes: [(track.uri.clone(), e.uri.clone())].into(),
+        viewer_likes: [(track.uri.clone(), AtUri::from_trusted(e.uri.as_str()))].into(),
         ..Found::default()
     };
     // No label is hidden: every record is presented, whatever self-labels it carries.
@@ -130,9 +133,9 @@ fn present_all(e: &Extracted) {
     match &e.row {
         Row::Like(l) => {
             let like = LikeRow {
-                uri: e.uri.clone(),
+                uri: AtUri::from_trusted(e.uri.as_str()),
                 cid: e.cid.clone(),
-                did: e.did.clone(),
+                did: Did::from_trusted(e.did.as_str()),
                 subject_uri: l.subject_uri.clone(),
                 created_at: l.created_at,
                 indexed_at: e.indexed_at,
@@ -143,9 +146,9 @@ fn present_all(e: &Extracted) {
         }
         Row::Comment(c) => {
             let comment = CommentRow {
-                uri: e.uri.clone(),
+                uri: AtUri::from_trusted(e.uri.as_str()),
                 cid: e.cid.clone(),
-                did: e.did.clone(),
+                did: Did::from_trusted(e.did.as_str()),
                 subject_uri: c.subject_uri.clone(),
                 text: c.text.clone(),
                 timestamp_ms: c.timestamp_ms,
@@ -159,10 +162,10 @@ fn present_all(e: &Extracted) {
         }
         Row::List(l) => {
             let list = ListRow {
-                uri: e.uri.clone(),
+                uri: AtUri::from_trusted(e.uri.as_str()),
                 id: l.id.clone(),
                 cid: e.cid.clone(),
-                did: e.did.clone(),
+                did: Did::from_trusted(e.did.as_str()),
                 rkey: track.rkey.clone(),
                 name: l.name.clone(),
                 list_type: l.list_type.clone(),
@@ -174,7 +177,11 @@ fn present_all(e: &Extracted) {
             };
             out.push(serde_json::to_string(&p.list(h, &list)));
             for (i, (uri, cid)) in l.items.iter().enumerate() {
-                let item = ItemRow { position: i as i32, subject_uri: uri.clone(), subject_cid: cid.clone() };
+                let item = ItemRow {
+                    position: i as i32,
+                    subject_uri: AtUri::from_trusted(uri.as_str()),
+                    subject_cid: cid.clone(),
+                };
                 out.push(serde_json::to_string(&p.list_item(&item, p.track(h, &track))));
             }
             out.push(Ok(present::iso(list.created_at)));

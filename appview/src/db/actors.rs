@@ -1,13 +1,14 @@
 //! Actors: identity, hosting status, profiles (fm.plyr and Bluesky) and counts.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{Did, Handle};
 use sqlx::PgPool;
 
 /// Everything a profile view needs about one account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActorRow {
-    pub did: String,
-    pub handle: Option<String>,
+    pub did: Did,
+    pub handle: Option<Handle>,
     pub handle_verified: bool,
     pub pds_endpoint: Option<String>,
     pub hidden: bool,
@@ -24,10 +25,10 @@ pub struct ActorRow {
 }
 
 /// The actors among `dids` that are known.
-pub async fn by_dids(db: &PgPool, dids: &[String]) -> sqlx::Result<Vec<ActorRow>> {
+pub async fn by_dids(db: &PgPool, dids: &[Did]) -> sqlx::Result<Vec<ActorRow>> {
     sqlx::query_as!(
         ActorRow,
-        r#"SELECT a.did, a.handle, a.handle_verified, a.pds_endpoint, a.hidden, a.indexed_at,
+        r#"SELECT a.did AS "did: Did", a.handle AS "handle: Handle", a.handle_verified, a.pds_endpoint, a.hidden, a.indexed_at,
                   b.display_name AS "display_name?", b.avatar_cid AS "avatar_cid?",
                   p.bio AS "bio?", p.avatar_url AS "plyr_avatar_url?",
                   p.created_at AS "profile_created_at?",
@@ -38,7 +39,7 @@ pub async fn by_dids(db: &PgPool, dids: &[String]) -> sqlx::Result<Vec<ActorRow>
              LEFT JOIN plyr_profiles p ON p.did = a.did
              LEFT JOIN actor_stats s ON s.did = a.did
             WHERE a.did = ANY($1)"#,
-        dids
+        dids as _
     )
     .fetch_all(db)
     .await
@@ -46,9 +47,9 @@ pub async fn by_dids(db: &PgPool, dids: &[String]) -> sqlx::Result<Vec<ActorRow>
 
 /// The DID whose current handle is `handle` (case-insensitive), verified both ways: a handle an
 /// account merely claims does not resolve to it.
-pub async fn did_by_handle(db: &PgPool, handle: &str) -> sqlx::Result<Option<String>> {
+pub async fn did_by_handle(db: &PgPool, handle: &str) -> sqlx::Result<Option<Did>> {
     sqlx::query_scalar!(
-        "SELECT did FROM actors WHERE handle = lower($1) AND handle_verified ORDER BY updated_at DESC LIMIT 1",
+        r#"SELECT did AS "did: Did" FROM actors WHERE handle = lower($1) AND handle_verified ORDER BY updated_at DESC LIMIT 1"#,
         handle
     )
     .fetch_optional(db)

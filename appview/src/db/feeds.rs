@@ -5,6 +5,7 @@
 //! emptied by a hidden artist with many tracks (the rules step still checks every item).
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 use super::Skel;
@@ -14,7 +15,7 @@ use crate::cursor::TimeKey;
 pub async fn latest(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<Skel>> {
     sqlx::query_as!(
         Skel,
-        r#"SELECT t.uri, t.sort_at AS at FROM tracks t
+        r#"SELECT t.uri AS "uri: AtUri", t.sort_at AS at FROM tracks t
             WHERE (t.sort_at, t.uri) < ($1, $2)
               AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
             ORDER BY t.sort_at DESC, t.uri DESC LIMIT $3"#,
@@ -27,13 +28,13 @@ pub async fn latest(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Ve
 }
 
 /// One actor's tracks, newest first.
-pub async fn by_actor(db: &PgPool, did: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<Skel>> {
+pub async fn by_actor(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<Skel>> {
     sqlx::query_as!(
         Skel,
-        r#"SELECT uri, sort_at AS at FROM tracks
+        r#"SELECT uri AS "uri: AtUri", sort_at AS at FROM tracks
             WHERE did = $1 AND (sort_at, uri) < ($2, $3)
             ORDER BY sort_at DESC, uri DESC LIMIT $4"#,
-        did,
+        did.as_str(),
         after.at,
         after.uri,
         limit
@@ -45,7 +46,7 @@ pub async fn by_actor(db: &PgPool, did: &str, after: &TimeKey, limit: i64) -> sq
 /// One entry of a top-tracks ranking.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
-    pub uri: String,
+    pub uri: AtUri,
     pub likes: i64,
     pub at: DateTime<Utc>,
 }
@@ -58,7 +59,7 @@ pub async fn top(db: &PgPool, since: Option<DateTime<Utc>>, cap: i64) -> sqlx::R
         None => {
             sqlx::query_as!(
                 Ranked,
-                r#"SELECT t.uri, s.likes::BIGINT AS "likes!", t.sort_at AS at
+                r#"SELECT t.uri AS "uri: AtUri", s.likes::BIGINT AS "likes!", t.sort_at AS at
                      FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
                     WHERE s.likes > 0
                       AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
@@ -71,7 +72,7 @@ pub async fn top(db: &PgPool, since: Option<DateTime<Utc>>, cap: i64) -> sqlx::R
         Some(since) => {
             sqlx::query_as!(
                 Ranked,
-                r#"SELECT t.uri, w.n AS "likes!", t.sort_at AS at
+                r#"SELECT t.uri AS "uri: AtUri", w.n AS "likes!", t.sort_at AS at
                      FROM (SELECT subject_uri, count(DISTINCT did) AS n FROM likes
                             WHERE created_at >= $1 GROUP BY subject_uri) w
                      JOIN tracks t ON t.uri = w.subject_uri
@@ -89,18 +90,18 @@ pub async fn top(db: &PgPool, since: Option<DateTime<Utc>>, cap: i64) -> sqlx::R
 /// The tracks an actor liked, most recent like first; the key is the like's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LikedTrack {
-    pub like_uri: String,
+    pub like_uri: AtUri,
     pub at: DateTime<Utc>,
-    pub subject_uri: String,
+    pub subject_uri: AtUri,
 }
 
-pub async fn liked_by(db: &PgPool, did: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikedTrack>> {
+pub async fn liked_by(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikedTrack>> {
     sqlx::query_as!(
         LikedTrack,
-        r#"SELECT uri AS like_uri, sort_at AS at, subject_uri FROM likes
+        r#"SELECT uri AS "like_uri: AtUri", sort_at AS at, subject_uri AS "subject_uri: AtUri" FROM likes
             WHERE did = $1 AND (sort_at, uri) < ($2, $3)
             ORDER BY sort_at DESC, uri DESC LIMIT $4"#,
-        did,
+        did.as_str(),
         after.at,
         after.uri,
         limit

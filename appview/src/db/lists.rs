@@ -1,6 +1,7 @@
 //! Lists (albums, playlists, liked lists) and their items in record order.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 use super::Skel;
@@ -8,11 +9,11 @@ use crate::cursor::TimeKey;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListRow {
-    pub uri: String,
+    pub uri: AtUri,
     /// The public id (a UUID, as text).
     pub id: String,
     pub cid: String,
-    pub did: String,
+    pub did: Did,
     pub rkey: String,
     pub name: Option<String>,
     pub list_type: Option<String>,
@@ -23,37 +24,39 @@ pub struct ListRow {
     pub sort_at: DateTime<Utc>,
 }
 
-pub async fn by_uris(db: &PgPool, uris: &[String]) -> sqlx::Result<Vec<ListRow>> {
+pub async fn by_uris(db: &PgPool, uris: &[AtUri]) -> sqlx::Result<Vec<ListRow>> {
     sqlx::query_as!(
         ListRow,
-        r#"SELECT uri, id::TEXT AS "id!", cid, did, rkey, name, list_type, item_count, created_at, updated_at,
+        r#"SELECT uri AS "uri: AtUri", id::TEXT AS "id!", cid, did AS "did: Did", rkey, name, list_type, item_count, created_at, updated_at,
                   indexed_at, sort_at
              FROM lists WHERE uri = ANY($1)"#,
-        uris
+        uris as _
     )
     .fetch_all(db)
     .await
 }
 
 /// The URI of the list with public id `id`.
-pub async fn uri_by_id(db: &PgPool, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("SELECT uri FROM lists WHERE id = $1::TEXT::UUID", id).fetch_optional(db).await
+pub async fn uri_by_id(db: &PgPool, id: &str) -> sqlx::Result<Option<AtUri>> {
+    sqlx::query_scalar!(r#"SELECT uri AS "uri: AtUri" FROM lists WHERE id = $1::TEXT::UUID"#, id)
+        .fetch_optional(db)
+        .await
 }
 
 /// One actor's lists, newest first, optionally of one type.
 pub async fn by_actor(
     db: &PgPool,
-    did: &str,
+    did: &Did,
     list_type: Option<&str>,
     after: &TimeKey,
     limit: i64,
 ) -> sqlx::Result<Vec<Skel>> {
     sqlx::query_as!(
         Skel,
-        r#"SELECT uri, sort_at AS at FROM lists
+        r#"SELECT uri AS "uri: AtUri", sort_at AS at FROM lists
             WHERE did = $1 AND ($2::TEXT IS NULL OR list_type = $2) AND (sort_at, uri) < ($3, $4)
             ORDER BY sort_at DESC, uri DESC LIMIT $5"#,
-        did,
+        did.as_str(),
         list_type,
         after.at,
         after.uri,
@@ -66,17 +69,17 @@ pub async fn by_actor(
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemRow {
     pub position: i32,
-    pub subject_uri: String,
+    pub subject_uri: AtUri,
     pub subject_cid: String,
 }
 
 /// Items of `list` at positions after `after`, in order.
-pub async fn items(db: &PgPool, list: &str, after: i32, limit: i64) -> sqlx::Result<Vec<ItemRow>> {
+pub async fn items(db: &PgPool, list: &AtUri, after: i32, limit: i64) -> sqlx::Result<Vec<ItemRow>> {
     sqlx::query_as!(
         ItemRow,
-        r#"SELECT position, subject_uri, subject_cid FROM list_items
+        r#"SELECT position, subject_uri AS "subject_uri: AtUri", subject_cid FROM list_items
             WHERE list_uri = $1 AND position > $2 ORDER BY position LIMIT $3"#,
-        list,
+        list.as_str(),
         after,
         limit
     )

@@ -3,6 +3,7 @@
 //! Feeds and lookups the XRPC side already has (latest, top, likes, items) are reused as they are.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 use crate::cursor::TimeKey;
@@ -10,8 +11,8 @@ use crate::cursor::TimeKey;
 /// The album (a `listType: album` list by the track's own author) a track appears in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackAlbum {
-    pub track_uri: String,
-    pub list_uri: String,
+    pub track_uri: AtUri,
+    pub list_uri: AtUri,
     /// The list's public id (a UUID, as text).
     pub list_id: String,
     pub name: String,
@@ -19,18 +20,18 @@ pub struct TrackAlbum {
 
 /// For each of `tracks`, the newest album by its author that lists it (tracks in none are
 /// absent).
-pub async fn albums_of_tracks(db: &PgPool, tracks: &[String]) -> sqlx::Result<Vec<TrackAlbum>> {
+pub async fn albums_of_tracks(db: &PgPool, tracks: &[AtUri]) -> sqlx::Result<Vec<TrackAlbum>> {
     sqlx::query_as!(
         TrackAlbum,
         r#"SELECT DISTINCT ON (li.subject_uri)
-                  li.subject_uri AS track_uri, l.uri AS list_uri, l.id::TEXT AS "list_id!",
+                  li.subject_uri AS "track_uri: AtUri", l.uri AS "list_uri: AtUri", l.id::TEXT AS "list_id!",
                   l.name AS "name!"
              FROM list_items li
              JOIN lists l ON l.uri = li.list_uri
              JOIN tracks t ON t.uri = li.subject_uri AND t.did = l.did
             WHERE li.subject_uri = ANY($1) AND l.list_type = 'album' AND l.name IS NOT NULL
             ORDER BY li.subject_uri, l.sort_at DESC, l.uri DESC"#,
-        tracks
+        tracks as _
     )
     .fetch_all(db)
     .await
@@ -39,7 +40,7 @@ pub async fn albums_of_tracks(db: &PgPool, tracks: &[String]) -> sqlx::Result<Ve
 /// One album of an artist with what its listing shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlbumRow {
-    pub uri: String,
+    pub uri: AtUri,
     pub id: String,
     pub name: String,
     /// Items that are indexed tracks.
@@ -50,10 +51,10 @@ pub struct AlbumRow {
 }
 
 /// An artist's named albums, newest first.
-pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRow>> {
+pub async fn albums_by_actor(db: &PgPool, did: &Did) -> sqlx::Result<Vec<AlbumRow>> {
     sqlx::query_as!(
         AlbumRow,
-        r#"SELECT l.uri, l.id::TEXT AS "id!", l.name AS "name!",
+        r#"SELECT l.uri AS "uri: AtUri", l.id::TEXT AS "id!", l.name AS "name!",
                   (SELECT count(*) FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
                     WHERE li.list_uri = l.uri) AS "track_count!",
                   (SELECT t.image_url FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
@@ -64,7 +65,7 @@ pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRo
             WHERE l.did = $1 AND l.list_type = 'album' AND l.name IS NOT NULL
             ORDER BY l.sort_at DESC, l.uri DESC
             LIMIT 1000"#,
-        did
+        did.as_str()
     )
     .fetch_all(db)
     .await
@@ -72,15 +73,15 @@ pub async fn albums_by_actor(db: &PgPool, did: &str) -> sqlx::Result<Vec<AlbumRo
 
 /// Cover images of the tracks in `lists`, in item order, each image once per list:
 /// `(list uri, image url)`.
-pub async fn list_covers(db: &PgPool, lists: &[String]) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn list_covers(db: &PgPool, lists: &[AtUri]) -> sqlx::Result<Vec<(AtUri, String)>> {
     let rows = sqlx::query!(
-        r#"SELECT c.list_uri AS "list_uri!", c.image_url AS "image_url!" FROM (
+        r#"SELECT c.list_uri AS "list_uri!: AtUri", c.image_url AS "image_url!" FROM (
                SELECT DISTINCT ON (li.list_uri, t.image_url) li.list_uri, t.image_url, li.position
                  FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
                 WHERE li.list_uri = ANY($1) AND t.image_url IS NOT NULL
                 ORDER BY li.list_uri, t.image_url, li.position
              ) c ORDER BY c.list_uri, c.position"#,
-        lists
+        lists as _
     )
     .fetch_all(db)
     .await?;
@@ -92,11 +93,12 @@ pub async fn list_covers(db: &PgPool, lists: &[String]) -> sqlx::Result<Vec<(Str
 pub struct ActivityRow {
     /// `like`, `track`, `comment`, `playlist_create`, `album_release`, `track_added_to_playlist`.
     pub kind: String,
-    pub did: String,
-    /// The record the event is about (used as a tie-breaker too).
+    pub did: Did,
+    /// The record the event is about (used as a tie-breaker too). Not always an AT-URI: an
+    /// item added to a playlist is `<list uri>#<position>`.
     pub uri: String,
-    pub track_uri: Option<String>,
-    pub list_uri: Option<String>,
+    pub track_uri: Option<AtUri>,
+    pub list_uri: Option<AtUri>,
     pub text: Option<String>,
     pub at: DateTime<Utc>,
 }
@@ -108,7 +110,8 @@ pub struct ActivityRow {
 pub async fn activity(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<ActivityRow>> {
     sqlx::query_as!(
         ActivityRow,
-        r#"SELECT e.kind AS "kind!", e.did AS "did!", e.uri AS "uri!", e.track_uri, e.list_uri,
+        r#"SELECT e.kind AS "kind!", e.did AS "did!: Did", e.uri AS "uri!", e.track_uri AS "track_uri: AtUri",
+                  e.list_uri AS "list_uri: AtUri",
                   e.text, e.at AS "at!"
              FROM (
                (SELECT 'like' AS kind, x.did, x.uri, x.subject_uri AS track_uri, NULL::TEXT AS list_uri,

@@ -1,16 +1,17 @@
 //! Likes, comments, the viewer's own likes, and operator labels.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 use crate::cursor::{NumKey, TimeKey};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LikeRow {
-    pub uri: String,
+    pub uri: AtUri,
     pub cid: String,
-    pub did: String,
-    pub subject_uri: String,
+    pub did: Did,
+    pub subject_uri: AtUri,
     pub created_at: DateTime<Utc>,
     pub indexed_at: DateTime<Utc>,
     pub sort_at: DateTime<Utc>,
@@ -18,16 +19,21 @@ pub struct LikeRow {
 
 /// Likes of `subject`, newest first, one per account (its first like: likes count once per
 /// account and subject).
-pub async fn likes_of(db: &PgPool, subject: &str, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<LikeRow>> {
+pub async fn likes_of(
+    db: &PgPool,
+    subject: &AtUri,
+    after: &TimeKey,
+    limit: i64,
+) -> sqlx::Result<Vec<LikeRow>> {
     sqlx::query_as!(
         LikeRow,
-        r#"SELECT l.uri, l.cid, l.did, l.subject_uri, l.created_at, l.indexed_at, l.sort_at
+        r#"SELECT l.uri AS "uri: AtUri", l.cid, l.did AS "did: Did", l.subject_uri AS "subject_uri: AtUri", l.created_at, l.indexed_at, l.sort_at
              FROM likes l
             WHERE l.subject_uri = $1 AND (l.sort_at, l.uri) < ($2, $3)
               AND NOT EXISTS (SELECT 1 FROM likes e WHERE e.subject_uri = l.subject_uri
                                 AND e.did = l.did AND (e.sort_at, e.uri) < (l.sort_at, l.uri))
             ORDER BY l.sort_at DESC, l.uri DESC LIMIT $4"#,
-        subject,
+        subject.as_str(),
         after.at,
         after.uri,
         limit
@@ -38,10 +44,10 @@ pub async fn likes_of(db: &PgPool, subject: &str, after: &TimeKey, limit: i64) -
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommentRow {
-    pub uri: String,
+    pub uri: AtUri,
     pub cid: String,
-    pub did: String,
-    pub subject_uri: String,
+    pub did: Did,
+    pub subject_uri: AtUri,
     pub text: String,
     pub timestamp_ms: i64,
     pub created_at: DateTime<Utc>,
@@ -52,18 +58,18 @@ pub struct CommentRow {
 /// Comments on `subject` in playback order (then URI), after `after`.
 pub async fn comments_on(
     db: &PgPool,
-    subject: &str,
+    subject: &AtUri,
     after: Option<&NumKey>,
     limit: i64,
 ) -> sqlx::Result<Vec<CommentRow>> {
     let (n, uri) = after.map_or((-1, ""), |k| (k.n, k.uri.as_str()));
     sqlx::query_as!(
         CommentRow,
-        r#"SELECT uri, cid, did, subject_uri, text, timestamp_ms, created_at, updated_at, indexed_at
+        r#"SELECT uri AS "uri: AtUri", cid, did AS "did: Did", subject_uri AS "subject_uri: AtUri", text, timestamp_ms, created_at, updated_at, indexed_at
              FROM comments
             WHERE subject_uri = $1 AND (timestamp_ms, uri) > ($2, $3)
             ORDER BY timestamp_ms, uri LIMIT $4"#,
-        subject,
+        subject.as_str(),
         n,
         uri,
         limit
@@ -76,15 +82,15 @@ pub async fn comments_on(
 /// earliest like when there are several.
 pub async fn viewer_likes(
     db: &PgPool,
-    viewer: &str,
-    subjects: &[String],
-) -> sqlx::Result<Vec<(String, String)>> {
+    viewer: &Did,
+    subjects: &[AtUri],
+) -> sqlx::Result<Vec<(AtUri, AtUri)>> {
     let rows = sqlx::query!(
-        r#"SELECT DISTINCT ON (subject_uri) subject_uri, uri FROM likes
+        r#"SELECT DISTINCT ON (subject_uri) subject_uri AS "subject_uri: AtUri", uri AS "uri: AtUri" FROM likes
             WHERE did = $1 AND subject_uri = ANY($2)
             ORDER BY subject_uri, sort_at, uri"#,
-        viewer,
-        subjects
+        viewer as _,
+        subjects as _
     )
     .fetch_all(db)
     .await?;
@@ -104,8 +110,8 @@ pub async fn labeled(db: &PgPool, subjects: &[String], hidden: &[String]) -> sql
 }
 
 /// The newest commit rev indexed for `did`'s repo (`Atproto-Repo-Rev`).
-pub async fn repo_rev(db: &PgPool, did: &str) -> sqlx::Result<Option<String>> {
-    Ok(sqlx::query_scalar!("SELECT repo_rev FROM actors WHERE did = $1", did)
+pub async fn repo_rev(db: &PgPool, did: &Did) -> sqlx::Result<Option<String>> {
+    Ok(sqlx::query_scalar!("SELECT repo_rev FROM actors WHERE did = $1", did.as_str())
         .fetch_optional(db)
         .await?
         .flatten())

@@ -1,15 +1,16 @@
 //! Track rows for hydration, with their like and comment counts.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
 
 /// A track as stored, with its counts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrackRow {
-    pub uri: String,
+    pub uri: AtUri,
     pub id: i64,
     pub cid: String,
-    pub did: String,
+    pub did: Did,
     pub rkey: String,
     pub title: String,
     pub artist: String,
@@ -23,7 +24,7 @@ pub struct TrackRow {
     pub audio_blob_cid: Option<String>,
     pub audio_blob_mime: Option<String>,
     pub audio_blob_size: Option<i64>,
-    pub features: Vec<String>,
+    pub features: Vec<Did>,
     pub support_gate: Option<String>,
     pub self_labels: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -34,32 +35,34 @@ pub struct TrackRow {
 }
 
 /// The tracks among `uris` that are indexed.
-pub async fn by_uris(db: &PgPool, uris: &[String]) -> sqlx::Result<Vec<TrackRow>> {
+pub async fn by_uris(db: &PgPool, uris: &[AtUri]) -> sqlx::Result<Vec<TrackRow>> {
     sqlx::query_as!(
         TrackRow,
-        r#"SELECT t.uri, t.id, t.cid, t.did, t.rkey, t.title, t.artist, t.album, t.duration,
+        r#"SELECT t.uri AS "uri: AtUri", t.id, t.cid, t.did AS "did: Did", t.rkey, t.title, t.artist, t.album, t.duration,
                   t.description, t.file_type, t.file_id, t.image_url, t.audio_url, t.audio_blob_cid,
-                  t.audio_blob_mime, t.audio_blob_size, t.features, t.support_gate, t.self_labels,
+                  t.audio_blob_mime, t.audio_blob_size, t.features AS "features: Vec<Did>", t.support_gate, t.self_labels,
                   t.created_at, t.indexed_at, t.sort_at,
                   COALESCE(s.likes, 0)::BIGINT AS "like_count!",
                   COALESCE(s.comments, 0)::BIGINT AS "comment_count!"
              FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
             WHERE t.uri = ANY($1)"#,
-        uris
+        uris as _
     )
     .fetch_all(db)
     .await
 }
 
 /// The URI of the track with public id `id`.
-pub async fn uri_by_id(db: &PgPool, id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("SELECT uri FROM tracks WHERE id = $1", id).fetch_optional(db).await
+pub async fn uri_by_id(db: &PgPool, id: i64) -> sqlx::Result<Option<AtUri>> {
+    sqlx::query_scalar!(r#"SELECT uri AS "uri: AtUri" FROM tracks WHERE id = $1"#, id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The URIs of the tracks whose `file_id` is `file_id`, newest first.
-pub async fn uris_by_file_id(db: &PgPool, file_id: &str) -> sqlx::Result<Vec<String>> {
+pub async fn uris_by_file_id(db: &PgPool, file_id: &str) -> sqlx::Result<Vec<AtUri>> {
     sqlx::query_scalar!(
-        "SELECT uri FROM tracks WHERE file_id = $1 ORDER BY sort_at DESC, uri DESC LIMIT 5",
+        r#"SELECT uri AS "uri: AtUri" FROM tracks WHERE file_id = $1 ORDER BY sort_at DESC, uri DESC LIMIT 5"#,
         file_id
     )
     .fetch_all(db)

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use plyr_atproto::AtUri;
 use serde_json::{Value, json};
 
 use super::present::{self, iso};
@@ -28,8 +29,8 @@ pub async fn activity(
     let has_more = next_cursor.is_some();
 
     let hydrator = Hydrator::new(&state, None);
-    let track_uris: Vec<String> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();
-    let list_uris: Vec<String> = rows.iter().filter_map(|r| r.list_uri.clone()).collect();
+    let track_uris: Vec<AtUri> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();
+    let list_uris: Vec<AtUri> = rows.iter().filter_map(|r| r.list_uri.clone()).collect();
     let ((rows, ah), th, lh) =
         tokio::try_join!(hydrator.records(rows), hydrator.tracks(&track_uris), hydrator.lists(&list_uris))?;
     let events: Vec<Value> = rows.iter().filter_map(|r| event(&state, r, &th, &lh, &ah)).collect();

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use plyr_atproto::{AtUri, Did};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -29,12 +30,12 @@ const LISTS_CAP: i64 = 1000;
 pub struct PlaylistResponse {
     pub id: String,
     pub name: String,
-    pub owner_did: String,
+    pub owner_did: Did,
     pub owner_handle: String,
     pub track_count: i64,
     pub image_url: Option<String>,
     pub show_on_profile: bool,
-    pub atproto_record_uri: Option<String>,
+    pub atproto_record_uri: Option<AtUri>,
     pub is_private: bool,
     pub created_at: String,
     pub preview_thumbnails: Vec<String>,
@@ -80,20 +81,20 @@ fn first_covers<'a>(images: impl Iterator<Item = &'a str>) -> Vec<String> {
 /// The visible list at `uri` of `list_type`, with its hydration.
 async fn visible_list(
     state: &AppState,
-    uri: &str,
+    uri: &AtUri,
     list_type: &str,
 ) -> Result<Option<(ListRow, Hydration)>, RestError> {
-    let h = Hydrator::new(state, None).lists(&[uri.to_owned()]).await?;
+    let h = Hydrator::new(state, None).lists(std::slice::from_ref(uri)).await?;
     let row = h.list(uri).filter(|l| l.list_type.as_deref() == Some(list_type)).cloned();
     Ok(row.map(|r| (r, h)))
 }
 
 /// A playlist with its tracks in list order (items not indexed or not visible are skipped).
-async fn playlist_detail(state: &AppState, uri: &str) -> Result<PlaylistWithTracks, RestError> {
+async fn playlist_detail(state: &AppState, uri: &AtUri) -> Result<PlaylistWithTracks, RestError> {
     let (row, h) =
         visible_list(state, uri, "playlist").await?.ok_or_else(|| RestError::not_found("playlist"))?;
     let items = lists::items(&state.db, uri, -1, ITEMS_CAP).await?;
-    let uris: Vec<String> = items.into_iter().map(|i| i.subject_uri).collect();
+    let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
     let loaded = present::load_tracks(state, &uris).await?;
     let tracks = loaded.responses(state, &uris, false);
     let covers = first_covers(tracks.iter().filter_map(|t| t.image_url.as_deref()));
@@ -128,8 +129,9 @@ pub async fn playlist_by_uri(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<PlaylistWithTracks>, RestError> {
     let q = Query::parse(raw.as_deref());
-    let uri = q.required_str("uri", 1, 8192)?;
-    playlist_detail(&state, uri).await.map(Json)
+    // Not an AT-URI: not indexed either.
+    let uri = AtUri::new(q.required_str("uri", 1, 8192)?).map_err(|_| RestError::not_found("playlist"))?;
+    playlist_detail(&state, &uri).await.map(Json)
 }
 
 /// `GET /lists/playlists/by-artist/{did}`: the artist's playlists, newest first.
@@ -137,13 +139,15 @@ pub async fn playlists_by_artist(
     State(state): State<AppState>,
     Path(did): Path<String>,
 ) -> Result<Json<Vec<PlaylistResponse>>, RestError> {
+    // Not a DID: no playlists either.
+    let Ok(did) = Did::new(&did) else { return Ok(Json(Vec::new())) };
     let skel = lists::by_actor(&state.db, &did, Some("playlist"), &TimeKey::newest(), LISTS_CAP).await?;
-    let uris: Vec<String> = skel.into_iter().map(|s| s.uri).collect();
+    let uris: Vec<AtUri> = skel.into_iter().map(|s| s.uri).collect();
     let (h, covers) = tokio::try_join!(
         async { Hydrator::new(&state, None).lists(&uris).await.map_err(RestError::from) },
         async { rest_db::list_covers(&state.db, &uris).await.map_err(RestError::from) },
     )?;
-    let mut by_list: HashMap<String, Vec<String>> = HashMap::new();
+    let mut by_list: HashMap<AtUri, Vec<String>> = HashMap::new();
     for (list, image) in covers {
         by_list.entry(list).or_default().push(image);
     }
@@ -159,7 +163,7 @@ pub async fn playlists_by_artist(
 }
 
 /// The DID of a verified handle, or 404 `artist not found`.
-async fn artist_did(state: &AppState, handle: &str) -> Result<String, RestError> {
+async fn artist_did(state: &AppState, handle: &str) -> Result<Did, RestError> {
     actors::did_by_handle(&state.db, handle).await?.ok_or_else(|| RestError::not_found("artist"))
 }
 
@@ -202,7 +206,7 @@ pub async fn album(
     let found = albums.into_iter().find(|a| slugify(&a.name) == slug).ok_or_else(not_found)?;
     let (row, h) = visible_list(&state, &found.uri, "album").await?.ok_or_else(not_found)?;
     let items = lists::items(&state.db, &row.uri, -1, ITEMS_CAP).await?;
-    let uris: Vec<String> = items.into_iter().map(|i| i.subject_uri).collect();
+    let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     let tracks = loaded.responses(&state, &uris, true);
     let image = tracks.iter().find_map(|t| t.image_url.clone()).or_else(|| present::avatar(&state, &h, &did));
@@ -221,9 +225,10 @@ pub async fn list_by_uri(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, RestError> {
     let q = Query::parse(raw.as_deref());
-    let uri = q.required_str("uri", 1, 8192)?;
-    let h = Hydrator::new(&state, None).lists(&[uri.to_owned()]).await?;
-    let row = h.list(uri).ok_or_else(|| RestError::not_found("list"))?;
+    // Not an AT-URI: not indexed either.
+    let uri = AtUri::new(q.required_str("uri", 1, 8192)?).map_err(|_| RestError::not_found("list"))?;
+    let h = Hydrator::new(&state, None).lists(std::slice::from_ref(&uri)).await?;
+    let row = h.list(&uri).ok_or_else(|| RestError::not_found("list"))?;
     match (row.list_type.as_deref(), row.name.as_deref()) {
         (Some("album"), Some(name)) => Ok(Json(json!({
             "type": "album", "id": row.id, "handle": present::handle(&state, &h, &row.did), "slug": slugify(name),

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
+use plyr_atproto::{AtUri, Did};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -22,9 +23,8 @@ const BATCH_CAP: usize = 500;
 const LIKES_CAP: i64 = 1000;
 
 /// The visible, indexed account `did` as an `ArtistResponse`.
-async fn artist_by_did(state: &AppState, did: &str) -> Result<ArtistResponse, RestError> {
-    let dids = [did.to_owned()];
-    let h = Hydrator::new(state, None).actors(&dids).await?;
+async fn artist_by_did(state: &AppState, did: &Did) -> Result<ArtistResponse, RestError> {
+    let h = Hydrator::new(state, None).actors(std::slice::from_ref(did)).await?;
     h.actor(did).map(|a| present::artist(state, &h, a)).ok_or_else(|| RestError::not_found("artist"))
 }
 
@@ -33,6 +33,8 @@ pub async fn by_did(
     State(state): State<AppState>,
     Path(did): Path<String>,
 ) -> Result<Json<ArtistResponse>, RestError> {
+    // Not a DID: not indexed either.
+    let did = Did::new(&did).map_err(|_| RestError::not_found("artist"))?;
     artist_by_did(&state, &did).await.map(Json)
 }
 
@@ -50,7 +52,7 @@ pub async fn by_handle(
 pub async fn batch(
     State(state): State<AppState>,
     body: Result<Json<Vec<String>>, JsonRejection>,
-) -> Result<Json<BTreeMap<String, ArtistResponse>>, RestError> {
+) -> Result<Json<BTreeMap<Did, ArtistResponse>>, RestError> {
     let Json(mut dids) = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             return RestError::TooLarge(e.body_text());
@@ -74,6 +76,8 @@ pub async fn batch(
     }
     dids.sort();
     dids.dedup();
+    // Strings that are not DIDs are not indexed either: they are left out like unknown DIDs.
+    let dids: Vec<Did> = dids.iter().filter_map(|d| Did::new(d).ok()).collect();
     let h = Hydrator::new(&state, None).actors(&dids).await?;
     Ok(Json(
         dids.iter()
@@ -97,7 +101,7 @@ pub async fn likes(
 ) -> Result<Json<UserLikes>, RestError> {
     let not_found = || RestError::not_found("user");
     let did = if handle.starts_with("did:") {
-        Some(handle.clone())
+        Did::new(&handle).ok()
     } else {
         actors::did_by_handle(&state.db, &handle).await?
     }
@@ -110,7 +114,7 @@ pub async fn likes(
     let rows = feeds::liked_by(&state.db, &did, &TimeKey::newest(), LIKES_CAP).await?;
     // Several likes of one track show it once, at its latest like.
     let mut seen = HashSet::with_capacity(rows.len());
-    let uris: Vec<String> =
+    let uris: Vec<AtUri> =
         rows.into_iter().map(|r| r.subject_uri).filter(|u| seen.insert(u.clone())).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     let tracks = loaded.responses(&state, &uris, false);

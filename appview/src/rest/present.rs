@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -45,7 +46,7 @@ pub fn parse_iso(s: &str) -> Result<DateTime<Utc>, RestError> {
 /// A featured artist, a liker, a playlist owner: the basic account object.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UserBasic {
-    pub did: String,
+    pub did: Did,
     pub handle: String,
     pub display_name: String,
     pub avatar_url: Option<String>,
@@ -67,13 +68,13 @@ pub struct TrackResponse {
     pub title: String,
     pub artist: String,
     pub artist_handle: String,
-    pub artist_did: String,
+    pub artist_did: Did,
     pub artist_avatar_url: Option<String>,
     pub file_id: String,
     pub file_type: String,
     pub features: Vec<UserBasic>,
     pub r2_url: Option<String>,
-    pub atproto_record_uri: Option<String>,
+    pub atproto_record_uri: Option<AtUri>,
     pub atproto_record_cid: Option<String>,
     pub atproto_record_url: Option<String>,
     pub play_count: i64,
@@ -110,7 +111,7 @@ pub struct TrackResponse {
 /// plyr.fm's `ArtistResponse`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ArtistResponse {
-    pub did: String,
+    pub did: Did,
     pub handle: String,
     pub display_name: String,
     pub bio: Option<String>,
@@ -125,11 +126,11 @@ pub struct ArtistResponse {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub h: Hydration,
-    pub albums: HashMap<String, TrackAlbum>,
+    pub albums: HashMap<AtUri, TrackAlbum>,
 }
 
 /// Hydrates `uris` (anonymously: the REST surface has no viewer) with their albums.
-pub async fn load_tracks(state: &AppState, uris: &[String]) -> Result<Loaded, RestError> {
+pub async fn load_tracks(state: &AppState, uris: &[AtUri]) -> Result<Loaded, RestError> {
     let hydrator = Hydrator::new(state, None);
     let (h, albums) =
         tokio::try_join!(async { hydrator.tracks(uris).await.map_err(RestError::from) }, async {
@@ -140,55 +141,55 @@ pub async fn load_tracks(state: &AppState, uris: &[String]) -> Result<Loaded, Re
 
 impl Loaded {
     /// The visible tracks among `uris`, in order.
-    pub fn visible<'a>(&'a self, uris: &'a [String]) -> Vec<&'a TrackRow> {
+    pub fn visible<'a>(&'a self, uris: &'a [AtUri]) -> Vec<&'a TrackRow> {
         uris.iter().filter_map(|u| self.h.track(u)).collect()
     }
 
     /// `TrackResponse`s of the visible tracks among `uris`, in order. `record_url` fills
     /// `atproto_record_url` (plyr.fm does on `/tracks/` and album pages only).
-    pub fn responses(&self, state: &AppState, uris: &[String], record_url: bool) -> Vec<TrackResponse> {
+    pub fn responses(&self, state: &AppState, uris: &[AtUri], record_url: bool) -> Vec<TrackResponse> {
         self.visible(uris).into_iter().map(|t| track(state, self, t, record_url)).collect()
     }
 }
 
 /// The handle shown for `did`: verified, else `handle.invalid` (as in the XRPC views).
-pub fn handle(state: &AppState, h: &Hydration, did: &str) -> String {
+pub fn handle(state: &AppState, h: &Hydration, did: &Did) -> String {
     handle_of(state, did, h.actor(did))
 }
 
 /// The name shown for an account: its Bluesky display name, else its handle.
-pub fn display_name(state: &AppState, h: &Hydration, did: &str) -> String {
+pub fn display_name(state: &AppState, h: &Hydration, did: &Did) -> String {
     display_name_of(state, did, h.actor(did))
 }
 
-pub fn avatar(state: &AppState, h: &Hydration, did: &str) -> Option<String> {
+pub fn avatar(state: &AppState, h: &Hydration, did: &Did) -> Option<String> {
     avatar_of(state, did, h.actor(did))
 }
 
-pub fn user_basic(state: &AppState, h: &Hydration, did: &str) -> UserBasic {
+pub fn user_basic(state: &AppState, h: &Hydration, did: &Did) -> UserBasic {
     user_of(state, did, h.actor(did))
 }
 
 // The same four from the actor's row (`None`: not known), for credits, which the hydration
 // hands out with their rows.
 
-fn handle_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> String {
+fn handle_of(state: &AppState, did: &Did, a: Option<&ActorRow>) -> String {
     state.presenter.basic(did, a).map_or_else(|| "handle.invalid".to_owned(), |p| p.handle.to_string())
 }
 
-fn display_name_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> String {
+fn display_name_of(state: &AppState, did: &Did, a: Option<&ActorRow>) -> String {
     a.and_then(|a| a.display_name.as_deref())
         .filter(|n| !n.trim().is_empty())
         .map_or_else(|| handle_of(state, did, a), str::to_owned)
 }
 
-fn avatar_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> Option<String> {
+fn avatar_of(state: &AppState, did: &Did, a: Option<&ActorRow>) -> Option<String> {
     state.presenter.basic(did, a).and_then(|p| p.avatar).map(|u| u.as_str().to_owned())
 }
 
-fn user_of(state: &AppState, did: &str, a: Option<&ActorRow>) -> UserBasic {
+fn user_of(state: &AppState, did: &Did, a: Option<&ActorRow>) -> UserBasic {
     UserBasic {
-        did: did.to_owned(),
+        did: did.clone(),
         handle: handle_of(state, did, a),
         display_name: display_name_of(state, did, a),
         avatar_url: avatar_of(state, did, a),

@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
+use plyr_atproto::{AtUri, Did};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -33,7 +34,7 @@ pub enum SearchItem {
         relevance: f64,
     },
     Artist {
-        did: String,
+        did: Did,
         handle: String,
         display_name: String,
         avatar_url: Option<String>,
@@ -110,7 +111,7 @@ pub async fn search(
     let hydrator = Hydrator::new(state, None);
     let mut out = Vec::new();
 
-    let uris: Vec<String> = tracks.iter().map(|h| h.key.clone()).collect();
+    let uris: Vec<AtUri> = tracks.iter().cloned().map(Hit::into_uri).collect();
     let h = hydrator.tracks(&uris).await?;
     for hit in &tracks {
         if let Some(t) = h.track(&hit.key) {
@@ -125,11 +126,11 @@ pub async fn search(
         }
     }
 
-    let dids: Vec<String> = artists.iter().map(|h| h.key.clone()).collect();
+    let dids: Vec<Did> = artists.iter().cloned().map(Hit::into_did).collect();
     let h = hydrator.actors(&dids).await?;
-    for hit in &artists {
-        if h.actor(&hit.key).is_some() {
-            let u = present::user_basic(state, &h, &hit.key);
+    for (hit, did) in artists.iter().zip(&dids) {
+        if h.actor(did).is_some() {
+            let u = present::user_basic(state, &h, did);
             out.push(SearchItem::Artist {
                 did: u.did,
                 handle: u.handle,
@@ -140,7 +141,7 @@ pub async fn search(
         }
     }
 
-    let list_uris: Vec<String> = albums.iter().chain(&playlists).map(|h| h.key.clone()).collect();
+    let list_uris: Vec<AtUri> = albums.iter().chain(&playlists).cloned().map(Hit::into_uri).collect();
     let h = hydrator.lists(&list_uris).await?;
     let visible = |hit: &Hit| h.list(&hit.key);
     for hit in &albums {

@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
+use plyr_atproto::{AtUri, Did};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -40,13 +41,15 @@ pub async fn latest(
         // No track carries tags: a tag filter matches nothing.
         return Ok(Json(TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false }));
     }
-    let rows = match artist {
-        Some(did) => feeds::by_actor(&state.db, did, &key, limit + 1).await?,
+    let rows = match artist.map(Did::new) {
+        Some(Ok(did)) => feeds::by_actor(&state.db, &did, &key, limit + 1).await?,
+        // Not a DID: no tracks either.
+        Some(Err(_)) => Vec::new(),
         None => feeds::latest(&state.db, &key, limit + 1).await?,
     };
     let (rows, next_cursor) = page(rows, limit, |s| (s.at, s.uri.as_str()));
     let has_more = next_cursor.is_some();
-    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))
 }
@@ -70,19 +73,19 @@ pub async fn top(
     })?;
     let ranking =
         ranking::ranking(&state, period).await.map_err(|e| RestError::from(XrpcError::from_db(&e)))?;
-    let uris: Vec<String> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
+    let uris: Vec<AtUri> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     Ok(Json(loaded.responses(&state, &uris, false)))
 }
 
 /// The visible track with public id `id` (a path segment), hydrated.
-async fn by_id(state: &AppState, id: &str) -> Result<(String, Loaded), RestError> {
+async fn by_id(state: &AppState, id: &str) -> Result<(AtUri, Loaded), RestError> {
     let id = parse_int("path", "track_id", id)?;
     let uri = tracks::uri_by_id(&state.db, id).await?.ok_or_else(|| RestError::not_found("track"))?;
     visible(state, uri).await
 }
 
-async fn visible(state: &AppState, uri: String) -> Result<(String, Loaded), RestError> {
+async fn visible(state: &AppState, uri: AtUri) -> Result<(AtUri, Loaded), RestError> {
     let loaded = present::load_tracks(state, std::slice::from_ref(&uri)).await?;
     if loaded.visible(std::slice::from_ref(&uri)).is_empty() {
         return Err(RestError::not_found("track"));
@@ -105,7 +108,8 @@ pub async fn by_uri(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<TrackResponse>, RestError> {
     let q = Query::parse(raw.as_deref());
-    let uri = q.required_str("uri", 1, 8192)?.to_owned();
+    // Not an AT-URI: not indexed either.
+    let uri = AtUri::new(q.required_str("uri", 1, 8192)?).map_err(|_| RestError::not_found("track"))?;
     let (uri, loaded) = visible(&state, uri).await?;
     loaded.responses(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
 }

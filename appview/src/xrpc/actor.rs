@@ -1,16 +1,18 @@
 //! `fm.plyr.actor.*`: profiles and actor search.
 
 use jacquard_common::deps::smol_str::SmolStr;
+use plyr_atproto::Did;
 use plyr_lexicons::fm_plyr::ProfileView;
 use plyr_lexicons::fm_plyr::actor::get_profiles::GetProfilesOutput;
 use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
 
 use super::{Ctx, page};
+use crate::db::Hit;
 use crate::db::search::{self, Query};
 use crate::{XrpcError, cursor};
 
 /// Presents the visible actors among `dids`, in order.
-async fn present(ctx: &Ctx<'_>, dids: &[String]) -> Result<Vec<ProfileView>, XrpcError> {
+async fn present(ctx: &Ctx<'_>, dids: &[Did]) -> Result<Vec<ProfileView>, XrpcError> {
     let h = ctx.hydrator().actors(dids).await?;
     Ok(dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect())
 }
@@ -44,7 +46,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {
     }
     let hits = search::actors(&ctx.state.db, &q, limit + 1, offset).await?;
     let (hits, more) = page(hits, limit, |_| String::new());
-    let dids: Vec<String> = hits.into_iter().map(|h| h.key).collect();
+    let dids: Vec<Did> = hits.into_iter().map(Hit::into_did).collect();
     Ok(SearchActorsOutput {
         actors: present(ctx, &dids).await?,
         cursor: more.map(|_| SmolStr::from((offset + limit).to_string())),

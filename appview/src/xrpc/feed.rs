@@ -1,7 +1,7 @@
 //! `fm.plyr.feed.*`: track feeds, likes and comments.
 
 use jacquard_common::deps::smol_str::SmolStr;
-use jacquard_common::types::string::AtUri;
+use plyr_atproto::AtUri;
 use plyr_lexicons::fm_plyr::feed::get_actor_likes::GetActorLikesOutput;
 use plyr_lexicons::fm_plyr::feed::get_actor_tracks::GetActorTracksOutput;
 use plyr_lexicons::fm_plyr::feed::get_comments::GetCommentsOutput;
@@ -16,15 +16,15 @@ use crate::XrpcError;
 use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
 use crate::db::search::{self, Query};
-use crate::db::social;
+use crate::db::{Hit, social};
 use crate::ranking::{self, Period};
 
 pub async fn latest(ctx: &Ctx<'_>) -> Result<GetLatestTracksOutput, XrpcError> {
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = feeds::latest(&ctx.state.db, &after, limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
-    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
+    let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     Ok(GetLatestTracksOutput {
         tracks: ctx.tracks(&uris).await?,
         cursor: cursor.map(SmolStr::from),
@@ -43,8 +43,8 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcErr
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = feeds::by_actor(&ctx.state.db, &did, &after, limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
-    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
+    let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     Ok(GetActorTracksOutput {
         tracks: ctx.tracks(&uris).await?,
         cursor: cursor.map(SmolStr::from),
@@ -53,7 +53,7 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcErr
 }
 
 fn top_key(r: &Ranked) -> String {
-    format!("{}::{}", r.likes, TimeKey { at: r.at, uri: r.uri.clone() }.encode())
+    format!("{}::{}", r.likes, TimeKey { at: r.at, uri: r.uri.to_string() }.encode())
 }
 
 /// Position in a ranking just after the entry the cursor names (by its sort key, so a
@@ -78,7 +78,7 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
     let start = top_offset(&ranking, ctx.params.str("cursor"))?;
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
     let (rows, cursor) = page(rest, limit, top_key);
-    let uris: Vec<String> = rows.into_iter().map(|r| r.uri).collect();
+    let uris: Vec<AtUri> = rows.into_iter().map(|r| r.uri).collect();
     Ok(GetTopTracksOutput {
         tracks: ctx.tracks(&uris).await?,
         cursor: cursor.map(SmolStr::from),
@@ -87,7 +87,7 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
 }
 
 pub async fn tracks(ctx: &Ctx<'_>) -> Result<GetTracksOutput, XrpcError> {
-    let uris = ctx.params.list("uris").to_vec();
+    let uris = ctx.params.at_uris("uris")?;
     Ok(GetTracksOutput { tracks: ctx.tracks(&uris).await?, extra_data: None })
 }
 
@@ -97,8 +97,8 @@ pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<GetActorLikesOutput, XrpcError
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = feeds::liked_by(&ctx.state.db, &did, &after, limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.at, uri: l.like_uri.clone() }.encode());
-    let mut uris: Vec<String> = Vec::with_capacity(rows.len());
+    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.at, uri: l.like_uri.to_string() }.encode());
+    let mut uris: Vec<AtUri> = Vec::with_capacity(rows.len());
     for r in rows {
         // Several likes of one track by one actor show the track once.
         if !uris.contains(&r.subject_uri) {
@@ -112,10 +112,10 @@ pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<GetActorLikesOutput, XrpcError
     })
 }
 
-fn subject(ctx: &Ctx<'_>) -> Result<(String, AtUri), XrpcError> {
-    let uri = ctx.params.required("uri")?.to_owned();
-    let parsed =
-        AtUri::new_owned(&uri).map_err(|_| XrpcError::InvalidRequest("uri must be an AT-URI".into()))?;
+fn subject(ctx: &Ctx<'_>) -> Result<(AtUri, jacquard_common::types::string::AtUri), XrpcError> {
+    let uri = ctx.params.required_at_uri("uri")?;
+    let parsed = jacquard_common::types::string::AtUri::new_owned(uri.as_str())
+        .map_err(|_| XrpcError::InvalidRequest("uri must be an AT-URI".into()))?;
     Ok((uri, parsed))
 }
 
@@ -124,7 +124,7 @@ pub async fn likes(ctx: &Ctx<'_>) -> Result<GetLikesOutput, XrpcError> {
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = social::likes_of(&ctx.state.db, &subject, &after, limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.sort_at, uri: l.uri.clone() }.encode());
+    let (rows, cursor) = page(rows, limit, |l| TimeKey { at: l.sort_at, uri: l.uri.to_string() }.encode());
     let (rows, h) = ctx.hydrator().records(rows).await?;
     let likes = rows.iter().filter_map(|l| ctx.state.presenter.like(&h, l)).collect();
     Ok(GetLikesOutput { uri: parsed, likes, cursor: cursor.map(SmolStr::from), extra_data: None })
@@ -135,7 +135,7 @@ pub async fn comments(ctx: &Ctx<'_>) -> Result<GetCommentsOutput, XrpcError> {
     let limit = ctx.params.limit();
     let after = NumKey::decode(ctx.params.str("cursor"))?;
     let rows = social::comments_on(&ctx.state.db, &subject, after.as_ref(), limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |c| NumKey { n: c.timestamp_ms, uri: c.uri.clone() }.encode());
+    let (rows, cursor) = page(rows, limit, |c| NumKey { n: c.timestamp_ms, uri: c.uri.to_string() }.encode());
     let (rows, h) = ctx.hydrator().records(rows).await?;
     let comments = rows.iter().filter_map(|c| ctx.state.presenter.comment(&h, c)).collect();
     Ok(GetCommentsOutput { uri: parsed, comments, cursor: cursor.map(SmolStr::from), extra_data: None })
@@ -151,7 +151,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchTracksOutput, XrpcError> {
     let hits = search::tracks(&ctx.state.db, &q, limit + 1, offset).await?;
     let (hits, more) = page(hits, limit, |_| String::new());
     let cursor = more.map(|_| (offset + limit).to_string());
-    let uris: Vec<String> = hits.into_iter().map(|h| h.key).collect();
+    let uris: Vec<AtUri> = hits.into_iter().map(Hit::into_uri).collect();
     Ok(SearchTracksOutput {
         tracks: ctx.tracks(&uris).await?,
         cursor: cursor.map(SmolStr::from),
@@ -165,7 +165,7 @@ mod tests {
     use chrono::DateTime;
 
     fn r(likes: i64, secs: i64, uri: &str) -> Ranked {
-        Ranked { uri: uri.into(), likes, at: DateTime::from_timestamp(secs, 0).expect("time") }
+        Ranked { uri: AtUri::from_trusted(uri), likes, at: DateTime::from_timestamp(secs, 0).expect("time") }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use jacquard_common::deps::smol_str::SmolStr;
+use plyr_atproto::{AtUri, Did};
 use plyr_lexicons::fm_plyr::feed::get_for_you::GetForYouOutput;
 
 use super::Ctx;
@@ -27,46 +28,46 @@ pub const COLD_START_DAYS: i64 = 30;
 
 /// Co-engagers of the viewer: accounts with edges on seed tracks no later than a day after the
 /// viewer's own, by overlap (most first), at most [`MAX_COENGAGERS`].
-pub fn coengagers(seeds: &[Edge], on_seeds: &[Edge]) -> Vec<String> {
+pub fn coengagers(seeds: &[Edge], on_seeds: &[Edge]) -> Vec<Did> {
     let seed_time: HashMap<&str, DateTime<Utc>> = seeds.iter().map(|e| (e.track.as_str(), e.at)).collect();
-    let mut overlap: HashMap<&str, usize> = HashMap::new();
+    let mut overlap: HashMap<&Did, usize> = HashMap::new();
     for e in on_seeds {
         if seed_time.get(e.track.as_str()).is_some_and(|t| e.at <= *t + Duration::hours(TIME_SHIFT_HOURS)) {
-            *overlap.entry(e.did.as_str()).or_default() += 1;
+            *overlap.entry(&e.did).or_default() += 1;
         }
     }
-    let mut ranked: Vec<(&str, usize)> = overlap.into_iter().collect();
+    let mut ranked: Vec<(&Did, usize)> = overlap.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    ranked.into_iter().take(MAX_COENGAGERS).map(|(d, _)| d.to_owned()).collect()
+    ranked.into_iter().take(MAX_COENGAGERS).map(|(d, _)| d.clone()).collect()
 }
 
 /// Scores the candidate tracks (co-engagers' edges on tracks that are not seeds), best first.
 /// `created` gives each candidate's creation time and author; candidates by the viewer or
 /// unknown are skipped. `popularity` is each candidate's total edge count.
 pub fn score(
-    viewer: &str,
+    viewer: &Did,
     seeds: &[Edge],
     coengager_edges: &[Edge],
-    created: &HashMap<String, (String, DateTime<Utc>)>,
-    popularity: &HashMap<String, i64>,
+    created: &HashMap<AtUri, (Did, DateTime<Utc>)>,
+    popularity: &HashMap<AtUri, i64>,
     now: DateTime<Utc>,
-) -> Vec<(String, f64)> {
+) -> Vec<(AtUri, f64)> {
     let seed_set: HashSet<&str> = seeds.iter().map(|e| e.track.as_str()).collect();
     let mut totals: HashMap<&str, f64> = HashMap::new();
     for e in coengager_edges {
         *totals.entry(e.did.as_str()).or_default() += 1.0;
     }
-    let mut raw: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut raw: HashMap<&AtUri, (f64, f64)> = HashMap::new();
     for e in coengager_edges {
         if seed_set.contains(e.track.as_str()) {
             continue;
         }
         let total = totals.get(e.did.as_str()).copied().unwrap_or(1.0);
-        let entry = raw.entry(e.track.as_str()).or_default();
+        let entry = raw.entry(&e.track).or_default();
         entry.0 += 1.0 / total.powf(DIVISOR_POWER);
         entry.1 += 1.0;
     }
-    let mut out: Vec<(String, f64)> = raw
+    let mut out: Vec<(AtUri, f64)> = raw
         .into_iter()
         .filter_map(|(track, (raw, paths))| {
             let (author, at) = created.get(track)?;
@@ -77,7 +78,7 @@ pub fn score(
             let pop = popularity.get(track).copied().unwrap_or(1).max(1) as f64;
             let s = raw * paths.powf(SMOOTHING) * 0.5f64.powf(age_hours / HALF_LIFE_HOURS)
                 / pop.powf(POPULARITY_PENALTY);
-            Some((track.to_owned(), s))
+            Some((track.clone(), s))
         })
         .collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -94,15 +95,15 @@ pub async fn for_you(ctx: &Ctx<'_>) -> Result<GetForYouOutput, XrpcError> {
     let db = &ctx.state.db;
 
     let seeds = recs::seeds(db, &viewer, SEED_LIMIT).await?;
-    let mut ranked: Vec<String> = Vec::new();
+    let mut ranked: Vec<AtUri> = Vec::new();
     if !seeds.is_empty() {
-        let seed_tracks: Vec<String> = seeds.iter().map(|e| e.track.clone()).collect();
+        let seed_tracks: Vec<AtUri> = seeds.iter().map(|e| e.track.clone()).collect();
         let on_seeds = recs::edges_on(db, &viewer, &seed_tracks).await?;
         let co = coengagers(&seeds, &on_seeds);
         if !co.is_empty() {
             let edges = recs::edges_of(db, &co).await?;
-            let seed_set: HashSet<&str> = seed_tracks.iter().map(String::as_str).collect();
-            let mut candidates: Vec<String> = edges
+            let seed_set: HashSet<&str> = seed_tracks.iter().map(AtUri::as_str).collect();
+            let mut candidates: Vec<AtUri> = edges
                 .iter()
                 .filter(|e| !seed_set.contains(e.track.as_str()))
                 .map(|e| e.track.clone())
@@ -164,8 +165,8 @@ mod tests {
 
     fn e(did: &str, track: &str, hours: i64) -> Edge {
         Edge {
-            did: did.into(),
-            track: track.into(),
+            did: Did::from_trusted(did),
+            track: AtUri::from_trusted(track),
             at: DateTime::from_timestamp(1_700_000_000 + hours * 3600, 0).expect("time"),
         }
     }
@@ -175,7 +176,7 @@ mod tests {
         let seeds = vec![e("v", "s1", 0), e("v", "s2", 0)];
         let on = vec![e("a", "s1", 10), e("a", "s2", 1), e("b", "s1", 30), e("c", "s2", -100)];
         // a: 2 hits; b: too late; c: earlier is fine.
-        assert_eq!(coengagers(&seeds, &on), vec!["a".to_owned(), "c".to_owned()]);
+        assert_eq!(coengagers(&seeds, &on), vec![Did::from_trusted("a"), Did::from_trusted("c")]);
     }
 
     #[test]
@@ -193,19 +194,20 @@ mod tests {
             e("b", "own", 0),
         ];
         let at = now - Duration::hours(48);
-        let created: HashMap<String, (String, DateTime<Utc>)> =
+        let created: HashMap<AtUri, (Did, DateTime<Utc>)> =
             [("x", "artist1"), ("y", "artist2"), ("y2", "artist2"), ("y3", "artist3"), ("own", "v")]
                 .into_iter()
-                .map(|(t, a)| (t.to_owned(), (a.to_owned(), at)))
+                .map(|(t, a)| (AtUri::from_trusted(t), (Did::from_trusted(a), at)))
                 .collect();
         let pop = HashMap::new();
-        let s = score("v", &seeds, &edges, &created, &pop, now);
+        let v = Did::from_trusted("v");
+        let s = score(&v, &seeds, &edges, &created, &pop, now);
         assert_eq!(s[0].0, "x", "a's single vote weighs 1/2, b's votes 1/5 each");
         assert!((s[0].1 - 0.5 * 0.5).abs() < 1e-9, "48 h old: half the score; got {}", s[0].1);
         assert!(s.iter().all(|(t, _)| t != "own" && t != "s1"), "no seeds, nothing by the viewer");
         let mut pop = HashMap::new();
-        pop.insert("x".to_owned(), 1000);
-        let s = score("v", &seeds, &edges, &created, &pop, now);
+        pop.insert(AtUri::from_trusted("x"), 1000);
+        let s = score(&v, &seeds, &edges, &created, &pop, now);
         assert_ne!(s[0].0, "x", "popularity penalizes");
     }
 }

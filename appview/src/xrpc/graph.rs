@@ -1,6 +1,7 @@
 //! `fm.plyr.graph.*`: an actor's lists, and one list with its items in order.
 
 use jacquard_common::deps::smol_str::SmolStr;
+use plyr_atproto::AtUri;
 use plyr_lexicons::fm_plyr::graph::get_actor_lists::GetActorListsOutput;
 use plyr_lexicons::fm_plyr::graph::get_list::GetListOutput;
 
@@ -18,8 +19,8 @@ pub async fn actor_lists(ctx: &Ctx<'_>) -> Result<GetActorListsOutput, XrpcError
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = lists::by_actor(&ctx.state.db, &did, ctx.params.str("listType"), &after, limit + 1).await?;
-    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.clone() }.encode());
-    let uris: Vec<String> = rows.into_iter().map(|s| s.uri).collect();
+    let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
+    let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     let h = ctx.hydrator().lists(&uris).await?;
     let lists =
         uris.iter().filter_map(|u| h.list(u)).filter_map(|l| ctx.state.presenter.list(&h, l)).collect();
@@ -27,7 +28,7 @@ pub async fn actor_lists(ctx: &Ctx<'_>) -> Result<GetActorListsOutput, XrpcError
 }
 
 pub async fn list(ctx: &Ctx<'_>) -> Result<GetListOutput, XrpcError> {
-    let uri = ctx.params.required("list")?.to_owned();
+    let uri = ctx.params.required_at_uri("list")?;
     let not_found = || XrpcError::Named { name: "NotFound", message: format!("list {uri} is not indexed") };
     let limit = ctx.params.limit();
     let after = match ctx.params.str("cursor") {
@@ -44,7 +45,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<GetListOutput, XrpcError> {
 
     let items = lists::items(&ctx.state.db, &uri, after, limit + 1).await?;
     let (items, cursor) = page(items, limit, |i| i.position.to_string());
-    let subjects: Vec<String> = items.iter().map(|i| i.subject_uri.clone()).collect();
+    let subjects: Vec<AtUri> = items.iter().map(|i| i.subject_uri.clone()).collect();
     ctx.hydrator().add_tracks(&mut h, &subjects).await?;
     let items = items
         .iter()

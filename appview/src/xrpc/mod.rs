@@ -17,6 +17,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use plyr_atproto::{AtUri, Did};
 use plyr_lexicons::fm_plyr::TrackView;
 use serde::Serialize;
 
@@ -30,26 +31,28 @@ use crate::{AppState, XrpcError};
 #[derive(Debug)]
 pub struct Ctx<'a> {
     pub state: &'a AppState,
-    pub viewer: Option<String>,
+    pub viewer: Option<Did>,
     pub params: Params,
 }
 
 impl<'a> Ctx<'a> {
     pub fn hydrator(&self) -> Hydrator<'_> {
-        Hydrator::new(self.state, self.viewer.as_deref())
+        Hydrator::new(self.state, self.viewer.as_ref())
     }
 
     /// Hydrates `uris` and presents the visible tracks among them, in the given order.
-    pub async fn tracks(&self, uris: &[String]) -> Result<Vec<TrackView>, XrpcError> {
+    pub async fn tracks(&self, uris: &[AtUri]) -> Result<Vec<TrackView>, XrpcError> {
         let h = self.hydrator().tracks(uris).await?;
         Ok(uris.iter().filter_map(|u| h.track(u)).filter_map(|t| self.state.presenter.track(&h, t)).collect())
     }
 
     /// The DID of the `actor` parameter (a handle or a DID), if that actor is indexed.
-    pub async fn actor_did(&self, actor: &str) -> Result<Option<String>, XrpcError> {
+    pub async fn actor_did(&self, actor: &str) -> Result<Option<Did>, XrpcError> {
         if actor.starts_with("did:") {
-            let found = self.state.caches.actors(&self.state.db, &[actor.to_owned()]).await?;
-            return Ok(found.contains_key(actor).then(|| actor.to_owned()));
+            // Not a DID at all: not indexed either.
+            let Ok(did) = Did::new(actor) else { return Ok(None) };
+            let found = self.state.caches.actors(&self.state.db, std::slice::from_ref(&did)).await?;
+            return Ok(found.contains_key(&did).then_some(did));
         }
         Ok(crate::db::actors::did_by_handle(&self.state.db, actor).await?)
     }

@@ -1,10 +1,12 @@
 //! `fm.plyr.unspecced.*`: totals, and search across every kind of thing at once.
 
+use plyr_atproto::{AtUri, Did};
 use plyr_lexicons::fm_plyr::unspecced::get_stats::GetStatsOutput;
 use plyr_lexicons::fm_plyr::unspecced::search::SearchOutput;
 
 use super::Ctx;
 use crate::XrpcError;
+use crate::db::Hit;
 use crate::db::search::{self, Query};
 use crate::db::tracks;
 
@@ -45,16 +47,16 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
             if wants("playlist") { search::lists(db, &q, "playlist", limit).await } else { Ok(Vec::new()) }
         },
     )?;
-    let keys = |hits: Vec<crate::db::Hit>| -> Vec<String> { hits.into_iter().map(|h| h.key).collect() };
+    let keys = |hits: Vec<Hit>| -> Vec<AtUri> { hits.into_iter().map(Hit::into_uri).collect() };
     out.tracks = ctx.tracks(&keys(tracks)).await?;
-    let dids = keys(artists);
+    let dids: Vec<Did> = artists.into_iter().map(Hit::into_did).collect();
     let h = ctx.hydrator().actors(&dids).await?;
     out.artists =
         dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect();
     let (albums, playlists) = (keys(albums), keys(playlists));
-    let all: Vec<String> = albums.iter().chain(&playlists).cloned().collect();
+    let all: Vec<AtUri> = albums.iter().chain(&playlists).cloned().collect();
     let h = ctx.hydrator().lists(&all).await?;
-    let present = |uris: &[String]| {
+    let present = |uris: &[AtUri]| {
         uris.iter().filter_map(|u| h.list(u)).filter_map(|l| ctx.state.presenter.list(&h, l)).collect()
     };
     out.albums = present(&albums);

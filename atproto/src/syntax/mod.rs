@@ -1,7 +1,8 @@
 //! String syntax of ATProto identifiers and the lexicon string `format`s.
 //!
 //! Owns one validator per format (`is_valid_*`, all `&str -> bool`, no allocation) and the
-//! [`Format`] enum that the lexicon layer uses to dispatch on a schema's `format` field.
+//! [`Format`] enum that the lexicon layer uses to dispatch on a schema's `format` field, and
+//! the validated owned identifier types [`Did`], [`Handle`] and [`AtUri`] built on them.
 //! The rules follow the atproto specs strictly, so that both the canonical interop vectors
 //! and the newer monorepo copy pass (see `tests/syntax_vectors.rs`).
 
@@ -9,6 +10,7 @@ mod aturi;
 mod datetime;
 mod identifiers;
 mod language;
+mod typed;
 
 use serde::Deserialize;
 
@@ -22,6 +24,7 @@ pub use identifiers::{
     is_valid_tid,
 };
 pub use language::is_valid_language;
+pub use typed::{AtUri, Did, Handle};
 
 /// A string that does not match the syntax it was checked against.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

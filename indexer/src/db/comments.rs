@@ -1,13 +1,15 @@
 //! Comments: bulk write by URI, their subjects, delete by URI.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::AtUri;
 
 use super::{Meta, MetaColumns, Tx, column};
 
 /// A `comments` row.
 #[derive(Debug, Clone)]
 pub struct CommentRow {
-    pub subject_uri: String,
+    /// Checked with the record (the lexicon's `at-uri` format).
+    pub subject_uri: AtUri,
     pub subject_cid: String,
     pub text: String,
     pub timestamp_ms: i64,

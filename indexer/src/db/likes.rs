@@ -2,13 +2,15 @@
 //! (author, subject) pair, so the write path compares the pairs before and after a batch.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::AtUri;
 
 use super::{Meta, MetaColumns, Tx, column};
 
 /// A `likes` row.
 #[derive(Debug, Clone)]
 pub struct LikeRow {
-    pub subject_uri: String,
+    /// Checked with the record (the lexicon's `at-uri` format).
+    pub subject_uri: AtUri,
     pub subject_cid: String,
     pub created_at: DateTime<Utc>,
     pub sort_at: DateTime<Utc>,

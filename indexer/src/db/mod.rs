@@ -16,12 +16,13 @@ pub mod stats;
 pub mod tracks;
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 
 /// The columns every record row starts with: which record, which version, when it was seen.
 #[derive(Debug, Clone)]
 pub struct Meta {
-    pub uri: String,
-    pub did: String,
+    pub uri: AtUri,
+    pub did: Did,
     pub rkey: String,
     pub cid: String,
     pub rev: String,

@@ -31,10 +31,10 @@ pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx::Resul
     }
     let col = |f: fn(&Meta, &TrackRow) -> String| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
     let opt = |f: fn(&TrackRow) -> Option<String>| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
-    let uri = col(|m, _| m.uri.clone());
+    let uri = col(|m, _| m.uri.to_string());
     let cid = col(|m, _| m.cid.clone());
     let rev = col(|m, _| m.rev.clone());
-    let did = col(|m, _| m.did.clone());
+    let did = col(|m, _| m.did.to_string());
     let rkey = col(|m, _| m.rkey.clone());
     let title = col(|_, r| r.title.clone());
     let artist = col(|_, r| r.artist.clone());

@@ -56,12 +56,12 @@ async fn store_guard(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
     for c in changes {
         if c.after.is_some() {
             if c.was_buried {
-                back.push(c.meta.uri.clone());
+                back.push(c.meta.uri.to_string());
             }
             continue;
         }
-        t.uri.push(c.meta.uri.clone());
-        t.did.push(c.meta.did.clone());
+        t.uri.push(c.meta.uri.to_string());
+        t.did.push(c.meta.did.to_string());
         t.collection.push(c.collection.to_owned());
         t.rkey.push(c.meta.rkey.clone());
         t.rev.push(c.meta.rev.clone());

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 
 use super::collections::{self, Change, Collection, Origin, Row, StoredItems};
 use super::validate::RecordCheck;
@@ -114,8 +115,10 @@ pub fn fold(
             changes.push(Change {
                 collection: collection.nsid(),
                 meta: Meta {
-                    uri: uri.to_owned(),
-                    did: p.did.to_owned(),
+                    // Built from the event's DID and the op's NSID and record key, all validated
+                    // when the event was decoded.
+                    uri: AtUri::from_trusted(uri),
+                    did: Did::from_trusted(p.did),
                     rkey: p.op.rkey.as_str().to_owned(),
                     cid: String::new(),
                     rev: String::new(),
@@ -160,7 +163,7 @@ pub fn fold(
         // Carry each list subject's first-added time from the previous version to this one.
         match &mut change.after {
             Some(Row::List(list)) => {
-                let key = change.meta.uri.clone();
+                let key = change.meta.uri.to_string();
                 let previous = list_items.remove(&key).unwrap_or_default();
                 let mut current: HashMap<String, DateTime<Utc>> = HashMap::new();
                 for ((subject, _), at) in list.items.iter().zip(list.added_at.iter_mut()) {

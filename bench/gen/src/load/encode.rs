@@ -8,6 +8,7 @@
 //! ([`super::stream`]) and a successful identity resolution.
 
 use chrono::{DateTime, Utc};
+use plyr_atproto::{AtUri, Did};
 use plyr_indexer::db::Meta;
 use plyr_indexer::write::collections::{self, Origin, Row};
 use plyr_indexer::write::rules::TrustedOrigins;
@@ -266,20 +267,22 @@ impl Encoder {
         if let Err(invalid) = self.check.check(rec.collection, &rec.record) {
             return Err(LoadError::Rejected { uri, reason: invalid.to_string() });
         }
+        let rejected =
+            |e: plyr_atproto::SyntaxError| LoadError::Rejected { uri: uri.clone(), reason: e.to_string() };
         let meta = Meta {
-            uri,
-            did: rec.did.to_owned(),
+            uri: AtUri::new(&uri).map_err(rejected)?,
+            did: Did::new(rec.did).map_err(rejected)?,
             rkey: rec.rkey.clone(),
             cid: rec.cid.clone(),
             rev: rec.rev.clone(),
             indexed_at: time_of(rec.time_us),
         };
         let collection = collections::get(rec.collection).ok_or_else(|| LoadError::Rejected {
-            uri: meta.uri.clone(),
+            uri: meta.uri.to_string(),
             reason: "not an indexed collection".into(),
         })?;
         let row = collections::extract(collection, Origin::of(&meta), &rec.record, &self.trusted)
-            .map_err(|r| LoadError::Rejected { uri: meta.uri.clone(), reason: r.reason().to_owned() })?;
+            .map_err(|r| LoadError::Rejected { uri: meta.uri.to_string(), reason: r.reason().to_owned() })?;
         self.row(&meta, &row);
         Ok(())
     }

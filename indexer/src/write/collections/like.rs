@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
+use plyr_atproto::AtUri;
 
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
@@ -24,6 +25,8 @@ impl Collection for Like {
 
     fn extract(&self, origin: Origin<'_>, f: &Fields, _: &TrustedOrigins) -> Result<Row, Reject> {
         let (subject_uri, subject_cid) = fields::strong_ref(f, "subject").ok_or(Reject::NotAnObject)?;
+        // The record check validated the strongRef's `at-uri` format before extraction.
+        let subject_uri = AtUri::from_trusted(subject_uri);
         let created_at = origin.created_at(f);
         Ok(Row::Like(LikeRow {
             subject_uri,

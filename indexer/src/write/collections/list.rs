@@ -91,13 +91,13 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
             })
             .count();
         for (pos, ((subject_uri, subject_cid), added_at)) in new.enumerate().skip(same) {
-            items.list_uri.push(c.meta.uri.clone());
+            items.list_uri.push(c.meta.uri.to_string());
             items.position.push(i32::try_from(pos).unwrap_or(i32::MAX));
             items.subject_uri.push(subject_uri.clone());
             items.subject_cid.push(subject_cid.clone());
             items.added_at.push(*added_at);
         }
-        replaced.push(c.meta.uri.clone());
+        replaced.push(c.meta.uri.to_string());
         keep.push(i32::try_from(same).unwrap_or(i32::MAX));
         up.push((&c.meta, &**r));
     }

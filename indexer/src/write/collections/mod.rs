@@ -239,12 +239,16 @@ impl<'a> Run<'a> {
 
     /// URIs of the records that were live before the run.
     pub fn were_live(&self) -> Vec<String> {
-        self.changes.iter().filter(|c| c.was_live).map(|c| c.meta.uri.clone()).collect()
+        self.changes.iter().filter(|c| c.was_live).map(|c| c.meta.uri.to_string()).collect()
     }
 
     /// URIs of the records that were live and are now gone.
     pub fn removed(&self) -> Vec<String> {
-        self.changes.iter().filter(|c| c.was_live && c.after.is_none()).map(|c| c.meta.uri.clone()).collect()
+        self.changes
+            .iter()
+            .filter(|c| c.was_live && c.after.is_none())
+            .map(|c| c.meta.uri.to_string())
+            .collect()
     }
 }
 
