@@ -18,7 +18,7 @@ use super::{DataModelError, check_map};
 
 /// Standard base64; decoding accepts padded or unpadded input and non-zero trailing bits
 /// (the interop vectors use `"123"`), encoding writes no padding.
-const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(super) const BYTES_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)

@@ -10,6 +10,7 @@ mod cbor;
 mod json;
 mod json_stream;
 mod storable;
+mod typed;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ pub use cbor::{DAG_CBOR, SHA2_256, cid_for_bytes, cid_for_record, encode_dag_cbo
 pub use json::{ipld_from_json, ipld_to_json, record_from_json, record_to_json};
 pub use json_stream::JsonData;
 pub use storable::{Unstorable, check_storable};
+pub use typed::{DecodeError, from_ipld};
 
 /// The default bound on a record's encoded size (its JSON text or DAG-CBOR block), 1 MiB.
 /// Consumers drop a larger record *before* decoding it into a tree, whose memory is a multiple

@@ -14,7 +14,6 @@ pub mod apply;
 pub mod collections;
 pub mod deltas;
 pub mod failure;
-pub mod fields;
 pub mod isolate;
 pub mod outage;
 pub mod plan;

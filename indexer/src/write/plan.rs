@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
 
-use super::collections::{self, Change, Collection, Origin, Row, StoredItems};
+use super::collections::{self, Change, Origin, Plugin, Row, StoredItems};
 use super::validate::RecordCheck;
 use crate::db::Meta;
 use crate::db::guard::GuardRow;
@@ -44,7 +44,7 @@ pub type Checked = Result<Row, Dropped>;
 /// the collection's rules, and extracts its row. It depends on nothing but the op, so the
 /// pipeline runs it as events arrive, before their batch is written.
 pub fn check_record(
-    collection: &dyn Collection,
+    collection: &dyn Plugin,
     origin: Origin<'_>,
     op: &RecordOp,
     check: &RecordCheck,

@@ -38,7 +38,7 @@ impl RecordCheck {
 
     /// Checks that `record` can be stored, then validates it as `collection` requires (against
     /// its lexicon, unless the plugin says otherwise).
-    pub fn check_in(&self, collection: &dyn collections::Collection, record: &Ipld) -> Result<(), Invalid> {
+    pub fn check_in(&self, collection: &dyn collections::Plugin, record: &Ipld) -> Result<(), Invalid> {
         plyr_atproto::check_storable(record).map_err(Invalid::Unstorable)?;
         collection.validate(&self.catalog, record)
     }

@@ -1,17 +1,19 @@
 //! `app.bsky.actor.profile`: not plyr's, kept only for accounts that use plyr (display name and
-//! avatar). Only the two fields kept are checked, so a profile valid under a newer Bluesky
-//! lexicon is never rejected.
+//! avatar). Only the two fields kept are checked and read, so a profile valid under a newer
+//! Bluesky lexicon is never rejected: that is why its record type is [`BskyProfileRecord`], the
+//! two fields, rather than jacquard-api's full generated `Profile`, which would fail on any
+//! other field that Bluesky changes.
 
 use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_atproto::Catalog;
+use serde::Deserialize;
 
 use super::Invalid;
 use super::{Collection, Origin, Reject, Row, Run, is_self};
 use crate::db::Tx;
 use crate::db::profiles::{self, BskyProfileRow};
 use crate::write::deltas::Deltas;
-use crate::write::fields::{self, Fields};
 use crate::write::rules::TrustedOrigins;
 
 pub const NSID: &str = "app.bsky.actor.profile";
@@ -19,16 +21,35 @@ pub const NSID: &str = "app.bsky.actor.profile";
 #[derive(Debug)]
 pub struct BskyProfile;
 
+/// The fields of an `app.bsky.actor.profile` that plyr keeps (every other field is ignored).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BskyProfileRecord {
+    display_name: Option<String>,
+    avatar: Option<Avatar>,
+}
+
+/// An image blob (`validate` checked its shape).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Avatar {
+    r#ref: Link,
+    mime_type: String,
+    size: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Link {
+    #[serde(rename = "$link")]
+    link: String,
+}
+
 impl Collection for BskyProfile {
-    fn nsid(&self) -> &'static str {
-        NSID
-    }
+    const NSID: &'static str = NSID;
+    type Record = BskyProfileRecord;
+    const CREATES_ACTORS: bool = false;
 
-    fn creates_actors(&self) -> bool {
-        false
-    }
-
-    fn validate(&self, _: &Catalog, record: &Ipld) -> Result<(), Invalid> {
+    fn validate(_: &Catalog, record: &Ipld) -> Result<(), Invalid> {
         let Ipld::Map(f) = record else { return Err(Invalid::BskyProfile("not an object")) };
         match f.get("displayName") {
             None | Some(Ipld::Null) => {}
@@ -47,27 +68,18 @@ impl Collection for BskyProfile {
         }
     }
 
-    fn extract(&self, origin: Origin<'_>, f: &Fields, _: &TrustedOrigins) -> Result<Row, Reject> {
+    fn row(origin: Origin<'_>, profile: BskyProfileRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
         is_self(&origin)?;
-        let avatar = fields::blob(f, "avatar").map(|(cid, mime, _)| (cid, mime));
-        Ok(Row::BskyProfile(BskyProfileRow { display_name: fields::string(f, "displayName"), avatar }))
+        // A blob without its size is not a blob we can serve: the profile keeps no avatar.
+        let avatar = profile.avatar.filter(|a| a.size.is_some()).map(|a| (a.r#ref.link, a.mime_type));
+        Ok(Row::BskyProfile(BskyProfileRow { display_name: profile.display_name, avatar }))
     }
 
-    fn purge<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        did: &'a str,
-        _: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, _: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(profiles::purge_bsky(tx, did))
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        run: Run<'a>,
-        _: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, _: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
             for c in &run.changes {
                 match &c.after {

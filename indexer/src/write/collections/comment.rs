@@ -3,45 +3,41 @@
 use futures_util::future::BoxFuture;
 use plyr_atproto::AtUri;
 
-use super::{Collection, Origin, Reject, Row, Run};
+use jacquard_common::types::collection::Collection as _;
+use plyr_lexicons::fm_plyr::comment::{Comment as CommentRecord, CommentRecord as Lexicon};
+
+use super::{Collection, Origin, Reject, Row, Run, owned, utc};
 use crate::db::Tx;
 use crate::db::comments::{self, CommentRow};
 use crate::write::deltas::Deltas;
-use crate::write::fields::{self, Fields};
 use crate::write::rules::{TrustedOrigins, sort_time};
 
-pub const NSID: &str = "fm.plyr.comment";
+/// From the lexicon's generated marker type.
+pub const NSID: &str = Lexicon::NSID;
 
 #[derive(Debug)]
 pub struct Comment;
 
 impl Collection for Comment {
-    fn nsid(&self) -> &'static str {
-        NSID
-    }
+    const NSID: &'static str = NSID;
+    type Record = CommentRecord;
 
-    fn extract(&self, origin: Origin<'_>, f: &Fields, _: &TrustedOrigins) -> Result<Row, Reject> {
-        let (subject_uri, subject_cid) = fields::strong_ref(f, "subject").ok_or(Reject::NotAnObject)?;
+    fn row(origin: Origin<'_>, comment: CommentRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` format before extraction.
-        let subject_uri = AtUri::from_trusted(subject_uri);
-        let created_at = origin.created_at(f);
+        let subject_uri = AtUri::from_trusted(comment.subject.uri.as_str());
+        let created_at = origin.created_at(Some(&comment.created_at));
         Ok(Row::Comment(CommentRow {
             subject_uri,
-            subject_cid,
-            text: fields::string(f, "text").unwrap_or_default(),
-            timestamp_ms: fields::int(f, "timestampMs").and_then(|v| i64::try_from(v).ok()).unwrap_or(0),
+            subject_cid: comment.subject.cid.to_string(),
+            text: owned(comment.text),
+            timestamp_ms: comment.timestamp_ms,
             created_at,
-            updated_at: fields::datetime(f, "updatedAt"),
+            updated_at: comment.updated_at.as_ref().map(utc),
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
     }
 
-    fn purge<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        did: &'a str,
-        d: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
             for subject in comments::purge(tx, did).await? {
                 d.subject(&subject).1 -= 1;
@@ -50,12 +46,7 @@ impl Collection for Comment {
         })
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        run: Run<'a>,
-        d: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(apply(tx, run, d))
     }
 }

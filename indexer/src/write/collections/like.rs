@@ -6,42 +6,38 @@ use std::collections::HashMap;
 use futures_util::future::BoxFuture;
 use plyr_atproto::AtUri;
 
+use jacquard_common::types::collection::Collection as _;
+use plyr_lexicons::fm_plyr::like::{Like as LikeRecord, LikeRecord as Lexicon};
+
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
 use crate::db::likes::{self, LikeRow};
 use crate::write::deltas::Deltas;
-use crate::write::fields::{self, Fields};
 use crate::write::rules::{TrustedOrigins, sort_time};
 
-pub const NSID: &str = "fm.plyr.like";
+/// From the lexicon's generated marker type.
+pub const NSID: &str = Lexicon::NSID;
 
 #[derive(Debug)]
 pub struct Like;
 
 impl Collection for Like {
-    fn nsid(&self) -> &'static str {
-        NSID
-    }
+    const NSID: &'static str = NSID;
+    type Record = LikeRecord;
 
-    fn extract(&self, origin: Origin<'_>, f: &Fields, _: &TrustedOrigins) -> Result<Row, Reject> {
-        let (subject_uri, subject_cid) = fields::strong_ref(f, "subject").ok_or(Reject::NotAnObject)?;
+    fn row(origin: Origin<'_>, like: LikeRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` format before extraction.
-        let subject_uri = AtUri::from_trusted(subject_uri);
-        let created_at = origin.created_at(f);
+        let subject_uri = AtUri::from_trusted(like.subject.uri.as_str());
+        let created_at = origin.created_at(Some(&like.created_at));
         Ok(Row::Like(LikeRow {
             subject_uri,
-            subject_cid,
+            subject_cid: like.subject.cid.to_string(),
             created_at,
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
     }
 
-    fn purge<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        did: &'a str,
-        d: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
             // A subject loses one like however many like records of it the account held.
             let subjects: std::collections::BTreeSet<String> =
@@ -53,12 +49,7 @@ impl Collection for Like {
         })
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        run: Run<'a>,
-        d: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(apply(tx, run, d))
     }
 }

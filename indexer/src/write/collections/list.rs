@@ -5,62 +5,50 @@
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
-use ipld_core::ipld::Ipld;
+use jacquard_common::types::collection::Collection as _;
+use plyr_lexicons::fm_plyr::list::{List as ListRecord, ListRecord as Lexicon};
 
-use super::{Collection, Origin, Reject, Row, Run};
+use super::{Collection, Origin, Reject, Row, Run, owned, utc};
 use crate::db::Tx;
 use crate::db::lists::{self, ListRow};
 use crate::write::deltas::Deltas;
-use crate::write::fields::{self, Fields};
 use crate::write::rules::{TrustedOrigins, list_id, sort_time};
 
-pub const NSID: &str = "fm.plyr.list";
+/// From the lexicon's generated marker type.
+pub const NSID: &str = Lexicon::NSID;
 
 #[derive(Debug)]
 pub struct List;
 
 impl Collection for List {
-    fn nsid(&self) -> &'static str {
-        NSID
-    }
+    const NSID: &'static str = NSID;
+    type Record = ListRecord;
 
-    fn extract(&self, origin: Origin<'_>, f: &Fields, _: &TrustedOrigins) -> Result<Row, Reject> {
-        let items: Vec<(String, String)> = fields::list(f, "items")
+    fn row(origin: Origin<'_>, list: ListRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
+        let items: Vec<(String, String)> = list
+            .items
             .iter()
-            .filter_map(|item| match item {
-                Ipld::Map(m) => fields::strong_ref(m, "subject"),
-                _ => None,
-            })
+            .map(|item| (owned(item.subject.uri.as_str()), item.subject.cid.to_string()))
             .collect();
-        let created_at = origin.created_at(f);
-        let version_time = fields::datetime(f, "updatedAt").unwrap_or(created_at);
+        let created_at = origin.created_at(Some(&list.created_at));
+        let updated_at = list.updated_at.as_ref().map(utc);
         Ok(Row::List(Box::new(ListRow {
-            added_at: vec![version_time; items.len()],
+            added_at: vec![updated_at.unwrap_or(created_at); items.len()],
             id: list_id(origin.uri),
-            name: fields::string(f, "name"),
-            list_type: fields::string(f, "listType"),
+            name: list.name.map(owned),
+            list_type: list.list_type.as_ref().map(|t| owned(t.as_str())),
             items,
             created_at,
-            updated_at: fields::datetime(f, "updatedAt"),
+            updated_at,
             sort_at: sort_time(created_at, origin.indexed_at),
         })))
     }
 
-    fn purge<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        did: &'a str,
-        _: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, _: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(lists::purge(tx, did))
     }
 
-    fn apply<'a>(
-        &'a self,
-        tx: &'a mut Tx<'_>,
-        run: Run<'a>,
-        d: &'a mut Deltas,
-    ) -> BoxFuture<'a, sqlx::Result<()>> {
+    fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(apply(tx, run, d))
     }
 }

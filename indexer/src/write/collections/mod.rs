@@ -19,10 +19,11 @@ pub mod track;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
+use jacquard_common::types::string::Datetime;
 use plyr_atproto::{Catalog, Unstorable, Violations};
+use serde::de::DeserializeOwned;
 
 use super::deltas::Deltas;
-use super::fields::{self, Fields};
 use super::rules::TrustedOrigins;
 use crate::db::comments::CommentRow;
 use crate::db::likes::LikeRow;
@@ -75,52 +76,127 @@ impl Invalid {
     }
 }
 
-/// One record collection on the write side.
-pub trait Collection: Sync {
-    /// Its NSID.
-    fn nsid(&self) -> &'static str;
+/// One record collection on the write side, typed by the record it reads.
+pub trait Collection: Sync + 'static {
+    /// Its NSID (for plyr's collections, the generated type's `jacquard_common` NSID).
+    const NSID: &'static str;
+
+    /// What its valid records deserialize into: the type generated from its lexicon.
+    type Record: DeserializeOwned;
 
     /// Whether its records make their author a plyr actor. A collection that is not plyr's
     /// (`app.bsky.actor.profile`) only enriches actors known already.
-    fn creates_actors(&self) -> bool {
-        true
-    }
+    const CREATES_ACTORS: bool = true;
 
     /// Checks a storable record: against its lexicon unless the collection says otherwise.
-    fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
-        catalog.validate_record(self.nsid(), record).map_err(Invalid::Lexicon)
+    fn validate(catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
+        catalog.validate_record(Self::NSID, record).map_err(Invalid::Lexicon)
     }
 
-    /// The typed row of a valid record's fields, or why it is still not indexed.
-    fn extract(&self, origin: Origin<'_>, fields: &Fields, trusted: &TrustedOrigins) -> Result<Row, Reject>;
+    /// The row of a valid record, or why it is still not indexed.
+    fn row(origin: Origin<'_>, record: Self::Record, trusted: &TrustedOrigins) -> Result<Row, Reject>;
 
     /// Removes every record of a deleted account (after `db::actors::bury_account` has
     /// tombstoned them) and takes back from `deltas` what they counted elsewhere.
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, deltas: &'a mut Deltas)
+    -> BoxFuture<'a, sqlx::Result<()>>;
+
+    /// Writes this collection's share of a folded run (rows written, replaced, removed) and adds
+    /// the counter changes it implies to `deltas`.
+    fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, deltas: &'a mut Deltas)
+    -> BoxFuture<'a, sqlx::Result<()>>;
+}
+
+/// A registered collection as the pipeline holds it: a [`Collection`] with its record type
+/// erased, so one registry lists them all. Implemented for every [`Collection`] and nothing else.
+pub trait Plugin: Sync {
+    /// Its NSID.
+    fn nsid(&self) -> &'static str;
+
+    /// See [`Collection::CREATES_ACTORS`].
+    fn creates_actors(&self) -> bool;
+
+    /// See [`Collection::validate`].
+    fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid>;
+
+    /// Deserializes a validated record into the collection's record type, then builds its row.
+    fn extract(&self, origin: Origin<'_>, record: &Ipld, trusted: &TrustedOrigins) -> Result<Row, Reject>;
+
+    /// See [`Collection::purge`].
     fn purge<'a>(
-        &'a self,
+        &self,
         tx: &'a mut Tx<'_>,
         did: &'a str,
         deltas: &'a mut Deltas,
     ) -> BoxFuture<'a, sqlx::Result<()>>;
 
-    /// Writes this collection's share of a folded run (rows written, replaced, removed) and adds
-    /// the counter changes it implies to `deltas`.
+    /// See [`Collection::apply`].
     fn apply<'a>(
-        &'a self,
+        &self,
         tx: &'a mut Tx<'_>,
         run: Run<'a>,
         deltas: &'a mut Deltas,
     ) -> BoxFuture<'a, sqlx::Result<()>>;
 }
 
+/// The registry's entry for collection `C`.
+struct Registered<C>(std::marker::PhantomData<fn() -> C>);
+
+impl<C: Collection> Plugin for Registered<C> {
+    fn nsid(&self) -> &'static str {
+        C::NSID
+    }
+
+    fn creates_actors(&self) -> bool {
+        C::CREATES_ACTORS
+    }
+
+    fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
+        C::validate(catalog, record)
+    }
+
+    fn extract(&self, origin: Origin<'_>, record: &Ipld, trusted: &TrustedOrigins) -> Result<Row, Reject> {
+        // Validation ran first, so a record that does not fit its generated type means the
+        // validator and the generated type disagree: a counted drop, never a panic.
+        let typed = plyr_atproto::data::from_ipld::<C::Record>(record).map_err(|e| {
+            tracing::debug!(collection = C::NSID, error = %e, "valid record does not fit its generated type");
+            Reject::Undecodable
+        })?;
+        C::row(origin, typed, trusted)
+    }
+
+    fn purge<'a>(
+        &self,
+        tx: &'a mut Tx<'_>,
+        did: &'a str,
+        deltas: &'a mut Deltas,
+    ) -> BoxFuture<'a, sqlx::Result<()>> {
+        C::purge(tx, did, deltas)
+    }
+
+    fn apply<'a>(
+        &self,
+        tx: &'a mut Tx<'_>,
+        run: Run<'a>,
+        deltas: &'a mut Deltas,
+    ) -> BoxFuture<'a, sqlx::Result<()>> {
+        C::apply(tx, run, deltas)
+    }
+}
+
+/// Registers collection `C`.
+const fn plugin<C: Collection>() -> &'static dyn Plugin {
+    &Registered::<C>(std::marker::PhantomData)
+}
+
 /// Every collection the indexer keeps, in the order a run's changes are written.
-pub static ALL: &[&dyn Collection] = &[
-    &track::Track,
-    &comment::Comment,
-    &like::Like,
-    &list::List,
-    &plyr_profile::PlyrProfile,
-    &bsky_profile::BskyProfile,
+pub static ALL: &[&dyn Plugin] = &[
+    plugin::<track::Track>(),
+    plugin::<comment::Comment>(),
+    plugin::<like::Like>(),
+    plugin::<list::List>(),
+    plugin::<plyr_profile::PlyrProfile>(),
+    plugin::<bsky_profile::BskyProfile>(),
 ];
 
 /// Removes every record of a deleted account: tombstones at their revs, then each
@@ -135,7 +211,7 @@ pub async fn purge_account(tx: &mut Tx<'_>, did: &str, deltas: &mut Deltas) -> s
 }
 
 /// The registered collection named `nsid`.
-pub fn get(nsid: &str) -> Option<&'static dyn Collection> {
+pub fn get(nsid: &str) -> Option<&'static dyn Plugin> {
     ALL.iter().copied().find(|c| c.nsid() == nsid)
 }
 
@@ -174,8 +250,8 @@ impl<'a> Origin<'a> {
     }
 
     /// The record's `createdAt`, or the time it was indexed if it has none.
-    pub fn created_at(&self, f: &Fields) -> DateTime<Utc> {
-        fields::datetime(f, "createdAt").unwrap_or(self.indexed_at)
+    pub fn created_at(&self, created_at: Option<&Datetime>) -> DateTime<Utc> {
+        created_at.map_or(self.indexed_at, utc)
     }
 }
 
@@ -186,8 +262,8 @@ pub enum Reject {
     NotPlayable,
     /// A profile record under a key other than `self`.
     NotSelf,
-    /// The record is not a map (validation would have said so).
-    NotAnObject,
+    /// The record passed its lexicon but does not fit the type generated from it.
+    Undecodable,
 }
 
 impl Reject {
@@ -196,7 +272,7 @@ impl Reject {
         match self {
             Self::NotPlayable => "no_playable_audio",
             Self::NotSelf => "profile_not_self",
-            Self::NotAnObject => "not_an_object",
+            Self::Undecodable => "undecodable_record",
         }
     }
 
@@ -205,20 +281,19 @@ impl Reject {
         match self {
             Self::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
             Self::NotSelf => "profile records must use the rkey 'self'",
-            Self::NotAnObject => "record is not an object",
+            Self::Undecodable => "record passed its lexicon but does not fit the type generated from it",
         }
     }
 }
 
 /// Builds the typed row for a validated record of `collection`.
 pub fn extract(
-    collection: &dyn Collection,
+    collection: &dyn Plugin,
     origin: Origin<'_>,
     record: &Ipld,
     trusted: &TrustedOrigins,
 ) -> Result<Row, Reject> {
-    let Ipld::Map(f) = record else { return Err(Reject::NotAnObject) };
-    collection.extract(origin, f, trusted)
+    collection.extract(origin, record, trusted)
 }
 
 /// One collection's changes in a folded run.
@@ -232,7 +307,7 @@ pub struct Run<'a> {
 
 impl<'a> Run<'a> {
     /// The changes of `collection` among `changes`.
-    pub fn of(collection: &dyn Collection, changes: &'a [Change], stored: &'a StoredItems) -> Self {
+    pub fn of(collection: &dyn Plugin, changes: &'a [Change], stored: &'a StoredItems) -> Self {
         let nsid = collection.nsid();
         Self { changes: changes.iter().filter(|c| c.collection == nsid).collect(), stored }
     }
@@ -250,6 +325,16 @@ impl<'a> Run<'a> {
             .map(|c| c.meta.uri.to_string())
             .collect()
     }
+}
+
+/// A record's datetime as UTC.
+pub fn utc(at: &Datetime) -> DateTime<Utc> {
+    at.as_ref().with_timezone(&Utc)
+}
+
+/// A record's string field, owned.
+pub fn owned(s: impl AsRef<str>) -> String {
+    s.as_ref().to_owned()
 }
 
 /// A profile record must be under the key `self`.
