@@ -33,7 +33,7 @@ pub use data::{
 };
 pub use ipld_core::ipld::Ipld;
 pub use lexicon::{Catalog, LexiconDoc, LexiconError, RecordKeyType};
-pub use syntax::{AtUri, Did, Format, Handle, SyntaxError};
+pub use syntax::{AtUri, Cid, Did, Format, Handle, Nsid, SyntaxError};
 pub use validate::{MAX_VIOLATIONS, ValidateOptions, Violation, ViolationKind, Violations, XrpcBody};
 
 /// Cuts an untrusted value to at most 64 bytes (on a char boundary) so that errors stay loggable.

@@ -3,10 +3,10 @@
 //! backfill's snapshot, and the write path's pure half for every indexed record in it.
 
 use jacquard_common::types::string::Did;
-use plyr_indexer::event::{Action, Cursor, Event, EventBody, RecordOp, SourceItem};
-use plyr_indexer::firehose::KeySource;
 use plyr_atproto::repo::mst::{self, ProofOp};
 use plyr_atproto::repo::{SignedCommit, read_car};
+use plyr_indexer::event::{Action, Cursor, Event, EventBody, RecordOp, SourceItem};
+use plyr_indexer::firehose::KeySource;
 
 use crate::RUNTIME;
 
@@ -26,7 +26,14 @@ async fn run_async(data: &[u8]) {
         if let Ok(vk) = key.verifying_key() {
             let _ = commit.verify(&vk);
         }
-        let _ = plyr_indexer::backfill::snapshot::from_car(data, MAX_CAR, plyr_atproto::MAX_RECORD_BYTES, &commit.did, key).await;
+        let _ = plyr_indexer::backfill::snapshot::from_car(
+            data,
+            MAX_CAR,
+            plyr_atproto::MAX_RECORD_BYTES,
+            &commit.did,
+            key,
+        )
+        .await;
     }
     // The MST code runs whatever the signature says: the signature gates it in production, but
     // a fuzzer cannot forge one, and the tree checks must hold on any bytes.
@@ -54,7 +61,7 @@ async fn run_async(data: &[u8]) {
             collection,
             rkey,
             action: Action::Create,
-            cid: Some(cid.to_string()),
+            cid: Some((*cid).into()),
             record: Some(record.into()),
         };
         let cursor = Cursor { source: "backfill".into(), value: 0, time_us: 0, issuer: None };

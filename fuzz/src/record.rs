@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use plyr_indexer::event::{EventBody, SourceItem};
-use plyr_indexer::write::plan::{self, PlannedOp};
 use plyr_indexer::write::collections::Row;
+use plyr_indexer::write::plan::{self, PlannedOp};
 use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_indexer::write::{BatchItem, Prepared, Writer};
 
@@ -52,7 +52,7 @@ pub fn write_path(items: Vec<SourceItem>) -> Vec<Extracted> {
             out.push(Extracted {
                 did: change.meta.did.to_string(),
                 uri: change.meta.uri.to_string(),
-                cid: change.meta.cid,
+                cid: change.meta.cid.map(String::from).unwrap_or_default(),
                 indexed_at: change.meta.indexed_at,
                 row,
             });

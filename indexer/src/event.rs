@@ -41,7 +41,7 @@ pub struct RecordOp {
     pub rkey: Rkey,
     pub action: Action,
     /// CID of the new record version (absent on deletes).
-    pub cid: Option<String>,
+    pub cid: Option<plyr_atproto::Cid>,
     /// The record (absent on deletes).
     pub record: Option<Record>,
 }

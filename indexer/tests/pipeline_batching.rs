@@ -43,7 +43,10 @@ fn event(i: usize) -> SourceItem {
         collection: Nsid::new_owned("app.bsky.feed.post").expect("test NSID"),
         rkey: Rkey::new_owned(rkey).expect("test rkey"),
         action: Action::Create,
-        cid: Some("bafyreihc5ukfe7ahsv6xqsbwwz4yqj6rkyvpqwxqvmrjk3q2qlyhp7wbpa".to_owned()),
+        cid: Some(
+            plyr_atproto::Cid::new("bafyreihc5ukfe7ahsv6xqsbwwz4yqj6rkyvpqwxqvmrjk3q2qlyhp7wbpa")
+                .expect("test CID"),
+        ),
         record: Some(Ipld::Map([("text".to_owned(), Ipld::String("hi".to_owned()))].into()).into()),
     });
     SourceItem::Event {

@@ -24,7 +24,7 @@ pub use identifiers::{
     is_valid_tid,
 };
 pub use language::is_valid_language;
-pub use typed::{AtUri, Did, Handle};
+pub use typed::{AtUri, Cid, Did, Handle, Nsid};
 
 /// A string that does not match the syntax it was checked against.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

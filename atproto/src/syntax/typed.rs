@@ -1,4 +1,4 @@
-//! Owned, validated identifier types: [`Did`], [`Handle`] and [`AtUri`].
+//! Owned, validated identifier types: [`Did`], [`Handle`], [`AtUri`], [`Nsid`] and [`Cid`].
 //!
 //! Each wraps an `Arc<str>` (cheap to clone into hydration maps and caches) that passed the
 //! matching `is_valid_*` check of this module's siblings. [`Did::new`] and friends validate;
@@ -183,6 +183,27 @@ identifier!(
     Format::AtUri
 );
 
+identifier!(
+    /// A namespaced identifier (`fm.plyr.track`), checked by [`super::is_valid_nsid`].
+    Nsid,
+    Format::Nsid
+);
+
+identifier!(
+    /// A CID in string form (`bafyrei...`), checked by [`super::is_valid_cid`]: a strongRef's
+    /// `cid`, a record version. Kept as text, as records and the database carry it; blob links
+    /// inside records stay `cid::Cid`.
+    Cid,
+    Format::Cid
+);
+
+impl From<cid::Cid> for Cid {
+    /// A parsed CID is valid by construction; its string form is the default multibase.
+    fn from(cid: cid::Cid) -> Self {
+        Self(Arc::from(cid.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -193,7 +214,7 @@ mod tests {
 
     #[test]
     fn constructors_validate() {
-        let cases: [(Check, &str, bool); 9] = [
+        let cases: [(Check, &str, bool); 13] = [
             (|s| Did::new(s).is_ok(), "did:plc:7iza6de2dwap2sbkpav7c6c6", true),
             (|s| Did::new(s).is_ok(), "did:web:plyr.fm", true),
             (|s| Did::new(s).is_ok(), "did:plc", false),
@@ -203,6 +224,10 @@ mod tests {
             (|s| AtUri::new(s).is_ok(), "at://did:plc:abc/fm.plyr.track/3jzfcijpj2z2a", true),
             (|s| AtUri::new(s).is_ok(), "at://did:plc:abc/fm.plyr.track/", false),
             (|s| AtUri::new(s).is_ok(), "https://plyr.fm", false),
+            (|s| Nsid::new(s).is_ok(), "fm.plyr.track", true),
+            (|s| Nsid::new(s).is_ok(), "fm..track", false),
+            (|s| Cid::new(s).is_ok(), "bafyreie5737gdxlw5i64vzichcalba3z2v5n6icifvx5xytvske7mr3hpm", true),
+            (|s| Cid::new(s).is_ok(), "not a cid", false),
         ];
         for (check, value, expected) in cases {
             assert_eq!(check(value), expected, "{value:?}");

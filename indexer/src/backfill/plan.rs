@@ -49,7 +49,7 @@ pub fn plan(
     let mut items = Vec::new();
     for r in snapshot.records {
         let key = (r.collection.as_str().to_owned(), r.rkey.as_str().to_owned());
-        let same = held_live.get(&(key.0.as_str(), key.1.as_str())).is_some_and(|cid| *cid == r.cid);
+        let same = held_live.get(&(key.0.as_str(), key.1.as_str())).is_some_and(|cid| r.cid == *cid);
         present.insert(key);
         if same {
             counts.unchanged += 1;
@@ -107,7 +107,7 @@ mod tests {
         SnapshotRecord {
             collection: Nsid::new_owned(collection).expect("nsid"),
             rkey: Rkey::new_owned(rkey).expect("rkey"),
-            cid: cid.to_owned(),
+            cid: plyr_atproto::Cid::from_trusted(cid),
             record: Ipld::Null.into(),
         }
     }

@@ -30,8 +30,8 @@ pub struct Snapshot {
 pub struct SnapshotRecord {
     pub collection: Nsid,
     pub rkey: Rkey,
-    /// The record's CID, as text.
-    pub cid: String,
+    /// The record's CID.
+    pub cid: plyr_atproto::Cid,
     pub record: Record,
 }
 
@@ -93,7 +93,7 @@ pub async fn from_car(
                 }
             }
         };
-        records.push(SnapshotRecord { collection, rkey, cid: cid.to_string(), record });
+        records.push(SnapshotRecord { collection, rkey, cid: cid.into(), record });
     }
     Ok(Snapshot { rev, records, source: "car" })
 }
@@ -142,7 +142,7 @@ pub fn from_listed(
             }
         }
     };
-    Some(SnapshotRecord { collection: collection.clone(), rkey, cid: cid.to_string(), record })
+    Some(SnapshotRecord { collection: collection.clone(), rkey, cid: cid.into(), record })
 }
 
 fn dropped(reason: &'static str, what: &str) {

@@ -1,7 +1,7 @@
 //! Comments: bulk write by URI, their subjects, delete by URI.
 
 use chrono::{DateTime, Utc};
-use plyr_atproto::AtUri;
+use plyr_atproto::{AtUri, Cid};
 
 use super::{Meta, MetaColumns, Tx, column};
 
@@ -10,7 +10,7 @@ use super::{Meta, MetaColumns, Tx, column};
 pub struct CommentRow {
     /// Checked with the record (the lexicon's `at-uri` format).
     pub subject_uri: AtUri,
-    pub subject_cid: String,
+    pub subject_cid: Cid,
     pub text: String,
     pub timestamp_ms: i64,
     pub created_at: DateTime<Utc>,

@@ -2,7 +2,7 @@
 //! (author, subject) pair, so the write path compares the pairs before and after a batch.
 
 use chrono::{DateTime, Utc};
-use plyr_atproto::AtUri;
+use plyr_atproto::{AtUri, Cid};
 
 use super::{Meta, MetaColumns, Tx, column};
 
@@ -11,7 +11,7 @@ use super::{Meta, MetaColumns, Tx, column};
 pub struct LikeRow {
     /// Checked with the record (the lexicon's `at-uri` format).
     pub subject_uri: AtUri,
-    pub subject_cid: String,
+    pub subject_cid: Cid,
     pub created_at: DateTime<Utc>,
     pub sort_at: DateTime<Utc>,
 }

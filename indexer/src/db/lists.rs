@@ -83,7 +83,7 @@ pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &ListRow)]) -> sqlx::Result
              updated_at = EXCLUDED.updated_at, indexed_at = EXCLUDED.indexed_at, sort_at = EXCLUDED.sort_at"#,
         &text(|m, _| m.uri.to_string()),
         &text(|_, r| r.id.clone()),
-        &text(|m, _| m.cid.clone()),
+        &text(|m, _| m.cid.as_deref().unwrap_or_default().to_owned()),
         &text(|m, _| m.rev.clone()),
         &text(|m, _| m.did.to_string()),
         &text(|m, _| m.rkey.clone()),

@@ -16,7 +16,7 @@ pub mod stats;
 pub mod tracks;
 
 use chrono::{DateTime, Utc};
-use plyr_atproto::{AtUri, Did};
+use plyr_atproto::{AtUri, Cid, Did};
 
 /// The columns every record row starts with: which record, which version, when it was seen.
 #[derive(Debug, Clone)]
@@ -24,7 +24,8 @@ pub struct Meta {
     pub uri: AtUri,
     pub did: Did,
     pub rkey: String,
-    pub cid: String,
+    /// The version's CID; `None` for a delete, and for a create whose source named none.
+    pub cid: Option<Cid>,
     pub rev: String,
     pub indexed_at: DateTime<Utc>,
 }
@@ -53,7 +54,7 @@ impl<'a> MetaColumns<'a> {
     pub fn of<R>(rows: &[(&'a Meta, &'a R)]) -> Self {
         Self {
             uri: column(rows, |m, _| m.uri.as_str()),
-            cid: column(rows, |m, _| m.cid.as_str()),
+            cid: column(rows, |m, _| m.cid.as_deref().unwrap_or_default()),
             rev: column(rows, |m, _| m.rev.as_str()),
             did: column(rows, |m, _| m.did.as_str()),
             rkey: column(rows, |m, _| m.rkey.as_str()),

@@ -32,7 +32,7 @@ pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &TrackRow)]) -> sqlx::Resul
     let col = |f: fn(&Meta, &TrackRow) -> String| rows.iter().map(|(m, r)| f(m, r)).collect::<Vec<_>>();
     let opt = |f: fn(&TrackRow) -> Option<String>| rows.iter().map(|(_, r)| f(r)).collect::<Vec<_>>();
     let uri = col(|m, _| m.uri.to_string());
-    let cid = col(|m, _| m.cid.clone());
+    let cid = col(|m, _| m.cid.as_deref().unwrap_or_default().to_owned());
     let rev = col(|m, _| m.rev.clone());
     let did = col(|m, _| m.did.to_string());
     let rkey = col(|m, _| m.rkey.clone());

@@ -181,7 +181,7 @@ impl<K: KeySource> SyncVerifier<K> {
                     },
                 },
             };
-            let cid = op.cid.map(|c| c.to_string());
+            let cid = op.cid.map(plyr_atproto::Cid::from);
             records.push(RecordOp {
                 rev: rev.clone(),
                 collection: op.collection,

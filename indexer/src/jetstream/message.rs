@@ -54,6 +54,9 @@ pub enum DecodeError {
         #[source]
         source: AtStrError,
     },
+    /// A record version's CID that does not parse.
+    #[error("invalid cid: {0}")]
+    Cid(plyr_atproto::SyntaxError),
     /// A timestamp that is not RFC 3339.
     #[error("invalid timestamp {0:?}")]
     Time(String),
@@ -73,7 +76,7 @@ impl DecodeError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Json(_) | Self::Missing(_) => "malformed",
-            Self::Identifier { .. } => "bad_identifier",
+            Self::Identifier { .. } | Self::Cid(_) => "bad_identifier",
             Self::Time(_) => "bad_time",
             Self::Record(_) => "bad_record",
             Self::UnknownKind(_) | Self::UnknownOperation(_) => "unknown_kind",
@@ -169,7 +172,8 @@ impl CommitFields<'_> {
             Action::Delete => (None, None),
             Action::Create | Action::Update => {
                 let raw = self.record.filter(|r| r.get() != "null").ok_or(DecodeError::Missing("record"))?;
-                (self.cid, Some(record(raw, max_record_bytes)?))
+                let cid = self.cid.map(plyr_atproto::Cid::try_from).transpose().map_err(DecodeError::Cid)?;
+                (cid, Some(record(raw, max_record_bytes)?))
             }
         };
         Ok(RecordOp { rev, collection, rkey, action, cid, record })
@@ -227,7 +231,7 @@ mod tests {
             collection: Nsid::new_owned(collection).expect("test NSID"),
             rkey: Rkey::new_owned("3l3qo2vutsw2b").expect("test rkey"),
             action,
-            cid: record.as_ref().map(|_| CID.to_owned()),
+            cid: record.as_ref().map(|_| plyr_atproto::Cid::new(CID).expect("test CID")),
             record,
         })
     }
@@ -296,6 +300,8 @@ mod tests {
             (v1_commit("create", "not an nsid", rk, Some(track())), Err("bad_identifier")),
             (v1_commit("create", "fm.plyr.track", "a/b", Some(track())), Err("bad_identifier")),
             (v1_commit("create", "fm.plyr.track", rk, Some(track())).replace(REV, "notatid"), Err("bad_identifier")),
+            // The version's CID is stored as the row's `cid`: a string that is no CID never gets there.
+            (v1_commit("create", "fm.plyr.track", rk, Some(track())).replace(CID, "not-a-cid"), Err("bad_identifier")),
             (v1_commit("create", "fm.plyr.track", rk, Some(json!({"duration": 1.5}))), Err("bad_record")),
             (v1_commit("create", "fm.plyr.track", rk, Some(json!([1]))), Err("bad_record")),
             (v1_commit("upsert", "fm.plyr.track", rk, Some(track())), Err("unknown_kind")),

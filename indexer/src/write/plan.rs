@@ -120,7 +120,7 @@ pub fn fold(
                     uri: AtUri::from_trusted(uri),
                     did: Did::from_trusted(p.did),
                     rkey: p.op.rkey.as_str().to_owned(),
-                    cid: String::new(),
+                    cid: None,
                     rev: String::new(),
                     indexed_at: p.indexed_at,
                 },
@@ -143,7 +143,7 @@ pub fn fold(
         }
         change.meta.rev = rev.to_owned();
         change.meta.indexed_at = p.indexed_at;
-        change.meta.cid = p.op.cid.clone().unwrap_or_default();
+        change.meta.cid = p.op.cid.clone();
         change.after = match p.op.action {
             Action::Delete => None,
             Action::Create | Action::Update => {

@@ -273,7 +273,7 @@ impl Encoder {
             uri: AtUri::new(&uri).map_err(rejected)?,
             did: Did::new(rec.did).map_err(rejected)?,
             rkey: rec.rkey.clone(),
-            cid: rec.cid.clone(),
+            cid: Some(plyr_atproto::Cid::from_trusted(rec.cid.as_str())),
             rev: rec.rev.clone(),
             indexed_at: time_of(rec.time_us),
         };
@@ -294,7 +294,7 @@ impl Encoder {
                 Line::new(self.buf(Table::Tracks))
                     .text(&m.uri)
                     .int(r.id)
-                    .text(&m.cid)
+                    .text(m.cid.as_deref().unwrap_or_default())
                     .text(&m.rev)
                     .text(&m.did)
                     .text(&m.rkey)
@@ -320,7 +320,7 @@ impl Encoder {
             }
             Row::Like(r) => Line::new(self.buf(Table::Likes))
                 .text(&m.uri)
-                .text(&m.cid)
+                .text(m.cid.as_deref().unwrap_or_default())
                 .text(&m.rev)
                 .text(&m.did)
                 .text(&m.rkey)
@@ -332,7 +332,7 @@ impl Encoder {
                 .end(),
             Row::Comment(r) => Line::new(self.buf(Table::Comments))
                 .text(&m.uri)
-                .text(&m.cid)
+                .text(m.cid.as_deref().unwrap_or_default())
                 .text(&m.rev)
                 .text(&m.did)
                 .text(&m.rkey)
@@ -349,7 +349,7 @@ impl Encoder {
                 Line::new(self.buf(Table::Lists))
                     .text(&m.uri)
                     .text(&r.id)
-                    .text(&m.cid)
+                    .text(m.cid.as_deref().unwrap_or_default())
                     .text(&m.rev)
                     .text(&m.did)
                     .text(&m.rkey)
@@ -377,7 +377,7 @@ impl Encoder {
             Row::PlyrProfile(r) => Line::new(self.buf(Table::PlyrProfiles))
                 .text(&m.did)
                 .text(&m.uri)
-                .text(&m.cid)
+                .text(m.cid.as_deref().unwrap_or_default())
                 .text(&m.rev)
                 .opt(r.bio.as_deref())
                 .opt(r.avatar_url.as_deref())
@@ -390,7 +390,7 @@ impl Encoder {
                 Line::new(self.buf(Table::BskyProfiles))
                     .text(&m.did)
                     .text(&m.uri)
-                    .text(&m.cid)
+                    .text(m.cid.as_deref().unwrap_or_default())
                     .text(&m.rev)
                     .opt(r.display_name.as_deref())
                     .opt(avatar.map(|a| a.0.as_str()))

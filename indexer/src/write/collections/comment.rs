@@ -1,7 +1,7 @@
 //! `fm.plyr.comment`: a timed comment on a track; it moves its subject's comment count.
 
 use futures_util::future::BoxFuture;
-use plyr_atproto::AtUri;
+use plyr_atproto::{AtUri, Cid};
 
 use jacquard_common::types::collection::Collection as _;
 use plyr_lexicons::fm_plyr::comment::{Comment as CommentRecord, CommentRecord as Lexicon};
@@ -23,12 +23,12 @@ impl Collection for Comment {
     type Record = CommentRecord;
 
     fn row(origin: Origin<'_>, comment: CommentRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
-        // The record check validated the strongRef's `at-uri` format before extraction.
+        // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
         let subject_uri = AtUri::from_trusted(comment.subject.uri.as_str());
         let created_at = origin.created_at(Some(&comment.created_at));
         Ok(Row::Comment(CommentRow {
             subject_uri,
-            subject_cid: comment.subject.cid.to_string(),
+            subject_cid: Cid::from_trusted(comment.subject.cid.as_str()),
             text: owned(comment.text),
             timestamp_ms: comment.timestamp_ms,
             created_at,

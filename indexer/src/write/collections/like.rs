@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
-use plyr_atproto::AtUri;
+use plyr_atproto::{AtUri, Cid};
 
 use jacquard_common::types::collection::Collection as _;
 use plyr_lexicons::fm_plyr::like::{Like as LikeRecord, LikeRecord as Lexicon};
@@ -26,12 +26,12 @@ impl Collection for Like {
     type Record = LikeRecord;
 
     fn row(origin: Origin<'_>, like: LikeRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
-        // The record check validated the strongRef's `at-uri` format before extraction.
+        // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
         let subject_uri = AtUri::from_trusted(like.subject.uri.as_str());
         let created_at = origin.created_at(Some(&like.created_at));
         Ok(Row::Like(LikeRow {
             subject_uri,
-            subject_cid: like.subject.cid.to_string(),
+            subject_cid: Cid::from_trusted(like.subject.cid.as_str()),
             created_at,
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
