@@ -1,11 +1,11 @@
 //! What artists publish: joining (identity, profiles, a schedule of tracks), tracks and their
 //! edits and deletions, and both kinds of profile record.
 
+use jacquard_common::deps::smol_str::SmolStr;
+
 use crate::GenError;
 use crate::ids::{blob_cid, hex};
-use crate::records::{
-    Blob, BskyProfile, Feature, Profile, Record, SelfLabel, SelfLabels, SupportGate, Track, nsid,
-};
+use crate::records::{self, BskyProfile, FeaturedArtist, Profile, Record, Track, nsid};
 use crate::sim::{Sim, Task};
 use crate::wire::{Event, Operation};
 use crate::words;
@@ -62,8 +62,7 @@ impl Sim {
         let record = self.track_record(artist)?;
         let rkey = self.new_rkey(artist);
         let event = Event::commit(artist, Operation::Create, rkey.clone(), Record::Track(record.clone()))?;
-        let cid = event.cid().unwrap_or_default().to_owned();
-        self.world.add_track(&mut self.rng, artist, rkey, cid, record);
+        self.world.add_track(&mut self.rng, artist, rkey, event.cid().unwrap_or_default(), record)?;
         Ok(event)
     }
 
@@ -77,52 +76,51 @@ impl Sim {
         let duration = rng.range(60, 600);
         let blob = if rng.chance(0.85) {
             let size = (duration * rate + rng.below(rate)).min(MAX_AUDIO_BYTES);
-            Some(Blob::new(blob_cid(rng)?, mime, size))
+            Some(records::blob(&blob_cid(rng)?, mime, size))
         } else {
             None
         };
         let audio_url = (blob.is_none() || rng.chance(0.35))
             .then(|| format!("https://audio.plyr.fm/audio/{}.{file_type}", hex(rng, 16)));
-        let features = if rng.chance(0.1) { self.features(artist) } else { Vec::new() };
+        let features = if rng.chance(0.1) { self.features(artist)? } else { Vec::new() };
         let rng = &mut self.rng;
+        // Fields in the order the random draws were always made: the stream depends on it.
         Ok(Track {
-            kind: nsid::TRACK,
-            title: words::title(rng),
-            artist: name,
-            audio_url,
-            file_type,
-            album: album.filter(|_| rng.chance(0.4)),
-            duration: duration as u32,
-            features,
-            image_url: rng.chance(0.5).then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16))),
-            created_at: self.created_at(),
-            support_gate: self.rng.chance(0.05).then_some(SupportGate { kind: "any" }),
-            description: self.rng.chance(0.3).then(|| words::description(&mut self.rng)),
-            labels: self.rng.chance(0.02).then(|| SelfLabels {
-                kind: "com.atproto.label.defs#selfLabels",
-                values: vec![SelfLabel { val: words::self_label(&mut self.rng) }],
-            }),
+            title: words::title(rng).into(),
+            artist: name.into(),
+            audio_url: audio_url.as_deref().map(records::uri).transpose()?,
+            file_type: file_type.into(),
+            album: album.filter(|_| rng.chance(0.4)).map(Into::into),
+            duration: Some(duration as i64),
+            features: (!features.is_empty()).then_some(features),
+            image_url: rng
+                .chance(0.5)
+                .then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16)))
+                .as_deref()
+                .map(records::uri)
+                .transpose()?,
+            created_at: self.created_at()?,
+            support_gate: self.rng.chance(0.05).then(records::support_gate_any),
+            description: self.rng.chance(0.3).then(|| words::description(&mut self.rng).into()),
+            labels: self.rng.chance(0.02).then(|| records::self_labels(words::self_label(&mut self.rng))),
             audio_blob: blob,
+            extra_data: None,
         })
     }
 
     /// One or two other joined artists, sometimes with the legacy handle/name snapshot.
-    fn features(&mut self, artist: u32) -> Vec<Feature> {
-        let mut features: Vec<Feature> = Vec::new();
+    fn features(&mut self, artist: u32) -> Result<Vec<FeaturedArtist>, GenError> {
+        let mut features: Vec<FeaturedArtist> = Vec::new();
         for _ in 0..self.rng.range(1, 2) {
             let other = self.rng.below(u64::from(self.world.onboarded)) as u32;
             let Some(actor) = self.world.actor(other) else { continue };
-            if other == artist || features.iter().any(|f| f.did == actor.did) {
+            if other == artist || features.iter().any(|f| f.did.as_str() == actor.did) {
                 continue;
             }
-            let snapshot = self.rng.chance(0.5);
-            features.push(Feature {
-                did: actor.did.clone(),
-                handle: snapshot.then(|| actor.handle.clone()),
-                display_name: snapshot.then(|| actor.name.clone()),
-            });
+            let snapshot = self.rng.chance(0.5).then_some((actor.handle.as_str(), actor.name.as_str()));
+            features.push(records::featured_artist(&actor.did, snapshot)?);
         }
-        features
+        Ok(features)
     }
 
     /// A metadata edit of a random track: a version suffix on the title, or new liner notes.
@@ -132,12 +130,12 @@ impl Sim {
         let (owner, rkey, mut record) = (track.owner, track.rkey.clone(), track.record.clone());
         let title = words::retitle(&mut self.rng, &record.title);
         if title == record.title {
-            record.description = Some(words::description(&mut self.rng));
+            record.description = Some(words::description(&mut self.rng).into());
         }
-        record.title = title;
+        record.title = title.into();
         let event = Event::commit(owner, Operation::Update, rkey, Record::Track(record.clone()))?;
         if let Some(track) = self.world.tracks.get_mut(id as usize) {
-            track.cid = event.cid().unwrap_or_default().to_owned();
+            track.subject.cid = records::cid(event.cid().unwrap_or_default());
             track.record = record;
         }
         Ok(Some(event))
@@ -157,8 +155,8 @@ impl Sim {
         if !self.world.is_active(artist) {
             return Ok(None);
         }
-        let bio = words::bio(&mut self.rng);
-        let now = self.created_at();
+        let bio = Some(words::bio(&mut self.rng).into());
+        let now = self.created_at()?;
         let existing = self.world.actor(artist).and_then(|a| a.profile.clone());
         let (operation, record) = match existing {
             Some(old) => (Operation::Update, Profile { bio, updated_at: Some(now), ..old }),
@@ -167,9 +165,10 @@ impl Sim {
                     .rng
                     .chance(0.7)
                     .then(|| format!("https://images.plyr.fm/avatars/{}.jpg", hex(&mut self.rng, 16)));
+                let avatar = avatar.as_deref().map(records::uri).transpose()?;
                 (
                     Operation::Create,
-                    Profile { kind: nsid::PROFILE, avatar, bio, created_at: now, updated_at: None },
+                    Profile { avatar, bio, created_at: now, updated_at: None, extra_data: None },
                 )
             }
         };
@@ -195,14 +194,14 @@ impl Sim {
         else {
             return Ok(None);
         };
-        let avatar = Blob::new(blob_cid(&mut self.rng)?, "image/jpeg", self.rng.range(20_000, 900_000));
-        let record = BskyProfile {
-            kind: nsid::BSKY_PROFILE,
-            display_name: name,
-            description: self.rng.chance(0.6).then(|| words::bio(&mut self.rng)),
-            avatar,
-            created_at: self.created_at(),
-        };
+        let avatar = records::blob(&blob_cid(&mut self.rng)?, "image/jpeg", self.rng.range(20_000, 900_000));
+        let description = self.rng.chance(0.6).then(|| words::bio(&mut self.rng).into());
+        let record = BskyProfile::new()
+            .display_name(SmolStr::from(name))
+            .maybe_description(description)
+            .avatar(avatar)
+            .created_at(self.created_at()?)
+            .build();
         Event::commit(artist, Operation::Create, "self".to_owned(), Record::BskyProfile(record)).map(Some)
     }
 }

@@ -72,6 +72,9 @@ pub enum GenError {
     /// A record or event could not be serialized.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A generated value is not valid for its lexicon type (DID, handle, AT-URI, URI, datetime).
+    #[error("lexicon value {0}")]
+    Lexicon(String),
     /// Writing the stream failed.
     #[error("writing the stream: {0}")]
     Io(#[from] std::io::Error),

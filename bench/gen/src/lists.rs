@@ -2,7 +2,7 @@
 //! liked lists, and their later edits (tracks appended, albums and liked lists re-synced).
 
 use crate::GenError;
-use crate::records::{List, ListItem, Record, nsid};
+use crate::records::{List, ListItem, ListListType, Record};
 use crate::sim::{Fan, Sim};
 use crate::wire::{Event, Operation};
 use crate::words;
@@ -32,7 +32,7 @@ impl Sim {
             return Ok(None);
         }
         let name = words::playlist(&mut self.rng);
-        self.create_list(fan, Some(name), "playlist", &tracks).map(Some)
+        self.create_list(fan, Some(name), ListListType::Playlist, &tracks).map(Some)
     }
 
     /// An artist lists one of its albums, once it has at least two tracks.
@@ -48,7 +48,7 @@ impl Sim {
         if let Some(actor) = self.world.actors.get_mut(artist as usize) {
             actor.albums_listed += 1;
         }
-        self.create_list(artist, Some(name), "album", &tracks).map(Some)
+        self.create_list(artist, Some(name), ListListType::Album, &tracks).map(Some)
     }
 
     /// A fan with a few likes publishes them as its `liked` list (once).
@@ -65,7 +65,7 @@ impl Sim {
         if let Some(actor) = self.world.actors.get_mut(fan as usize) {
             actor.liked_list = Some(id);
         }
-        self.create_list(fan, None, "liked", &tracks).map(Some)
+        self.create_list(fan, None, ListListType::Liked, &tracks).map(Some)
     }
 
     /// The tracks of `artist`'s album `name`: those tagged with it, else all its live tracks.
@@ -82,23 +82,27 @@ impl Sim {
     }
 
     fn items(&self, tracks: &[u32]) -> Vec<ListItem> {
-        tracks.iter().filter_map(|t| self.world.track_ref(*t)).map(|subject| ListItem { subject }).collect()
+        tracks
+            .iter()
+            .filter_map(|t| self.world.track_ref(*t))
+            .map(|subject| ListItem { subject, extra_data: None })
+            .collect()
     }
 
     fn create_list(
         &mut self,
         owner: u32,
         name: Option<String>,
-        list_type: &'static str,
+        list_type: ListListType,
         tracks: &[u32],
     ) -> Result<Event, GenError> {
         let record = List {
-            kind: nsid::LIST,
-            name,
-            list_type,
+            name: name.map(Into::into),
+            list_type: Some(list_type),
             items: self.items(tracks),
-            created_at: self.created_at(),
+            created_at: self.created_at()?,
             updated_at: None,
+            extra_data: None,
         };
         let rkey = self.new_rkey(owner);
         let event = Event::commit(owner, Operation::Create, rkey.clone(), Record::List(record.clone()))?;
@@ -116,7 +120,7 @@ impl Sim {
         }
         let (owner, rkey, mut record) = (list.owner, list.rkey.clone(), list.record.clone());
         match record.list_type {
-            "playlist" => {
+            Some(ListListType::Playlist) => {
                 let size = self.rng.range(1, 5) as usize;
                 let fresh = self.pick_tracks(size);
                 let added: Vec<ListItem> = self
@@ -127,13 +131,13 @@ impl Sim {
                 let room = MAX_ITEMS.saturating_sub(record.items.len());
                 record.items.extend(added.into_iter().take(room));
             }
-            "album" => {
+            Some(ListListType::Album) => {
                 let name = record.name.clone().unwrap_or_default();
                 record.items = self.items(&self.album_tracks(owner, &name));
             }
             _ => record.items = self.items(&newest(self.world.liked_tracks(owner))),
         }
-        record.updated_at = Some(self.created_at());
+        record.updated_at = Some(self.created_at()?);
         let event = Event::commit(owner, Operation::Update, rkey, Record::List(record.clone()))?;
         if let Some(list) = self.world.lists.get_mut(id) {
             list.record = record;

@@ -1,193 +1,55 @@
-//! The records the network writes, as typed structs that serialize to the lexicons' JSON
-//! (`fm.plyr.*` and `app.bsky.actor.profile`), and their CIDs.
+//! The records the network writes, as the types generated from the lexicons (`plyr-lexicons`
+//! for `fm.plyr.*`, `jacquard-api` for `app.bsky.actor.profile`), the constructors the
+//! generator needs for their field types, and the records' CIDs.
 //!
-//! Field order is the struct order, so the JSON lines do not depend on which `serde_json`
-//! features the rest of the workspace enables; the CID is computed from the canonical
+//! The JSON field order is the generated types' (declaration order, `$type` first), fixed by
+//! the types and not by `serde_json`'s features; the CID is computed from the canonical
 //! DAG-CBOR form and does not depend on order at all.
 
+use std::collections::BTreeMap;
+
+use jacquard_common::deps::smol_str::SmolStr;
+use jacquard_common::types::blob::{Blob, MimeType};
+use jacquard_common::types::cid::CidLink;
+use jacquard_common::types::string::AtprotoStr;
+use jacquard_common::types::value::Data;
 use serde::Serialize;
+
+pub use jacquard_api::app_bsky::actor::profile::Profile as BskyProfile;
+pub use jacquard_common::types::blob::BlobRef;
+pub use jacquard_common::types::string::{AtUri, Cid, Datetime, Did, Handle, UriValue};
+pub use plyr_lexicons::com_atproto::label::{SelfLabel, SelfLabels};
+pub use plyr_lexicons::com_atproto::repo::strong_ref::StrongRef;
+pub use plyr_lexicons::fm_plyr::actor::profile::Profile;
+pub use plyr_lexicons::fm_plyr::comment::Comment;
+pub use plyr_lexicons::fm_plyr::like::Like;
+pub use plyr_lexicons::fm_plyr::list::{Item as ListItem, List, ListListType};
+pub use plyr_lexicons::fm_plyr::track::{FeaturedArtist, SupportGate, SupportGateType, Track};
 
 use crate::GenError;
 
-/// Collection NSIDs.
+/// Collection NSIDs, as the generated record types declare them.
 pub mod nsid {
-    pub const TRACK: &str = "fm.plyr.track";
-    pub const LIKE: &str = "fm.plyr.like";
-    pub const COMMENT: &str = "fm.plyr.comment";
-    pub const LIST: &str = "fm.plyr.list";
-    pub const PROFILE: &str = "fm.plyr.actor.profile";
-    pub const BSKY_PROFILE: &str = "app.bsky.actor.profile";
+    use jacquard_common::types::collection::Collection;
+
+    pub const TRACK: &str = <super::Track as Collection>::NSID;
+    pub const LIKE: &str = <super::Like as Collection>::NSID;
+    pub const COMMENT: &str = <super::Comment as Collection>::NSID;
+    pub const LIST: &str = <super::List as Collection>::NSID;
+    pub const PROFILE: &str = <super::Profile as Collection>::NSID;
+    pub const BSKY_PROFILE: &str = <super::BskyProfile as Collection>::NSID;
 }
 
-/// `{"$link": "<cid>"}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Link {
-    #[serde(rename = "$link")]
-    pub link: String,
-}
-
-/// A blob reference: `{"$type": "blob", "ref", "mimeType", "size"}`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Blob {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    #[serde(rename = "ref")]
-    pub link: Link,
-    pub mime_type: &'static str,
-    pub size: u64,
-}
-
-impl Blob {
-    /// A blob with raw-codec CID `cid`.
-    pub fn new(cid: String, mime_type: &'static str, size: u64) -> Self {
-        Self { kind: "blob", link: Link { link: cid }, mime_type, size }
-    }
-}
-
-/// `com.atproto.repo.strongRef`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StrongRef {
-    pub uri: String,
-    pub cid: String,
-}
-
-/// `fm.plyr.track#featuredArtist`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Feature {
-    pub did: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub handle: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-/// `fm.plyr.track#supportGate`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SupportGate {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-}
-
-/// `com.atproto.label.defs#selfLabel`.
-#[derive(Debug, Clone, Serialize)]
-pub struct SelfLabel {
-    pub val: &'static str,
-}
-
-/// `com.atproto.label.defs#selfLabels`, as the open union member it is in a track.
-#[derive(Debug, Clone, Serialize)]
-pub struct SelfLabels {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    pub values: Vec<SelfLabel>,
-}
-
-/// `fm.plyr.track`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Track {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    pub title: String,
-    pub artist: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audio_url: Option<String>,
-    pub file_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub album: Option<String>,
-    pub duration: u32,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub features: Vec<Feature>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_url: Option<String>,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub support_gate: Option<SupportGate>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<SelfLabels>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audio_blob: Option<Blob>,
-}
-
-/// `fm.plyr.like`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Like {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    pub subject: StrongRef,
-    pub created_at: String,
-}
-
-/// `fm.plyr.comment`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Comment {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    pub subject: StrongRef,
-    pub text: String,
-    pub timestamp_ms: u64,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-}
-
-/// `fm.plyr.list#item`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ListItem {
-    pub subject: StrongRef,
-}
-
-/// `fm.plyr.list`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct List {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub list_type: &'static str,
-    pub items: Vec<ListItem>,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-}
-
-/// `fm.plyr.actor.profile` (rkey `self`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Profile {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub avatar: Option<String>,
-    pub bio: String,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-}
-
-/// `app.bsky.actor.profile` (rkey `self`), with the fields the AppView reads.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BskyProfile {
-    #[serde(rename = "$type")]
-    pub kind: &'static str,
-    pub display_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub avatar: Blob,
-    pub created_at: String,
-}
+/// `$type` of the one member of a track's `labels` union.
+const SELF_LABELS: &str = "com.atproto.label.defs#selfLabels";
 
 /// Any record the network writes.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a record lives for one encode (JSON, DAG-CBOR, sha2-256); boxing only adds an allocation"
+)]
 pub enum Record {
     Track(Track),
     Like(Like),
@@ -215,5 +77,71 @@ impl Record {
         let json = serde_json::to_value(self)?;
         let ipld = plyr_atproto::record_from_json(json)?;
         Ok(plyr_atproto::cid_for_record(&ipld)?.to_string())
+    }
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> GenError {
+    GenError::Lexicon(format!("{what}: {e}"))
+}
+
+/// A `datetime` field from [`crate::ids::datetime`]'s text, kept as written (parsing only
+/// checks it): re-rendering would change the precision, and with it the CID.
+pub fn datetime(text: &str) -> Result<Datetime, GenError> {
+    text.parse().map_err(|e| invalid(text, e))
+}
+
+/// A `uri` field.
+pub fn uri(text: &str) -> Result<UriValue, GenError> {
+    UriValue::new_owned(text).map_err(|e| invalid(text, e))
+}
+
+/// A CID this crate computed, as the string the JSON carries (not parsed again).
+pub fn cid(text: &str) -> Cid {
+    Cid::Str(SmolStr::new(text))
+}
+
+/// A `com.atproto.repo.strongRef` to the record `uri` at version `cid`.
+pub fn strong_ref(uri: &str, cid_text: &str) -> Result<StrongRef, GenError> {
+    let uri = AtUri::new(SmolStr::new(uri)).map_err(|e| invalid(uri, e))?;
+    Ok(StrongRef { cid: cid(cid_text), uri, extra_data: None })
+}
+
+/// A blob of `size` bytes with raw-codec CID `cid`.
+pub fn blob(cid_text: &str, mime_type: &'static str, size: u64) -> BlobRef {
+    BlobRef::Blob(Blob {
+        r#ref: CidLink(cid(cid_text)),
+        mime_type: MimeType::new(SmolStr::new_static(mime_type)),
+        size: size as usize,
+    })
+}
+
+/// `fm.plyr.track#featuredArtist`: `did`, with the legacy `(handle, display name)` snapshot
+/// when given. The handle is taken as is (not lowercased), so the record says what was drawn.
+pub fn featured_artist(did: &str, snapshot: Option<(&str, &str)>) -> Result<FeaturedArtist, GenError> {
+    let handle = match snapshot {
+        Some((handle, _)) => Some(Handle::new(SmolStr::new(handle)).map_err(|e| invalid(handle, e))?),
+        None => None,
+    };
+    Ok(FeaturedArtist {
+        did: Did::new_owned(did).map_err(|e| invalid(did, e))?,
+        display_name: snapshot.map(|(_, name)| SmolStr::new(name)),
+        handle,
+        extra_data: None,
+    })
+}
+
+/// The support gate "anyone who supports the artist".
+pub fn support_gate_any() -> SupportGate {
+    SupportGate { r#type: SupportGateType::Any, extra_data: None }
+}
+
+/// A track's `labels`: one self-label. The generated type drops the union's `$type` (the
+/// union has one member), but the data model and the indexer need it, so it rides in
+/// `extra_data`.
+pub fn self_labels(val: &'static str) -> SelfLabels {
+    let tag = Data::String(AtprotoStr::String(SmolStr::new_static(SELF_LABELS)));
+    SelfLabels {
+        values: vec![SelfLabel { val: SmolStr::new_static(val), extra_data: None }],
+        extra_data: Some(BTreeMap::from([(SmolStr::new_static("$type"), tag)])),
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BinaryHeap;
 use crate::GenError;
 use crate::ids::{datetime, tid};
 use crate::params::NetworkParams;
+use crate::records::{self, Datetime};
 use crate::rng::{PowerLaw, Rng};
 use crate::wire::Event;
 use crate::world::World;
@@ -114,9 +115,9 @@ impl Sim {
     }
 
     /// `createdAt` of a record committed now: a little before the commit.
-    pub fn created_at(&mut self) -> String {
+    pub fn created_at(&mut self) -> Result<Datetime, GenError> {
         let lag_us = self.rng.range(20, 1_500) as i64 * 1_000;
-        datetime(self.now_us - lag_us)
+        records::datetime(&datetime(self.now_us - lag_us))
     }
 
     /// A new record key in `actor`'s repo: a TID just before the commit's rev.

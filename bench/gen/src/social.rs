@@ -28,7 +28,7 @@ impl Sim {
                 continue;
             }
             let Some(subject) = self.world.track_ref(track) else { return Ok(None) };
-            let record = Like { kind: nsid::LIKE, subject, created_at: self.created_at() };
+            let record = Like { subject, created_at: self.created_at()?, extra_data: None };
             let rkey = self.new_rkey(fan);
             let event = Event::commit(fan, Operation::Create, rkey.clone(), Record::Like(record))?;
             let id = self.world.likes.len() as u32;
@@ -72,14 +72,14 @@ impl Sim {
         else {
             return Ok(None);
         };
-        let duration_ms = u64::from(state.record.duration) * 1_000;
+        let duration_ms = state.record.duration.unwrap_or(0).max(0) as u64 * 1_000;
         let record = Comment {
-            kind: nsid::COMMENT,
             subject,
-            text: words::comment(&mut self.rng),
-            timestamp_ms: self.rng.below(duration_ms),
-            created_at: self.created_at(),
+            text: words::comment(&mut self.rng).into(),
+            timestamp_ms: self.rng.below(duration_ms) as i64,
+            created_at: self.created_at()?,
             updated_at: None,
+            extra_data: None,
         };
         let rkey = self.new_rkey(fan);
         let event = Event::commit(fan, Operation::Create, rkey.clone(), Record::Comment(record.clone()))?;
@@ -99,8 +99,8 @@ impl Sim {
             return Ok(None);
         }
         let (owner, rkey, mut record) = (comment.owner, comment.rkey.clone(), comment.record.clone());
-        record.text = words::edited_comment(&mut self.rng, &record.text);
-        record.updated_at = Some(self.created_at());
+        record.text = words::edited_comment(&mut self.rng, &record.text).into();
+        record.updated_at = Some(self.created_at()?);
         let event = Event::commit(owner, Operation::Update, rkey, Record::Comment(record.clone()))?;
         if let Some(comment) = self.world.comments.get_mut(id as usize) {
             comment.record = record;

@@ -8,9 +8,10 @@
 
 use std::collections::HashSet;
 
+use crate::GenError;
 use crate::ids::plc_did;
 use crate::params::NetworkParams;
-use crate::records::{Comment, List, Profile, StrongRef, Track, nsid};
+use crate::records::{self, Comment, List, Profile, StrongRef, Track, nsid};
 use crate::rng::Rng;
 use crate::words;
 
@@ -50,8 +51,8 @@ pub(crate) struct Actor {
 pub(crate) struct TrackState {
     pub owner: u32,
     pub rkey: String,
-    pub uri: String,
-    pub cid: String,
+    /// Its URI and current CID: what likes, comments and lists refer to.
+    pub subject: StrongRef,
     pub record: Track,
     pub live: bool,
 }
@@ -171,20 +172,27 @@ impl World {
 
     /// A strong reference to the current version of `track`.
     pub fn track_ref(&self, track: u32) -> Option<StrongRef> {
-        self.tracks.get(track as usize).map(|t| StrongRef { uri: t.uri.clone(), cid: t.cid.clone() })
+        self.tracks.get(track as usize).map(|t| t.subject.clone())
     }
 
     /// Records a new track and gives it a random popularity rank.
-    pub fn add_track(&mut self, rng: &mut Rng, owner: u32, rkey: String, cid: String, record: Track) -> u32 {
+    pub fn add_track(
+        &mut self,
+        rng: &mut Rng,
+        owner: u32,
+        rkey: String,
+        cid: &str,
+        record: Track,
+    ) -> Result<u32, GenError> {
         let id = self.tracks.len() as u32;
-        let uri = self.uri(owner, nsid::TRACK, &rkey);
-        self.tracks.push(TrackState { owner, rkey, uri, cid, record, live: true });
+        let subject = records::strong_ref(&self.uri(owner, nsid::TRACK, &rkey), cid)?;
+        self.tracks.push(TrackState { owner, rkey, subject, record, live: true });
         let rank = rng.index(self.popular.len() + 1);
         self.popular.insert(rank, id);
         if let Some(actor) = self.actors.get_mut(owner as usize) {
             actor.tracks.push(id);
         }
-        id
+        Ok(id)
     }
 
     /// Takes `track` out of the popularity ranking (deleted, or its account is).

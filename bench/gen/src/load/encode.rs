@@ -440,7 +440,7 @@ impl Encoder {
         }
         for t in model.tracks.iter().filter(|t| t.likes > 0 || t.comments > 0) {
             Line::new(self.buf(Table::SubjectStats))
-                .text(&t.uri)
+                .text(t.subject.uri.as_str())
                 .int(i64::from(t.likes))
                 .int(i64::from(t.comments))
                 .end();

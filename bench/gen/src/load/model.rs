@@ -13,13 +13,14 @@
 use std::collections::HashSet;
 
 use ipld_core::ipld::Ipld;
+use jacquard_common::deps::smol_str::SmolStr;
 
 use super::LoadParams;
 use crate::GenError;
 use crate::ids::{blob_cid, datetime, hex, plc_did, tid};
 use crate::records::{
-    Blob, BskyProfile, Comment, Feature, List, ListItem, Profile, Record, SelfLabel, SelfLabels, StrongRef,
-    SupportGate, Track, nsid,
+    self, BskyProfile, Comment, Datetime, Like, List, ListItem, ListListType, Profile, Record, StrongRef,
+    Track, nsid,
 };
 use crate::rng::{PowerLaw, Rng};
 use crate::words;
@@ -101,8 +102,8 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct TrackInfo {
     pub owner: u32,
-    pub uri: String,
-    pub cid: String,
+    /// Its URI and CID, built once: every like, comment and list item clones it.
+    pub subject: StrongRef,
     pub time_us: i64,
     pub duration: u32,
     /// Distinct likers and comments (`subject_stats`).
@@ -272,8 +273,8 @@ impl Model {
     }
 
     /// `createdAt` of a record committed at `time_us`: a little before the commit.
-    fn created_at(rng: &mut Rng, time_us: i64) -> String {
-        datetime(time_us - rng.range(20, 1_500) as i64 * 1_000)
+    fn created_at(rng: &mut Rng, time_us: i64) -> Result<Datetime, GenError> {
+        records::datetime(&datetime(time_us - rng.range(20, 1_500) as i64 * 1_000))
     }
 
     /// Every artist's tracks (and the album lists of some of their albums).
@@ -294,19 +295,18 @@ impl Model {
                 let album = record.album.clone();
                 let rkey = self.rkey(artist, time_us);
                 let uri = self.uri(artist, nsid::TRACK, &rkey);
-                let duration = record.duration;
+                let duration = record.duration.and_then(|d| u32::try_from(d).ok()).unwrap_or(0);
                 let cid = self.emit(sink, artist, time_us, rkey, &Record::Track(record))?;
                 let id = self.tracks.len() as u32;
                 self.tracks.push(TrackInfo {
                     owner: artist,
-                    uri,
-                    cid,
+                    subject: records::strong_ref(&uri, &cid)?,
                     time_us,
                     duration,
                     likes: 0,
                     comments: 0,
                 });
-                if let Some(i) = albums.iter().position(|a| Some(a) == album.as_ref()) {
+                if let Some(i) = albums.iter().position(|a| Some(a.as_str()) == album.as_deref()) {
                     by_album[i].push(id);
                 }
             }
@@ -326,7 +326,7 @@ impl Model {
             distinct_times(&mut times, 0);
             for ((name, tracks, _), time_us) in lists.into_iter().zip(times) {
                 let keep = tracks.len().saturating_sub(500);
-                self.list(sink, rng, artist, Some(name), "album", &tracks[keep..], time_us)?;
+                self.list(sink, rng, artist, Some(name), ListListType::Album, &tracks[keep..], time_us)?;
                 if let Some(a) = self.accounts.get_mut(artist as usize) {
                     a.albums += 1;
                 }
@@ -347,7 +347,7 @@ impl Model {
         let duration = rng.range(60, 600);
         let blob = if rng.chance(0.85) {
             let size = (duration * rate + rng.below(rate)).min(MAX_AUDIO_BYTES);
-            Some(Blob::new(blob_cid(rng)?, mime, size))
+            Some(records::blob(&blob_cid(rng)?, mime, size))
         } else {
             None
         };
@@ -359,32 +359,31 @@ impl Model {
             if other != artist
                 && let Some(a) = self.accounts.get(other as usize)
             {
-                let snapshot = rng.chance(0.5);
-                features.push(Feature {
-                    did: a.did.clone(),
-                    handle: snapshot.then(|| a.handle.clone()),
-                    display_name: snapshot.then(|| a.name.clone()),
-                });
+                let snapshot = rng.chance(0.5).then_some((a.handle.as_str(), a.name.as_str()));
+                features.push(records::featured_artist(&a.did, snapshot)?);
             }
         }
+        // Fields in the order the random draws were always made: the dataset depends on it.
         Ok(Track {
-            kind: nsid::TRACK,
-            title: words::title(rng),
-            artist: name,
-            audio_url,
-            file_type,
-            album: rng.pick(albums).cloned().filter(|_| rng.chance(0.4)),
-            duration: duration as u32,
-            features,
-            image_url: rng.chance(0.5).then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16))),
-            created_at: Self::created_at(rng, time_us),
-            support_gate: rng.chance(0.05).then_some(SupportGate { kind: "any" }),
-            description: rng.chance(0.3).then(|| words::description(rng)),
-            labels: rng.chance(0.02).then(|| SelfLabels {
-                kind: "com.atproto.label.defs#selfLabels",
-                values: vec![SelfLabel { val: words::self_label(rng) }],
-            }),
+            title: words::title(rng).into(),
+            artist: name.into(),
+            audio_url: audio_url.as_deref().map(records::uri).transpose()?,
+            file_type: file_type.into(),
+            album: rng.pick(albums).filter(|_| rng.chance(0.4)).map(Into::into),
+            duration: Some(duration as i64),
+            features: (!features.is_empty()).then_some(features),
+            image_url: rng
+                .chance(0.5)
+                .then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16)))
+                .as_deref()
+                .map(records::uri)
+                .transpose()?,
+            created_at: Self::created_at(rng, time_us)?,
+            support_gate: rng.chance(0.05).then(records::support_gate_any),
+            description: rng.chance(0.3).then(|| words::description(rng).into()),
+            labels: rng.chance(0.02).then(|| records::self_labels(words::self_label(rng))),
             audio_blob: blob,
+            extra_data: None,
         })
     }
 
@@ -395,24 +394,24 @@ impl Model {
         rng: &mut Rng,
         owner: u32,
         name: Option<String>,
-        list_type: &'static str,
+        list_type: ListListType,
         tracks: &[u32],
         time_us: i64,
     ) -> Result<(), S::Error> {
         let items: Vec<ListItem> = tracks
             .iter()
             .filter_map(|t| self.tracks.get(*t as usize))
-            .map(|t| ListItem { subject: StrongRef { uri: t.uri.clone(), cid: t.cid.clone() } })
+            .map(|t| ListItem { subject: t.subject.clone(), extra_data: None })
             .collect();
         self.counts.lists += 1;
         self.counts.list_items += items.len() as u64;
         let record = List {
-            kind: nsid::LIST,
-            name,
-            list_type,
+            name: name.map(Into::into),
+            list_type: Some(list_type),
             items,
-            created_at: Self::created_at(rng, time_us),
+            created_at: Self::created_at(rng, time_us)?,
             updated_at: None,
+            extra_data: None,
         };
         let rkey = self.rkey(owner, time_us);
         self.emit(sink, owner, time_us, rkey, &Record::List(record))?;
@@ -478,12 +477,8 @@ impl Model {
             for ((_, track), time_us) in likes.iter().zip(times) {
                 let Some(t) = self.tracks.get_mut(*track as usize) else { continue };
                 t.likes += 1;
-                let subject = StrongRef { uri: t.uri.clone(), cid: t.cid.clone() };
-                let record = crate::records::Like {
-                    kind: nsid::LIKE,
-                    subject,
-                    created_at: Self::created_at(rng, time_us),
-                };
+                let subject = t.subject.clone();
+                let record = Like { subject, created_at: Self::created_at(rng, time_us)?, extra_data: None };
                 let rkey = self.rkey(liker, time_us);
                 self.emit(sink, liker, time_us, rkey, &Record::Like(record))?;
             }
@@ -521,15 +516,15 @@ impl Model {
             for ((_, track), time_us) in comments.iter().zip(times) {
                 let Some(t) = self.tracks.get_mut(*track as usize) else { continue };
                 t.comments += 1;
-                let subject = StrongRef { uri: t.uri.clone(), cid: t.cid.clone() };
+                let subject = t.subject.clone();
                 let duration_ms = u64::from(t.duration) * 1_000;
                 let record = Comment {
-                    kind: nsid::COMMENT,
                     subject,
-                    text: words::comment(rng),
-                    timestamp_ms: rng.below(duration_ms),
-                    created_at: Self::created_at(rng, time_us),
+                    text: words::comment(rng).into(),
+                    timestamp_ms: rng.below(duration_ms) as i64,
+                    created_at: Self::created_at(rng, time_us)?,
                     updated_at: None,
+                    extra_data: None,
                 };
                 let rkey = self.rkey(author, time_us);
                 self.emit(sink, author, time_us, rkey, &Record::Comment(record))?;
@@ -569,7 +564,7 @@ impl Model {
             distinct_times(&mut times, 1);
             let made = lists.len() as u32;
             for ((_, name, tracks), time_us) in lists.into_iter().zip(times) {
-                self.list(sink, rng, owner, Some(name), "playlist", &tracks, time_us)?;
+                self.list(sink, rng, owner, Some(name), ListListType::Playlist, &tracks, time_us)?;
             }
             if let Some(a) = self.accounts.get_mut(owner as usize) {
                 a.playlists += made;
@@ -591,11 +586,11 @@ impl Model {
                 let avatar =
                     rng.chance(0.7).then(|| format!("https://images.plyr.fm/avatars/{}.jpg", hex(rng, 16)));
                 let record = Profile {
-                    kind: nsid::PROFILE,
-                    avatar,
-                    bio: words::bio(rng),
-                    created_at: Self::created_at(rng, time_us),
+                    avatar: avatar.as_deref().map(records::uri).transpose()?,
+                    bio: Some(words::bio(rng).into()),
+                    created_at: Self::created_at(rng, time_us)?,
                     updated_at: None,
+                    extra_data: None,
                 };
                 self.emit(sink, actor, time_us, "self".to_owned(), &Record::Profile(record))?;
                 self.counts.plyr_profiles += 1;
@@ -604,14 +599,14 @@ impl Model {
             let Some(first) = first.filter(|_| plyr) else { continue };
             if artist || rng.chance(LISTENER_BSKY_PROFILES) {
                 let time_us = first + SECOND_US;
-                let avatar = Blob::new(blob_cid(rng)?, "image/jpeg", rng.range(20_000, 900_000));
-                let record = BskyProfile {
-                    kind: nsid::BSKY_PROFILE,
-                    display_name: name,
-                    description: rng.chance(0.6).then(|| words::bio(rng)),
-                    avatar,
-                    created_at: Self::created_at(rng, time_us),
-                };
+                let avatar = records::blob(&blob_cid(rng)?, "image/jpeg", rng.range(20_000, 900_000));
+                let description = rng.chance(0.6).then(|| words::bio(rng).into());
+                let record = BskyProfile::new()
+                    .display_name(SmolStr::from(name))
+                    .maybe_description(description)
+                    .avatar(avatar)
+                    .created_at(Self::created_at(rng, time_us)?)
+                    .build();
                 self.emit(sink, actor, time_us, "self".to_owned(), &Record::BskyProfile(record))?;
                 self.counts.bsky_profiles += 1;
             }
