@@ -27,6 +27,8 @@ pub use plyr_lexicons::fm_plyr::list::{Item as ListItem, List, ListListType};
 pub use plyr_lexicons::fm_plyr::track::{FeaturedArtist, SupportGate, SupportGateType, Track};
 
 use crate::GenError;
+use crate::ids::hex;
+use crate::rng::Rng;
 
 /// Collection NSIDs, as the generated record types declare them.
 pub mod nsid {
@@ -93,6 +95,15 @@ pub fn datetime(text: &str) -> Result<Datetime, GenError> {
 /// A `uri` field.
 pub fn uri(text: &str) -> Result<UriValue, GenError> {
     UriValue::new_owned(text).map_err(|e| invalid(text, e))
+}
+
+/// A track's cover image URL, drawn as both generators draw it: half the tracks have one.
+pub fn cover_url(rng: &mut Rng) -> Result<Option<UriValue>, GenError> {
+    rng.chance(0.5)
+        .then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16)))
+        .as_deref()
+        .map(uri)
+        .transpose()
 }
 
 /// A CID this crate computed, as the string the JSON carries (not parsed again).

@@ -372,12 +372,7 @@ impl Model {
             album: rng.pick(albums).filter(|_| rng.chance(0.4)).map(Into::into),
             duration: Some(duration as i64),
             features: (!features.is_empty()).then_some(features),
-            image_url: rng
-                .chance(0.5)
-                .then(|| format!("https://images.plyr.fm/covers/{}.jpg", hex(rng, 16)))
-                .as_deref()
-                .map(records::uri)
-                .transpose()?,
+            image_url: records::cover_url(rng)?,
             created_at: Self::created_at(rng, time_us)?,
             support_gate: rng.chance(0.05).then(records::support_gate_any),
             description: rng.chance(0.3).then(|| words::description(rng).into()),
