@@ -66,7 +66,8 @@ pub fn check_record(
     if let Err(invalid) = check.check_in(collection, record) {
         return Err(Dropped { reason: invalid.reason(), detail: invalid.to_string() });
     }
-    collections::extract(collection, origin, record, trusted)
+    collection
+        .extract(origin, record, trusted)
         .map_err(|reject| Dropped { reason: reject.reason(), detail: reject.detail().into() })
 }
 

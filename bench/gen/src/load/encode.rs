@@ -1,7 +1,7 @@
 //! The rows of a generated dataset in PostgreSQL's COPY text format, table by table.
 //!
 //! Record rows are what the indexer's own write path derives: each record is checked against
-//! its lexicon and turned into its typed row by `plyr_indexer::write` (`validate`, `collections::extract`,
+//! its lexicon and turned into its typed row by `plyr_indexer::write` (`validate`, `Plugin::extract`,
 //! with the indexer's default trusted audio origin), so ids, `file_id`, `sort_at` and the audio
 //! fields follow the indexer's rules by construction. Accounts and counters come from the model
 //! as the indexer would have left them after the Jetstream rendering of the same dataset
@@ -281,7 +281,8 @@ impl Encoder {
             uri: meta.uri.to_string(),
             reason: "not an indexed collection".into(),
         })?;
-        let row = collections::extract(collection, Origin::of(&meta), &rec.record, &self.trusted)
+        let row = collection
+            .extract(Origin::of(&meta), &rec.record, &self.trusted)
             .map_err(|r| LoadError::Rejected { uri: meta.uri.to_string(), reason: r.reason().to_owned() })?;
         self.row(&meta, &row);
         Ok(())

@@ -286,16 +286,6 @@ impl Reject {
     }
 }
 
-/// Builds the typed row for a validated record of `collection`.
-pub fn extract(
-    collection: &dyn Plugin,
-    origin: Origin<'_>,
-    record: &Ipld,
-    trusted: &TrustedOrigins,
-) -> Result<Row, Reject> {
-    collection.extract(origin, record, trusted)
-}
-
 /// One collection's changes in a folded run.
 #[derive(Debug)]
 pub struct Run<'a> {
