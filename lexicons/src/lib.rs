@@ -16,4 +16,5 @@ pub mod com_atproto;
 
 #[cfg(feature = "fm_plyr")]
 pub mod fm_plyr;
+pub mod read;
 pub mod schemas;

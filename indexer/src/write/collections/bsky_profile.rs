@@ -7,6 +7,7 @@
 use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_atproto::Catalog;
+use plyr_lexicons::read::Link;
 use serde::Deserialize;
 
 use super::Invalid;
@@ -38,12 +39,6 @@ struct Avatar {
     size: Option<i64>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Link {
-    #[serde(rename = "$link")]
-    link: String,
-}
-
 impl Collection for BskyProfile {
     const NSID: &'static str = NSID;
     type Record = BskyProfileRecord;
@@ -68,7 +63,12 @@ impl Collection for BskyProfile {
         }
     }
 
-    fn row(origin: Origin<'_>, profile: BskyProfileRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
+    fn row(
+        origin: Origin<'_>,
+        profile: BskyProfileRecord,
+        _: &Ipld,
+        _: &TrustedOrigins,
+    ) -> Result<Row, Reject> {
         is_self(&origin)?;
         // A blob without its size is not a blob we can serve: the profile keeps no avatar.
         let avatar = profile.avatar.filter(|a| a.size.is_some()).map(|a| (a.r#ref.link, a.mime_type));

@@ -3,17 +3,16 @@
 use futures_util::future::BoxFuture;
 use plyr_atproto::{AtUri, Cid};
 
-use jacquard_common::types::collection::Collection as _;
-use plyr_lexicons::fm_plyr::comment::{Comment as CommentRecord, CommentRecord as Lexicon};
+use ipld_core::ipld::Ipld;
+use plyr_lexicons::read::Comment as CommentRecord;
 
-use super::{Collection, Origin, Reject, Row, Run, owned, utc};
+use super::{Collection, Origin, Reject, Row, Run, utc};
 use crate::db::Tx;
 use crate::db::comments::{self, CommentRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time};
 
-/// From the lexicon's generated marker type.
-pub const NSID: &str = Lexicon::NSID;
+pub const NSID: &str = CommentRecord::NSID;
 
 #[derive(Debug)]
 pub struct Comment;
@@ -22,17 +21,17 @@ impl Collection for Comment {
     const NSID: &'static str = NSID;
     type Record = CommentRecord;
 
-    fn row(origin: Origin<'_>, comment: CommentRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
+    fn row(origin: Origin<'_>, comment: CommentRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
-        let subject_uri = AtUri::from_trusted(comment.subject.uri.as_str());
+        let subject_uri = AtUri::from_trusted(comment.subject.uri);
         let created_at = origin.created_at(Some(&comment.created_at));
         Ok(Row::Comment(CommentRow {
             subject_uri,
-            subject_cid: Cid::from_trusted(comment.subject.cid.as_str()),
-            text: owned(comment.text),
+            subject_cid: Cid::from_trusted(comment.subject.cid),
+            text: comment.text,
             timestamp_ms: comment.timestamp_ms,
             created_at,
-            updated_at: comment.updated_at.as_ref().map(utc),
+            updated_at: comment.updated_at.as_ref().and_then(utc),
             sort_at: sort_time(created_at, origin.indexed_at),
         }))
     }

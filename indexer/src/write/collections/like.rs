@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use futures_util::future::BoxFuture;
 use plyr_atproto::{AtUri, Cid};
 
-use jacquard_common::types::collection::Collection as _;
-use plyr_lexicons::fm_plyr::like::{Like as LikeRecord, LikeRecord as Lexicon};
+use ipld_core::ipld::Ipld;
+use plyr_lexicons::read::Like as LikeRecord;
 
 use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
@@ -15,8 +15,7 @@ use crate::db::likes::{self, LikeRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time};
 
-/// From the lexicon's generated marker type.
-pub const NSID: &str = Lexicon::NSID;
+pub const NSID: &str = LikeRecord::NSID;
 
 #[derive(Debug)]
 pub struct Like;
@@ -25,13 +24,13 @@ impl Collection for Like {
     const NSID: &'static str = NSID;
     type Record = LikeRecord;
 
-    fn row(origin: Origin<'_>, like: LikeRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
+    fn row(origin: Origin<'_>, like: LikeRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
-        let subject_uri = AtUri::from_trusted(like.subject.uri.as_str());
+        let subject_uri = AtUri::from_trusted(like.subject.uri);
         let created_at = origin.created_at(Some(&like.created_at));
         Ok(Row::Like(LikeRow {
             subject_uri,
-            subject_cid: Cid::from_trusted(like.subject.cid.as_str()),
+            subject_cid: Cid::from_trusted(like.subject.cid),
             created_at,
             sort_at: sort_time(created_at, origin.indexed_at),
         }))

@@ -5,17 +5,16 @@
 use std::collections::HashMap;
 
 use futures_util::future::BoxFuture;
-use jacquard_common::types::collection::Collection as _;
-use plyr_lexicons::fm_plyr::list::{List as ListRecord, ListRecord as Lexicon};
+use ipld_core::ipld::Ipld;
+use plyr_lexicons::read::List as ListRecord;
 
-use super::{Collection, Origin, Reject, Row, Run, owned, utc};
+use super::{Collection, Origin, Reject, Row, Run, utc};
 use crate::db::Tx;
 use crate::db::lists::{self, ListRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, list_id, sort_time};
 
-/// From the lexicon's generated marker type.
-pub const NSID: &str = Lexicon::NSID;
+pub const NSID: &str = ListRecord::NSID;
 
 #[derive(Debug)]
 pub struct List;
@@ -24,19 +23,16 @@ impl Collection for List {
     const NSID: &'static str = NSID;
     type Record = ListRecord;
 
-    fn row(origin: Origin<'_>, list: ListRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
-        let items: Vec<(String, String)> = list
-            .items
-            .iter()
-            .map(|item| (owned(item.subject.uri.as_str()), item.subject.cid.to_string()))
-            .collect();
+    fn row(origin: Origin<'_>, list: ListRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
+        let items: Vec<(String, String)> =
+            list.items.into_iter().map(|item| (item.subject.uri, item.subject.cid)).collect();
         let created_at = origin.created_at(Some(&list.created_at));
-        let updated_at = list.updated_at.as_ref().map(utc);
+        let updated_at = list.updated_at.as_ref().and_then(utc);
         Ok(Row::List(Box::new(ListRow {
             added_at: vec![updated_at.unwrap_or(created_at); items.len()],
             id: list_id(origin.uri),
-            name: list.name.map(owned),
-            list_type: list.list_type.as_ref().map(|t| owned(t.as_str())),
+            name: list.name,
+            list_type: list.list_type,
             items,
             created_at,
             updated_at,

@@ -19,7 +19,6 @@ pub mod track;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
-use jacquard_common::types::string::Datetime;
 use plyr_atproto::{Catalog, Unstorable, Violations};
 use serde::de::DeserializeOwned;
 
@@ -81,7 +80,8 @@ pub trait Collection: Sync + 'static {
     /// Its NSID (for plyr's collections, the generated type's `jacquard_common` NSID).
     const NSID: &'static str;
 
-    /// What its valid records deserialize into: the type generated from its lexicon.
+    /// What its valid records deserialize into: the reader `plyr-codegen` generated from its
+    /// lexicon (`plyr_lexicons::read`).
     type Record: DeserializeOwned;
 
     /// Whether its records make their author a plyr actor. A collection that is not plyr's
@@ -93,8 +93,14 @@ pub trait Collection: Sync + 'static {
         catalog.validate_record(Self::NSID, record).map_err(Invalid::Lexicon)
     }
 
-    /// The row of a valid record, or why it is still not indexed.
-    fn row(origin: Origin<'_>, record: Self::Record, trusted: &TrustedOrigins) -> Result<Row, Reject>;
+    /// The row of a valid record, or why it is still not indexed. `raw` is the record as
+    /// stored, for the undeclared fields a collection honours (plyr.fm's `fileId` on tracks).
+    fn row(
+        origin: Origin<'_>,
+        record: Self::Record,
+        raw: &Ipld,
+        trusted: &TrustedOrigins,
+    ) -> Result<Row, Reject>;
 
     /// Removes every record of a deleted account (after `db::actors::bury_account` has
     /// tombstoned them) and takes back from `deltas` what they counted elsewhere.
@@ -162,7 +168,7 @@ impl<C: Collection> Plugin for Registered<C> {
             tracing::debug!(collection = C::NSID, error = %e, "valid record does not fit its generated type");
             Reject::Undecodable
         })?;
-        C::row(origin, typed, trusted)
+        C::row(origin, typed, record, trusted)
     }
 
     fn purge<'a>(
@@ -250,8 +256,8 @@ impl<'a> Origin<'a> {
     }
 
     /// The record's `createdAt`, or the time it was indexed if it has none.
-    pub fn created_at(&self, created_at: Option<&Datetime>) -> DateTime<Utc> {
-        created_at.map_or(self.indexed_at, utc)
+    pub fn created_at(&self, created_at: Option<&str>) -> DateTime<Utc> {
+        created_at.and_then(utc).unwrap_or(self.indexed_at)
     }
 }
 
@@ -317,14 +323,10 @@ impl<'a> Run<'a> {
     }
 }
 
-/// A record's datetime as UTC.
-pub fn utc(at: &Datetime) -> DateTime<Utc> {
-    at.as_ref().with_timezone(&Utc)
-}
-
-/// A record's string field, owned.
-pub fn owned(s: impl AsRef<str>) -> String {
-    s.as_ref().to_owned()
+/// A record's `datetime` field as UTC (validation checked its syntax; a datetime chrono cannot
+/// represent reads as absent).
+pub fn utc(at: impl AsRef<str>) -> Option<DateTime<Utc>> {
+    plyr_atproto::syntax::parse_datetime(at.as_ref()).ok().map(|d| d.with_timezone(&Utc))
 }
 
 /// A profile record must be under the key `self`.

@@ -1,18 +1,16 @@
 //! `fm.plyr.actor.profile`: an artist's plyr profile (bio, avatar URL), one per account.
 
 use futures_util::future::BoxFuture;
+use ipld_core::ipld::Ipld;
+use plyr_lexicons::read::Profile as ProfileRecord;
 
-use jacquard_common::types::collection::Collection as _;
-use plyr_lexicons::fm_plyr::actor::profile::{Profile as ProfileRecord, ProfileRecord as Lexicon};
-
-use super::{Collection, Origin, Reject, Row, Run, is_self, owned, utc};
+use super::{Collection, Origin, Reject, Row, Run, is_self, utc};
 use crate::db::Tx;
 use crate::db::profiles::{self, PlyrProfileRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::TrustedOrigins;
 
-/// From the lexicon's generated marker type.
-pub const NSID: &str = Lexicon::NSID;
+pub const NSID: &str = ProfileRecord::NSID;
 
 #[derive(Debug)]
 pub struct PlyrProfile;
@@ -21,13 +19,13 @@ impl Collection for PlyrProfile {
     const NSID: &'static str = NSID;
     type Record = ProfileRecord;
 
-    fn row(origin: Origin<'_>, profile: ProfileRecord, _: &TrustedOrigins) -> Result<Row, Reject> {
+    fn row(origin: Origin<'_>, profile: ProfileRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         is_self(&origin)?;
         Ok(Row::PlyrProfile(PlyrProfileRow {
-            bio: profile.bio.map(owned),
-            avatar_url: profile.avatar.as_ref().map(|a| owned(a.as_str())),
+            bio: profile.bio,
+            avatar_url: profile.avatar,
             created_at: origin.created_at(Some(&profile.created_at)),
-            updated_at: profile.updated_at.as_ref().map(utc),
+            updated_at: profile.updated_at.as_ref().and_then(utc),
         }))
     }
 

@@ -2,21 +2,16 @@
 //! on a trusted origin); it moves its author's track count.
 
 use futures_util::future::BoxFuture;
-use jacquard_common::types::collection::Collection as _;
-use jacquard_common::types::value::Data;
-use plyr_lexicons::fm_plyr::track::{Track as TrackRecord, TrackRecord as Lexicon};
+use ipld_core::ipld::Ipld;
+use plyr_lexicons::read::{Track as TrackRecord, TrackLabels};
 
-use super::{Collection, Origin, Reject, Row, Run, owned};
+use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::Tx;
 use crate::db::tracks::{self, TrackRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time, track_id};
 
-/// From the lexicon's generated marker type.
-pub const NSID: &str = Lexicon::NSID;
-
-/// The one member of the `labels` union we read.
-const SELF_LABELS: &str = "com.atproto.label.defs#selfLabels";
+pub const NSID: &str = TrackRecord::NSID;
 
 #[derive(Debug)]
 pub struct Track;
@@ -25,8 +20,13 @@ impl Collection for Track {
     const NSID: &'static str = NSID;
     type Record = TrackRecord;
 
-    fn row(origin: Origin<'_>, track: TrackRecord, trusted: &TrustedOrigins) -> Result<Row, Reject> {
-        row(origin, track, trusted).map(|row| Row::Track(Box::new(row)))
+    fn row(
+        origin: Origin<'_>,
+        track: TrackRecord,
+        raw: &Ipld,
+        trusted: &TrustedOrigins,
+    ) -> Result<Row, Reject> {
+        row(origin, track, raw, trusted).map(|row| Row::Track(Box::new(row)))
     }
 
     fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, _: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
@@ -38,58 +38,53 @@ impl Collection for Track {
     }
 }
 
-fn row(origin: Origin<'_>, track: TrackRecord, trusted: &TrustedOrigins) -> Result<TrackRow, Reject> {
+fn row(
+    origin: Origin<'_>,
+    track: TrackRecord,
+    raw: &Ipld,
+    trusted: &TrustedOrigins,
+) -> Result<TrackRow, Reject> {
     let created_at = origin.created_at(Some(&track.created_at));
-    let audio_blob = track.audio_blob.as_ref().map(|b| {
-        let b = b.blob();
-        (b.r#ref.to_string(), owned(b.mime_type.as_str()), i64::try_from(b.size).unwrap_or(i64::MAX))
-    });
-    let audio_url = track.audio_url.as_ref().map(|u| u.as_str()).filter(|u| trusted.trusts(u)).map(owned);
+    let audio_blob = track.audio_blob.map(|b| (b.r#ref.link, b.mime_type, b.size));
+    let audio_url = track.audio_url.filter(|u| trusted.trusts(u));
     if audio_blob.is_none() && audio_url.is_none() {
         return Err(Reject::NotPlayable);
     }
-    let features = track.features.iter().flatten().map(|f| owned(f.did.as_str())).collect();
+    let features = track.features.into_iter().flatten().map(|f| f.did).collect();
     // `labels` is an open union: only its selfLabels member says anything to us.
-    let self_labels = track
-        .labels
-        .as_ref()
-        .filter(|l| {
-            let tag = l.extra_data.as_ref().and_then(|extra| extra.get("$type"));
-            matches!(tag, Some(Data::String(t)) if t.as_str() == SELF_LABELS)
-        })
-        .map(|l| l.values.iter().map(|v| owned(&v.val)).collect())
-        .unwrap_or_default();
+    let self_labels = match track.labels {
+        Some(TrackLabels::SelfLabels(l)) => l.values.into_iter().map(|v| v.val).collect(),
+        Some(TrackLabels::Unknown) | None => Vec::new(),
+    };
     // plyr.fm writes an undeclared `fileId` (its storage key); otherwise the rkey names the file.
-    let file_id = match track.extra_data.as_ref().and_then(|extra| extra.get("fileId")) {
-        Some(Data::String(id))
-            if !id.as_str().is_empty()
-                && id.as_str().len() <= 128
-                && id.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            owned(id.as_str())
-        }
+    let file_id = match raw {
+        Ipld::Map(fields) => match fields.get("fileId") {
+            Some(Ipld::String(id))
+                if !id.is_empty()
+                    && id.len() <= 128
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                id.clone()
+            }
+            _ => origin.rkey.to_owned(),
+        },
         _ => origin.rkey.to_owned(),
     };
-    let image_url = track
-        .image_url
-        .as_ref()
-        .map(|u| u.as_str())
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        .map(owned);
+    let image_url = track.image_url.filter(|u| u.starts_with("https://") || u.starts_with("http://"));
     Ok(TrackRow {
         id: track_id(origin.uri),
-        title: owned(&track.title),
-        artist: owned(&track.artist),
-        album: track.album.as_ref().map(owned).filter(|a| !a.is_empty()),
+        title: track.title,
+        artist: track.artist,
+        album: track.album.filter(|a| !a.is_empty()),
         duration: track.duration.and_then(|d| i32::try_from(d).ok()),
-        description: track.description.as_ref().map(owned),
-        file_type: owned(&track.file_type),
+        description: track.description,
+        file_type: track.file_type,
         file_id,
         image_url,
         audio_url,
         audio_blob,
         features,
-        support_gate: track.support_gate.as_ref().map(|g| owned(g.r#type.as_str())),
+        support_gate: track.support_gate.map(|g| g.r#type),
         self_labels,
         created_at,
         sort_at: sort_time(created_at, origin.indexed_at),
