@@ -1,30 +1,36 @@
 #!/usr/bin/env bash
-# Benchmark: AppView requests/s, p50/p99 latency and RSS per endpoint, on a large generated
-# network loaded with `plyr-gen load`.
+# Benchmark: AppView requests/s, p50/p99 latency and RSS per endpoint, as real traffic would
+# send them, on a large generated network loaded with `plyr-gen load`.
 #
 #   bench/appview.sh [--small] [--tracks N] [--likes N] [--artists N] [--seed S]
-#                    [--duration 15s] [--warmup 3s] [--concurrency 64]
-#                    [--baseline REV] [--reuse] [--keep]
+#                    [--duration 15s] [--warmup 3s] [--concurrency 64] [--count 1000]
+#                    [--cache on|off|both] [--rounds 1] [--baseline REV] [--reuse] [--keep]
 #
 # Builds release binaries, (re)creates the database plyr_bench_appview on $PLYR_ADMIN_URL's
 # server (default postgres://postgres@127.0.0.1:5432/postgres) and loads the dataset into it
 # (default 1,000,000 tracks, 10,000,000 likes, 100,000 artists; --small: 20,000 / 200,000 /
-# 2,000 and 5 s runs), starts `appview serve`, installs the `oha` load generator under
-# target/bench-tools (`cargo install oha --locked`; `wrk` from apt if that fails), then for each
-# endpoint warms up and runs at a fixed concurrency for a fixed time, printing requests/s, p50,
-# p99 and the AppView's peak RSS. `--baseline REV` also builds the AppView of git revision REV
-# in a worktree under target/ and measures it on the same dataset, interleaved, with ratios.
-# `--reuse` keeps an already loaded database; `--keep` leaves the database behind at the end.
-# oha sends `Accept-Encoding` like a browser, so responses are gzipped as clients get them; the
-# wrk fallback sends none (uncompressed responses) and only requests each endpoint's first URL.
+# 2,000 and 5 s runs). Starts one AppView per response-cache mode (`--cache`, default both: "on"
+# is the default configuration, "off" sets PLYR_RESPONSE_CACHE_SECS=0 so every request is
+# hydrated, as every signed-in viewer's is), and with `--baseline REV` the same for REV's AppView
+# (built in a worktree under target/). bench/appview_targets.py then writes, per endpoint, at
+# least --count distinct URLs: deep cursors taken by paging, random artists, track sets and
+# track ids, and distinct search queries built from the dataset's titles and names (words,
+# phrases, prefixes, typos). For each endpoint and server the `oha` load generator (installed
+# under target/bench-tools) warms up, then sends those URLs at a fixed concurrency for a fixed
+# time, gzip like a browser; printed: requests/s, p50, p99, the share of 200s and the AppView's
+# peak RSS, and with a baseline the ratios per cache mode. With the cache on, each URL is sent
+# many times over, so most of those answers are cache hits: the table says which mode each row
+# ran in. `--rounds N` measures every endpoint on every server N times, interleaved, and reports
+# each figure's median (this machine's figures move by 10 % from run to run).
+# `--reuse` keeps an already loaded database; `--keep` leaves it behind at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 . bench/lib.sh
 
 tracks=1000000 likes=10000000 artists=100000 seed=42
-duration=15s warmup=3s concurrency=64
-baseline="" reuse=0 keep=0
+duration=15s warmup=3s concurrency=64 count=1000 rounds=1
+baseline="" reuse=0 keep=0 modes=(on off)
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) tracks=20000 likes=200000 artists=2000 duration=5s warmup=1s ;;
@@ -35,6 +41,9 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
     --concurrency) concurrency="$2"; shift ;;
+    --count) count="$2"; shift ;;
+    --rounds) rounds="$2"; shift ;;
+    --cache) case "$2" in on|off) modes=("$2") ;; both) modes=(on off) ;; *) echo "--cache takes on, off or both" >&2; exit 2 ;; esac; shift ;;
     --baseline) baseline="$2"; shift ;;
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
@@ -76,14 +85,9 @@ fi
 
 # --- load generator --------------------------------------------------------------------------
 oha="$tools/bin/oha"
-wrk=""
 if [ ! -x "$oha" ]; then
-  say "installing oha into $tools..."
-  if ! cargo install oha --locked --root "$tools" -q; then
-    oha=""
-    if ! command -v wrk >/dev/null; then apt-get install -y -q wrk >/dev/null; fi
-    wrk="$(command -v wrk)"
-  fi
+  say "installing oha into $tools (once; several minutes)..."
+  cargo install oha --locked --root "$tools" -q || { say "oha could not be installed: it is needed to send many distinct URLs"; exit 2; }
 fi
 
 # --- dataset ---------------------------------------------------------------------------------
@@ -103,59 +107,35 @@ fi
 DATABASE_URL="$url" "$appview_bin" migrate >/dev/null
 say "database size: $(psql "$url" -Atc "SELECT pg_size_pretty(pg_database_size(current_database()))")"
 
-# --- request targets -------------------------------------------------------------------------
-base="http://127.0.0.1:PORT/xrpc"
-enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
-echo "$base/fm.plyr.feed.getLatestTracks?limit=50" > "$work/latest.urls"
-# 25 URIs per request, 400 different requests (ids are hashes of the URIs: a random sample).
-psql "$url" -Atc "SELECT uri FROM tracks ORDER BY id LIMIT 10000" \
-  | awk -v b="$base" '{ q = q (n % 25 ? "&" : "") "uris=" $0; n++; if (n % 25 == 0) { print b "/fm.plyr.feed.getTracks?" q; q = "" } }' \
-  > "$work/tracks.urls"
-prolific="$(psql "$url" -Atc "SELECT a.handle FROM actor_stats s JOIN actors a USING (did)
-                                WHERE NOT a.hidden ORDER BY s.tracks DESC, a.did LIMIT 1")"
-prolific_tracks="$(psql "$url" -Atc "SELECT tracks FROM actor_stats s JOIN actors a USING (did) WHERE a.handle = '$prolific'")"
-echo "$base/fm.plyr.feed.getActorTracks?actor=$prolific&limit=50" > "$work/actor.urls"
-echo "$base/fm.plyr.feed.getTopTracks?period=week&limit=50" > "$work/top.urls"
-: > "$work/search.urls"
-for q in "midnight" "velvet harbor" "neon rive" "café" "summer of" "lonely ocean" "dj echo" "midnigt"; do
-  echo "$base/fm.plyr.feed.searchTracks?q=$(enc "$q")&limit=25" >> "$work/search.urls"
-done
-psql "$url" -Atc "SELECT a.handle FROM actors a JOIN actor_stats s USING (did)
-                   WHERE s.tracks > 0 AND NOT a.hidden ORDER BY a.did LIMIT 1000" \
-  | awk -v b="$base" '{ print b "/fm.plyr.actor.getProfile?actor=" $0 }' > "$work/profile.urls"
-# The same reads through the plyr.fm-compatible REST surface (issue 6's figure).
-rest="http://127.0.0.1:PORT"
-echo "$rest/tracks/?limit=50" > "$work/rest_latest.urls"
-psql "$url" -Atc "SELECT id FROM tracks ORDER BY uri LIMIT 1000" \
-  | awk -v b="$rest" '{ print b "/tracks/" $0 }' > "$work/rest_track.urls"
-echo "$rest/tracks/top?period=week&limit=50" > "$work/rest_top.urls"
-: > "$work/rest_search.urls"
-for q in "midnight" "velvet harbor" "neon rive" "café" "summer of" "lonely ocean" "dj echo" "midnigt"; do
-  echo "$rest/search/?q=$(enc "$q")&limit=20" >> "$work/rest_search.urls"
-done
-endpoints=(latest tracks actor top search profile rest_latest rest_track rest_top rest_search)
+# --- request targets: see bench/appview_targets.py ------------------------------------------
+endpoints=(latest actor tracks profile top search search_actors unspecced_search
+           rest_latest rest_track rest_top rest_search)
 label() {
   case "$1" in
-    latest) echo "getLatestTracks (limit 50)" ;;
-    tracks) echo "getTracks (25 URIs, 400 sets)" ;;
-    actor) echo "getActorTracks ($prolific_tracks tracks, limit 50)" ;;
-    top) echo "getTopTracks (week, limit 50)" ;;
-    search) echo "searchTracks (8 queries, limit 25)" ;;
-    profile) echo "getProfile (1,000 artists)" ;;
-    rest_latest) echo "REST GET /tracks/ (50)" ;;
-    rest_track) echo "REST GET /tracks/{id} (1,000 ids)" ;;
-    rest_top) echo "REST GET /tracks/top?period=week" ;;
-    rest_search) echo "REST GET /search/ (8 queries)" ;;
+    latest) echo "getLatestTracks (50, deep pages)" ;;
+    actor) echo "getActorTracks (50, random artists)" ;;
+    tracks) echo "getTracks (25 random URIs)" ;;
+    profile) echo "getProfile (random artists)" ;;
+    top) echo "getTopTracks (4 periods, paged)" ;;
+    search) echo "searchTracks (distinct queries)" ;;
+    search_actors) echo "searchActors (distinct queries)" ;;
+    unspecced_search) echo "unspecced.search (distinct queries)" ;;
+    rest_latest) echo "REST /tracks/ (50, deep pages)" ;;
+    rest_track) echo "REST /tracks/{id} (random ids)" ;;
+    rest_top) echo "REST /tracks/top (4 periods x 50 limits)" ;;
+    rest_search) echo "REST /search/ (distinct queries)" ;;
   esac
 }
 
 # --- servers ---------------------------------------------------------------------------------
-start_appview() { # name binary port; sets pid_of[name]
+start_appview() { # name binary port response-cache-secs (empty: the default); sets pid_of[name]
   if curl -fsS "http://127.0.0.1:$3/xrpc/_health" >/dev/null 2>&1; then
     say "port $3 is already taken (an AppView left running?)"; return 1
   fi
   # The load generator is one client: the per-client rate limit is off for the benchmark.
-  DATABASE_URL="$url" RUST_LOG=warn PLYR_RATE_LIMIT_PER_SEC=0 "$2" serve --listen "127.0.0.1:$3" > "$work/$1.log" 2>&1 &
+  local env=(-u PLYR_RESPONSE_CACHE_SECS DATABASE_URL="$url" RUST_LOG=warn PLYR_RATE_LIMIT_PER_SEC=0)
+  [ -n "$4" ] && env+=(PLYR_RESPONSE_CACHE_SECS="$4")
+  env "${env[@]}" "$2" serve --listen "127.0.0.1:$3" > "$work/$1.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   pid_of[$1]="$pid"
@@ -167,14 +147,27 @@ start_appview() { # name binary port; sets pid_of[name]
   say "the $1 AppView did not come up:"; cat "$work/$1.log" >&2; return 1
 }
 declare -A pid_of port_of
-port_of[current]=18080
-start_appview current "$appview_bin" 18080
-servers=(current)
-if [ -n "$baseline_bin" ]; then
-  port_of[baseline]=18081
-  start_appview baseline "$baseline_bin" 18081
-  servers+=(baseline)
-fi
+# Deep cursors come from paging a throwaway AppView, so no measured one starts with warm caches.
+start_appview pager "$appview_bin" 18090 0
+say "request targets (paging for deep cursors)..."
+python3 "$root/bench/appview_targets.py" --database-url "$url" --appview "http://127.0.0.1:18090" \
+  --out "$work" --count "$count" --seed "$seed"
+kill "${pid_of[pager]}"; wait "${pid_of[pager]}" 2>/dev/null || true
+
+# One AppView per binary and response-cache mode: "on" keeps anonymous answers (the default),
+# "off" (PLYR_RESPONSE_CACHE_SECS=0) hydrates every request, as for a signed-in viewer.
+servers=() port=18080
+for bin in current ${baseline_bin:+baseline}; do
+  for mode in "${modes[@]}"; do
+    name="$bin.$mode"
+    port_of[$name]=$port
+    cache_secs=""; [ "$mode" = off ] && cache_secs=0
+    binary="$appview_bin"; [ "$bin" = baseline ] && binary="$baseline_bin"
+    start_appview "$name" "$binary" "$port" "$cache_secs"
+    servers+=("$name")
+    port=$((port + 1))
+  done
+done
 
 # --- measuring -------------------------------------------------------------------------------
 rss_kib() { ps -o rss= -p "$1" 2>/dev/null | tr -d ' ' || echo 0; }
@@ -185,51 +178,56 @@ run() {
   local sampler
   ( peak=0; while kill -0 "$pid" 2>/dev/null; do r="$(rss_kib "$pid")"; [ "${r:-0}" -gt "$peak" ] && peak="$r" && echo "$peak" > "$work/$server.$ep.rss"; sleep 0.2; done ) &
   sampler=$!
-  if [ -n "$oha" ]; then
-    "$oha" --no-tui --urls-from-file -z "$warmup" -c "$concurrency" --output-format quiet "$work/$server.$ep.urls" >/dev/null 2>&1 || true
-    "$oha" --no-tui --urls-from-file -z "$duration" -c "$concurrency" --output-format json "$work/$server.$ep.urls" > "$work/$server.$ep.json"
-    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-    jq -r --arg rss "$(cat "$work/$server.$ep.rss" 2>/dev/null || echo 0)" '
-      ((.statusCodeDistribution // {}) | to_entries | map(.value) | add // 0) as $all
-      | ((.statusCodeDistribution // {})["200"] // 0) as $ok
-      | "\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000) \(if $all > 0 then $ok / $all else 0 end) \(($rss | tonumber) / 1024)"' \
-      "$work/$server.$ep.json"
-  else
-    local first; first="$(head -n1 "$work/$server.$ep.urls")"
-    "$wrk" -t2 -c"$concurrency" -d"$warmup" "$first" >/dev/null 2>&1 || true
-    "$wrk" -t2 -c"$concurrency" -d"$duration" --latency "$first" > "$work/$server.$ep.wrk"
-    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-    awk -v rss="$(cat "$work/$server.$ep.rss" 2>/dev/null || echo 0)" '
-      function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-      /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
-      /Non-2xx/ { bad = $NF } /requests in/ { all = $1 }
-      END { print rps, p50, p99, (all > 0 ? 1 - bad / all : 0), rss / 1024 }' "$work/$server.$ep.wrk"
-  fi
+  "$oha" --no-tui --urls-from-file -z "$warmup" -c "$concurrency" --output-format quiet "$work/$server.$ep.urls" >/dev/null 2>&1 || true
+  "$oha" --no-tui --urls-from-file -z "$duration" -c "$concurrency" --output-format json "$work/$server.$ep.urls" > "$work/$server.$ep.json"
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+  jq -r --arg rss "$(cat "$work/$server.$ep.rss" 2>/dev/null || echo 0)" '
+    ((.statusCodeDistribution // {}) | to_entries | map(.value) | add // 0) as $all
+    | ((.statusCodeDistribution // {})["200"] // 0) as $ok
+    | "\(.summary.requestsPerSec) \(.latencyPercentiles.p50 * 1000) \(.latencyPercentiles.p99 * 1000) \(if $all > 0 then $ok / $all else 0 end) \(($rss | tonumber) / 1024)"' \
+    "$work/$server.$ep.json"
 }
 
-tool="oha $("${oha:-true}" --version 2>/dev/null | awk '{print $2}')"; [ -n "$wrk" ] && tool="wrk"
-say "measuring: concurrency $concurrency, ${warmup} warm-up + ${duration} per endpoint, load generator $tool"
-printf '\n%-40s %-9s %11s %9s %9s %7s %9s\n' endpoint server "req/s" "p50 ms" "p99 ms" "ok" "RSS MiB"
+tool="oha $("$oha" --version 2>/dev/null | awk '{print $2}')"
+say "measuring: concurrency $concurrency, ${warmup} warm-up + ${duration} per endpoint, $rounds round(s), load generator $tool"
+say "cache on: after the warm-up most answers are response-cache hits (every URL file is short"
+say "enough to be sent many times over); cache off: every request is hydrated"
+printf '\n%-42s %-15s %9s %6s %11s %9s %9s %7s %9s\n' endpoint server cache URLs "req/s" "p50 ms" "p99 ms" "ok" "RSS MiB"
 declare -A result
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 for ep in "${endpoints[@]}"; do
+  urls="$(sort -u "$work/$ep.urls" | wc -l)"
+  declare -A runs=()
+  for _ in $(seq 1 "$rounds"); do
+    for server in "${servers[@]}"; do
+      runs[$server]+="$(run "$server" "$ep")"$'\n'
+    done
+  done
   for server in "${servers[@]}"; do
-    line="$(run "$server" "$ep")"
+    # Per column, the median over the rounds (peak RSS: the largest).
+    cols=()
+    for c in 1 2 3 4; do cols+=("$(printf '%s' "${runs[$server]}" | awk -v c="$c" 'NF { print $c }' | median)"); done
+    cols+=("$(printf '%s' "${runs[$server]}" | awk 'NF { print $5 }' | sort -g | tail -n1)")
+    line="${cols[*]}"
     result[$server.$ep]="$line"
     read -r rps p50 p99 ok rss <<< "$line"
-    printf '%-40s %-9s %11.0f %9.2f %9.2f %6.1f%% %9.1f\n' "$(label "$ep")" "$server" "$rps" "$p50" "$p99" \
-      "$(awk -v o="$ok" 'BEGIN { print o * 100 }')" "$rss"
+    printf '%-42s %-15s %9s %6s %11.0f %9.2f %9.2f %6.1f%% %9.1f\n' "$(label "$ep")" "${server%.*}" "${server#*.}" "$urls" \
+      "$rps" "$p50" "$p99" "$(awk -v o="$ok" 'BEGIN { print o * 100 }')" "$rss"
   done
+  unset runs
 done
 for server in "${servers[@]}"; do
   say "$server AppView RSS after the runs: $(awk -v k="$(rss_kib "${pid_of[$server]}")" 'BEGIN { printf "%.1f MiB", k / 1024 }')"
 done
 if [ -n "$baseline_bin" ]; then
-  printf '\nratios, current / baseline (%s):\n' "$rev"
-  for ep in "${endpoints[@]}"; do
-    read -r rc _ pc _ _ <<< "${result[current.$ep]}"
-    read -r rb _ pb _ _ <<< "${result[baseline.$ep]}"
-    awk -v l="$(label "$ep")" -v rc="$rc" -v rb="$rb" -v pc="$pc" -v pb="$pb" \
-      'BEGIN { printf "%-40s req/s %6.2fx   p99 %6.2fx\n", l, (rb > 0 ? rc / rb : 0), (pb > 0 ? pc / pb : 0) }'
+  for mode in "${modes[@]}"; do
+    printf '\nratios, current / baseline (%s), response cache %s:\n' "$rev" "$mode"
+    for ep in "${endpoints[@]}"; do
+      read -r rc _ pc _ _ <<< "${result[current.$mode.$ep]}"
+      read -r rb _ pb _ _ <<< "${result[baseline.$mode.$ep]}"
+      awk -v l="$(label "$ep")" -v rc="$rc" -v rb="$rb" -v pc="$pc" -v pb="$pb" \
+        'BEGIN { printf "%-42s req/s %6.2fx   p99 %6.2fx\n", l, (rb > 0 ? rc / rb : 0), (pb > 0 ? pc / pb : 0) }'
+    done
   done
 fi
 say "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
