@@ -60,9 +60,22 @@ async fn every_benchmarked_request_answers_on_a_tiny_loaded_dataset() {
             .await
             .expect("a title word");
     let tracks_query = uris.iter().map(|u| format!("uris={}", enc(u))).collect::<Vec<_>>().join("&");
+    // Deep pages are reached by paging, as bench/appview_targets.py does.
+    let (_, first) = get(&state, "/xrpc/fm.plyr.feed.getLatestTracks?limit=50").await;
+    let first: Value = serde_json::from_slice(&first).expect("JSON");
+    let cursor = first["cursor"].as_str().expect("a first page of 50 has a cursor").to_owned();
+    let (_, rest_first) = get(&state, "/tracks/?limit=50").await;
+    let rest_first: Value = serde_json::from_slice(&rest_first).expect("JSON");
+    let rest_cursor = rest_first["next_cursor"].as_str().expect("a REST first page has a cursor").to_owned();
+    let prefix: String = prolific.chars().take(4).collect();
     // (request, JSON pointer of the list that must not be empty)
     let requests = [
         ("/xrpc/fm.plyr.feed.getLatestTracks?limit=50".to_owned(), "/tracks"),
+        (format!("/xrpc/fm.plyr.feed.getLatestTracks?limit=50&cursor={}", enc(&cursor)), "/tracks"),
+        (format!("/tracks/?limit=50&cursor={}", enc(&rest_cursor)), "/tracks"),
+        (format!("/xrpc/fm.plyr.actor.searchActors?q={}&limit=25", enc(&prefix)), "/actors"),
+        (format!("/xrpc/fm.plyr.unspecced.search?q={}&limit=25", enc(&word)), "/tracks"),
+        ("/tracks/top?period=all_time&limit=7".to_owned(), ""),
         (format!("/xrpc/fm.plyr.feed.getTracks?{tracks_query}"), "/tracks"),
         (format!("/xrpc/fm.plyr.feed.getActorTracks?actor={prolific}&limit=50"), "/tracks"),
         ("/xrpc/fm.plyr.feed.getTopTracks?period=week&limit=50".to_owned(), "/tracks"),
