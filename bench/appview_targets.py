@@ -29,6 +29,8 @@ import json
 import random
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -48,8 +50,16 @@ def sampled(url, seed, sql):
 
 
 def get_json(url):
-    with urllib.request.urlopen(url, timeout=120) as r:
-        return json.load(r)
+    """The JSON answer of `url`; a 503 or 504 (a busy or slow AppView) is retried a few times."""
+    for attempt in range(5):
+        try:
+            with urllib.request.urlopen(url, timeout=120) as r:
+                return json.load(r)
+        except urllib.error.HTTPError as e:
+            if e.code not in (503, 504) or attempt == 4:
+                raise
+            time.sleep(2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def paged(appview, path, cursor_key, pages, param="cursor"):
@@ -59,7 +69,12 @@ def paged(appview, path, cursor_key, pages, param="cursor"):
     while len(out) < pages:
         sep = "&" if "?" in path else "?"
         url = appview + path + (f"{sep}{param}={urllib.parse.quote(cursor, safe='')}" if cursor else "")
-        cursor = get_json(url).get(cursor_key)
+        try:
+            cursor = get_json(url).get(cursor_key)
+        except urllib.error.HTTPError as e:
+            # Still measured, from the pages reached: the harness reports the status codes.
+            print(f"paging {path} stopped after {len(out)} pages: HTTP {e.code}", file=sys.stderr)
+            break
         if not cursor:
             break
         out.append(f"{path}{sep}{param}={urllib.parse.quote(cursor, safe='')}")
