@@ -105,10 +105,8 @@ fn write_readers_module(schemas_dir: &Path, dir: &Path) -> Result<()> {
         let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let doc: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let id = serde_json_lite::parse_id(&text)
-            .with_context(|| format!("no lexicon id in {}", path.display()))?
-            .id;
-        docs.insert(id, doc);
+        let id = doc["id"].as_str().with_context(|| format!("no lexicon id in {}", path.display()))?;
+        docs.insert(id.to_owned(), doc);
     }
     fs::write(dir.join("read.rs"), format!("{HEADER}{}", readers::generate(&docs)?))?;
     Ok(())

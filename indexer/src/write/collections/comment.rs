@@ -24,7 +24,7 @@ impl Collection for Comment {
     fn row(origin: Origin<'_>, comment: CommentRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
         let subject_uri = AtUri::from_trusted(comment.subject.uri);
-        let created_at = origin.created_at(Some(&comment.created_at));
+        let created_at = origin.created_at(&comment.created_at);
         Ok(Row::Comment(CommentRow {
             subject_uri,
             subject_cid: Cid::from_trusted(comment.subject.cid),

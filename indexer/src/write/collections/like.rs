@@ -27,7 +27,7 @@ impl Collection for Like {
     fn row(origin: Origin<'_>, like: LikeRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         // The record check validated the strongRef's `at-uri` and `cid` formats before extraction.
         let subject_uri = AtUri::from_trusted(like.subject.uri);
-        let created_at = origin.created_at(Some(&like.created_at));
+        let created_at = origin.created_at(&like.created_at);
         Ok(Row::Like(LikeRow {
             subject_uri,
             subject_cid: Cid::from_trusted(like.subject.cid),

@@ -26,7 +26,7 @@ impl Collection for List {
     fn row(origin: Origin<'_>, list: ListRecord, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         let items: Vec<(String, String)> =
             list.items.into_iter().map(|item| (item.subject.uri, item.subject.cid)).collect();
-        let created_at = origin.created_at(Some(&list.created_at));
+        let created_at = origin.created_at(&list.created_at);
         let updated_at = list.updated_at.as_ref().and_then(utc);
         Ok(Row::List(Box::new(ListRow {
             added_at: vec![updated_at.unwrap_or(created_at); items.len()],

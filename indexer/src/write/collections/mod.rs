@@ -77,7 +77,7 @@ impl Invalid {
 
 /// One record collection on the write side, typed by the record it reads.
 pub trait Collection: Sync + 'static {
-    /// Its NSID (for plyr's collections, the generated type's `jacquard_common` NSID).
+    /// Its NSID (for plyr's collections, its generated reader's `NSID`).
     const NSID: &'static str;
 
     /// What its valid records deserialize into: the reader `plyr-codegen` generated from its
@@ -255,9 +255,9 @@ impl<'a> Origin<'a> {
         Origin { uri: &meta.uri, rkey: &meta.rkey, indexed_at: meta.indexed_at }
     }
 
-    /// The record's `createdAt`, or the time it was indexed if it has none.
-    pub fn created_at(&self, created_at: Option<&str>) -> DateTime<Utc> {
-        created_at.and_then(utc).unwrap_or(self.indexed_at)
+    /// The record's `createdAt`, or the time it was indexed if chrono cannot represent it.
+    pub fn created_at(&self, created_at: &str) -> DateTime<Utc> {
+        utc(created_at).unwrap_or(self.indexed_at)
     }
 }
 

@@ -24,7 +24,7 @@ impl Collection for PlyrProfile {
         Ok(Row::PlyrProfile(PlyrProfileRow {
             bio: profile.bio,
             avatar_url: profile.avatar,
-            created_at: origin.created_at(Some(&profile.created_at)),
+            created_at: origin.created_at(&profile.created_at),
             updated_at: profile.updated_at.as_ref().and_then(utc),
         }))
     }

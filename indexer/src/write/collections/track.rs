@@ -44,7 +44,7 @@ fn row(
     raw: &Ipld,
     trusted: &TrustedOrigins,
 ) -> Result<TrackRow, Reject> {
-    let created_at = origin.created_at(Some(&track.created_at));
+    let created_at = origin.created_at(&track.created_at);
     let audio_blob = track.audio_blob.map(|b| (b.r#ref.link, b.mime_type, b.size));
     let audio_url = track.audio_url.filter(|u| trusted.trusts(u));
     if audio_blob.is_none() && audio_url.is_none() {
@@ -58,16 +58,17 @@ fn row(
     };
     // plyr.fm writes an undeclared `fileId` (its storage key); otherwise the rkey names the file.
     let file_id = match raw {
-        Ipld::Map(fields) => match fields.get("fileId") {
-            Some(Ipld::String(id))
-                if !id.is_empty()
-                    && id.len() <= 128
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
-                id.clone()
-            }
-            _ => origin.rkey.to_owned(),
-        },
+        Ipld::Map(fields) => fields.get("fileId"),
+        _ => None,
+    };
+    let file_id = match file_id {
+        Some(Ipld::String(id))
+            if !id.is_empty()
+                && id.len() <= 128
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id.clone()
+        }
         _ => origin.rkey.to_owned(),
     };
     let image_url = track.image_url.filter(|u| u.starts_with("https://") || u.starts_with("http://"));
