@@ -196,6 +196,16 @@ impl<'d> Gen<'d> {
             Some("array") => format!("Vec<{}>", self.rust_type(nsid, owner, key, &prop["items"], unions)?),
             Some("union") => {
                 let name = format!("{owner}{}", pascal(key));
+                // Definitions were all named first, so a clash with one shows here.
+                if let Some(other) =
+                    self.taken.insert(name.clone(), (nsid.to_owned(), format!("{owner}.{key}")))
+                {
+                    bail!(
+                        "readers: the union {owner}.{key} and {}#{} would both be named {name}",
+                        other.0,
+                        other.1
+                    );
+                }
                 let refs = strings(&prop["refs"]).map(str::to_owned).collect();
                 unions.push((name.clone(), refs, prop["closed"] == true));
                 name
