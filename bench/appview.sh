@@ -74,8 +74,9 @@ bench_machine >&2
 
 # --- binaries --------------------------------------------------------------------------------
 say "building release binaries..."
-cargo build --release --locked -q -p plyr-appview -p plyr-gen
+cargo build --release --locked -q -p plyr-appview -p plyr-gen -p plyr-indexer
 appview_bin="$root/target/release/appview"
+indexer_bin="$root/target/release/indexer"
 gen_bin="$root/target/release/plyr-gen"
 baseline_bin=""
 if [ -n "$baseline" ]; then
@@ -103,8 +104,10 @@ if [ "$loaded" = 0 ]; then
   "$gen_bin" load --database-url "$url" --tracks "$tracks" --likes "$likes" --artists "$artists" --seed "$seed" 2>&1 \
     | sed 's/^/  /' >&2
 fi
-# A reused database may predate the newest migrations (e.g. an index added since).
+# A reused database may predate the newest migrations (e.g. an index added since), and its
+# rankings were computed when it was loaded: compute them now, as a running indexer keeps them.
 DATABASE_URL="$url" "$appview_bin" migrate >/dev/null
+DATABASE_URL="$url" "$indexer_bin" rank 2>&1 | sed 's/^/  /' >&2
 say "database size: $(psql "$url" -Atc "SELECT pg_size_pretty(pg_database_size(current_database()))")"
 
 # --- request targets: see bench/appview_targets.py ------------------------------------------

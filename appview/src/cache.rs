@@ -1,5 +1,5 @@
-//! In-process caches of hydrated rows (tracks with their counts, actors with theirs, top-track
-//! rankings), kept fresh by the indexer's `NOTIFY plyr_changes` announcements.
+//! In-process caches of hydrated rows (tracks with their counts, actors with theirs) and the
+//! top-track rankings, kept fresh by the indexer's `NOTIFY plyr_changes` announcements.
 //!
 //! Correctness under races: a reader notes the invalidation epoch before it queries the
 //! database and only stores what it read if no invalidation arrived meanwhile, so a row read just
@@ -20,7 +20,6 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::actors::ActorRow;
-use crate::db::feeds::Ranked;
 use crate::db::tracks::TrackRow;
 use crate::db::{actors, tracks};
 
@@ -29,24 +28,19 @@ use crate::db::{actors, tracks};
 pub struct Caches {
     tracks: Cache<AtUri, Arc<TrackRow>>,
     actors: Cache<Did, Arc<ActorRow>>,
-    /// Top-track rankings by period; short-lived (likes change them constantly).
-    pub top: Cache<&'static str, Arc<Vec<Ranked>>>,
+    /// The top-track rankings, reloaded when the ranker announces new ones.
+    pub rankings: crate::ranking::Rankings,
     /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
     pub responses: crate::response_cache::Responses,
     epoch: AtomicU64,
 }
 
 impl Caches {
-    pub fn new(
-        capacity: u64,
-        ttl: Duration,
-        top_ttl: Duration,
-        responses: crate::response_cache::Responses,
-    ) -> Self {
+    pub fn new(capacity: u64, ttl: Duration, responses: crate::response_cache::Responses) -> Self {
         Caches {
             tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
-            top: Cache::builder().max_capacity(8).time_to_live(top_ttl).build(),
+            rankings: crate::ranking::Rankings::default(),
             responses,
             epoch: AtomicU64::new(0),
         }
@@ -137,10 +131,6 @@ impl Caches {
         for did in &change.dids {
             self.actors.invalidate(did.as_str()).await;
         }
-        if !change.uris.is_empty() {
-            // Any like may reorder a ranking.
-            self.top.invalidate_all();
-        }
     }
 
     /// Publishes each cache's entry count (and the response cache's bytes) as gauges, for
@@ -149,7 +139,6 @@ impl Caches {
         let caches = [
             ("tracks", self.tracks.entry_count()),
             ("actors", self.actors.entry_count()),
-            ("top", self.top.entry_count()),
             ("responses", self.responses.entry_count()),
         ];
         for (name, entries) in caches {
@@ -163,7 +152,6 @@ impl Caches {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.tracks.invalidate_all();
         self.actors.invalidate_all();
-        self.top.invalidate_all();
         self.responses.invalidate_all();
     }
 }
@@ -188,6 +176,7 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
         }
         // Anything may have changed while we were not listening.
         caches.invalidate_all();
+        reload_rankings(&db, &caches).await;
         tracing::info!(channel = CHANNEL, "listening for index changes");
         loop {
             let next = tokio::select! {
@@ -205,10 +194,14 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                     });
                     metrics::counter!("appview_cache_invalidations_total").increment(1);
                     caches.invalidate(&change).await;
+                    if change.rankings || change.all {
+                        reload_rankings(&db, &caches).await;
+                    }
                 }
                 Ok(None) => {
                     tracing::warn!("change-notification connection lost; dropping caches and reconnecting");
                     caches.invalidate_all();
+                    reload_rankings(&db, &caches).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "change-notification connection failed; reconnecting");
@@ -217,5 +210,11 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                 }
             }
         }
+    }
+}
+
+async fn reload_rankings(db: &PgPool, caches: &Caches) {
+    if let Err(e) = caches.rankings.reload(db).await {
+        tracing::warn!(error = %e, "cannot read the rankings; serving the ones in memory until the next announcement");
     }
 }

@@ -70,10 +70,6 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_CACHE_TTL_SECS", default_value_t = 300)]
     pub cache_ttl_secs: u64,
 
-    /// Seconds a computed top-tracks ranking is reused.
-    #[arg(long, env = "PLYR_TOP_TTL_SECS", default_value_t = 10)]
-    pub top_ttl_secs: u64,
-
     /// Seconds an anonymous answer may be served again from memory (every index change empties
     /// the cache at once; 0 turns it off).
     #[arg(long, env = "PLYR_RESPONSE_CACHE_SECS", default_value_t = 30)]

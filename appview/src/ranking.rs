@@ -1,83 +1,89 @@
-//! The top-tracks ranking: visible and hidden tracks by likes created within a period (ties by
-//! recency), one query shared by every caller (XRPC `getTopTracks`, REST `/tracks/top`) through
-//! a short-lived cache that any like also empties.
+//! The top-track rankings as this process serves them: every period's ranking read whole from
+//! the `rankings` table the indexer's ranker keeps (`plyr_store::rankings`), held in memory and
+//! read again when the ranker announces a refresh ([`crate::cache::listen`]). A request only
+//! ever reads the copy in memory; the first one after start reads the table if the listener has
+//! not yet, which is a read of at most a few thousand rows, never a ranking computed.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+pub use plyr_store::rankings::{CAP, Period};
+use sqlx::PgPool;
 
 use crate::AppState;
 use crate::db::feeds::{self, Ranked};
 
-/// Most tracks a ranking keeps (and pages through).
-pub const TOP_CAP: i64 = 1000;
-
-/// A ranking's window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Period {
-    Day,
-    Week,
-    Month,
-    All,
+/// Every period's ranking, as read at one moment.
+#[derive(Debug, Default)]
+struct Snapshot {
+    by_period: HashMap<Period, Arc<Vec<Ranked>>>,
 }
 
-impl Period {
-    /// The XRPC names (`day`, `week`, `month`, `all`); REST's `all_time` is `all`.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "day" => Some(Self::Day),
-            "week" => Some(Self::Week),
-            "month" => Some(Self::Month),
-            "all" | "all_time" => Some(Self::All),
-            _ => None,
-        }
-    }
+/// The rankings this process serves.
+#[derive(Debug, Default)]
+pub struct Rankings {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    /// Serialises reads of the table, so concurrent first requests share one.
+    loading: tokio::sync::Mutex<()>,
+}
 
-    fn key(self) -> &'static str {
-        match self {
-            Self::Day => "day",
-            Self::Week => "week",
-            Self::Month => "month",
-            Self::All => "all",
-        }
-    }
-
-    /// When the window starts, `None` for all time.
-    pub fn start(self) -> Option<DateTime<Utc>> {
-        let days = match self {
-            Self::Day => 1,
-            Self::Week => 7,
-            Self::Month => 30,
-            Self::All => return None,
+impl Rankings {
+    /// The ranking of `period` (empty until the ranker has computed one).
+    pub async fn get(&self, db: &PgPool, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
+        let snapshot = match self.snapshot() {
+            Some(s) => s,
+            None => {
+                let _one = self.loading.lock().await;
+                match self.snapshot() {
+                    Some(s) => s,
+                    None => self.load(db).await?,
+                }
+            }
         };
-        Some(Utc::now() - Duration::days(days))
+        Ok(snapshot.by_period.get(&period).cloned().unwrap_or_default())
+    }
+
+    /// Reads the table again (the ranker replaced the rankings, or announcements were missed).
+    /// On failure the rankings in memory stay as they were.
+    pub async fn reload(&self, db: &PgPool) -> sqlx::Result<()> {
+        let _one = self.loading.lock().await;
+        self.load(db).await.map(|_| ())
+    }
+
+    fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    async fn load(&self, db: &PgPool) -> sqlx::Result<Arc<Snapshot>> {
+        let (rows, periods) = tokio::try_join!(feeds::rankings(db), feeds::ranking_periods(db))?;
+        let mut by_period: HashMap<Period, Vec<Ranked>> = HashMap::new();
+        for (name, ranked) in rows {
+            // A period this build does not know (a newer ranker's) is not served.
+            if let Some(period) = Period::parse(&name) {
+                by_period.entry(period).or_default().push(ranked);
+            }
+        }
+        record_ages(&periods);
+        let snapshot =
+            Arc::new(Snapshot { by_period: by_period.into_iter().map(|(p, r)| (p, Arc::new(r))).collect() });
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&snapshot));
+        Ok(snapshot)
     }
 }
 
-/// The ranking for `period`, from the cache when it holds one; concurrent misses share one query.
-/// The error is the database's, shared by every caller that waited for it.
-pub async fn ranking(state: &AppState, period: Period) -> Result<Arc<Vec<Ranked>>, Arc<sqlx::Error>> {
-    let db = state.db.clone();
-    let since = period.start();
-    state
-        .caches
-        .top
-        .try_get_with(period.key(), async move { feeds::top(&db, since, TOP_CAP).await.map(Arc::new) })
-        .await
+/// How old each period's ranking was when read, for `/metrics`.
+fn record_ages(periods: &[(String, DateTime<Utc>)]) {
+    let now = Utc::now();
+    for (name, computed_at) in periods {
+        if let Some(period) = Period::parse(name) {
+            let age = (now - *computed_at).num_milliseconds().max(0) as f64 / 1000.0;
+            metrics::gauge!("appview_ranking_age_seconds", "period" => period.name()).set(age);
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_parse_from_both_surfaces_names() {
-        assert_eq!(Period::parse("all_time"), Some(Period::All));
-        assert_eq!(Period::parse("all"), Some(Period::All));
-        assert_eq!(Period::parse("week"), Some(Period::Week));
-        assert_eq!(Period::parse("year"), None);
-        assert!(Period::All.start().is_none());
-        let day = Period::Day.start().expect("a start");
-        assert!((Utc::now() - day - Duration::days(1)).num_seconds().abs() < 5);
-    }
+/// The ranking for `period`, from memory.
+pub async fn ranking(state: &AppState, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
+    state.caches.rankings.get(&state.db, period).await
 }

@@ -35,7 +35,6 @@ impl AppState {
         let caches = Arc::new(Caches::new(
             options.cache_capacity,
             Duration::from_secs(options.cache_ttl_secs),
-            Duration::from_secs(options.top_ttl_secs),
             crate::response_cache::new(
                 options.response_cache_mib.saturating_mul(1 << 20),
                 Duration::from_secs(options.response_cache_secs.max(1)),

@@ -157,6 +157,47 @@ async fn a_new_like_shows_in_cached_views_within_a_second() {
     let _ = listener.await;
 }
 
+async fn top(state: &plyr_appview::AppState) -> Vec<String> {
+    uris(&ok(state, "fm.plyr.feed.getTopTracks", "period=all").await, "tracks")
+}
+
+#[tokio::test]
+async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_a_second() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    n.actor(BOB, "bob.test");
+    n.actor(CAROL, "carol.test");
+    let t1 = n.create(ALICE, "fm.plyr.track", track("First", "Alice", &at(2, 0)));
+    let t2 = n.create(BOB, "fm.plyr.track", track("Second", "Bob", &at(2, 1)));
+    n.create(BOB, "fm.plyr.like", like(&t1, &at(3, 0)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let state = state(&db);
+    let shutdown = CancellationToken::new();
+    let listener =
+        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(top(&state).await, vec![t1.clone()]);
+
+    // Two more likers for the second track; the indexer's ranker refreshes and announces it.
+    let mut more = Net::default();
+    more.create(CAROL, "fm.plyr.like", like(&t2, &at(4, 0)));
+    more.create(ALICE, "fm.plyr.like", like(&t2, &at(4, 1)));
+    more.apply(&db).await;
+    let started = Instant::now();
+    while top(&state).await != vec![t2.clone(), t1.clone()] {
+        assert!(started.elapsed() < Duration::from_secs(1), "the new ranking did not show within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let _ = listener.await;
+
+    // An AppView serves what the ranker stored and never ranks on its own: with no stored
+    // rankings, a fresh one has none to show, whatever the likes say.
+    sqlx::query("DELETE FROM ranking_periods").execute(&db.pool).await.expect("forget the rankings");
+    assert_eq!(top(&support::state(&db)).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a_second() {
     use axum::extract::Path;

@@ -1,4 +1,4 @@
-//! The `indexer` command line (`run`, `replay`, `backfill`, `migrate`) and the entry points `plyr`
+//! The `indexer` command line (`run`, `replay`, `backfill`, `rank`, `migrate`) and the entry points `plyr`
 //! shares.
 
 use std::collections::HashMap;
@@ -48,6 +48,9 @@ pub enum Command {
     /// same write path, then exit: explicit DIDs, repos discovered on a relay or PDS, and with
     /// --all the pending queue. Repos already done are skipped, so a stopped backfill resumes.
     Backfill(crate::backfill::command::BackfillArgs),
+    /// Recompute the top-track rankings once and exit (`run` keeps them fresh on its own; this
+    /// is for a database written by other means, such as a restore or a bulk load).
+    Rank,
     /// Apply pending schema migrations and exit.
     Migrate,
 }
@@ -67,6 +70,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
             plyr_store::migrate(&pool).await.context("applying migrations")?;
             tracing::info!("migrations applied");
+        }
+        Command::Rank => {
+            let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
+            refresh_rankings(&pool).await?;
         }
         Command::Run(options) => {
             let pool = plyr_store::connect_lazy(&url, options.db_connections, ACQUIRE_TIMEOUT)
@@ -101,8 +108,8 @@ fn batch_config(options: &IndexerOptions) -> BatchConfig {
 }
 
 /// Follows Jetstream (or, with `--firehose`, the raw firehose) into the database until
-/// `shutdown`, serving metrics if configured and backfilling queued repos in the background
-/// (`--auto-backfill`).
+/// `shutdown`, serving metrics if configured, keeping the top-track rankings fresh and
+/// backfilling queued repos in the background (`--auto-backfill`).
 pub async fn run_live(
     pool: PgPool,
     options: &IndexerOptions,
@@ -123,6 +130,7 @@ pub async fn run_live(
         let (db, stop) = (pool.clone(), shutdown.clone());
         tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
     }
+    tokio::spawn(crate::ranking::run(pool.clone(), options.ranker_config(), shutdown.clone()));
     let writer = writer(pool.clone(), options)?;
     let backfill = crate::backfill::command::spawn_worker(Arc::clone(&writer), options, shutdown.clone())?;
     let (tx, rx) = pipeline::channel();
@@ -146,6 +154,14 @@ pub async fn run_live(
     }
     let totals = totals.context("applying events")?;
     tracing::info!(events = totals.events, applied = totals.applied, "indexer stopped");
+    Ok(())
+}
+
+/// Recomputes the top-track rankings once, after a one-shot command changed the index.
+pub async fn refresh_rankings(db: &PgPool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let outcome = crate::ranking::refresh(db).await.context("refreshing the top-track rankings")?;
+    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
     Ok(())
 }
 
@@ -223,10 +239,12 @@ pub async fn replay_file(
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let writer = writer(pool, options)?;
+    let db = writer.pool().clone();
     let summary = crate::replay::replay(writer, file, restart, batch_config(options), shutdown)
         .await
         .with_context(|| format!("replaying {}", file.display()))?;
     let secs = started.elapsed().as_secs_f64();
+    refresh_rankings(&db).await?;
     tracing::info!(
         file = %file.display(),
         lines = summary.lines,

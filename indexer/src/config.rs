@@ -106,6 +106,17 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
     pub metrics_listen: Listen,
 
+    /// With `run`: shortest time (milliseconds) between two recomputations of the top-track
+    /// rankings while likes keep arriving. A recomputation that took long waits four times its
+    /// duration before the next, whatever this says.
+    #[arg(long, env = "PLYR_RANKING_INTERVAL_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub ranking_interval_ms: u64,
+
+    /// With `run`: longest time (seconds) between two recomputations of the rankings when
+    /// nothing changed (their windows still slide).
+    #[arg(long, env = "PLYR_RANKING_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ranking_max_age_secs: u64,
+
     #[command(flatten)]
     pub backfill: BackfillOptions,
 }
@@ -173,6 +184,14 @@ impl IndexerOptions {
             handle_pds: self.handle_pds.clone(),
             network: plyr_atproto::outbound::NetworkPolicy::new(self.allow_test_network),
             ..Default::default()
+        }
+    }
+
+    /// When the ranker refreshes: `--ranking-interval-ms`, `--ranking-max-age-secs`.
+    pub fn ranker_config(&self) -> crate::ranking::RankerConfig {
+        crate::ranking::RankerConfig {
+            interval: std::time::Duration::from_millis(self.ranking_interval_ms),
+            max_age: std::time::Duration::from_secs(self.ranking_max_age_secs),
         }
     }
 

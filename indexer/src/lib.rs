@@ -12,6 +12,7 @@ pub mod firehose;
 pub mod identity;
 pub mod jetstream;
 pub mod pipeline;
+pub mod ranking;
 pub mod replay;
 pub mod telemetry;
 pub mod websocket;

@@ -1,7 +1,7 @@
 //! The change-notification contract between every writer (the indexer's write path, its
-//! identity worker) and the AppViews: what a transaction changed, announced on [`CHANNEL`] with
-//! `NOTIFY` when it commits, so every AppView process drops the cached entries of those URIs and
-//! DIDs. Writers build a [`Touched`] and [`announce`] it inside their transaction; listeners read
+//! identity worker, its ranker) and the AppViews: what a transaction changed, announced on
+//! [`CHANNEL`] with `NOTIFY` when it commits, so every AppView process drops the cached entries of
+//! those URIs and DIDs, and reloads the rankings when they were replaced. Writers build a [`Touched`] and [`announce`] it inside their transaction; listeners read
 //! each payload with [`Change::parse`].
 //!
 //! A payload is limited to 8,000 bytes; past that, listeners are told to drop everything. The
@@ -25,6 +25,7 @@ pub struct Touched {
     /// decides when to stop collecting; [`Touched::payload`] measures the real one).
     bytes: usize,
     all: bool,
+    rankings: bool,
 }
 
 impl Touched {
@@ -46,8 +47,13 @@ impl Touched {
         }
     }
 
+    /// The top-track rankings were replaced.
+    pub fn rankings(&mut self) {
+        self.rankings = true;
+    }
+
     pub fn is_empty(&self) -> bool {
-        !self.all && self.uris.is_empty() && self.dids.is_empty()
+        !self.all && !self.rankings && self.uris.is_empty() && self.dids.is_empty()
     }
 
     /// Whether the change is too large to list and listeners must drop everything.
@@ -55,13 +61,18 @@ impl Touched {
         self.all
     }
 
-    /// The `NOTIFY` payload: `{"uris":[…],"dids":[…]}`, or `{"all":true}` when that would not fit.
+    /// The `NOTIFY` payload: `{"uris":[…],"dids":[…]}` (with `"rankings":true` when they were
+    /// replaced), or `{"all":true}` when that would not fit.
     pub fn payload(&self) -> String {
         const ALL: &str = r#"{"all":true}"#;
         if self.all {
             return ALL.to_owned();
         }
-        let payload = serde_json::json!({ "uris": self.uris, "dids": self.dids }).to_string();
+        let mut payload = serde_json::json!({ "uris": self.uris, "dids": self.dids });
+        if self.rankings {
+            payload["rankings"] = serde_json::Value::Bool(true);
+        }
+        let payload = payload.to_string();
         if payload.len() < PAYLOAD_LIMIT { payload } else { ALL.to_owned() }
     }
 
@@ -96,6 +107,9 @@ pub struct Change {
     /// Too much changed to list: drop everything.
     #[serde(default)]
     pub all: bool,
+    /// The top-track rankings were replaced: reload them.
+    #[serde(default)]
+    pub rankings: bool,
 }
 
 impl Change {
@@ -108,6 +122,12 @@ impl Change {
     /// "Drop everything".
     pub fn everything() -> Change {
         Change { all: true, ..Change::default() }
+    }
+
+    /// Whether this says anything besides "the rankings were replaced" (the ranker's own
+    /// announcements change nothing it ranks from).
+    pub fn touches_records(&self) -> bool {
+        self.all || !self.uris.is_empty() || !self.dids.is_empty()
     }
 }
 
@@ -139,6 +159,21 @@ mod tests {
         assert_eq!(v["uris"], serde_json::json!(["at://did:plc:a/fm.plyr.track/1"]));
         assert_eq!(v["dids"], serde_json::json!(["did:plc:a"]));
         assert!(!t.is_everything());
+    }
+
+    #[test]
+    fn replaced_rankings_are_announced_apart_from_record_changes() {
+        let mut t = Touched::default();
+        t.rankings();
+        assert!(!t.is_empty());
+        let change = Change::parse(&t.payload()).expect("readable");
+        assert!(change.rankings);
+        assert!(!change.touches_records(), "the ranker's own announcement changes no record");
+        t.uri("at://did:plc:a/fm.plyr.like/1");
+        let change = Change::parse(&t.payload()).expect("readable");
+        assert!(change.rankings && change.touches_records());
+        assert!(!Change::parse(r#"{"uris":["at://did:plc:a/fm.plyr.like/1"]}"#).expect("readable").rankings);
+        assert!(Change::everything().touches_records());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - [`locate`]: the zero-configuration path used by `plyr` and the tests: an explicit URL, else a
 //!   server on 127.0.0.1:5432, else a private cluster started under a data folder.
 //! - [`changes`]: the change-notification contract between the writers and the AppViews.
+//! - [`rankings`]: the top-track rankings' periods, kept by the indexer and read by the AppViews.
 //! - [`telemetry`]: the Prometheus recorder both services install.
 //! - [`process`]: process setup every binary shares (TLS provider, logging, signals).
 //! - [`testkit`] (feature `testkit`): a fresh, migrated database per test, dropped afterwards.
@@ -13,6 +14,7 @@ mod cluster;
 mod locate;
 mod pool;
 pub mod process;
+pub mod rankings;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;

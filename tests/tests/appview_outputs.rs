@@ -30,6 +30,7 @@ async fn seeded() -> (TestDb, AppState) {
     plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
         .await
         .expect("replay");
+    plyr_indexer::ranking::refresh(&db.pool).await.expect("rankings");
     // What the identity worker would do with network access: the handles the stream announced,
     // verified, and a PDS.
     let mut handles: HashMap<String, String> = HashMap::new();

@@ -438,6 +438,9 @@ async fn a_hostile_stream_is_indexed_and_served_without_a_failure() {
         failures.push(format!("the replay failed (indexer replay would exit 1): {e}"));
         plyr_indexer::replay::ReplaySummary::default()
     });
+    if let Err(e) = plyr_indexer::ranking::refresh(&db.pool).await {
+        failures.push(format!("ranking what the replay stored failed: {e}"));
+    }
 
     // Every good event is applied; what must be dropped is absent; nothing stored holds a NUL.
     for (collection, uri, fate, label) in &stream.records {

@@ -43,6 +43,8 @@ fn options(url: &str) -> IndexerOptions {
         resolve_identities: false,
         handle_pds: None,
         metrics_listen: plyr_indexer::config::Listen(None),
+        ranking_interval_ms: 200,
+        ranking_max_age_secs: 60,
         backfill: plyr_indexer::config::BackfillOptions { auto_backfill: false, ..Default::default() },
     }
 }

@@ -43,6 +43,7 @@ async fn index(db: &TestDb, pds: &LocalPds, dids: &[&str]) -> anyhow::Result<()>
     plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
         .await?;
     let _ = std::fs::remove_file(&path);
+    plyr_indexer::ranking::refresh(&db.pool).await?;
     for did in dids {
         sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1")
             .bind(did)

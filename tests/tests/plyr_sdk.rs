@@ -113,6 +113,7 @@ async fn index(db: &TestDb, pds: &LocalPds, accounts: &[&Account]) -> anyhow::Re
     plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
         .await?;
     let _ = std::fs::remove_file(&path);
+    plyr_indexer::ranking::refresh(&db.pool).await?;
     for a in accounts {
         // The identity event precedes the account's first record, so the write path leaves the
         // handle to the identity worker; set what it would find.

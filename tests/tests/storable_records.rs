@@ -207,6 +207,8 @@ impl Harness {
         .await;
         let _ = std::fs::remove_file(&file);
         prop_assert!(replayed.is_ok(), "the replay failed: {:?}", replayed.err());
+        // The rankings are read like every other view: rank what was stored.
+        plyr_indexer::ranking::refresh(&self.db.pool).await.expect("rankings");
         sqlx::query("UPDATE actors SET handle = 'p' || md5(did) || '.example.com', handle_verified = TRUE, pds_endpoint = 'https://pds.example.com' WHERE did = $1")
             .bind(did)
             .execute(&self.db.pool)

@@ -43,7 +43,7 @@ pub async fn by_actor(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sq
     .await
 }
 
-/// One entry of a top-tracks ranking.
+/// One entry of a top-tracks ranking (computed by the indexer's ranker).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
     pub uri: AtUri,
@@ -51,40 +51,20 @@ pub struct Ranked {
     pub at: DateTime<Utc>,
 }
 
-/// Tracks by the number of distinct accounts that liked them with a like created at or after
-/// `since` (all likes when `None`), most liked first, ties broken by recency then URI. At most
-/// `cap` entries.
-pub async fn top(db: &PgPool, since: Option<DateTime<Utc>>, cap: i64) -> sqlx::Result<Vec<Ranked>> {
-    match since {
-        None => {
-            sqlx::query_as!(
-                Ranked,
-                r#"SELECT t.uri AS "uri: AtUri", s.likes::BIGINT AS "likes!", t.sort_at AS at
-                     FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
-                    WHERE s.likes > 0
-                      AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
-                    ORDER BY s.likes DESC, t.sort_at DESC, t.uri DESC LIMIT $1"#,
-                cap
-            )
-            .fetch_all(db)
-            .await
-        }
-        Some(since) => {
-            sqlx::query_as!(
-                Ranked,
-                r#"SELECT t.uri AS "uri: AtUri", w.n AS "likes!", t.sort_at AS at
-                     FROM (SELECT subject_uri, count(DISTINCT did) AS n FROM likes
-                            WHERE created_at >= $1 GROUP BY subject_uri) w
-                     JOIN tracks t ON t.uri = w.subject_uri
-                    WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
-                    ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $2"#,
-                since,
-                cap
-            )
-            .fetch_all(db)
-            .await
-        }
-    }
+/// Every stored ranking entry with its period's name, each period in rank order.
+pub async fn rankings(db: &PgPool) -> sqlx::Result<Vec<(String, Ranked)>> {
+    let rows = sqlx::query!(
+        r#"SELECT period, subject_uri AS "uri: AtUri", likes, sort_at FROM rankings ORDER BY period, position"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.period, Ranked { uri: r.uri, likes: r.likes, at: r.sort_at })).collect())
+}
+
+/// When each period's ranking was last computed.
+pub async fn ranking_periods(db: &PgPool) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
+    let rows = sqlx::query!("SELECT period, computed_at FROM ranking_periods").fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.period, r.computed_at)).collect())
 }
 
 /// The tracks an actor liked, most recent like first; the key is the like's.

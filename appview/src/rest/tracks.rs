@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 use super::present::{self, Loaded, TrackResponse, iso};
 use super::query::{Query, parse_int};
 use super::{RestError, page, parse_cursor};
+use crate::AppState;
 use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
 use crate::ranking::{self, Period};
-use crate::{AppState, XrpcError};
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
@@ -71,8 +71,7 @@ pub async fn top(
             name,
         )
     })?;
-    let ranking =
-        ranking::ranking(&state, period).await.map_err(|e| RestError::from(XrpcError::from_db(&e)))?;
+    let ranking = ranking::ranking(&state, period).await?;
     let uris: Vec<AtUri> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
     let loaded = present::load_tracks(&state, &uris).await?;
     Ok(Json(loaded.responses(&state, &uris, false)))

@@ -73,7 +73,7 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
     let period = Period::parse(name).ok_or_else(|| {
         XrpcError::InvalidRequest(format!("period must be one of day, week, month, all (got {name:?})"))
     })?;
-    let ranking = ranking::ranking(ctx.state, period).await.map_err(|e| XrpcError::from_db(&e))?;
+    let ranking = ranking::ranking(ctx.state, period).await?;
     let limit = ctx.params.limit();
     let start = top_offset(&ranking, ctx.params.str("cursor"))?;
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();

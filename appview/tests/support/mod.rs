@@ -148,6 +148,8 @@ pub async fn apply_lines(db: &TestDb, lines: &[String]) {
             .expect("replay");
     let _ = std::fs::remove_file(&path);
     assert_eq!(summary.bad_lines, 0, "every test line decodes");
+    // What the indexer's ranker does within seconds of a change.
+    plyr_indexer::ranking::refresh(&db.pool).await.expect("rankings");
 }
 
 pub fn writer(db: &TestDb) -> Writer {

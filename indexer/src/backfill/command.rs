@@ -77,6 +77,9 @@ pub async fn run(pool: PgPool, args: &BackfillArgs, shutdown: CancellationToken)
         let config = crate::identity::IdentityWorkerConfig::default();
         while crate::identity::round(&pool, &resolver, &config).await.context("resolving identities")? > 0 {}
     }
+    if summary.records > 0 {
+        crate::cli::refresh_rankings(&pool).await?;
+    }
     tracing::info!(
         done = summary.done,
         failed = summary.failed,

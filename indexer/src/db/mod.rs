@@ -11,6 +11,7 @@ pub mod guard;
 pub mod likes;
 pub mod lists;
 pub mod profiles;
+pub mod rankings;
 pub mod repos;
 pub mod stats;
 pub mod tracks;

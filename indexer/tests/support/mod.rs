@@ -141,4 +141,5 @@ pub async fn scalar_i64(db: &TestDb, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql).fetch_one(&db.pool).await.expect(sql)
 }
 
+#[allow(unused_imports)] // used by some of the test crates that share this module
 pub use plyr_store::testkit::assert_same;

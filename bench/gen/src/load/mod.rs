@@ -259,6 +259,8 @@ pub async fn load(url: &str, params: &LoadParams, options: &LoadOptions) -> Resu
         db::run_parallel(&pool, analyze, options.jobs, &options.work_mem).await?;
     }
     let vacuum_time = started.elapsed();
+    // The indexer keeps the rankings of what it indexed; so does a load.
+    plyr_indexer::ranking::refresh(&pool).await?;
     pool.close().await;
     Ok(LoadReport { counts, rows, copy_bytes, copy_time, index_time, index_builds, vacuum_time })
 }

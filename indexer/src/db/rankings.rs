@@ -1,0 +1,72 @@
+//! Writing the top-track rankings (`rankings`, `ranking_periods`; the contract is
+//! `plyr_store::rankings`): each period's ranking is replaced whole inside the ranker's
+//! transaction, so a reader sees either the previous ranking or the new one.
+
+use chrono::{DateTime, Utc};
+
+use super::Tx;
+
+/// Takes the ranker's transaction-scoped lock; `false` when another ranker holds it (its
+/// refresh is under way, and this one would only repeat it).
+pub async fn try_lock(tx: &mut Tx<'_>) -> sqlx::Result<bool> {
+    // The key is arbitrary but fixed: "plyr rankings" as ASCII, truncated to 8 bytes.
+    const KEY: i64 = 0x706c_7972_5f72_616e;
+    let locked = sqlx::query_scalar!(r#"SELECT pg_try_advisory_xact_lock($1) AS "locked!""#, KEY)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(locked)
+}
+
+/// Replaces `period`'s ranking with the tracks most liked by distinct accounts with a like
+/// created at or after `since` (all likes when `None`), ties broken by recency then URI, at most
+/// `cap` of them; hidden accounts' tracks are left out. Returns how many were ranked.
+pub async fn replace(
+    tx: &mut Tx<'_>,
+    period: &str,
+    since: Option<DateTime<Utc>>,
+    computed_at: DateTime<Utc>,
+    cap: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query!(
+        "INSERT INTO ranking_periods (period, computed_at, since) VALUES ($1, $2, $3)
+         ON CONFLICT (period) DO UPDATE SET computed_at = EXCLUDED.computed_at, since = EXCLUDED.since",
+        period,
+        computed_at,
+        since
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!("DELETE FROM rankings WHERE period = $1", period).execute(&mut **tx).await?;
+    let inserted = match since {
+        // All time: the distinct-liker counters the write path keeps.
+        None => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, likes, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.likes DESC, r.sort_at DESC, r.uri DESC), r.uri, r.likes, r.sort_at
+                 FROM (SELECT t.uri, s.likes::BIGINT AS likes, t.sort_at
+                         FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
+                        WHERE s.likes > 0
+                          AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+                        ORDER BY s.likes DESC, t.sort_at DESC, t.uri DESC LIMIT $2) r"#,
+            period,
+            cap
+        )
+        .execute(&mut **tx)
+        .await?,
+        Some(since) => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, likes, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.likes DESC, r.sort_at DESC, r.uri DESC), r.uri, r.likes, r.sort_at
+                 FROM (SELECT t.uri, w.n AS likes, t.sort_at
+                         FROM (SELECT subject_uri, count(DISTINCT did) AS n FROM likes
+                                WHERE created_at >= $2 GROUP BY subject_uri) w
+                         JOIN tracks t ON t.uri = w.subject_uri
+                        WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+                        ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $3) r"#,
+            period,
+            since,
+            cap
+        )
+        .execute(&mut **tx)
+        .await?,
+    };
+    Ok(inserted.rows_affected())
+}
