@@ -15,6 +15,8 @@ use std::time::Duration;
 use moka::future::Cache;
 use plyr_atproto::{AtUri, Did};
 use plyr_store::changes::{CHANNEL, Change};
+
+use crate::search::Update;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +32,8 @@ pub struct Caches {
     actors: Cache<Did, Arc<ActorRow>>,
     /// The top-track rankings, reloaded when the ranker announces new ones.
     pub rankings: crate::ranking::Rankings,
+    /// The search index, updated from the same announcements.
+    pub search: crate::search::SearchIndex,
     /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
     pub responses: crate::response_cache::Responses,
     epoch: AtomicU64,
@@ -41,6 +45,7 @@ impl Caches {
             tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             rankings: crate::ranking::Rankings::default(),
+            search: crate::search::SearchIndex::default(),
             responses,
             epoch: AtomicU64::new(0),
         }
@@ -177,6 +182,7 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
         // Anything may have changed while we were not listening.
         caches.invalidate_all();
         reload_rankings(&db, &caches).await;
+        caches.search.request(Update::Rebuild);
         tracing::info!(channel = CHANNEL, "listening for index changes");
         loop {
             let next = tokio::select! {
@@ -197,11 +203,17 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                     if change.rankings || change.all {
                         reload_rankings(&db, &caches).await;
                     }
+                    if change.all {
+                        caches.search.request(Update::Rebuild);
+                    } else if change.touches_records() {
+                        caches.search.request(Update::Apply(change));
+                    }
                 }
                 Ok(None) => {
                     tracing::warn!("change-notification connection lost; dropping caches and reconnecting");
                     caches.invalidate_all();
                     reload_rankings(&db, &caches).await;
+                    caches.search.request(Update::Rebuild);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "change-notification connection failed; reconnecting");

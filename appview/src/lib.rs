@@ -22,6 +22,7 @@ pub mod ranking;
 pub mod response_cache;
 pub mod rest;
 pub mod rules;
+pub mod search;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -143,6 +143,87 @@ pub async fn lists(db: &PgPool, q: &Query, list_type: &str, limit: i64) -> sqlx:
     .await
 }
 
+/// What the in-process search index holds of a track.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackText {
+    pub did: String,
+    pub rkey: String,
+    pub title: String,
+    pub artist: String,
+}
+
+/// What the search index holds of an actor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActorText {
+    pub did: String,
+    pub handle: Option<String>,
+    pub display_name: Option<String>,
+    pub hidden: bool,
+}
+
+/// What the search index holds of a named list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListText {
+    pub did: String,
+    pub rkey: String,
+    pub list_type: Option<String>,
+    pub name: String,
+}
+
+/// Every track, streamed (the index is built from it when an AppView starts).
+pub fn all_track_texts(db: &PgPool) -> impl futures_util::Stream<Item = sqlx::Result<TrackText>> + '_ {
+    sqlx::query_as!(TrackText, "SELECT did, rkey, title, artist FROM tracks").fetch(db)
+}
+
+/// The tracks among `uris` that exist.
+pub async fn track_texts(db: &PgPool, uris: &[String]) -> sqlx::Result<Vec<TrackText>> {
+    sqlx::query_as!(TrackText, "SELECT did, rkey, title, artist FROM tracks WHERE uri = ANY($1)", uris)
+        .fetch_all(db)
+        .await
+}
+
+/// Every actor with its Bluesky display name, streamed.
+pub fn all_actor_texts(db: &PgPool) -> impl futures_util::Stream<Item = sqlx::Result<ActorText>> + '_ {
+    sqlx::query_as!(
+        ActorText,
+        r#"SELECT a.did AS "did!", a.handle, b.display_name AS "display_name?", a.hidden AS "hidden!"
+             FROM actors a LEFT JOIN bsky_profiles b ON b.did = a.did"#
+    )
+    .fetch(db)
+}
+
+/// The actors among `dids` that exist.
+pub async fn actor_texts(db: &PgPool, dids: &[String]) -> sqlx::Result<Vec<ActorText>> {
+    sqlx::query_as!(
+        ActorText,
+        r#"SELECT a.did AS "did!", a.handle, b.display_name AS "display_name?", a.hidden AS "hidden!"
+             FROM actors a LEFT JOIN bsky_profiles b ON b.did = a.did WHERE a.did = ANY($1)"#,
+        dids
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Every named list, streamed.
+pub fn all_list_texts(db: &PgPool) -> impl futures_util::Stream<Item = sqlx::Result<ListText>> + '_ {
+    sqlx::query_as!(
+        ListText,
+        r#"SELECT did, rkey, list_type AS "list_type?", name AS "name!" FROM lists WHERE name IS NOT NULL"#
+    )
+    .fetch(db)
+}
+
+/// The named lists among `uris` that exist.
+pub async fn list_texts(db: &PgPool, uris: &[String]) -> sqlx::Result<Vec<ListText>> {
+    sqlx::query_as!(
+        ListText,
+        r#"SELECT did, rkey, list_type AS "list_type?", name AS "name!" FROM lists WHERE name IS NOT NULL AND uri = ANY($1)"#,
+        uris
+    )
+    .fetch_all(db)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::Query;

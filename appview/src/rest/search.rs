@@ -15,7 +15,7 @@ use super::query::Query;
 use super::slug::slugify;
 use crate::AppState;
 use crate::db::Hit;
-use crate::db::search::{self as search_db, Query as SearchQuery};
+use crate::db::search::Query as SearchQuery;
 use crate::hydrate::Hydrator;
 
 /// The kinds plyr.fm searches, in the order results are concatenated.
@@ -99,13 +99,28 @@ pub async fn search(
     }
     let wants = |k: &str| kinds.contains(&k);
     let db = &state.db;
+    let index = &state.caches.search;
     let none = || async { Ok::<Vec<Hit>, sqlx::Error>(Vec::new()) };
     let (tracks, artists, albums, playlists) = tokio::try_join!(
-        async { if wants("tracks") { search_db::tracks(db, &q, limit, 0).await } else { none().await } },
-        async { if wants("artists") { search_db::actors(db, &q, limit, 0).await } else { none().await } },
-        async { if wants("albums") { search_db::lists(db, &q, "album", limit).await } else { none().await } },
         async {
-            if wants("playlists") { search_db::lists(db, &q, "playlist", limit).await } else { none().await }
+            if wants("tracks") { crate::search::tracks(db, index, &q, limit, 0).await } else { none().await }
+        },
+        async {
+            if wants("artists") { crate::search::actors(db, index, &q, limit, 0).await } else { none().await }
+        },
+        async {
+            if wants("albums") {
+                crate::search::lists(db, index, &q, "album", limit).await
+            } else {
+                none().await
+            }
+        },
+        async {
+            if wants("playlists") {
+                crate::search::lists(db, index, &q, "playlist", limit).await
+            } else {
+                none().await
+            }
         },
     )?;
     let hydrator = Hydrator::new(state, None);

@@ -8,7 +8,7 @@ use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
 
 use super::{Ctx, page};
 use crate::db::Hit;
-use crate::db::search::{self, Query};
+use crate::db::search::Query;
 use crate::{XrpcError, cursor};
 
 /// Presents the visible actors among `dids`, in order.
@@ -44,7 +44,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {
     if q.text.is_empty() {
         return Ok(SearchActorsOutput { actors: Vec::new(), cursor: None, extra_data: None });
     }
-    let hits = search::actors(&ctx.state.db, &q, limit + 1, offset).await?;
+    let hits = crate::search::actors(&ctx.state.db, &ctx.state.caches.search, &q, limit + 1, offset).await?;
     let (hits, more) = page(hits, limit, |_| String::new());
     let dids: Vec<Did> = hits.into_iter().map(Hit::into_did).collect();
     Ok(SearchActorsOutput {

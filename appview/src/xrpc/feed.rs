@@ -15,7 +15,7 @@ use super::{Ctx, page};
 use crate::XrpcError;
 use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
-use crate::db::search::{self, Query};
+use crate::db::search::Query;
 use crate::db::{Hit, social};
 use crate::ranking::{self, Period};
 
@@ -148,7 +148,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchTracksOutput, XrpcError> {
     if q.text.is_empty() {
         return Ok(SearchTracksOutput { tracks: Vec::new(), cursor: None, extra_data: None });
     }
-    let hits = search::tracks(&ctx.state.db, &q, limit + 1, offset).await?;
+    let hits = crate::search::tracks(&ctx.state.db, &ctx.state.caches.search, &q, limit + 1, offset).await?;
     let (hits, more) = page(hits, limit, |_| String::new());
     let cursor = more.map(|_| (offset + limit).to_string());
     let uris: Vec<AtUri> = hits.into_iter().map(Hit::into_uri).collect();

@@ -7,7 +7,7 @@ use plyr_lexicons::fm_plyr::unspecced::search::SearchOutput;
 use super::Ctx;
 use crate::XrpcError;
 use crate::db::Hit;
-use crate::db::search::{self, Query};
+use crate::db::search::Query;
 use crate::db::tracks;
 
 pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
@@ -39,12 +39,31 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
         return Ok(out);
     }
     let db = &ctx.state.db;
+    let index = &ctx.state.caches.search;
     let (tracks, artists, albums, playlists) = tokio::try_join!(
-        async { if wants("track") { search::tracks(db, &q, limit, 0).await } else { Ok(Vec::new()) } },
-        async { if wants("artist") { search::actors(db, &q, limit, 0).await } else { Ok(Vec::new()) } },
-        async { if wants("album") { search::lists(db, &q, "album", limit).await } else { Ok(Vec::new()) } },
         async {
-            if wants("playlist") { search::lists(db, &q, "playlist", limit).await } else { Ok(Vec::new()) }
+            if wants("track") { crate::search::tracks(db, index, &q, limit, 0).await } else { Ok(Vec::new()) }
+        },
+        async {
+            if wants("artist") {
+                crate::search::actors(db, index, &q, limit, 0).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if wants("album") {
+                crate::search::lists(db, index, &q, "album", limit).await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+        async {
+            if wants("playlist") {
+                crate::search::lists(db, index, &q, "playlist", limit).await
+            } else {
+                Ok(Vec::new())
+            }
         },
     )?;
     let keys = |hits: Vec<Hit>| -> Vec<AtUri> { hits.into_iter().map(Hit::into_uri).collect() };

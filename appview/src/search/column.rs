@@ -1,0 +1,368 @@
+//! One searched column held in memory: its distinct values (normalized text) in one arena, a
+//! trigram index over them, and which documents hold each value. [`Column::nearest`] finds the
+//! documents whose value is nearest to a query by word similarity, exactly as a GiST `<<->`
+//! scan would, without looking at most values.
+//!
+//! Why it is exact: a value's word similarity to a query is at most the share of the query's
+//! trigrams the value holds (a stretch of the value can hold no more of them than the value
+//! does). Values are counted by shared trigrams from the posting lists, then scored best count
+//! first; once the nearest `k` found score at least what the next count could reach, no other
+//! value can displace them.
+//!
+//! Posting lists are append-only, delta-encoded varints of value ids (ids only grow), so a
+//! million short titles cost about 1.5 bytes per trigram occurrence. A value no document holds
+//! any more stays in the arena, skipped, until the column is rebuilt.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::trigram::{self, Trigram};
+
+/// A document's number within its corpus.
+pub type DocId = u32;
+type ValueId = u32;
+
+/// A value's documents: the first inline, any others aside (most values have one).
+const NONE: DocId = DocId::MAX;
+
+#[derive(Debug, Default)]
+struct Postings {
+    bytes: Vec<u8>,
+    last: ValueId,
+}
+
+impl Postings {
+    fn push(&mut self, id: ValueId) {
+        let mut delta = id - self.last;
+        self.last = id;
+        loop {
+            let byte = (delta & 0x7f) as u8;
+            delta >>= 7;
+            if delta == 0 {
+                self.bytes.push(byte);
+                return;
+            }
+            self.bytes.push(byte | 0x80);
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(ValueId)) {
+        let (mut id, mut delta, mut shift) = (0u32, 0u32, 0u32);
+        for &b in &self.bytes {
+            delta |= u32::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                id += delta;
+                f(id);
+                delta = 0;
+                shift = 0;
+            } else {
+                shift += 7;
+            }
+        }
+    }
+}
+
+/// One column of a corpus.
+#[derive(Debug, Default)]
+pub struct Column {
+    text: String,
+    /// Value `i` is `text[ends[i - 1]..ends[i]]`.
+    ends: Vec<u32>,
+    first_doc: Vec<DocId>,
+    other_docs: HashMap<ValueId, Vec<DocId>>,
+    postings: HashMap<Trigram, Postings>,
+    /// Values by their text's hash, for columns whose values repeat (an artist name).
+    shared: Option<HashMap<u64, ValueId>>,
+}
+
+/// A query as every column reads it: normalized text and its trigram set.
+#[derive(Debug, Clone)]
+pub struct Needle {
+    pub text: String,
+    pub trigrams: Vec<Trigram>,
+}
+
+impl Needle {
+    pub fn new(normalized: &str) -> Self {
+        Needle { text: normalized.to_owned(), trigrams: trigram::trigram_set(normalized) }
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch for counting: counts per value, and the values touched.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<ValueId>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl Column {
+    /// A column whose values are mostly distinct (titles).
+    pub fn distinct() -> Self {
+        Column::default()
+    }
+
+    /// A column whose values repeat across documents (artist names): equal values are stored once.
+    pub fn shared() -> Self {
+        Column { shared: Some(HashMap::new()), ..Column::default() }
+    }
+
+    /// Bytes held, roughly: for the memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.ends.capacity() * 4
+            + self.first_doc.capacity() * 4
+            + self.other_docs.values().map(|v| v.capacity() * 4 + 32).sum::<usize>()
+            + self.postings.values().map(|p| p.bytes.capacity() + 48).sum::<usize>()
+            + self.shared.as_ref().map_or(0, |m| m.capacity() * 16)
+    }
+
+    pub fn value(&self, id: ValueId) -> &str {
+        let end = self.ends[id as usize] as usize;
+        let start = if id == 0 { 0 } else { self.ends[id as usize - 1] as usize };
+        &self.text[start..end]
+    }
+
+    /// Records that `doc` holds `text` (normalized); returns the value's id.
+    pub fn add(&mut self, doc: DocId, text: &str) -> ValueId {
+        let hash = self.shared.as_ref().map(|_| hash(text));
+        if let (Some(map), Some(h)) = (&self.shared, hash)
+            && let Some(&id) = map.get(&h)
+            && self.value(id) == text
+        {
+            self.attach(id, doc);
+            return id;
+        }
+        let id = self.ends.len() as ValueId;
+        self.text.push_str(text);
+        self.ends.push(self.text.len() as u32);
+        self.first_doc.push(doc);
+        for t in trigram::trigram_set(text) {
+            self.postings.entry(t).or_default().push(id);
+        }
+        if let (Some(map), Some(h)) = (&mut self.shared, hash) {
+            map.insert(h, id);
+        }
+        id
+    }
+
+    /// Records that `doc` no longer holds value `id`.
+    pub fn remove(&mut self, doc: DocId, id: ValueId) {
+        let first = &mut self.first_doc[id as usize];
+        if *first == doc {
+            *first = match self.other_docs.get_mut(&id) {
+                Some(rest) => {
+                    let next = rest.pop().unwrap_or(NONE);
+                    if rest.is_empty() {
+                        self.other_docs.remove(&id);
+                    }
+                    next
+                }
+                None => NONE,
+            };
+        } else if let Some(rest) = self.other_docs.get_mut(&id) {
+            rest.retain(|d| *d != doc);
+            if rest.is_empty() {
+                self.other_docs.remove(&id);
+            }
+        }
+    }
+
+    fn attach(&mut self, id: ValueId, doc: DocId) {
+        let first = &mut self.first_doc[id as usize];
+        if *first == NONE {
+            *first = doc;
+        } else {
+            self.other_docs.entry(id).or_default().push(doc);
+        }
+    }
+
+    fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
+        let first = self.first_doc[id as usize];
+        if first != NONE {
+            f(first);
+            if let Some(rest) = self.other_docs.get(&id) {
+                rest.iter().copied().for_each(f);
+            }
+        }
+    }
+
+    /// Up to `k` documents (for which `keep` holds) whose value is nearest to `q` by word
+    /// similarity, nearest first, with that similarity; values equal to the query always come
+    /// first, whatever `k`.
+    pub fn nearest(&self, q: &Needle, k: usize, keep: impl Fn(DocId) -> bool) -> Vec<(DocId, f32)> {
+        if q.trigrams.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let full = q.trigrams.len();
+        let mut buckets: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
+        SCRATCH.with(|scratch| {
+            let (counts, touched) = &mut *scratch.borrow_mut();
+            if counts.len() < self.ends.len() {
+                counts.resize(self.ends.len(), 0);
+            }
+            for t in &q.trigrams {
+                if let Some(p) = self.postings.get(t) {
+                    p.for_each(|id| {
+                        let c = &mut counts[id as usize];
+                        if *c == 0 {
+                            touched.push(id);
+                        }
+                        *c = c.saturating_add(1);
+                    });
+                }
+            }
+            for &id in touched.iter() {
+                let c = usize::from(counts[id as usize]).min(full);
+                counts[id as usize] = 0;
+                if self.first_doc[id as usize] != NONE {
+                    buckets[c].push(id);
+                }
+            }
+            touched.clear();
+        });
+
+        let mut found: Vec<(DocId, f32)> = Vec::new();
+        // Values equal to the query first (they hold every trigram of it).
+        let mut exact: Vec<ValueId> = Vec::new();
+        buckets[full].retain(|&id| {
+            let equal = self.value(id) == q.text;
+            if equal {
+                exact.push(id);
+            }
+            !equal
+        });
+        for id in exact {
+            self.docs(id, |d| {
+                if keep(d) {
+                    found.push((d, 1.0));
+                }
+            });
+        }
+        // Then by similarity, best count first: a value sharing `count` trigrams can reach at
+        // most `count / full`, so once `k` documents score that, the rest cannot displace them.
+        let mut scored: Vec<(f32, ValueId)> = Vec::new();
+        'counts: for count in (1..=full).rev() {
+            let bound = count as f32 / full as f32;
+            let mut reached = found.len()
+                + scored
+                    .iter()
+                    .filter(|(s, _)| *s >= bound)
+                    .map(|(_, id)| self.kept(*id, &keep))
+                    .sum::<usize>();
+            if reached >= k {
+                break;
+            }
+            for &id in &buckets[count] {
+                let score = trigram::word_similarity(&q.trigrams, self.value(id));
+                scored.push((score, id));
+                if score >= bound {
+                    reached += self.kept(id, &keep);
+                    if reached >= k {
+                        break 'counts;
+                    }
+                }
+            }
+        }
+        // Best first; among equals the shorter value (closer to an exact or prefix match).
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| self.len(a.1).cmp(&self.len(b.1))));
+        for (score, id) in scored {
+            if found.len() >= k {
+                break;
+            }
+            self.docs(id, |d| {
+                if found.len() < k && keep(d) {
+                    found.push((d, score));
+                }
+            });
+        }
+        found
+    }
+
+    /// How many of value `id`'s documents `keep` lets through.
+    fn kept(&self, id: ValueId, keep: &impl Fn(DocId) -> bool) -> usize {
+        let mut n = 0;
+        self.docs(id, |d| n += usize::from(keep(d)));
+        n
+    }
+
+    fn len(&self, id: ValueId) -> usize {
+        self.value(id).len()
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(values: &[&str]) -> Column {
+        let mut c = Column::distinct();
+        for (doc, v) in values.iter().enumerate() {
+            c.add(doc as DocId, v);
+        }
+        c
+    }
+
+    #[test]
+    fn postings_round_trip_through_their_encoding() {
+        let mut p = Postings::default();
+        let ids = [0, 1, 127, 128, 300, 16_384, 2_000_000, 4_000_000_000];
+        for id in ids {
+            p.push(id);
+        }
+        let mut back = Vec::new();
+        p.for_each(|id| back.push(id));
+        assert_eq!(back, ids);
+    }
+
+    #[test]
+    fn nearest_values_come_first_and_exact_ones_always() {
+        let c = column(&["lighthouse", "light years", "morning light", "evening tide", "light"]);
+        let hits = c.nearest(&Needle::new("light"), 3, |_| true);
+        let docs: Vec<DocId> = hits.iter().map(|h| h.0).collect();
+        assert_eq!(docs[0], 4, "the exact value first: {hits:?}");
+        assert_eq!(docs.len(), 3);
+        assert!(!docs.contains(&3), "unrelated values are not near: {hits:?}");
+        assert!(c.nearest(&Needle::new("zzzz"), 3, |_| true).is_empty());
+    }
+
+    #[test]
+    fn the_top_k_is_exact_against_scoring_every_value() {
+        let words = ["river", "light", "night", "sound", "house", "lights", "rivers", "drive"];
+        let mut values = Vec::new();
+        for (i, a) in words.iter().enumerate() {
+            for b in words.iter().skip(i) {
+                values.push(format!("{a} {b}"));
+            }
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let c = column(&refs);
+        for q in ["ligt", "river", "hous", "nite", "sounds"] {
+            let needle = Needle::new(q);
+            let got: Vec<f32> = c.nearest(&needle, 5, |_| true).iter().map(|h| h.1).collect();
+            let mut all: Vec<f32> =
+                values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
+            all.sort_by(|a, b| b.total_cmp(a));
+            let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(5).collect();
+            assert_eq!(got, want, "{q}");
+        }
+    }
+
+    #[test]
+    fn shared_values_are_stored_once_and_removed_per_document() {
+        let mut c = Column::shared();
+        let a = c.add(0, "alice");
+        assert_eq!(c.add(1, "alice"), a);
+        let b = c.add(2, "bob");
+        assert_ne!(a, b);
+        c.remove(0, a);
+        let hits = c.nearest(&Needle::new("alice"), 10, |_| true);
+        assert_eq!(hits, vec![(1, 1.0)]);
+        c.remove(1, a);
+        assert!(c.nearest(&Needle::new("alice"), 10, |_| true).is_empty());
+        let skip_two = c.nearest(&Needle::new("bob"), 10, |d| d != 2);
+        assert!(skip_two.is_empty(), "documents `keep` refuses are left out");
+    }
+}

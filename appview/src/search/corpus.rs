@@ -1,0 +1,326 @@
+//! One kind of searchable document (tracks, actors, lists) in memory: each document's key, its
+//! author and its searched values, one [`Column`] per searched field, and plyr.fm's ranking over
+//! the nearest candidates of every column (exact value 5, prefix 3 + word similarity, substring
+//! 1.5 + word similarity, else word similarity; a document scores its best column; a match is a
+//! similarity above 0.1 or a substring in some column, plyr.fm's typo-tolerant predicate).
+
+use std::collections::{HashMap, HashSet};
+
+use super::column::{Column, DocId, Needle};
+use super::trigram;
+use crate::db::Hit;
+
+/// Candidates taken per column, as many as the SQL it replaces took.
+pub const CANDIDATES: usize = 300;
+
+/// plyr.fm's match predicate: `similarity(column, q) > 0.1`.
+const MATCH: f64 = 0.1;
+
+/// Strings stored back to back.
+#[derive(Debug, Default)]
+pub struct Strings {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Strings {
+    pub fn push(&mut self, s: &str) -> u32 {
+        self.text.push_str(s);
+        self.ends.push(self.text.len() as u32);
+        (self.ends.len() - 1) as u32
+    }
+
+    pub fn get(&self, i: u32) -> &str {
+        let end = self.ends[i as usize] as usize;
+        let start = if i == 0 { 0 } else { self.ends[i as usize - 1] as usize };
+        &self.text[start..end]
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.ends.capacity() * 4
+    }
+}
+
+/// Interned DIDs, with whether each account is hidden.
+#[derive(Debug, Default)]
+pub struct Dids {
+    names: Strings,
+    by_name: HashMap<u64, u32>,
+    hidden: Vec<bool>,
+}
+
+impl Dids {
+    pub fn id(&mut self, did: &str) -> u32 {
+        let h = hash(did);
+        if let Some(&id) = self.by_name.get(&h)
+            && self.names.get(id) == did
+        {
+            return id;
+        }
+        let id = self.names.push(did);
+        self.by_name.insert(h, id);
+        self.hidden.push(false);
+        id
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id)
+    }
+
+    pub fn set_hidden(&mut self, id: u32, hidden: bool) {
+        self.hidden[id as usize] = hidden;
+    }
+
+    pub fn hidden(&self, id: u32) -> bool {
+        self.hidden.get(id as usize).copied().unwrap_or(false)
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.names.heap_bytes() + self.by_name.capacity() * 16 + self.hidden.capacity()
+    }
+}
+
+/// How a document's key is written.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyShape {
+    /// `at://{did}/{collection}/{rkey}`.
+    Record(&'static str),
+    /// The author's DID.
+    Did,
+}
+
+#[derive(Debug, Clone)]
+struct Doc {
+    did: u32,
+    rkey: u32,
+    /// The value id in each column, `None` where the field is empty.
+    values: [Option<u32>; 2],
+    /// A kind within the corpus (a list's type), for filtering.
+    kind: u8,
+    alive: bool,
+}
+
+/// One kind of document.
+#[derive(Debug)]
+pub struct Corpus {
+    shape: KeyShape,
+    columns: [Column; 2],
+    docs: Vec<Doc>,
+    rkeys: Strings,
+    by_key: HashMap<u64, DocId>,
+}
+
+/// A normalized query, as every corpus reads it.
+#[derive(Debug, Clone)]
+pub struct Query {
+    needle: Needle,
+}
+
+impl Query {
+    /// `text` must be normalized as [`crate::db::search::Query`] normalizes.
+    pub fn new(text: &str) -> Self {
+        Query { needle: Needle::new(text) }
+    }
+}
+
+/// Lower-cased, with curly quotes made straight, as the SQL normalizes a column.
+pub fn normalize(value: &str) -> String {
+    value
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            '\u{2019}' | '\u{2018}' => '\'',
+            '\u{201c}' | '\u{201d}' => '"',
+            c => c,
+        })
+        .collect()
+}
+
+impl Corpus {
+    /// `columns`: the first searched field, then the second (an actor's display name may be
+    /// missing; so may anything but a track's title).
+    pub fn new(shape: KeyShape, columns: [Column; 2]) -> Self {
+        Corpus { shape, columns, docs: Vec::new(), rkeys: Strings::default(), by_key: HashMap::new() }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.columns.iter().map(Column::heap_bytes).sum::<usize>()
+            + self.docs.capacity() * std::mem::size_of::<Doc>()
+            + self.rkeys.heap_bytes()
+            + self.by_key.capacity() * 16
+    }
+
+    /// Documents held (for the build's log line).
+    pub fn live(&self) -> usize {
+        self.docs.iter().filter(|d| d.alive).count()
+    }
+
+    fn key_hash(did: &str, rkey: &str) -> u64 {
+        hash(&(did, rkey))
+    }
+
+    /// Adds (or replaces) the document `did`/`rkey` with its field values.
+    pub fn put(&mut self, dids: &mut Dids, did: &str, rkey: &str, kind: u8, fields: [Option<&str>; 2]) {
+        self.remove(did, rkey);
+        let did_id = dids.id(did);
+        let doc = self.docs.len() as DocId;
+        let mut values = [None, None];
+        for (i, field) in fields.iter().enumerate() {
+            if let Some(text) = field {
+                values[i] = Some(self.columns[i].add(doc, &normalize(text)));
+            }
+        }
+        let rkey_id = self.rkeys.push(rkey);
+        self.docs.push(Doc { did: did_id, rkey: rkey_id, values, kind, alive: true });
+        self.by_key.insert(Self::key_hash(did, rkey), doc);
+    }
+
+    /// Removes the document `did`/`rkey`, if held.
+    pub fn remove(&mut self, did: &str, rkey: &str) {
+        let Some(doc) = self.by_key.remove(&Self::key_hash(did, rkey)) else { return };
+        let d = &mut self.docs[doc as usize];
+        d.alive = false;
+        let values = d.values;
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                self.columns[i].remove(doc, *v);
+            }
+        }
+    }
+
+    fn key(&self, dids: &Dids, doc: &Doc) -> String {
+        let did = dids.name(doc.did);
+        match self.shape {
+            KeyShape::Record(collection) => format!("at://{did}/{collection}/{}", self.rkeys.get(doc.rkey)),
+            KeyShape::Did => did.to_owned(),
+        }
+    }
+
+    /// Matching documents of `kind` (any kind when `None`) by relevance, then key; hidden
+    /// accounts' documents are left out.
+    pub fn search(&self, dids: &Dids, q: &Query, kind: Option<u8>, limit: usize, offset: usize) -> Vec<Hit> {
+        let keep = |d: DocId| {
+            let doc = &self.docs[d as usize];
+            doc.alive && kind.is_none_or(|k| doc.kind == k) && !dids.hidden(doc.did)
+        };
+        let mut candidates: HashSet<DocId> = HashSet::new();
+        for column in &self.columns {
+            candidates.extend(column.nearest(&q.needle, CANDIDATES, keep).into_iter().map(|(d, _)| d));
+        }
+        let text = q.needle.text.as_str();
+        // plyr.fm's score bands do not overlap (exact 5, prefix 3-4, substring 1.5-2.5, else
+        // 0-1), so candidates are grouped by their best band from string tests alone, and only
+        // the bands a page reaches are scored.
+        let mut bands: [Vec<DocId>; 4] = Default::default();
+        for d in candidates {
+            let doc = &self.docs[d as usize];
+            let band = (0..2)
+                .filter_map(|i| doc.values[i].map(|v| band(self.columns[i].value(v), text)))
+                .max()
+                .unwrap_or(0);
+            bands[band].push(d);
+        }
+        let wanted = offset + limit;
+        let mut hits: Vec<Hit> = Vec::new();
+        for band in bands.iter().rev() {
+            if hits.len() >= wanted {
+                break;
+            }
+            let mut scored: Vec<Hit> = band
+                .iter()
+                .filter_map(|&d| {
+                    let doc = &self.docs[d as usize];
+                    let relevance = self.relevance(doc, q)?;
+                    Some(Hit { key: self.key(dids, doc), relevance })
+                })
+                .collect();
+            scored.sort_by(|a, b| b.relevance.total_cmp(&a.relevance).then_with(|| a.key.cmp(&b.key)));
+            hits.extend(scored);
+        }
+        hits.into_iter().skip(offset).take(limit).collect()
+    }
+
+    /// A document's relevance to `q`: its best column's; `None` when no column matches.
+    fn relevance(&self, doc: &Doc, q: &Query) -> Option<f64> {
+        let text = q.needle.text.as_str();
+        let mut best: Option<f64> = None;
+        let mut matched = false;
+        for (i, v) in doc.values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let value = self.columns[i].value(*v);
+            let ws = f64::from(trigram::word_similarity(&q.needle.trigrams, value));
+            let r = match band(value, text) {
+                3 => 5.0,
+                2 => 3.0 + ws,
+                1 => 1.5 + ws,
+                _ => ws,
+            };
+            best = Some(best.map_or(r, |b| b.max(r)));
+            matched = matched
+                || value.contains(text)
+                || f64::from(trigram::similarity_of_sets(&trigram::trigram_set(value), &q.needle.trigrams))
+                    > MATCH;
+        }
+        best.filter(|_| matched)
+    }
+}
+
+/// plyr.fm's band of `value` for the query `text`: 3 equal, 2 prefix, 1 substring, 0 else.
+fn band(value: &str, text: &str) -> usize {
+    if value == text {
+        3
+    } else if value.starts_with(text) {
+        2
+    } else if value.contains(text) {
+        1
+    } else {
+        0
+    }
+}
+
+fn hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_as_plyr_fm_exact_then_prefix_then_substring_then_similar() {
+        let mut dids = Dids::default();
+        let mut c = Corpus::new(KeyShape::Record("fm.plyr.track"), [Column::distinct(), Column::shared()]);
+        c.put(&mut dids, "did:plc:a", "1", 0, [Some("Lighthouse Keeper"), Some("Alice")]);
+        c.put(&mut dids, "did:plc:a", "2", 0, [Some("Light"), Some("Alice")]);
+        c.put(&mut dids, "did:plc:b", "3", 0, [Some("Twilight"), Some("Bob")]);
+        c.put(&mut dids, "did:plc:b", "4", 0, [Some("Ligt Show"), Some("Bob")]);
+        c.put(&mut dids, "did:plc:b", "5", 0, [Some("Nothing Alike"), Some("Bob")]);
+        let hits = c.search(&dids, &Query::new("light"), None, 10, 0);
+        let keys: Vec<&str> = hits.iter().map(|h| h.key.rsplit('/').next().unwrap_or("")).collect();
+        assert_eq!(keys, ["2", "1", "3", "4"], "{hits:?}");
+        assert_eq!(hits[0].relevance, 5.0);
+        assert!(hits[1].relevance > 3.0 && hits[1].relevance < 4.0);
+        assert!(hits[2].relevance > 1.5 && hits[2].relevance < 2.5);
+        assert!(hits[3].relevance < 1.0);
+        assert_eq!(hits[0].key, "at://did:plc:a/fm.plyr.track/2");
+
+        // The artist column counts too; a hidden account's documents are gone; so is a removed one.
+        // ("Nothing Alike" is similar enough to match, and ranks last.)
+        let alice: Vec<String> =
+            c.search(&dids, &Query::new("alice"), None, 10, 0).into_iter().map(|h| h.key).collect();
+        assert_eq!(alice.len(), 3);
+        assert_eq!(alice[2], "at://did:plc:b/fm.plyr.track/5");
+        let a = dids.id("did:plc:a");
+        dids.set_hidden(a, true);
+        assert_eq!(c.search(&dids, &Query::new("alice"), None, 10, 0).len(), 1);
+        c.remove("did:plc:b", "3");
+        let keys: Vec<String> =
+            c.search(&dids, &Query::new("light"), None, 10, 0).into_iter().map(|h| h.key).collect();
+        assert_eq!(keys, ["at://did:plc:b/fm.plyr.track/4"]);
+        // Replacing a document re-reads its values.
+        c.put(&mut dids, "did:plc:b", "4", 0, [Some("Something Else"), Some("Bob")]);
+        assert!(c.search(&dids, &Query::new("light"), None, 10, 0).is_empty());
+        assert_eq!(c.live(), 4);
+    }
+}

@@ -1,0 +1,177 @@
+//! pg_trgm's measures, computed in process so the search index ranks exactly as the SQL it
+//! replaces: words are runs of alphanumeric characters, lower-cased, each padded with two spaces
+//! before and one after; a string's trigrams are those of its words. `similarity` is the share
+//! of trigrams two strings have in common; `word_similarity(q, s)` is the best such share
+//! between `q` and a stretch of `s`, found by pg_trgm's own greedy walk (so the figures agree
+//! with PostgreSQL's to the last bit of its `real` arithmetic; a test checks them against it).
+
+use std::collections::HashMap;
+
+/// One trigram: its three characters, packed (a character past U+FFFF is folded in by hash,
+/// as pg_trgm folds multibyte trigrams).
+pub type Trigram = u64;
+
+fn pack(a: char, b: char, c: char) -> Trigram {
+    (u64::from(a as u32) << 42) | (u64::from(b as u32) << 21) | u64::from(c as u32)
+}
+
+/// The trigrams of `text`, word by word, in order (repeats kept).
+pub fn trigrams_in_order(text: &str) -> Vec<Trigram> {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    let mut word: Vec<char> = Vec::new();
+    let flush = |word: &mut Vec<char>, out: &mut Vec<Trigram>| {
+        if word.is_empty() {
+            return;
+        }
+        let padded: Vec<char> = [' ', ' '].into_iter().chain(word.drain(..)).chain([' ']).collect();
+        out.extend(padded.windows(3).map(|w| pack(w[0], w[1], w[2])));
+    };
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else {
+            flush(&mut word, &mut out);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The distinct trigrams of `text`, sorted.
+pub fn trigram_set(text: &str) -> Vec<Trigram> {
+    let mut t = trigrams_in_order(text);
+    t.sort_unstable();
+    t.dedup();
+    t
+}
+
+/// pg_trgm's `CALCSML`, in its `real` arithmetic.
+fn share(count: usize, len1: usize, len2: usize) -> f32 {
+    let denominator = (len1 + len2 - count) as f32;
+    if denominator == 0.0 { 0.0 } else { count as f32 / denominator }
+}
+
+/// `similarity(a, b)` of two sorted trigram sets.
+pub fn similarity_of_sets(a: &[Trigram], b: &[Trigram]) -> f32 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    share(common, a.len(), b.len())
+}
+
+/// `word_similarity(q, s)` where `q` is given by its sorted trigram set.
+pub fn word_similarity(q: &[Trigram], s: &str) -> f32 {
+    if q.is_empty() {
+        return 0.0;
+    }
+    let s = trigrams_in_order(s);
+    // Number each distinct trigram of `s`; note which of them the query has.
+    let mut index: HashMap<Trigram, usize> = HashMap::with_capacity(s.len());
+    let mut found: Vec<bool> = Vec::with_capacity(s.len());
+    let positions: Vec<usize> = s
+        .iter()
+        .map(|t| {
+            *index.entry(*t).or_insert_with(|| {
+                found.push(q.binary_search(t).is_ok());
+                found.len() - 1
+            })
+        })
+        .collect();
+    greedy_walk(&positions, &found, q.len())
+}
+
+/// pg_trgm's walk over `s` (`iterate_word_similarity`, plain mode): each time a trigram the
+/// query has is reached, the stretch ending there is scored, and its start is moved right while
+/// that raises the score; the best score seen is the answer.
+fn greedy_walk(positions: &[usize], found: &[bool], query_len: usize) -> f32 {
+    let mut last = vec![usize::MAX; found.len()];
+    let (mut lower, mut distinct, mut count) = (None::<usize>, 0usize, 0usize);
+    let mut best = 0.0f32;
+    for (i, &t) in positions.iter().enumerate() {
+        if lower.is_some() || found[t] {
+            if last[t] == usize::MAX {
+                distinct += 1;
+                if found[t] {
+                    count += 1;
+                }
+            }
+            last[t] = i;
+        }
+        if !found[t] {
+            continue;
+        }
+        let start = match lower {
+            Some(l) => l,
+            None => {
+                distinct = 1;
+                i
+            }
+        };
+        let mut current = share(count, query_len, distinct);
+        let (mut try_count, mut try_distinct, mut new_lower) = (count, distinct, start);
+        for (candidate, &tc) in positions.iter().enumerate().take(i + 1).skip(start) {
+            let score = share(try_count, query_len, try_distinct);
+            if score > current {
+                current = score;
+                distinct = try_distinct;
+                count = try_count;
+                new_lower = candidate;
+            }
+            if last[tc] == candidate {
+                try_distinct -= 1;
+                if found[tc] {
+                    try_count -= 1;
+                }
+            }
+        }
+        best = best.max(current);
+        for p in &positions[start..new_lower] {
+            // Trigrams whose last sighting fell before the new start leave the stretch.
+            if last[*p] < new_lower {
+                last[*p] = usize::MAX;
+            }
+        }
+        lower = Some(new_lower);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_padded_alphanumeric_runs() {
+        let t = trigrams_in_order("Hi, A!");
+        let expect = [
+            pack(' ', ' ', 'h'),
+            pack(' ', 'h', 'i'),
+            pack('h', 'i', ' '),
+            pack(' ', ' ', 'a'),
+            pack(' ', 'a', ' '),
+        ];
+        assert_eq!(t, expect);
+        assert!(trigrams_in_order("  ...  ").is_empty());
+    }
+
+    #[test]
+    fn known_values_from_postgresql() {
+        // SELECT similarity('word', 'two words'), word_similarity('word', 'two words');
+        assert_eq!(similarity_of_sets(&trigram_set("word"), &trigram_set("two words")), 0.36363637);
+        assert_eq!(word_similarity(&trigram_set("word"), "two words"), 0.8);
+        assert_eq!(word_similarity(&trigram_set("light"), "light"), 1.0);
+        assert_eq!(word_similarity(&trigram_set("zzz"), "light"), 0.0);
+    }
+}
