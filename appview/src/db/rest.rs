@@ -23,14 +23,14 @@ pub struct TrackAlbum {
 pub async fn albums_of_tracks(db: &PgPool, tracks: &[AtUri]) -> sqlx::Result<Vec<TrackAlbum>> {
     sqlx::query_as!(
         TrackAlbum,
-        r#"SELECT DISTINCT ON (li.subject_uri)
-                  li.subject_uri AS "track_uri: AtUri", l.uri AS "list_uri: AtUri", l.id::TEXT AS "list_id!",
+        r#"SELECT DISTINCT ON (t.uri)
+                  t.uri AS "track_uri: AtUri", l.uri AS "list_uri: AtUri", l.id::TEXT AS "list_id!",
                   l.name AS "name!"
-             FROM list_items li
-             JOIN lists l ON l.uri = li.list_uri
-             JOIN tracks t ON t.uri = li.subject_uri AND t.did = l.did
-            WHERE li.subject_uri = ANY($1) AND l.list_type = 'album' AND l.name IS NOT NULL
-            ORDER BY li.subject_uri, l.sort_at DESC, l.uri DESC"#,
+             FROM tracks t
+             JOIN lists l ON l.did = t.did AND l.list_type = 'album' AND l.name IS NOT NULL
+             JOIN list_items li ON li.list_uri = l.uri AND li.subject_uri = t.uri
+            WHERE t.uri = ANY($1)
+            ORDER BY t.uri, l.sort_at DESC, l.uri DESC"#,
         tracks as _
     )
     .fetch_all(db)

@@ -5,9 +5,12 @@
 //!
 //! Why it is exact: a value's word similarity to a query is at most the share of the query's
 //! trigrams the value holds (a stretch of the value can hold no more of them than the value
-//! does). Values are counted by shared trigrams from the posting lists, then scored best count
-//! first; once the nearest `k` found score at least what the next count could reach, no other
-//! value can displace them.
+//! does). Values are counted by shared trigrams from the posting lists, rarest list first, then
+//! scored best count first; once the nearest `k` found score at least what the next count
+//! could reach, no other value can displace them. The same bound lets the longest lists (a
+//! common first letter's) go unread once `k` values already seen score what a value found only
+//! in them could reach. A caller bounds the work with a budget of values scored; past it the
+//! answer is the best of the best-counted values, no longer exact.
 //!
 //! Posting lists are append-only, delta-encoded varints of value ids (ids only grow), so a
 //! million short titles cost about 1.5 bytes per trigram occurrence. A value no document holds
@@ -24,6 +27,9 @@ type ValueId = u32;
 
 /// A value's documents: the first inline, any others aside (most values have one).
 const NONE: DocId = DocId::MAX;
+
+/// Posting lists at least this long (bytes) may be left unread ([`Column::nearest`]).
+const SKIPPABLE: usize = 8 << 10;
 
 #[derive(Debug, Default)]
 struct Postings {
@@ -114,6 +120,20 @@ impl Column {
             + self.shared.as_ref().map_or(0, |m| m.capacity() * 16)
     }
 
+    /// Gives back spare capacity (after a build).
+    pub fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        self.first_doc.shrink_to_fit();
+        self.other_docs.shrink_to_fit();
+        self.other_docs.values_mut().for_each(Vec::shrink_to_fit);
+        self.postings.shrink_to_fit();
+        self.postings.values_mut().for_each(|p| p.bytes.shrink_to_fit());
+        if let Some(shared) = self.shared.as_mut() {
+            shared.shrink_to_fit();
+        }
+    }
+
     pub fn value(&self, id: ValueId) -> &str {
         let end = self.ends[id as usize] as usize;
         let start = if id == 0 { 0 } else { self.ends[id as usize - 1] as usize };
@@ -186,31 +206,51 @@ impl Column {
 
     /// Up to `k` documents (for which `keep` holds) whose value is nearest to `q` by word
     /// similarity, nearest first, with that similarity; values equal to the query always come
-    /// first, whatever `k`.
-    pub fn nearest(&self, q: &Needle, k: usize, keep: impl Fn(DocId) -> bool) -> Vec<(DocId, f32)> {
+    /// first, whatever `k`. At most `budget` values are scored: past it, the best of those
+    /// scored (the best-counted ones) stand in for the exact nearest.
+    pub fn nearest(
+        &self,
+        q: &Needle,
+        k: usize,
+        budget: usize,
+        keep: impl Fn(DocId) -> bool,
+    ) -> Vec<(DocId, f32)> {
         if q.trigrams.is_empty() || k == 0 {
             return Vec::new();
         }
         let full = q.trigrams.len();
         let mut buckets: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
+        // Rarest lists first; a long list is skipped, with every longer one, when `k` values
+        // already seen are known to score at least what a value seen only in the skipped lists
+        // could (their number over `full`). A seen value's count is then short by at most the
+        // skipped lists, so its bucket is its count plus those: still an upper bound.
+        let mut lists: Vec<&Postings> = q.trigrams.iter().filter_map(|t| self.postings.get(t)).collect();
+        lists.sort_by_key(|p| p.bytes.len());
         SCRATCH.with(|scratch| {
             let (counts, touched) = &mut *scratch.borrow_mut();
             if counts.len() < self.ends.len() {
                 counts.resize(self.ends.len(), 0);
             }
-            for t in &q.trigrams {
-                if let Some(p) = self.postings.get(t) {
-                    p.for_each(|id| {
-                        let c = &mut counts[id as usize];
-                        if *c == 0 {
-                            touched.push(id);
-                        }
-                        *c = c.saturating_add(1);
-                    });
+            let mut skipped = 0;
+            for (read, p) in lists.iter().enumerate() {
+                let left = lists.len() - read;
+                if read > 0
+                    && p.bytes.len() >= SKIPPABLE
+                    && self.enough_seen(q, k, &keep, counts, touched, left)
+                {
+                    skipped = left;
+                    break;
                 }
+                p.for_each(|id| {
+                    let c = &mut counts[id as usize];
+                    if *c == 0 {
+                        touched.push(id);
+                    }
+                    *c = c.saturating_add(1);
+                });
             }
             for &id in touched.iter() {
-                let c = usize::from(counts[id as usize]).min(full);
+                let c = (usize::from(counts[id as usize]) + skipped).min(full);
                 counts[id as usize] = 0;
                 if self.first_doc[id as usize] != NONE {
                     buckets[c].push(id);
@@ -223,7 +263,7 @@ impl Column {
         // Values equal to the query first (they hold every trigram of it).
         let mut exact: Vec<ValueId> = Vec::new();
         buckets[full].retain(|&id| {
-            let equal = self.value(id) == q.text;
+            let equal = self.len(id) == q.text.len() && self.value(id) == q.text;
             if equal {
                 exact.push(id);
             }
@@ -251,6 +291,9 @@ impl Column {
                 break;
             }
             for &id in &buckets[count] {
+                if scored.len() >= budget {
+                    break 'counts;
+                }
                 let score = trigram::word_similarity(&q.trigrams, self.value(id));
                 scored.push((score, id));
                 if score >= bound {
@@ -276,6 +319,45 @@ impl Column {
         found
     }
 
+    /// Whether `k` documents among the values seen so far score at least `left / full`, what
+    /// a value held only by the `left` unread lists could reach. Tries the best-counted values
+    /// first and gives up after a few times `k` of them (then every list is read).
+    fn enough_seen(
+        &self,
+        q: &Needle,
+        k: usize,
+        keep: &impl Fn(DocId) -> bool,
+        counts: &[u8],
+        touched: &[ValueId],
+        left: usize,
+    ) -> bool {
+        let full = q.trigrams.len();
+        let bound = left as f32 / full as f32;
+        // The best-counted values seen, without sorting them all: those at the highest count,
+        // then the next, for as many counts as it takes.
+        let mut top = touched.iter().map(|&id| counts[id as usize]).max().unwrap_or(0);
+        let (mut tried, mut reached) = (0, 0);
+        while top > 0 {
+            for &id in touched.iter().filter(|&&id| counts[id as usize] == top) {
+                if self.first_doc[id as usize] == NONE {
+                    continue;
+                }
+                if trigram::word_similarity(&q.trigrams, self.value(id)) >= bound {
+                    reached += self.kept(id, keep);
+                    if reached >= k {
+                        return true;
+                    }
+                }
+                tried += 1;
+                if tried >= 4 * k {
+                    return false;
+                }
+            }
+            top -= 1;
+        }
+        false
+    }
+
     /// How many of value `id`'s documents `keep` lets through.
     fn kept(&self, id: ValueId, keep: &impl Fn(DocId) -> bool) -> usize {
         let mut n = 0;
@@ -284,7 +366,9 @@ impl Column {
     }
 
     fn len(&self, id: ValueId) -> usize {
-        self.value(id).len()
+        let end = self.ends[id as usize];
+        let start = if id == 0 { 0 } else { self.ends[id as usize - 1] };
+        (end - start) as usize
     }
 }
 
@@ -320,12 +404,12 @@ mod tests {
     #[test]
     fn nearest_values_come_first_and_exact_ones_always() {
         let c = column(&["lighthouse", "light years", "morning light", "evening tide", "light"]);
-        let hits = c.nearest(&Needle::new("light"), 3, |_| true);
+        let hits = c.nearest(&Needle::new("light"), 3, usize::MAX, |_| true);
         let docs: Vec<DocId> = hits.iter().map(|h| h.0).collect();
         assert_eq!(docs[0], 4, "the exact value first: {hits:?}");
         assert_eq!(docs.len(), 3);
         assert!(!docs.contains(&3), "unrelated values are not near: {hits:?}");
-        assert!(c.nearest(&Needle::new("zzzz"), 3, |_| true).is_empty());
+        assert!(c.nearest(&Needle::new("zzzz"), 3, usize::MAX, |_| true).is_empty());
     }
 
     #[test]
@@ -341,11 +425,34 @@ mod tests {
         let c = column(&refs);
         for q in ["ligt", "river", "hous", "nite", "sounds"] {
             let needle = Needle::new(q);
-            let got: Vec<f32> = c.nearest(&needle, 5, |_| true).iter().map(|h| h.1).collect();
+            let got: Vec<f32> = c.nearest(&needle, 5, usize::MAX, |_| true).iter().map(|h| h.1).collect();
             let mut all: Vec<f32> =
                 values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
             all.sort_by(|a, b| b.total_cmp(a));
             let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(5).collect();
+            assert_eq!(got, want, "{q}");
+        }
+    }
+
+    #[test]
+    fn skipping_long_lists_keeps_the_top_k_exact() {
+        // Enough values that the common trigrams' lists pass the skippable length.
+        let words = ["love", "lover", "lovely", "glove", "light", "line", "long", "low", "lost", "alone"];
+        let mut values = Vec::new();
+        for i in 0..30_000u32 {
+            let (a, b) = (words[i as usize % words.len()], words[(i as usize / words.len()) % words.len()]);
+            values.push(format!("{a} {b} {i}"));
+        }
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let c = column(&refs);
+        assert!(c.postings.values().any(|p| p.bytes.len() >= SKIPPABLE), "some list is long enough to skip");
+        for q in ["love", "lovely", "glov", "lone", "lo"] {
+            let needle = Needle::new(q);
+            let got: Vec<f32> = c.nearest(&needle, 50, usize::MAX, |_| true).iter().map(|h| h.1).collect();
+            let mut all: Vec<f32> =
+                values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
+            all.sort_by(|a, b| b.total_cmp(a));
+            let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(50).collect();
             assert_eq!(got, want, "{q}");
         }
     }
@@ -358,11 +465,11 @@ mod tests {
         let b = c.add(2, "bob");
         assert_ne!(a, b);
         c.remove(0, a);
-        let hits = c.nearest(&Needle::new("alice"), 10, |_| true);
+        let hits = c.nearest(&Needle::new("alice"), 10, usize::MAX, |_| true);
         assert_eq!(hits, vec![(1, 1.0)]);
         c.remove(1, a);
-        assert!(c.nearest(&Needle::new("alice"), 10, |_| true).is_empty());
-        let skip_two = c.nearest(&Needle::new("bob"), 10, |d| d != 2);
+        assert!(c.nearest(&Needle::new("alice"), 10, usize::MAX, |_| true).is_empty());
+        let skip_two = c.nearest(&Needle::new("bob"), 10, usize::MAX, |d| d != 2);
         assert!(skip_two.is_empty(), "documents `keep` refuses are left out");
     }
 }

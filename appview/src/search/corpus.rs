@@ -10,8 +10,16 @@ use super::column::{Column, DocId, Needle};
 use super::trigram;
 use crate::db::Hit;
 
-/// Candidates taken per column, as many as the SQL it replaces took.
-pub const CANDIDATES: usize = 300;
+/// Candidates taken per column: twice the documents a page reaches, at least 100 and at most
+/// 300 (what the SQL it replaces took). Every document in the exact, prefix and substring bands
+/// holds nearly all the query's trigrams, so it is among the nearest long before that.
+/// Values scored per candidate at most: bounds a query's time where very many values share
+/// a few of its trigrams (a long typo), at the cost of exactness past it.
+const SCORED: usize = 8;
+
+fn candidates(wanted: usize) -> usize {
+    (2 * wanted).clamp(100, 300)
+}
 
 /// plyr.fm's match predicate: `similarity(column, q) > 0.1`.
 const MATCH: f64 = 0.1;
@@ -39,6 +47,11 @@ impl Strings {
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.ends.capacity() * 4
     }
+
+    pub fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
 }
 
 /// Interned DIDs, with whether each account is hidden.
@@ -61,6 +74,17 @@ impl Dids {
         self.by_name.insert(h, id);
         self.hidden.push(false);
         id
+    }
+
+    /// The id of `did`, if interned.
+    pub fn find(&self, did: &str) -> Option<u32> {
+        self.by_name.get(&hash(did)).copied().filter(|&id| self.names.get(id) == did)
+    }
+
+    pub fn shrink(&mut self) {
+        self.names.shrink();
+        self.by_name.shrink_to_fit();
+        self.hidden.shrink_to_fit();
     }
 
     pub fn name(&self, id: u32) -> &str {
@@ -89,12 +113,17 @@ pub enum KeyShape {
     Did,
 }
 
+/// No document, no value.
+const NONE: u32 = u32::MAX;
+
 #[derive(Debug, Clone)]
 struct Doc {
     did: u32,
     rkey: u32,
-    /// The value id in each column, `None` where the field is empty.
-    values: [Option<u32>; 2],
+    /// The value id in each column, [`NONE`] where the field is empty.
+    values: [u32; 2],
+    /// The author's previous document (a list per author, newest first, dead ones included).
+    next: DocId,
     /// A kind within the corpus (a list's type), for filtering.
     kind: u8,
     alive: bool,
@@ -107,7 +136,8 @@ pub struct Corpus {
     columns: [Column; 2],
     docs: Vec<Doc>,
     rkeys: Strings,
-    by_key: HashMap<u64, DocId>,
+    /// Each author's newest document, by DID id.
+    newest: Vec<DocId>,
 }
 
 /// A normalized query, as every corpus reads it.
@@ -140,14 +170,14 @@ impl Corpus {
     /// `columns`: the first searched field, then the second (an actor's display name may be
     /// missing; so may anything but a track's title).
     pub fn new(shape: KeyShape, columns: [Column; 2]) -> Self {
-        Corpus { shape, columns, docs: Vec::new(), rkeys: Strings::default(), by_key: HashMap::new() }
+        Corpus { shape, columns, docs: Vec::new(), rkeys: Strings::default(), newest: Vec::new() }
     }
 
     pub fn heap_bytes(&self) -> usize {
         self.columns.iter().map(Column::heap_bytes).sum::<usize>()
             + self.docs.capacity() * std::mem::size_of::<Doc>()
             + self.rkeys.heap_bytes()
-            + self.by_key.capacity() * 16
+            + self.newest.capacity() * 4
     }
 
     /// Documents held (for the build's log line).
@@ -155,37 +185,60 @@ impl Corpus {
         self.docs.iter().filter(|d| d.alive).count()
     }
 
-    fn key_hash(did: &str, rkey: &str) -> u64 {
-        hash(&(did, rkey))
-    }
-
     /// Adds (or replaces) the document `did`/`rkey` with its field values.
     pub fn put(&mut self, dids: &mut Dids, did: &str, rkey: &str, kind: u8, fields: [Option<&str>; 2]) {
-        self.remove(did, rkey);
+        self.remove(dids, did, rkey);
+        self.add(dids, did, rkey, kind, fields);
+    }
+
+    /// Adds the document `did`/`rkey`, which the corpus does not hold (a build: every row once).
+    pub fn add(&mut self, dids: &mut Dids, did: &str, rkey: &str, kind: u8, fields: [Option<&str>; 2]) {
         let did_id = dids.id(did);
         let doc = self.docs.len() as DocId;
-        let mut values = [None, None];
+        let mut values = [NONE, NONE];
         for (i, field) in fields.iter().enumerate() {
             if let Some(text) = field {
-                values[i] = Some(self.columns[i].add(doc, &normalize(text)));
+                values[i] = self.columns[i].add(doc, &normalize(text));
             }
         }
         let rkey_id = self.rkeys.push(rkey);
-        self.docs.push(Doc { did: did_id, rkey: rkey_id, values, kind, alive: true });
-        self.by_key.insert(Self::key_hash(did, rkey), doc);
+        if self.newest.len() <= did_id as usize {
+            self.newest.resize(did_id as usize + 1, NONE);
+        }
+        let next = std::mem::replace(&mut self.newest[did_id as usize], doc);
+        self.docs.push(Doc { did: did_id, rkey: rkey_id, values, next, kind, alive: true });
     }
 
     /// Removes the document `did`/`rkey`, if held.
-    pub fn remove(&mut self, did: &str, rkey: &str) {
-        let Some(doc) = self.by_key.remove(&Self::key_hash(did, rkey)) else { return };
-        let d = &mut self.docs[doc as usize];
+    pub fn remove(&mut self, dids: &Dids, did: &str, rkey: &str) {
+        let Some(did_id) = dids.find(did) else { return };
+        let mut at = self.newest.get(did_id as usize).copied().unwrap_or(NONE);
+        while at != NONE {
+            let d = &self.docs[at as usize];
+            if d.alive && self.rkeys.get(d.rkey) == rkey {
+                break;
+            }
+            at = d.next;
+        }
+        if at == NONE {
+            return;
+        }
+        let d = &mut self.docs[at as usize];
         d.alive = false;
         let values = d.values;
         for (i, v) in values.iter().enumerate() {
-            if let Some(v) = v {
-                self.columns[i].remove(doc, *v);
+            if *v != NONE {
+                self.columns[i].remove(at, *v);
             }
         }
+    }
+
+    /// Gives back spare capacity (after a build).
+    pub fn shrink(&mut self) {
+        self.columns.iter_mut().for_each(Column::shrink);
+        self.docs.shrink_to_fit();
+        self.rkeys.shrink();
+        self.newest.shrink_to_fit();
     }
 
     fn key(&self, dids: &Dids, doc: &Doc) -> String {
@@ -205,7 +258,8 @@ impl Corpus {
         };
         let mut candidates: HashSet<DocId> = HashSet::new();
         for column in &self.columns {
-            candidates.extend(column.nearest(&q.needle, CANDIDATES, keep).into_iter().map(|(d, _)| d));
+            let k = self::candidates(offset + limit);
+            candidates.extend(column.nearest(&q.needle, k, SCORED * k, keep).into_iter().map(|(d, _)| d));
         }
         let text = q.needle.text.as_str();
         // plyr.fm's score bands do not overlap (exact 5, prefix 3-4, substring 1.5-2.5, else
@@ -215,7 +269,8 @@ impl Corpus {
         for d in candidates {
             let doc = &self.docs[d as usize];
             let band = (0..2)
-                .filter_map(|i| doc.values[i].map(|v| band(self.columns[i].value(v), text)))
+                .filter(|&i| doc.values[i] != NONE)
+                .map(|i| band(self.columns[i].value(doc.values[i]), text))
                 .max()
                 .unwrap_or(0);
             bands[band].push(d);
@@ -245,9 +300,11 @@ impl Corpus {
         let text = q.needle.text.as_str();
         let mut best: Option<f64> = None;
         let mut matched = false;
-        for (i, v) in doc.values.iter().enumerate() {
-            let Some(v) = v else { continue };
-            let value = self.columns[i].value(*v);
+        for (i, &v) in doc.values.iter().enumerate() {
+            if v == NONE {
+                continue;
+            }
+            let value = self.columns[i].value(v);
             let ws = f64::from(trigram::word_similarity(&q.needle.trigrams, value));
             let r = match band(value, text) {
                 3 => 5.0,
@@ -314,7 +371,7 @@ mod tests {
         let a = dids.id("did:plc:a");
         dids.set_hidden(a, true);
         assert_eq!(c.search(&dids, &Query::new("alice"), None, 10, 0).len(), 1);
-        c.remove("did:plc:b", "3");
+        c.remove(&dids, "did:plc:b", "3");
         let keys: Vec<String> =
             c.search(&dids, &Query::new("light"), None, 10, 0).into_iter().map(|h| h.key).collect();
         assert_eq!(keys, ["at://did:plc:b/fm.plyr.track/4"]);

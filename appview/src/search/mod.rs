@@ -58,24 +58,41 @@ impl Index {
         }
     }
 
-    fn put_track(&mut self, t: &TrackText) {
-        self.tracks.put(&mut self.dids, &t.did, &t.rkey, 0, [Some(&t.title), Some(&t.artist)]);
+    /// Adds or replaces a track; `fresh`: the index cannot hold it yet (a build).
+    fn put_track(&mut self, t: &TrackText, fresh: bool) {
+        let fields = [Some(t.title.as_str()), Some(t.artist.as_str())];
+        if fresh {
+            self.tracks.add(&mut self.dids, &t.did, &t.rkey, 0, fields);
+        } else {
+            self.tracks.put(&mut self.dids, &t.did, &t.rkey, 0, fields);
+        }
     }
 
-    fn put_actor(&mut self, a: &ActorText) {
+    fn put_actor(&mut self, a: &ActorText, fresh: bool) {
         let id = self.dids.id(&a.did);
         self.dids.set_hidden(id, a.hidden);
-        self.actors.put(&mut self.dids, &a.did, "", 0, [a.handle.as_deref(), a.display_name.as_deref()]);
+        let fields = [a.handle.as_deref(), a.display_name.as_deref()];
+        if fresh {
+            self.actors.add(&mut self.dids, &a.did, "", 0, fields);
+        } else {
+            self.actors.put(&mut self.dids, &a.did, "", 0, fields);
+        }
     }
 
-    fn put_list(&mut self, l: &ListText) {
-        self.lists.put(
-            &mut self.dids,
-            &l.did,
-            &l.rkey,
-            list_kind(l.list_type.as_deref()),
-            [Some(&l.name), None],
-        );
+    fn put_list(&mut self, l: &ListText, fresh: bool) {
+        let (kind, fields) = (list_kind(l.list_type.as_deref()), [Some(l.name.as_str()), None]);
+        if fresh {
+            self.lists.add(&mut self.dids, &l.did, &l.rkey, kind, fields);
+        } else {
+            self.lists.put(&mut self.dids, &l.did, &l.rkey, kind, fields);
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.dids.shrink();
+        self.tracks.shrink();
+        self.actors.shrink();
+        self.lists.shrink();
     }
 
     fn heap_bytes(&self) -> usize {
@@ -149,21 +166,29 @@ impl SearchIndex {
         let mut index = Index::new();
         let mut actors = sql::all_actor_texts(db);
         while let Some(a) = actors.try_next().await? {
-            index.put_actor(&a);
+            index.put_actor(&a, true);
         }
         drop(actors);
         let mut tracks = sql::all_track_texts(db);
         while let Some(t) = tracks.try_next().await? {
-            index.put_track(&t);
+            index.put_track(&t, true);
         }
         drop(tracks);
         let mut lists = sql::all_list_texts(db);
         while let Some(l) = lists.try_next().await? {
-            index.put_list(&l);
+            index.put_list(&l, true);
         }
         drop(lists);
+        index.shrink();
         let (tracks, actors, lists, bytes) =
             (index.tracks.live(), index.actors.live(), index.lists.live(), index.heap_bytes());
+        let mib = |b: usize| b >> 20;
+        let (dids_mib, tracks_mib, actors_mib, lists_mib) = (
+            mib(index.dids.heap_bytes()),
+            mib(index.tracks.heap_bytes()),
+            mib(index.actors.heap_bytes()),
+            mib(index.lists.heap_bytes()),
+        );
         *self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(index);
         metrics::gauge!("appview_search_index_bytes").set(bytes as f64);
         tracing::info!(
@@ -171,6 +196,10 @@ impl SearchIndex {
             actors,
             lists,
             mib = bytes >> 20,
+            dids_mib,
+            tracks_mib,
+            actors_mib,
+            lists_mib,
             took_ms = started.elapsed().as_millis() as u64,
             "search index built"
         );
@@ -210,16 +239,16 @@ impl SearchIndex {
                     // Gone unless read back below.
                     let mut parts = uri["at://".len()..].splitn(3, '/');
                     if let (Some(did), Some(_), Some(rkey)) = (parts.next(), parts.next(), parts.next()) {
-                        corpus.remove(did, rkey);
+                        corpus.remove(&index.dids, did, rkey);
                     }
                 }
             }
             for did in &dids {
-                index.actors.remove(did, "");
+                index.actors.remove(&index.dids, did, "");
             }
-            found_tracks.iter().for_each(|t| index.put_track(t));
-            found_lists.iter().for_each(|l| index.put_list(l));
-            found_actors.iter().for_each(|a| index.put_actor(a));
+            found_tracks.iter().for_each(|t| index.put_track(t, false));
+            found_lists.iter().for_each(|l| index.put_list(l, false));
+            found_actors.iter().for_each(|a| index.put_actor(a, false));
         });
         Ok(())
     }

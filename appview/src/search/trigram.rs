@@ -5,8 +5,6 @@
 //! between `q` and a stretch of `s`, found by pg_trgm's own greedy walk (so the figures agree
 //! with PostgreSQL's to the last bit of its `real` arithmetic; a test checks them against it).
 
-use std::collections::HashMap;
-
 /// One trigram: its three characters, packed (a character past U+FFFF is folded in by hash,
 /// as pg_trgm folds multibyte trigrams).
 pub type Trigram = u64;
@@ -18,23 +16,37 @@ fn pack(a: char, b: char, c: char) -> Trigram {
 /// The trigrams of `text`, word by word, in order (repeats kept).
 pub fn trigrams_in_order(text: &str) -> Vec<Trigram> {
     let mut out = Vec::with_capacity(text.len() + 2);
-    let mut word: Vec<char> = Vec::new();
-    let flush = |word: &mut Vec<char>, out: &mut Vec<Trigram>| {
-        if word.is_empty() {
-            return;
-        }
-        let padded: Vec<char> = [' ', ' '].into_iter().chain(word.drain(..)).chain([' ']).collect();
-        out.extend(padded.windows(3).map(|w| pack(w[0], w[1], w[2])));
-    };
+    trigrams_into(text, &mut out);
+    out
+}
+
+/// Appends the trigrams of `text` to `out`: each word is read as `"  word "` through a
+/// three-character window, without building the padded word.
+fn trigrams_into(text: &str, out: &mut Vec<Trigram>) {
+    let (mut a, mut b, mut in_word) = (' ', ' ', false);
     for c in text.chars() {
         if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-        } else {
-            flush(&mut word, &mut out);
+            if !in_word {
+                (a, b, in_word) = (' ', ' ', true);
+            }
+            if c.is_lowercase() || !c.is_alphabetic() {
+                // Most characters, and every one of an indexed value (stored lower-cased).
+                out.push(pack(a, b, c));
+                (a, b) = (b, c);
+                continue;
+            }
+            for c in c.to_lowercase() {
+                out.push(pack(a, b, c));
+                (a, b) = (b, c);
+            }
+        } else if in_word {
+            out.push(pack(a, b, ' '));
+            in_word = false;
         }
     }
-    flush(&mut word, &mut out);
-    out
+    if in_word {
+        out.push(pack(a, b, ' '));
+    }
 }
 
 /// The distinct trigrams of `text`, sorted.
@@ -76,20 +88,33 @@ pub fn word_similarity(q: &[Trigram], s: &str) -> f32 {
     if q.is_empty() {
         return 0.0;
     }
-    let s = trigrams_in_order(s);
-    // Number each distinct trigram of `s`; note which of them the query has.
-    let mut index: HashMap<Trigram, usize> = HashMap::with_capacity(s.len());
-    let mut found: Vec<bool> = Vec::with_capacity(s.len());
-    let positions: Vec<usize> = s
-        .iter()
-        .map(|t| {
-            *index.entry(*t).or_insert_with(|| {
-                found.push(q.binary_search(t).is_ok());
-                found.len() - 1
-            })
-        })
-        .collect();
-    greedy_walk(&positions, &found, q.len())
+    SCRATCH.with(|scratch| {
+        let (trigrams, distinct, positions, found) = &mut *scratch.borrow_mut();
+        trigrams.clear();
+        distinct.clear();
+        positions.clear();
+        found.clear();
+        trigrams_into(s, trigrams);
+        // Number each distinct trigram of `s` (values are short: a linear search beats hashing).
+        for t in trigrams.iter() {
+            let at = match distinct.iter().position(|d| d == t) {
+                Some(at) => at,
+                None => {
+                    distinct.push(*t);
+                    found.push(q.binary_search(t).is_ok());
+                    distinct.len() - 1
+                }
+            };
+            positions.push(at);
+        }
+        greedy_walk(positions, found, q.len())
+    })
+}
+
+type Scratch = (Vec<Trigram>, Vec<Trigram>, Vec<usize>, Vec<bool>);
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// pg_trgm's walk over `s` (`iterate_word_similarity`, plain mode): each time a trigram the
