@@ -27,16 +27,7 @@ pub struct Query {
 
 impl Query {
     pub fn new(raw: &str) -> Self {
-        let text: String = raw
-            .trim()
-            .to_lowercase()
-            .chars()
-            .map(|c| match c {
-                '\u{2019}' | '\u{2018}' => '\'',
-                '\u{201c}' | '\u{201d}' => '"',
-                c => c,
-            })
-            .collect();
+        let text = crate::search::corpus::normalize(raw.trim());
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         Query { prefix: format!("{escaped}%"), substring: format!("%{escaped}%"), text }
     }

@@ -422,14 +422,18 @@ mod tests {
             }
         }
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        let c = column(&refs);
-        for q in ["ligt", "river", "hous", "nite", "sounds"] {
+        assert_exact(&column(&refs), &values, &["ligt", "river", "hous", "nite", "sounds"], 5);
+    }
+
+    /// `nearest` scores the same as scoring every value, for each query.
+    fn assert_exact(c: &Column, values: &[String], queries: &[&str], k: usize) {
+        for q in queries {
             let needle = Needle::new(q);
-            let got: Vec<f32> = c.nearest(&needle, 5, usize::MAX, |_| true).iter().map(|h| h.1).collect();
+            let got: Vec<f32> = c.nearest(&needle, k, usize::MAX, |_| true).iter().map(|h| h.1).collect();
             let mut all: Vec<f32> =
                 values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
             all.sort_by(|a, b| b.total_cmp(a));
-            let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(5).collect();
+            let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(k).collect();
             assert_eq!(got, want, "{q}");
         }
     }
@@ -446,15 +450,7 @@ mod tests {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let c = column(&refs);
         assert!(c.postings.values().any(|p| p.bytes.len() >= SKIPPABLE), "some list is long enough to skip");
-        for q in ["love", "lovely", "glov", "lone", "lo"] {
-            let needle = Needle::new(q);
-            let got: Vec<f32> = c.nearest(&needle, 50, usize::MAX, |_| true).iter().map(|h| h.1).collect();
-            let mut all: Vec<f32> =
-                values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
-            all.sort_by(|a, b| b.total_cmp(a));
-            let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(50).collect();
-            assert_eq!(got, want, "{q}");
-        }
+        assert_exact(&c, &values, &["love", "lovely", "glov", "lone", "lo"], 50);
     }
 
     #[test]

@@ -254,6 +254,20 @@ impl SearchIndex {
     }
 }
 
+/// One corpus's answer from the index, `None` until the index is built.
+fn from_index(
+    index: &SearchIndex,
+    q: &SqlQuery,
+    corpus: fn(&Index) -> &Corpus,
+    kind: Option<u8>,
+    limit: i64,
+    offset: i64,
+) -> Option<Vec<Hit>> {
+    let query = Query::new(&q.text);
+    let (limit, offset) = (limit.max(0) as usize, offset.max(0) as usize);
+    index.read(|i| corpus(i).search(&i.dids, &query, kind, limit, offset))
+}
+
 /// Tracks matching `q` (by title or artist), from the index when it is built, else from SQL.
 pub async fn tracks(
     db: &PgPool,
@@ -262,9 +276,7 @@ pub async fn tracks(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let query = Query::new(&q.text);
-    let (limit_, offset_) = (limit.max(0) as usize, offset.max(0) as usize);
-    match index.read(|i| i.tracks.search(&i.dids, &query, None, limit_, offset_)) {
+    match from_index(index, q, |i| &i.tracks, None, limit, offset) {
         Some(hits) => Ok(hits),
         None => sql::tracks(db, q, limit, offset).await,
     }
@@ -278,9 +290,7 @@ pub async fn actors(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let query = Query::new(&q.text);
-    let (limit_, offset_) = (limit.max(0) as usize, offset.max(0) as usize);
-    match index.read(|i| i.actors.search(&i.dids, &query, None, limit_, offset_)) {
+    match from_index(index, q, |i| &i.actors, None, limit, offset) {
         Some(hits) => Ok(hits),
         None => sql::actors(db, q, limit, offset).await,
     }
@@ -294,11 +304,10 @@ pub async fn lists(
     list_type: &str,
     limit: i64,
 ) -> sqlx::Result<Vec<Hit>> {
-    let query = Query::new(&q.text);
+    // A type the index does not tell apart is searched with SQL.
     let kind = list_kind(Some(list_type));
-    let searched = (kind != u8::MAX)
-        .then(|| index.read(|i| i.lists.search(&i.dids, &query, Some(kind), limit.max(0) as usize, 0)))
-        .flatten();
+    let searched =
+        (kind != u8::MAX).then(|| from_index(index, q, |i| &i.lists, Some(kind), limit, 0)).flatten();
     match searched {
         Some(hits) => Ok(hits),
         None => sql::lists(db, q, list_type, limit).await,
