@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 const EVENTS: usize = 3000;
 
-/// Everything but the stream positions (live and replay keep theirs under different sources).
+/// Everything but the stream positions (live and replay keep theirs under different sources) and
+/// when the rankings were computed.
 const VOLATILE: &[&str] = &[
     "cursors.source",
     "cursors.cursor",
@@ -25,6 +26,8 @@ const VOLATILE: &[&str] = &[
     "repos.updated_at",
     "stream_gaps.detected_at",
     "stream_gaps.id",
+    "ranking_periods.computed_at",
+    "ranking_periods.since",
 ];
 
 fn options(url: &str) -> IndexerOptions {
@@ -129,6 +132,9 @@ async fn live_ingest_survives_dropped_sockets_and_matches_a_replay() {
         .await
         .expect("seed cursor");
     run_until(&live, &server.url(), events.len() as i64).await;
+    // The live ranker stopped wherever its schedule was; rank what was indexed, as its next turn
+    // would (`indexer replay` ranks once at its end).
+    plyr_indexer::ranking::refresh(&live.pool).await.expect("rankings");
     let connects = server.requests().len();
     assert!(connects >= 3, "expected reconnects after the drops, saw {connects} requests");
 
