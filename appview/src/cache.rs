@@ -181,12 +181,16 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
         }
         // Anything may have changed while we were not listening.
         caches.invalidate_all();
-        reload_rankings(&db, &caches).await;
+        let mut rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
         caches.search.request(Update::Rebuild);
         tracing::info!(channel = CHANNEL, "listening for index changes");
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(rankings.due().into()) => {
+                    rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
+                    continue;
+                }
                 n = listener.try_recv() => n,
             };
             match next {
@@ -199,10 +203,12 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                         Change::everything()
                     });
                     metrics::counter!("appview_cache_invalidations_total").increment(1);
-                    caches.invalidate(&change).await;
+                    // New rankings are read before cached answers are dropped, so no answer
+                    // built from the old ones can be cached after the drop.
                     if change.rankings || change.all {
-                        reload_rankings(&db, &caches).await;
+                        rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
                     }
+                    caches.invalidate(&change).await;
                     if change.all {
                         caches.search.request(Update::Rebuild);
                     } else if change.touches_records() {
@@ -212,7 +218,7 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                 Ok(None) => {
                     tracing::warn!("change-notification connection lost; dropping caches and reconnecting");
                     caches.invalidate_all();
-                    reload_rankings(&db, &caches).await;
+                    rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
                     caches.search.request(Update::Rebuild);
                 }
                 Err(e) => {
@@ -225,8 +231,30 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
     }
 }
 
-async fn reload_rankings(db: &PgPool, caches: &Caches) {
-    if let Err(e) = caches.rankings.reload(db).await {
-        tracing::warn!(error = %e, "cannot read the rankings; serving the ones in memory until the next announcement");
+/// Reads the rankings again; whether that worked.
+async fn reload_rankings(db: &PgPool, caches: &Caches) -> bool {
+    match caches.rankings.reload(db).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the rankings; serving the ones in memory and retrying shortly");
+            false
+        }
+    }
+}
+
+/// When the rankings are read again without an announcement: soon after a failed read, else
+/// as a backstop (an announcement lost with its connection is also covered by the reconnect).
+struct RankingsReload(std::time::Instant);
+
+impl RankingsReload {
+    const RETRY: Duration = Duration::from_millis(500);
+    const BACKSTOP: Duration = Duration::from_secs(60);
+
+    fn now(read: bool) -> Self {
+        RankingsReload(std::time::Instant::now() + if read { Self::BACKSTOP } else { Self::RETRY })
+    }
+
+    fn due(&self) -> std::time::Instant {
+        self.0
     }
 }

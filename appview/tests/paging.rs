@@ -176,7 +176,7 @@ async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_seconds(
     let shutdown = CancellationToken::new();
     let listener =
         tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_listening(&db).await;
     assert_eq!(top(&state).await, vec![t1.clone()]);
 
     // Two more likers for the second track; the indexer's ranker refreshes and announces it.

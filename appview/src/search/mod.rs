@@ -342,6 +342,9 @@ pub async fn run_updates(
             }
             Update::Apply(change) => index.apply(&db, change).await,
         };
+        // Answers cached while the index still held the old state are dropped now that it
+        // holds the new one (the announcement dropped them once already, before the update).
+        caches.responses.invalidate_all();
         if let Err(e) = outcome {
             tracing::warn!(error = %e, ?update, "updating the search index failed; rebuilding shortly (SQL answers meanwhile if it was never built)");
             index.overflowed.store(true, Ordering::Release);

@@ -275,3 +275,25 @@ pub async fn call_raw(
     let bytes = to_bytes(res.into_body(), 16 << 20).await.expect("body");
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), rev)
 }
+
+/// Waits (at most 10 s) until a session of `db` is listening for the indexer's announcements
+/// (a spawned `cache::listen`), so nothing announced afterwards can be missed.
+pub async fn wait_listening(db: &TestDb) {
+    let started = std::time::Instant::now();
+    loop {
+        let listening: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%')",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("pg_stat_activity");
+        if listening {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the listener did not subscribe within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
