@@ -258,3 +258,9 @@ impl RankingsReload {
         self.0
     }
 }
+
+/// Keeps `caches.search` up to date until `shutdown` (the queue [`listen`] fills), dropping the
+/// cached answers after every update.
+pub async fn update_search(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken) {
+    caches.search.run_updates(&db, || caches.responses.invalidate_all(), &shutdown).await;
+}

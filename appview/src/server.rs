@@ -64,7 +64,7 @@ pub async fn serve(state: AppState, shutdown: CancellationToken) -> std::io::Res
 /// [`serve`] on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdown: CancellationToken) {
     tokio::spawn(cache::listen(state.db.clone(), state.caches.clone(), shutdown.clone()));
-    tokio::spawn(crate::search::run_updates(state.db.clone(), state.caches.clone(), shutdown.clone()));
+    tokio::spawn(cache::update_search(state.db.clone(), state.caches.clone(), shutdown.clone()));
     let o = &state.options;
     let limits = accept::ConnLimits {
         max_connections: usize::try_from(o.max_connections).unwrap_or(usize::MAX).max(1),

@@ -170,7 +170,7 @@ async fn a_running_appview_searches_new_and_changed_tracks_within_a_second_or_tw
     let shutdown = CancellationToken::new();
     let tasks = [
         tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone())),
-        tokio::spawn(plyr_appview::search::run_updates(
+        tokio::spawn(plyr_appview::cache::update_search(
             db.pool.clone(),
             state.caches.clone(),
             shutdown.clone(),

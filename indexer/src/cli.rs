@@ -73,7 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rank => {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
-            refresh_rankings(&pool).await?;
+            crate::ranking::refresh_once(&pool).await.context("refreshing the top-track rankings")?;
         }
         Command::Run(options) => {
             let pool = plyr_store::connect_lazy(&url, options.db_connections, ACQUIRE_TIMEOUT)
@@ -157,14 +157,6 @@ pub async fn run_live(
     Ok(())
 }
 
-/// Recomputes the top-track rankings once, after a one-shot command changed the index.
-pub async fn refresh_rankings(db: &PgPool) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let outcome = crate::ranking::refresh(db).await.context("refreshing the top-track rankings")?;
-    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
-    Ok(())
-}
-
 type SourceTask = tokio::task::JoinHandle<anyhow::Result<()>>;
 
 /// Parses the configured upstream URLs of one kind of source, naming the bad one.
@@ -244,7 +236,7 @@ pub async fn replay_file(
         .await
         .with_context(|| format!("replaying {}", file.display()))?;
     let secs = started.elapsed().as_secs_f64();
-    refresh_rankings(&db).await?;
+    crate::ranking::refresh_once(&db).await.context("refreshing the top-track rankings")?;
     tracing::info!(
         file = %file.display(),
         lines = summary.lines,

@@ -65,6 +65,14 @@ pub async fn refresh(db: &PgPool) -> sqlx::Result<Refresh> {
     refresh_periods(db, &Period::EVERY).await
 }
 
+/// [`refresh`], logged: after a one-shot command changed the index.
+pub async fn refresh_once(db: &PgPool) -> sqlx::Result<()> {
+    let started = Instant::now();
+    let outcome = refresh(db).await?;
+    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
+    Ok(())
+}
+
 /// Recomputes `periods` and replaces them in one transaction, announcing it.
 pub async fn refresh_periods(db: &PgPool, periods: &[Period]) -> sqlx::Result<Refresh> {
     let started = Instant::now();

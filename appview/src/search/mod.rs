@@ -7,7 +7,7 @@
 //! build is in, searches run the SQL in `db::search`, so a replica answers from its first
 //! request and stays stateless. Afterwards every announced change is applied within the
 //! notification's round trip: the named tracks, lists and actors are read again and replaced.
-//! One task ([`run_updates`]) does both, in the order the notifications came, so an update is
+//! One task ([`SearchIndex::run_updates`]) does both, in the order the notifications came, so an update is
 //! never lost to a build that read the database before it.
 //! Hidden accounts' documents stay in the index but are never returned; labels are judged by
 //! the hydration that follows every search, as for every other read.
@@ -16,7 +16,7 @@ pub mod column;
 pub mod corpus;
 pub mod trigram;
 
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
@@ -135,7 +135,8 @@ impl Default for SearchIndex {
 }
 
 impl SearchIndex {
-    /// Queues an update for [`run_updates`]; when the queue is full, the task rebuilds instead.
+    /// Queues an update for [`SearchIndex::run_updates`]; when the queue is full, the task
+    /// rebuilds instead.
     pub fn request(&self, update: Update) {
         if self.queue.try_send(update).is_err() {
             self.overflowed.store(true, std::sync::atomic::Ordering::Release);
@@ -314,45 +315,47 @@ pub async fn lists(
     }
 }
 
-/// Applies queued updates in order until `shutdown` (one task per process; a second call
-/// returns at once). A failed build or update is retried as a rebuild after a pause.
-pub async fn run_updates(
-    db: PgPool,
-    caches: Arc<crate::cache::Caches>,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    use std::sync::atomic::Ordering;
-    let taken = caches.search.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-    let Some(mut queue) = taken else { return };
-    let index = &caches.search;
-    loop {
-        let next = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            next = queue.recv() => next,
-        };
-        let Some(mut update) = next else { return };
-        if index.overflowed.swap(false, Ordering::AcqRel) {
-            update = Update::Rebuild;
-        }
-        let outcome = match &update {
-            Update::Rebuild => {
-                // Whatever was queued before the build is in it.
-                while queue.try_recv().is_ok() {}
-                index.rebuild(&db).await
-            }
-            Update::Apply(change) => index.apply(&db, change).await,
-        };
-        // Answers cached while the index still held the old state are dropped now that it
-        // holds the new one (the announcement dropped them once already, before the update).
-        caches.responses.invalidate_all();
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, ?update, "updating the search index failed; rebuilding shortly (SQL answers meanwhile if it was never built)");
-            index.overflowed.store(true, Ordering::Release);
-            tokio::select! {
+impl SearchIndex {
+    /// Applies queued updates in order until `shutdown` (one task per process; a second call
+    /// returns at once), calling `updated` after each (the caller drops answers it cached while
+    /// the index held the old state). A failed build or update is retried as a rebuild after a
+    /// pause.
+    pub async fn run_updates(
+        &self,
+        db: &PgPool,
+        updated: impl Fn(),
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) {
+        use std::sync::atomic::Ordering;
+        let taken = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let Some(mut queue) = taken else { return };
+        loop {
+            let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                next = queue.recv() => next,
+            };
+            let Some(mut update) = next else { return };
+            if self.overflowed.swap(false, Ordering::AcqRel) {
+                update = Update::Rebuild;
             }
-            index.request(Update::Rebuild);
+            let outcome = match &update {
+                Update::Rebuild => {
+                    // Whatever was queued before the build is in it.
+                    while queue.try_recv().is_ok() {}
+                    self.rebuild(db).await
+                }
+                Update::Apply(change) => self.apply(db, change).await,
+            };
+            updated();
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, ?update, "updating the search index failed; rebuilding shortly (SQL answers meanwhile if it was never built)");
+                self.overflowed.store(true, Ordering::Release);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                }
+                self.request(Update::Rebuild);
+            }
         }
     }
 }
