@@ -1,5 +1,6 @@
-//! In-process caches of hydrated rows (tracks with their counts, actors with theirs) and the
-//! top-track rankings, kept fresh by the indexer's `NOTIFY plyr_changes` announcements.
+//! In-process caches of hydrated rows (tracks with their counts, actors with theirs), the
+//! top-track rankings and the labels, kept fresh by the indexer's `NOTIFY plyr_changes`
+//! announcements.
 //!
 //! Correctness under races: a reader notes the invalidation epoch before it queries the
 //! database and only stores what it read if no invalidation arrived meanwhile, so a row read just
@@ -32,6 +33,8 @@ pub struct Caches {
     actors: Cache<Did, Arc<ActorRow>>,
     /// The top-track rankings, reloaded when the ranker announces new ones.
     pub rankings: crate::ranking::Rankings,
+    /// Labelers' labels, reloaded when a label change is announced.
+    pub labels: crate::labels::Labels,
     /// The search index, updated from the same announcements.
     pub search: crate::search::SearchIndex,
     /// Whole anonymous answers ([`crate::response_cache`]); emptied by every change.
@@ -45,6 +48,7 @@ impl Caches {
             tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
             rankings: crate::ranking::Rankings::default(),
+            labels: crate::labels::Labels::default(),
             search: crate::search::SearchIndex::default(),
             responses,
             epoch: AtomicU64::new(0),
@@ -181,14 +185,14 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
         }
         // Anything may have changed while we were not listening.
         caches.invalidate_all();
-        let mut rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
+        let mut held = HeldReload::now(reload_held(&db, &caches, Reread::BOTH).await);
         caches.search.request(Update::Rebuild);
         tracing::info!(channel = CHANNEL, "listening for index changes");
         loop {
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep_until(rankings.due().into()) => {
-                    rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
+                _ = tokio::time::sleep_until(held.due().into()) => {
+                    held = HeldReload::now(reload_held(&db, &caches, Reread::BOTH).await);
                     continue;
                 }
                 n = listener.try_recv() => n,
@@ -203,10 +207,14 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                         Change::everything()
                     });
                     metrics::counter!("appview_cache_invalidations_total").increment(1);
-                    // New rankings are read before cached answers are dropped, so no answer
-                    // built from the old ones can be cached after the drop.
-                    if change.rankings || change.all {
-                        rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
+                    // New rankings and labels are read before cached answers are dropped, so
+                    // no answer built from the old ones can be cached after the drop.
+                    let reread = Reread {
+                        rankings: change.rankings || change.all,
+                        labels: change.labels || change.all,
+                    };
+                    if reread.rankings || reread.labels {
+                        held = HeldReload::now(reload_held(&db, &caches, reread).await);
                     }
                     caches.invalidate(&change).await;
                     if change.all {
@@ -218,7 +226,7 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
                 Ok(None) => {
                     tracing::warn!("change-notification connection lost; dropping caches and reconnecting");
                     caches.invalidate_all();
-                    rankings = RankingsReload::now(reload_rankings(&db, &caches).await);
+                    held = HeldReload::now(reload_held(&db, &caches, Reread::BOTH).await);
                     caches.search.request(Update::Rebuild);
                 }
                 Err(e) => {
@@ -231,27 +239,46 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
     }
 }
 
-/// Reads the rankings again; whether that worked.
-async fn reload_rankings(db: &PgPool, caches: &Caches) -> bool {
-    match caches.rankings.reload(db).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the rankings; serving the ones in memory and retrying shortly");
-            false
-        }
-    }
+/// Which tables held whole in memory to read again.
+#[derive(Debug, Clone, Copy)]
+struct Reread {
+    rankings: bool,
+    labels: bool,
 }
 
-/// When the rankings are read again without an announcement: soon after a failed read, else
-/// as a backstop (an announcement lost with its connection is also covered by the reconnect).
-struct RankingsReload(std::time::Instant);
+impl Reread {
+    const BOTH: Reread = Reread { rankings: true, labels: true };
+}
 
-impl RankingsReload {
+/// Reads the rankings and/or the labels again; whether that worked.
+async fn reload_held(db: &PgPool, caches: &Caches, which: Reread) -> bool {
+    let mut ok = true;
+    if which.rankings
+        && let Err(e) = caches.rankings.reload(db).await
+    {
+        tracing::warn!(error = %e, "cannot read the rankings; serving the ones in memory and retrying shortly");
+        ok = false;
+    }
+    if which.labels
+        && let Err(e) = caches.labels.reload(db).await
+    {
+        tracing::warn!(error = %e, "cannot read the labels; applying the ones in memory and retrying shortly");
+        ok = false;
+    }
+    ok
+}
+
+/// When the rankings and labels are read again without an announcement: soon after a failed
+/// read, else as a backstop (an announcement lost with its connection is also covered by the
+/// reconnect).
+struct HeldReload(std::time::Instant);
+
+impl HeldReload {
     const RETRY: Duration = Duration::from_millis(500);
     const BACKSTOP: Duration = Duration::from_secs(60);
 
     fn now(read: bool) -> Self {
-        RankingsReload(std::time::Instant::now() + if read { Self::BACKSTOP } else { Self::RETRY })
+        HeldReload(std::time::Instant::now() + if read { Self::BACKSTOP } else { Self::RETRY })
     }
 
     fn due(&self) -> std::time::Instant {

@@ -255,13 +255,9 @@ impl<'a> Hydrator<'a> {
         &self.state.options.hidden_labels
     }
 
-    /// Which of `keys` carry a hidden label (skipped when the operator hides none).
+    /// Which of `keys` carry a hidden label, from the labels held in memory.
     async fn labeled(&self, keys: &[String]) -> sqlx::Result<HashSet<String>> {
-        let hidden = self.hidden_labels();
-        if hidden.is_empty() || keys.is_empty() {
-            return Ok(HashSet::new());
-        }
-        Ok(social::labeled(&self.state.db, keys, hidden).await?.into_iter().collect())
+        self.state.caches.labels.carrying(&self.state.db, keys, self.hidden_labels()).await
     }
 }
 

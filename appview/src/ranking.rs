@@ -1,11 +1,10 @@
 //! The top-track rankings as this process serves them: every period's ranking read whole from
-//! the `rankings` table the indexer's ranker keeps (`plyr_store::rankings`), held in memory and
-//! read again when the ranker announces a refresh ([`crate::cache::listen`]). A request only
-//! ever reads the copy in memory; the first one after start reads the table if the listener has
-//! not yet, which is a read of at most a few thousand rows, never a ranking computed.
+//! the `rankings` table the indexer's ranker keeps (`plyr_store::rankings`), [`Held`] in memory
+//! and read again when the ranker announces a refresh ([`crate::cache::listen`]). A first read is
+//! of at most a few thousand rows, never a ranking computed.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 pub use plyr_store::rankings::{CAP, Period};
@@ -13,6 +12,7 @@ use sqlx::PgPool;
 
 use crate::AppState;
 use crate::db::feeds::{self, Ranked};
+use crate::held::Held;
 
 /// Every period's ranking, as read at one moment.
 #[derive(Debug, Default)]
@@ -23,53 +23,34 @@ struct Snapshot {
 /// The rankings this process serves.
 #[derive(Debug, Default)]
 pub struct Rankings {
-    current: RwLock<Option<Arc<Snapshot>>>,
-    /// Serialises reads of the table, so concurrent first requests share one.
-    loading: tokio::sync::Mutex<()>,
+    held: Held<Snapshot>,
 }
 
 impl Rankings {
     /// The ranking of `period` (empty until the ranker has computed one).
     pub async fn get(&self, db: &PgPool, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
-        let snapshot = match self.snapshot() {
-            Some(s) => s,
-            None => {
-                let _one = self.loading.lock().await;
-                match self.snapshot() {
-                    Some(s) => s,
-                    None => self.load(db).await?,
-                }
-            }
-        };
+        let snapshot = self.held.get(|| load(db)).await?;
         Ok(snapshot.by_period.get(&period).cloned().unwrap_or_default())
     }
 
     /// Reads the table again (the ranker replaced the rankings, or announcements were missed).
     /// On failure the rankings in memory stay as they were.
     pub async fn reload(&self, db: &PgPool) -> sqlx::Result<()> {
-        let _one = self.loading.lock().await;
-        self.load(db).await.map(|_| ())
+        self.held.reload(|| load(db)).await.map(|_| ())
     }
+}
 
-    fn snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    async fn load(&self, db: &PgPool) -> sqlx::Result<Arc<Snapshot>> {
-        let (rows, periods) = tokio::try_join!(feeds::rankings(db), feeds::ranking_periods(db))?;
-        let mut by_period: HashMap<Period, Vec<Ranked>> = HashMap::new();
-        for (name, ranked) in rows {
-            // A period this build does not know (a newer ranker's) is not served.
-            if let Some(period) = Period::parse(&name) {
-                by_period.entry(period).or_default().push(ranked);
-            }
+async fn load(db: &PgPool) -> sqlx::Result<Snapshot> {
+    let (rows, periods) = tokio::try_join!(feeds::rankings(db), feeds::ranking_periods(db))?;
+    let mut by_period: HashMap<Period, Vec<Ranked>> = HashMap::new();
+    for (name, ranked) in rows {
+        // A period this build does not know (a newer ranker's) is not served.
+        if let Some(period) = Period::parse(&name) {
+            by_period.entry(period).or_default().push(ranked);
         }
-        record_ages(&periods);
-        let snapshot =
-            Arc::new(Snapshot { by_period: by_period.into_iter().map(|(p, r)| (p, Arc::new(r))).collect() });
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&snapshot));
-        Ok(snapshot)
     }
+    record_ages(&periods);
+    Ok(Snapshot { by_period: by_period.into_iter().map(|(p, r)| (p, Arc::new(r))).collect() })
 }
 
 /// How old each period's ranking was when read, for `/metrics`.

@@ -10,7 +10,9 @@ use plyr_appview::hydrate::Hydrator;
 use plyr_atproto::{AtUri, Did};
 use plyr_store::testkit::TestDb;
 use serde_json::json;
+use std::time::{Duration, Instant};
 use support::*;
+use tokio_util::sync::CancellationToken;
 
 struct World {
     _db: TestDb,
@@ -117,4 +119,49 @@ async fn records_come_back_only_when_visible_and_handlers_show_only_those() {
     assert_eq!(uris(&body, "tracks"), vec![w.featuring.clone()]);
     let features = &body["tracks"][0]["features"];
     assert_eq!(features[0]["handle"], "carol.test", "credited as before: {features}");
+}
+
+#[tokio::test]
+async fn a_label_announced_by_a_writer_applies_within_a_second() {
+    let w = world().await;
+    let shutdown = CancellationToken::new();
+    let listener = tokio::spawn(plyr_appview::cache::listen(
+        w.state.db.clone(),
+        w.state.caches.clone(),
+        shutdown.clone(),
+    ));
+    wait_listening(&w._db).await;
+    let latest = || async { uris(&ok(&w.state, "fm.plyr.feed.getLatestTracks", "").await, "tracks") };
+    assert_eq!(latest().await, vec![w.featuring.clone()]);
+
+    // Labels are held in memory: a label written without an announcement is not seen yet...
+    sqlx::query("INSERT INTO labels (src, uri, val, cts) VALUES ('did:plc:labeler', $1, '!takedown', now())")
+        .bind(ALICE)
+        .execute(&w.state.db)
+        .await
+        .expect("label");
+    assert_eq!(latest().await, vec![w.featuring.clone()]);
+    // ...and applies once a writer announces it, as the label writer does in its transaction.
+    let mut touched = plyr_store::changes::Touched::default();
+    touched.labels();
+    plyr_store::changes::announce(&w.state.db, &touched).await.expect("announce");
+    let started = Instant::now();
+    while !latest().await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(1), "the label did not apply within 1 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Its negation lifts it the same way.
+    sqlx::query("UPDATE labels SET neg = TRUE WHERE uri = $1")
+        .bind(ALICE)
+        .execute(&w.state.db)
+        .await
+        .expect("negate");
+    plyr_store::changes::announce(&w.state.db, &touched).await.expect("announce");
+    let started = Instant::now();
+    while latest().await != vec![w.featuring.clone()] {
+        assert!(started.elapsed() < Duration::from_secs(1), "the negation did not apply within 1 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    shutdown.cancel();
+    let _ = listener.await;
 }

@@ -1,8 +1,9 @@
 //! The change-notification contract between every writer (the indexer's write path, its
 //! identity worker, its ranker) and the AppViews: what a transaction changed, announced on
 //! [`CHANNEL`] with `NOTIFY` when it commits, so every AppView process drops the cached entries of
-//! those URIs and DIDs, and reloads the rankings when they were replaced. Writers build a [`Touched`] and [`announce`] it inside their transaction; listeners read
-//! each payload with [`Change::parse`].
+//! those URIs and DIDs, and reloads the rankings or the labels when they were replaced. Writers
+//! build a [`Touched`] and [`announce`] it inside their transaction; listeners read each payload
+//! with [`Change::parse`].
 //!
 //! A payload is limited to 8,000 bytes; past that, listeners are told to drop everything. The
 //! set stops growing as soon as it could no longer fit, so a catching-up batch of thousands of
@@ -26,6 +27,7 @@ pub struct Touched {
     bytes: usize,
     all: bool,
     rankings: bool,
+    labels: bool,
 }
 
 impl Touched {
@@ -52,8 +54,13 @@ impl Touched {
         self.rankings = true;
     }
 
+    /// A labeler's label was applied or negated.
+    pub fn labels(&mut self) {
+        self.labels = true;
+    }
+
     pub fn is_empty(&self) -> bool {
-        !self.all && !self.rankings && self.uris.is_empty() && self.dids.is_empty()
+        !self.all && !self.rankings && !self.labels && self.uris.is_empty() && self.dids.is_empty()
     }
 
     /// Whether the change is too large to list and listeners must drop everything.
@@ -62,7 +69,7 @@ impl Touched {
     }
 
     /// The `NOTIFY` payload: `{"uris":[…],"dids":[…]}` (with `"rankings":true` when they were
-    /// replaced), or `{"all":true}` when that would not fit.
+    /// replaced, `"labels":true` when a label changed), or `{"all":true}` when that would not fit.
     pub fn payload(&self) -> String {
         const ALL: &str = r#"{"all":true}"#;
         if self.all {
@@ -71,6 +78,9 @@ impl Touched {
         let mut payload = serde_json::json!({ "uris": self.uris, "dids": self.dids });
         if self.rankings {
             payload["rankings"] = serde_json::Value::Bool(true);
+        }
+        if self.labels {
+            payload["labels"] = serde_json::Value::Bool(true);
         }
         let payload = payload.to_string();
         if payload.len() < PAYLOAD_LIMIT { payload } else { ALL.to_owned() }
@@ -110,6 +120,9 @@ pub struct Change {
     /// The top-track rankings were replaced: reload them.
     #[serde(default)]
     pub rankings: bool,
+    /// A labeler's label was applied or negated: reload the labels.
+    #[serde(default)]
+    pub labels: bool,
 }
 
 impl Change {
@@ -124,8 +137,8 @@ impl Change {
         Change { all: true, ..Change::default() }
     }
 
-    /// Whether this says anything besides "the rankings were replaced" (the ranker's own
-    /// announcements change nothing it ranks from).
+    /// Whether this says anything besides "the rankings (or labels) were replaced" (the
+    /// ranker's own announcements change nothing it ranks from).
     pub fn touches_records(&self) -> bool {
         self.all || !self.uris.is_empty() || !self.dids.is_empty()
     }
@@ -174,6 +187,16 @@ mod tests {
         assert!(change.rankings && change.touches_records());
         assert!(!Change::parse(r#"{"uris":["at://did:plc:a/fm.plyr.like/1"]}"#).expect("readable").rankings);
         assert!(Change::everything().touches_records());
+    }
+
+    #[test]
+    fn label_changes_are_announced_apart_from_record_changes() {
+        let mut t = Touched::default();
+        t.labels();
+        assert!(!t.is_empty());
+        let change = Change::parse(&t.payload()).expect("readable");
+        assert!(change.labels && !change.rankings && !change.touches_records());
+        assert!(!Change::parse(r#"{"uris":[]}"#).expect("readable").labels);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod actors;
 pub mod failure;
 pub mod feeds;
+pub mod labels;
 pub mod lists;
 pub mod pool;
 pub mod recs;

@@ -1,4 +1,4 @@
-//! Likes, comments, the viewer's own likes, and operator labels.
+//! Likes, comments and the viewer's own likes.
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
@@ -95,18 +95,6 @@ pub async fn viewer_likes(
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.subject_uri, r.uri)).collect())
-}
-
-/// Which of `subjects` (record URIs or DIDs) carry one of the `hidden` label values from a
-/// labeler (not negated).
-pub async fn labeled(db: &PgPool, subjects: &[String], hidden: &[String]) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar!(
-        "SELECT DISTINCT uri FROM labels WHERE uri = ANY($1) AND val = ANY($2) AND NOT neg",
-        subjects,
-        hidden
-    )
-    .fetch_all(db)
-    .await
 }
 
 /// The newest commit rev indexed for `did`'s repo (`Atproto-Repo-Rev`).
