@@ -1,4 +1,5 @@
-//! In-process caches of hydrated rows (tracks with their counts, actors with theirs), the
+//! In-process caches of hydrated rows (tracks with their counts, actors with theirs, authors'
+//! albums), the
 //! top-track rankings and the labels, kept fresh by the indexer's `NOTIFY plyr_changes`
 //! announcements.
 //!
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use moka::future::Cache;
 use plyr_atproto::{AtUri, Did};
 use plyr_store::changes::{CHANNEL, Change};
 
@@ -22,15 +22,20 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::albums::AuthorAlbums;
 use crate::db::actors::ActorRow;
 use crate::db::tracks::TrackRow;
-use crate::db::{actors, tracks};
+use crate::db::{actors, rest, tracks};
+use crate::row_cache::RowCache;
 
 /// The caches, shared by every request of this process.
 #[derive(Debug)]
 pub struct Caches {
-    tracks: Cache<AtUri, Arc<TrackRow>>,
-    actors: Cache<Did, Arc<ActorRow>>,
+    tracks: RowCache<AtUri, TrackRow>,
+    actors: RowCache<Did, ActorRow>,
+    albums: RowCache<Did, AuthorAlbums>,
+    /// Track views as built from the cached rows ([`crate::track_views`]).
+    pub track_views: crate::track_views::TrackViews,
     /// The top-track rankings, reloaded when the ranker announces new ones.
     pub rankings: crate::ranking::Rankings,
     /// Labelers' labels, reloaded when a label change is announced.
@@ -43,10 +48,15 @@ pub struct Caches {
 }
 
 impl Caches {
-    pub fn new(capacity: u64, ttl: Duration, responses: crate::response_cache::Responses) -> Self {
+    /// Row caches holding about `mib` MiB in all (half of it built track views), entries living
+    /// at most `ttl`.
+    pub fn new(mib: u64, ttl: Duration, responses: crate::response_cache::Responses) -> Self {
+        let share = |eighths: u64| mib.saturating_mul(1 << 20) / 8 * eighths;
         Caches {
-            tracks: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
-            actors: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(),
+            tracks: RowCache::new(share(2), ttl),
+            actors: RowCache::new(share(1), ttl),
+            albums: RowCache::new(share(1), ttl),
+            track_views: crate::track_views::TrackViews::new(share(4), ttl),
             rankings: crate::ranking::Rankings::default(),
             labels: crate::labels::Labels::default(),
             search: crate::search::SearchIndex::default(),
@@ -77,25 +87,39 @@ impl Caches {
         .await
     }
 
+    /// The named albums of each of `dids` (an entry for every one, empty when they have none).
+    pub async fn albums(&self, db: &PgPool, dids: &[Did]) -> sqlx::Result<HashMap<Did, Arc<AuthorAlbums>>> {
+        self.load(
+            &self.albums,
+            dids,
+            |missing| async move {
+                let rows = rest::albums_of_authors(db, &missing).await?;
+                Ok(AuthorAlbums::from_rows(&missing, rows))
+            },
+            |a| &a.did,
+        )
+        .await
+    }
+
     /// Rows for `keys` from `cache`, fetching the missing ones with `fetch` (one query) and
     /// caching them unless an invalidation arrived while the query ran.
     async fn load<K, T, F, Fut>(
         &self,
-        cache: &Cache<K, Arc<T>>,
+        cache: &RowCache<K, T>,
         keys: &[K],
         fetch: F,
         key_of: impl Fn(&T) -> &K,
     ) -> sqlx::Result<HashMap<K, Arc<T>>>
     where
         K: Clone + Ord + std::hash::Hash + Send + Sync + 'static,
-        T: Send + Sync + 'static,
+        T: crate::row_cache::Weigh + Send + Sync + 'static,
         F: FnOnce(Vec<K>) -> Fut,
         Fut: std::future::Future<Output = sqlx::Result<Vec<T>>>,
     {
         let mut found = HashMap::with_capacity(keys.len());
         let mut missing = Vec::new();
         for key in keys {
-            match cache.get(key).await {
+            match cache.get(key) {
                 Some(row) => {
                     found.insert(key.clone(), row);
                 }
@@ -114,7 +138,7 @@ impl Caches {
             let row = Arc::new(row);
             let key = key_of(&row).clone();
             if keep {
-                cache.insert(key.clone(), row.clone()).await;
+                cache.insert(key.clone(), row.clone());
             }
             found.insert(key, row);
         }
@@ -135,10 +159,11 @@ impl Caches {
             return;
         }
         for uri in &change.uris {
-            self.tracks.invalidate(uri.as_str()).await;
+            self.tracks.invalidate(uri.as_str());
         }
         for did in &change.dids {
-            self.actors.invalidate(did.as_str()).await;
+            self.actors.invalidate(did.as_str());
+            self.albums.invalidate(did.as_str());
         }
     }
 
@@ -148,10 +173,21 @@ impl Caches {
         let caches = [
             ("tracks", self.tracks.entry_count()),
             ("actors", self.actors.entry_count()),
+            ("albums", self.albums.entry_count()),
             ("responses", self.responses.entry_count()),
+            ("track_views", self.track_views.entry_count()),
         ];
         for (name, entries) in caches {
             metrics::gauge!("appview_cache_entries", "cache" => name).set(entries as f64);
+        }
+        let rows = [
+            ("tracks", self.tracks.weighted_size()),
+            ("actors", self.actors.weighted_size()),
+            ("albums", self.albums.weighted_size()),
+            ("track_views", self.track_views.weighted_size()),
+        ];
+        for (name, bytes) in rows {
+            metrics::gauge!("appview_cache_bytes", "cache" => name).set(bytes as f64);
         }
         metrics::gauge!("appview_response_cache_bytes").set(self.responses.weighted_size() as f64);
     }
@@ -161,6 +197,8 @@ impl Caches {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.tracks.invalidate_all();
         self.actors.invalidate_all();
+        self.albums.invalidate_all();
+        self.track_views.invalidate_all();
         self.responses.invalidate_all();
     }
 }

@@ -62,9 +62,10 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_FRONTEND_URL", default_value = "https://plyr.fm", value_parser = plyr_atproto::settings::http_url)]
     pub frontend_url: String,
 
-    /// Most tracks and actors kept in each in-process cache.
-    #[arg(long, env = "PLYR_CACHE_CAPACITY", default_value_t = 200_000)]
-    pub cache_capacity: u64,
+    /// Memory (MiB, by estimate) the in-process row caches hold in all: tracks, actors, authors'
+    /// albums and built track views (half of it).
+    #[arg(long, env = "PLYR_CACHE_MIB", default_value_t = 256)]
+    pub cache_mib: u64,
 
     /// Seconds a cached track or actor may live even without a change notification.
     #[arg(long, env = "PLYR_CACHE_TTL_SECS", default_value_t = 300)]

@@ -102,6 +102,20 @@ impl Hydration {
         self.tracks.get(uri).map(Arc::as_ref)
     }
 
+    /// The visible track's row as the row cache holds it (its identity tells one version of a
+    /// row from the next: [`crate::track_views`]).
+    pub fn track_row(&self, uri: &str) -> Option<&Arc<TrackRow>> {
+        self.tracks.get(uri)
+    }
+
+    /// The rows of the actors a view of `t` shows: its author, then each featured artist
+    /// (hidden ones included, as [`Self::features_including_hidden`]).
+    pub fn people_of(&self, t: &TrackRow) -> Vec<Option<&Arc<ActorRow>>> {
+        std::iter::once(self.actors.get(&t.did))
+            .chain(t.features.iter().map(|d| self.actors.get(d).or_else(|| self.hidden_actors.get(d))))
+            .collect()
+    }
+
     /// The list at `uri`, if indexed and visible.
     pub fn list(&self, uri: &str) -> Option<&ListRow> {
         self.lists.get(uri)

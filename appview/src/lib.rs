@@ -8,6 +8,7 @@
 //! [`hydrate`] (batched loads, through [`cache`], keeping what the [`rules`] let through) →
 //! [`views`] (pure presentation).
 
+pub mod albums;
 pub mod auth;
 pub mod cache;
 pub mod cli;
@@ -23,11 +24,13 @@ pub mod params;
 pub mod ranking;
 pub mod response_cache;
 pub mod rest;
+pub mod row_cache;
 pub mod rules;
 pub mod search;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod track_views;
 pub mod views;
 pub mod well_known;
 pub mod xrpc;

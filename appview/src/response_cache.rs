@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -62,8 +62,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     {
         return next.run(req).await;
     }
-    let gzip =
-        req.headers().get(ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("gzip"));
+    let gzip = crate::server::gzip::accepts(req.headers());
     let key = format!("{}|{gzip}", req.uri());
     if let Some(hit) = state.caches.responses.get(&key).await {
         metrics::counter!("appview_response_cache_total", "outcome" => "hit").increment(1);

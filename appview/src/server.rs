@@ -2,9 +2,10 @@
 //!
 //! Layers, outermost first: [`limits`] (URL, header and body sizes, NUL, JSON error bodies),
 //! CORS, the per-client [`ratelimit`] (only when serving a socket), the request timeout, the
-//! response cache, compression, tracing. [`accept`] owns the connections.
+//! response cache, [`gzip`], tracing. [`accept`] owns the connections.
 
 pub mod accept;
+pub mod gzip;
 pub mod limits;
 pub mod ratelimit;
 
@@ -15,7 +16,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
-use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
@@ -40,8 +40,7 @@ fn app(state: AppState, rate_limit: Option<ratelimit::RateLimitLayer>) -> Router
         // Server errors are logged where they are handled (`XrpcError::Internal`); the rest
         // (an unknown method's 501, a timeout) must not let a client choose what is logged.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
-        // Fastest deflate: the default level was 38 % of the CPU a cached feed costs.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        .layer(axum::middleware::from_fn(gzip::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), response_cache::layer))
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout));

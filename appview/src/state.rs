@@ -33,7 +33,7 @@ impl AppState {
     /// With a given token verifier (tests supply issuer keys without a PLC directory).
     pub fn with_auth(db: PgPool, options: AppviewOptions, auth: crate::auth::Auth) -> Self {
         let caches = Arc::new(Caches::new(
-            options.cache_capacity,
+            options.cache_mib,
             Duration::from_secs(options.cache_ttl_secs),
             crate::response_cache::new(
                 options.response_cache_mib.saturating_mul(1 << 20),

@@ -45,7 +45,7 @@ fn did(s: &str) -> Option<Did> {
     Did::new_owned(s).map_err(|e| tracing::warn!(did = s, error = %e, "stored DID does not parse")).ok()
 }
 
-fn at_uri(s: &str) -> Option<AtUri> {
+pub(crate) fn at_uri(s: &str) -> Option<AtUri> {
     AtUri::new_owned(s).map_err(|e| tracing::warn!(uri = s, error = %e, "stored AT-URI does not parse")).ok()
 }
 
@@ -159,7 +159,18 @@ impl Presenter {
         })
     }
 
+    /// A track with the viewer's state when the request has a viewer.
     pub fn track(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
+        let mut view = self.track_shared(h, t)?;
+        if h.has_viewer() {
+            view.viewer =
+                Some(TrackViewerState { like: h.viewer_like(&t.uri).and_then(at_uri), extra_data: None });
+        }
+        Some(view)
+    }
+
+    /// A track as every viewer sees it (no viewer state).
+    pub fn track_shared(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
         let features: Vec<ProfileViewBasic> =
             h.features_including_hidden(t).filter_map(|(d, a)| self.basic(d, a)).collect();
         Some(TrackView {
@@ -183,9 +194,7 @@ impl Presenter {
             comment_count: t.comment_count,
             created_at: time(t.created_at),
             indexed_at: time(t.indexed_at),
-            viewer: h
-                .has_viewer()
-                .then(|| TrackViewerState { like: h.viewer_like(&t.uri).and_then(at_uri), extra_data: None }),
+            viewer: None,
             extra_data: None,
         })
     }

@@ -55,3 +55,16 @@ pub async fn did_by_handle(db: &PgPool, handle: &str) -> sqlx::Result<Option<Did
     .fetch_optional(db)
     .await
 }
+
+impl crate::row_cache::Weigh for ActorRow {
+    fn weight(&self) -> usize {
+        use crate::row_cache::opt;
+        self.did.len()
+            + self.handle.as_ref().map_or(0, |h| h.len())
+            + opt(&self.pds_endpoint)
+            + opt(&self.display_name)
+            + opt(&self.avatar_cid)
+            + opt(&self.bio)
+            + opt(&self.plyr_avatar_url)
+    }
+}

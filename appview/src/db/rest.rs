@@ -18,19 +18,48 @@ pub struct TrackAlbum {
     pub name: String,
 }
 
+/// One named album of an author with the URIs it lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorAlbumRow {
+    pub did: Did,
+    pub uri: AtUri,
+    pub id: String,
+    pub name: String,
+    pub sort_at: DateTime<Utc>,
+    pub items: Vec<String>,
+}
+
+/// Every named album of each of `dids`, with its items.
+pub async fn albums_of_authors(db: &PgPool, dids: &[Did]) -> sqlx::Result<Vec<AuthorAlbumRow>> {
+    sqlx::query_as!(
+        AuthorAlbumRow,
+        r#"SELECT l.did AS "did: Did", l.uri AS "uri: AtUri", l.id::TEXT AS "id!", l.name AS "name!", l.sort_at,
+                  ARRAY(SELECT li.subject_uri FROM list_items li WHERE li.list_uri = l.uri) AS "items!"
+             FROM lists l
+            WHERE l.did = ANY($1) AND l.list_type = 'album' AND l.name IS NOT NULL"#,
+        dids as _
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// For each of `tracks`, the newest album by its author that lists it (tracks in none are
-/// absent).
+/// absent): for authors whose albums are too many to keep in memory ([`crate::albums`]). Per
+/// track, through the author's albums and each album's own entries: the subject index would
+/// walk every playlist that lists a popular track (the concatenation keeps the planner off it).
 pub async fn albums_of_tracks(db: &PgPool, tracks: &[AtUri]) -> sqlx::Result<Vec<TrackAlbum>> {
     sqlx::query_as!(
         TrackAlbum,
-        r#"SELECT DISTINCT ON (t.uri)
-                  t.uri AS "track_uri: AtUri", l.uri AS "list_uri: AtUri", l.id::TEXT AS "list_id!",
-                  l.name AS "name!"
-             FROM tracks t
-             JOIN lists l ON l.did = t.did AND l.list_type = 'album' AND l.name IS NOT NULL
-             JOIN list_items li ON li.list_uri = l.uri AND li.subject_uri = t.uri
-            WHERE t.uri = ANY($1)
-            ORDER BY t.uri, l.sort_at DESC, l.uri DESC"#,
+        r#"SELECT s.uri AS "track_uri!: AtUri", a.uri AS "list_uri!: AtUri", a.id AS "list_id!", a.name AS "name!"
+             FROM unnest($1::text[]) AS s(uri)
+             CROSS JOIN LATERAL (
+                   SELECT l.uri, l.id::TEXT AS id, l.name
+                     FROM lists l
+                    WHERE l.did = split_part(s.uri, '/', 3) AND l.list_type = 'album' AND l.name IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM list_items li
+                                   WHERE li.list_uri = l.uri AND (li.subject_uri || '') = s.uri)
+                    ORDER BY l.sort_at DESC, l.uri DESC
+                    LIMIT 1) a"#,
         tracks as _
     )
     .fetch_all(db)

@@ -93,3 +93,26 @@ pub async fn totals(db: &PgPool) -> sqlx::Result<Totals> {
     .fetch_one(db)
     .await
 }
+
+impl crate::row_cache::Weigh for TrackRow {
+    fn weight(&self) -> usize {
+        use crate::row_cache::opt;
+        self.uri.len()
+            + self.cid.len()
+            + self.did.len()
+            + self.rkey.len()
+            + self.title.len()
+            + self.artist.len()
+            + opt(&self.album)
+            + opt(&self.description)
+            + self.file_type.len()
+            + self.file_id.len()
+            + opt(&self.image_url)
+            + opt(&self.audio_url)
+            + opt(&self.audio_blob_cid)
+            + opt(&self.audio_blob_mime)
+            + opt(&self.support_gate)
+            + self.features.iter().map(|d| d.len() + 16).sum::<usize>()
+            + self.self_labels.iter().map(|l| l.len() + 24).sum::<usize>()
+    }
+}

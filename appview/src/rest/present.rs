@@ -131,12 +131,30 @@ pub struct Loaded {
 
 /// Hydrates `uris` (anonymously: the REST surface has no viewer) with their albums.
 pub async fn load_tracks(state: &AppState, uris: &[AtUri]) -> Result<Loaded, RestError> {
-    let hydrator = Hydrator::new(state, None);
-    let (h, albums) =
-        tokio::try_join!(async { hydrator.tracks(uris).await.map_err(RestError::from) }, async {
-            rest_db::albums_of_tracks(&state.db, uris).await.map_err(RestError::from)
-        },)?;
-    Ok(Loaded { h, albums: albums.into_iter().map(|a| (a.track_uri.clone(), a)).collect() })
+    let h = Hydrator::new(state, None).tracks(uris).await?;
+    let shown: Vec<&TrackRow> = uris.iter().filter_map(|u| h.track(u)).collect();
+    let mut authors: Vec<Did> = shown.iter().map(|t| t.did.clone()).collect();
+    authors.sort();
+    authors.dedup();
+    let kept = state.caches.albums(&state.db, &authors).await?;
+    let mut albums = HashMap::new();
+    let mut ask = Vec::new();
+    for t in shown {
+        match kept.get(&t.did) {
+            Some(a) if a.is_kept() => {
+                if let Some(album) = a.album_of(&t.uri) {
+                    albums.insert(t.uri.clone(), album);
+                }
+            }
+            _ => ask.push(t.uri.clone()),
+        }
+    }
+    if !ask.is_empty() {
+        albums.extend(
+            rest_db::albums_of_tracks(&state.db, &ask).await?.into_iter().map(|a| (a.track_uri.clone(), a)),
+        );
+    }
+    Ok(Loaded { h, albums })
 }
 
 impl Loaded {

@@ -2,16 +2,10 @@
 
 use jacquard_common::deps::smol_str::SmolStr;
 use plyr_atproto::AtUri;
-use plyr_lexicons::fm_plyr::feed::get_actor_likes::GetActorLikesOutput;
-use plyr_lexicons::fm_plyr::feed::get_actor_tracks::GetActorTracksOutput;
 use plyr_lexicons::fm_plyr::feed::get_comments::GetCommentsOutput;
-use plyr_lexicons::fm_plyr::feed::get_latest_tracks::GetLatestTracksOutput;
 use plyr_lexicons::fm_plyr::feed::get_likes::GetLikesOutput;
-use plyr_lexicons::fm_plyr::feed::get_top_tracks::GetTopTracksOutput;
-use plyr_lexicons::fm_plyr::feed::get_tracks::GetTracksOutput;
-use plyr_lexicons::fm_plyr::feed::search_tracks::SearchTracksOutput;
 
-use super::{Ctx, page};
+use super::{Ctx, TrackPage, page};
 use crate::XrpcError;
 use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
@@ -19,17 +13,13 @@ use crate::db::search::Query;
 use crate::db::{Hit, social};
 use crate::ranking::{self, Period};
 
-pub async fn latest(ctx: &Ctx<'_>) -> Result<GetLatestTracksOutput, XrpcError> {
+pub async fn latest(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
     let rows = feeds::latest(&ctx.state.db, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    Ok(GetLatestTracksOutput {
-        tracks: ctx.tracks(&uris).await?,
-        cursor: cursor.map(SmolStr::from),
-        extra_data: None,
-    })
+    ctx.track_page(&uris, cursor).await
 }
 
 /// `ActorNotFound` for an actor that is not indexed.
@@ -37,7 +27,7 @@ fn actor_not_found(actor: &str) -> XrpcError {
     XrpcError::Named { name: "ActorNotFound", message: format!("actor {actor} is not indexed") }
 }
 
-pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcError> {
+pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let actor = ctx.params.required("actor")?;
     let did = ctx.actor_did(actor).await?.ok_or_else(|| actor_not_found(actor))?;
     let limit = ctx.params.limit();
@@ -45,11 +35,7 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<GetActorTracksOutput, XrpcErr
     let rows = feeds::by_actor(&ctx.state.db, &did, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    Ok(GetActorTracksOutput {
-        tracks: ctx.tracks(&uris).await?,
-        cursor: cursor.map(SmolStr::from),
-        extra_data: None,
-    })
+    ctx.track_page(&uris, cursor).await
 }
 
 fn top_key(r: &Ranked) -> String {
@@ -68,7 +54,7 @@ fn top_offset(ranking: &[Ranked], cursor: Option<&str>) -> Result<usize, XrpcErr
     Ok(ranking.partition_point(|r| (r.likes, r.at, r.uri.as_str()) >= (likes, key.at, key.uri.as_str())))
 }
 
-pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
+pub async fn top(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let name = ctx.params.str("period").unwrap_or("all");
     let period = Period::parse(name).ok_or_else(|| {
         XrpcError::InvalidRequest(format!("period must be one of day, week, month, all (got {name:?})"))
@@ -79,19 +65,15 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<GetTopTracksOutput, XrpcError> {
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
     let (rows, cursor) = page(rest, limit, top_key);
     let uris: Vec<AtUri> = rows.into_iter().map(|r| r.uri).collect();
-    Ok(GetTopTracksOutput {
-        tracks: ctx.tracks(&uris).await?,
-        cursor: cursor.map(SmolStr::from),
-        extra_data: None,
-    })
+    ctx.track_page(&uris, cursor).await
 }
 
-pub async fn tracks(ctx: &Ctx<'_>) -> Result<GetTracksOutput, XrpcError> {
+pub async fn tracks(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let uris = ctx.params.at_uris("uris")?;
-    Ok(GetTracksOutput { tracks: ctx.tracks(&uris).await?, extra_data: None })
+    ctx.track_page(&uris, None).await
 }
 
-pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<GetActorLikesOutput, XrpcError> {
+pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let actor = ctx.params.required("actor")?;
     let did = ctx.actor_did(actor).await?.ok_or_else(|| actor_not_found(actor))?;
     let limit = ctx.params.limit();
@@ -105,11 +87,7 @@ pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<GetActorLikesOutput, XrpcError
             uris.push(r.subject_uri);
         }
     }
-    Ok(GetActorLikesOutput {
-        tracks: ctx.tracks(&uris).await?,
-        cursor: cursor.map(SmolStr::from),
-        extra_data: None,
-    })
+    ctx.track_page(&uris, cursor).await
 }
 
 fn subject(ctx: &Ctx<'_>) -> Result<(AtUri, jacquard_common::types::string::AtUri), XrpcError> {
@@ -141,22 +119,18 @@ pub async fn comments(ctx: &Ctx<'_>) -> Result<GetCommentsOutput, XrpcError> {
     Ok(GetCommentsOutput { uri: parsed, comments, cursor: cursor.map(SmolStr::from), extra_data: None })
 }
 
-pub async fn search(ctx: &Ctx<'_>) -> Result<SearchTracksOutput, XrpcError> {
+pub async fn search(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let q = Query::new(ctx.params.required("q")?);
     let limit = ctx.params.limit();
     let offset = cursor::decode_offset(ctx.params.str("cursor"))?;
     if q.text.is_empty() {
-        return Ok(SearchTracksOutput { tracks: Vec::new(), cursor: None, extra_data: None });
+        return Ok(TrackPage { tracks: Vec::new(), cursor: None });
     }
     let hits = crate::search::tracks(&ctx.state.db, &ctx.state.caches.search, &q, limit + 1, offset).await?;
     let (hits, more) = page(hits, limit, |_| String::new());
     let cursor = more.map(|_| (offset + limit).to_string());
     let uris: Vec<AtUri> = hits.into_iter().map(Hit::into_uri).collect();
-    Ok(SearchTracksOutput {
-        tracks: ctx.tracks(&uris).await?,
-        cursor: cursor.map(SmolStr::from),
-        extra_data: None,
-    })
+    ctx.track_page(&uris, cursor).await
 }
 
 #[cfg(test)]

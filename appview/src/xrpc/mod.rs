@@ -46,6 +46,14 @@ impl<'a> Ctx<'a> {
         Ok(uris.iter().filter_map(|u| h.track(u)).filter_map(|t| self.state.presenter.track(&h, t)).collect())
     }
 
+    /// [`Self::tracks`] as a page of JSON views, from the built views where they are current
+    /// ([`crate::track_views`]): the feeds' path.
+    pub async fn track_page(&self, uris: &[AtUri], cursor: Option<String>) -> Result<TrackPage, XrpcError> {
+        let h = self.hydrator().tracks(uris).await?;
+        let (views, presenter) = (&self.state.caches.track_views, &self.state.presenter);
+        Ok(TrackPage { tracks: uris.iter().filter_map(|u| views.get(presenter, &h, u)).collect(), cursor })
+    }
+
     /// The DID of the `actor` parameter (a handle or a DID), if that actor is indexed.
     pub async fn actor_did(&self, actor: &str) -> Result<Option<Did>, XrpcError> {
         if actor.starts_with("did:") {
@@ -56,6 +64,17 @@ impl<'a> Ctx<'a> {
         }
         Ok(crate::db::actors::did_by_handle(&self.state.db, actor).await?)
     }
+}
+
+/// The output of every track feed (`getLatestTracks`, `getActorTracks`, `getTopTracks`,
+/// `getTracks`, `getActorLikes`, `searchTracks`): the lexicons' `{tracks, cursor?}` with each
+/// track a `fm.plyr.defs#trackView`, written from JSON views (the endpoints' tests check every
+/// answer against its lexicon).
+#[derive(Debug, Serialize)]
+pub struct TrackPage {
+    pub tracks: Vec<crate::track_views::Shown>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// Takes one more row than asked so it knows whether another page follows: keeps `limit`,

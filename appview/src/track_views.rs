@@ -1,0 +1,131 @@
+//! Track views built once per version of the rows they show, kept as their JSON text. Building a
+//! `TrackView` validates and formats every identifier and time again (jacquard's constructors run
+//! a regex per field) and serializing it escapes every string, the largest shares of an uncached
+//! feed page's CPU; the same track is shown on many pages. A built view is kept with the rows it
+//! was built from (the track and the actors it names) and reused only while the hydration holds
+//! those very rows: the row caches replace a row when the indexer announces a change, so a stale
+//! view can never be served. Viewer state is never kept; it is added per request by appending
+//! the `viewer` member to the kept object.
+
+use std::sync::Arc;
+
+use std::time::Duration;
+
+use plyr_atproto::AtUri;
+use plyr_lexicons::fm_plyr::TrackViewerState;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::db::actors::ActorRow;
+use crate::db::tracks::TrackRow;
+use crate::hydrate::Hydration;
+use crate::row_cache::RowCache;
+use crate::views::Presenter;
+
+/// One built view and what it was built from.
+#[derive(Debug)]
+pub struct Built {
+    track: Arc<TrackRow>,
+    /// The author, then each featured artist, as the hydration held them.
+    people: Vec<Option<Arc<ActorRow>>>,
+    /// The view without viewer state, as JSON (an object).
+    json: Box<RawValue>,
+}
+
+/// A track view as JSON: a kept one, or one made for this request (with viewer state).
+#[derive(Debug)]
+pub enum Shown {
+    Kept(Arc<Built>),
+    Own(Box<RawValue>),
+}
+
+impl Shown {
+    pub fn json(&self) -> &RawValue {
+        match self {
+            Shown::Kept(b) => &b.json,
+            Shown::Own(j) => j,
+        }
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.json().serialize(s)
+    }
+}
+
+impl crate::row_cache::Weigh for Built {
+    fn weight(&self) -> usize {
+        self.json.get().len() + std::mem::size_of::<Built>() + 16 * self.people.len()
+    }
+}
+
+impl Built {
+    fn built_from(&self, track: &Arc<TrackRow>, people: &[Option<&Arc<ActorRow>>]) -> bool {
+        Arc::ptr_eq(&self.track, track)
+            && self.people.len() == people.len()
+            && self.people.iter().zip(people).all(|(kept, now)| match (kept, now) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            })
+    }
+}
+
+/// The kept views, shared by every request of this process.
+#[derive(Debug)]
+pub struct TrackViews {
+    built: RowCache<AtUri, Built>,
+}
+
+impl TrackViews {
+    pub fn new(max_bytes: u64, ttl: Duration) -> Self {
+        TrackViews { built: RowCache::new(max_bytes, ttl) }
+    }
+
+    /// The view of the visible track at `uri` in `h`, as JSON, with the viewer's state when there
+    /// is a viewer; `None` when it is not visible (or cannot be presented).
+    pub fn get(&self, presenter: &Presenter, h: &Hydration, uri: &AtUri) -> Option<Shown> {
+        let track = h.track_row(uri)?;
+        let people = h.people_of(track);
+        let built = match self.built.get(uri.as_str()) {
+            Some(b) if b.built_from(track, &people) => b,
+            _ => {
+                let view = presenter.track_shared(h, track)?;
+                let json = serde_json::value::to_raw_value(&view)
+                    .map_err(|e| tracing::warn!(uri = %uri, error = %e, "track view does not serialize"))
+                    .ok()?;
+                let built = Arc::new(Built {
+                    track: Arc::clone(track),
+                    people: people.iter().map(|p| p.cloned()).collect(),
+                    json,
+                });
+                self.built.insert(uri.clone(), Arc::clone(&built));
+                built
+            }
+        };
+        if !h.has_viewer() {
+            return Some(Shown::Kept(built));
+        }
+        let state =
+            TrackViewerState { like: h.viewer_like(uri).and_then(crate::views::at_uri), extra_data: None };
+        let state = serde_json::to_string(&state).ok()?;
+        // The kept text is one object: `{...}` becomes `{...,"viewer":{...}}`.
+        let open = built.json.get().strip_suffix('}')?;
+        let sep = if open.trim_end().ends_with('{') { "" } else { "," };
+        RawValue::from_string(format!("{open}{sep}\"viewer\":{state}}}")).ok().map(Shown::Own)
+    }
+
+    /// Drops every kept view (memory only: a kept view is never served for other rows).
+    pub fn invalidate_all(&self) {
+        self.built.invalidate_all();
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.built.entry_count()
+    }
+
+    pub fn weighted_size(&self) -> u64 {
+        self.built.weighted_size()
+    }
+}
