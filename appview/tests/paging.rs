@@ -215,7 +215,12 @@ async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a
         tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let profile = || async { ok(&state, "fm.plyr.actor.getProfile", &format!("actor={ALICE}")).await };
+    // A track view embeds its author; built views are kept per version of the rows they show.
+    let author = || async {
+        ok(&state, "fm.plyr.feed.getLatestTracks", "").await["tracks"][0]["author"]["handle"].clone()
+    };
     assert_eq!(profile().await["handle"], "alice.test", "cached with the old handle");
+    assert_eq!(author().await, "alice.test", "the track view is built and kept");
 
     // A PLC directory on loopback whose document now names alice-renamed.test, which resolves
     // back to her DID.
@@ -244,7 +249,7 @@ async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a
     let started = Instant::now();
     loop {
         let body = profile().await;
-        if body["handle"] == "alice-renamed.test" {
+        if body["handle"] == "alice-renamed.test" && author().await == "alice-renamed.test" {
             break;
         }
         assert!(
