@@ -7,7 +7,7 @@
 //! view can never be served. Viewer state is never kept; it is added per request by appending
 //! the `viewer` member to the kept object.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use std::time::Duration;
 
@@ -22,12 +22,14 @@ use crate::hydrate::Hydration;
 use crate::row_cache::RowCache;
 use crate::views::Presenter;
 
-/// One built view and what it was built from.
+/// One built view and what it was built from. The rows are named by weak references: they
+/// identify the rows without keeping them alive once the row caches let them go (a weak
+/// reference keeps the allocation, so its address is never reused while it is held here).
 #[derive(Debug)]
 pub struct Built {
-    track: Arc<TrackRow>,
+    track: Weak<TrackRow>,
     /// The author, then each featured artist, as the hydration held them.
-    people: Vec<Option<Arc<ActorRow>>>,
+    people: Vec<Option<Weak<ActorRow>>>,
     /// The view without viewer state, as JSON (an object).
     json: Box<RawValue>,
 }
@@ -56,16 +58,20 @@ impl Serialize for Shown {
 
 impl crate::row_cache::Weigh for Built {
     fn weight(&self) -> usize {
-        self.json.get().len() + std::mem::size_of::<Built>() + 16 * self.people.len()
+        // The rows' own allocations stay while referenced weakly (their strings do not).
+        self.json.get().len()
+            + std::mem::size_of::<Built>()
+            + std::mem::size_of::<TrackRow>()
+            + (16 + std::mem::size_of::<ActorRow>()) * self.people.len()
     }
 }
 
 impl Built {
     fn built_from(&self, track: &Arc<TrackRow>, people: &[Option<&Arc<ActorRow>>]) -> bool {
-        Arc::ptr_eq(&self.track, track)
+        std::ptr::eq(self.track.as_ptr(), Arc::as_ptr(track))
             && self.people.len() == people.len()
             && self.people.iter().zip(people).all(|(kept, now)| match (kept, now) {
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (Some(a), Some(b)) => std::ptr::eq(a.as_ptr(), Arc::as_ptr(b)),
                 (None, None) => true,
                 _ => false,
             })
@@ -95,11 +101,8 @@ impl TrackViews {
                 let json = serde_json::value::to_raw_value(&view)
                     .map_err(|e| tracing::warn!(uri = %uri, error = %e, "track view does not serialize"))
                     .ok()?;
-                let built = Arc::new(Built {
-                    track: Arc::clone(track),
-                    people: people.iter().map(|p| p.cloned()).collect(),
-                    json,
-                });
+                let people = people.iter().map(|p| p.map(Arc::downgrade)).collect();
+                let built = Arc::new(Built { track: Arc::downgrade(track), people, json });
                 self.built.insert(uri.clone(), Arc::clone(&built));
                 built
             }
