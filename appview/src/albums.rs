@@ -5,7 +5,7 @@
 //! whose albums list more than [`MAX_ITEMS`] entries is not kept; their tracks are looked up in
 //! the database instead.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
@@ -37,9 +37,10 @@ impl AuthorAlbums {
     pub fn from_rows(dids: &[Did], rows: Vec<AuthorAlbumRow>) -> Vec<AuthorAlbums> {
         let mut out: Vec<AuthorAlbums> =
             dids.iter().map(|d| AuthorAlbums { did: d.clone(), albums: Some(Vec::new()) }).collect();
+        let at: HashMap<Did, usize> = dids.iter().enumerate().map(|(i, d)| (d.clone(), i)).collect();
         let mut sizes = vec![0usize; out.len()];
         for row in rows {
-            let Some(i) = out.iter().position(|a| a.did == row.did) else { continue };
+            let Some(&i) = at.get(&row.did) else { continue };
             sizes[i] += row.items.len();
             if sizes[i] > MAX_ITEMS {
                 out[i].albums = None;

@@ -1,7 +1,6 @@
 //! In-process caches of hydrated rows (tracks with their counts, actors with theirs, authors'
-//! albums), the
-//! top-track rankings and the labels, kept fresh by the indexer's `NOTIFY plyr_changes`
-//! announcements.
+//! albums), the top-track rankings and the labels, kept fresh by the indexer's
+//! `NOTIFY plyr_changes` announcements.
 //!
 //! Correctness under races: a reader notes the invalidation epoch before it queries the
 //! database and only stores what it read if no invalidation arrived meanwhile, so a row read just

@@ -12,7 +12,6 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use plyr_atproto::AtUri;
-use plyr_lexicons::fm_plyr::TrackViewerState;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -110,8 +109,7 @@ impl TrackViews {
         if !h.has_viewer() {
             return Some(Shown::Kept(built));
         }
-        let state =
-            TrackViewerState { like: h.viewer_like(uri).and_then(crate::views::at_uri), extra_data: None };
+        let state = presenter.viewer_state(h, uri);
         let state = serde_json::to_string(&state).ok()?;
         // The kept text is one object: `{...}` becomes `{...,"viewer":{...}}`.
         let open = built.json.get().strip_suffix('}')?;

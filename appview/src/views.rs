@@ -45,7 +45,7 @@ fn did(s: &str) -> Option<Did> {
     Did::new_owned(s).map_err(|e| tracing::warn!(did = s, error = %e, "stored DID does not parse")).ok()
 }
 
-pub(crate) fn at_uri(s: &str) -> Option<AtUri> {
+fn at_uri(s: &str) -> Option<AtUri> {
     AtUri::new_owned(s).map_err(|e| tracing::warn!(uri = s, error = %e, "stored AT-URI does not parse")).ok()
 }
 
@@ -163,10 +163,14 @@ impl Presenter {
     pub fn track(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
         let mut view = self.track_shared(h, t)?;
         if h.has_viewer() {
-            view.viewer =
-                Some(TrackViewerState { like: h.viewer_like(&t.uri).and_then(at_uri), extra_data: None });
+            view.viewer = Some(self.viewer_state(h, &t.uri));
         }
         Some(view)
+    }
+
+    /// The viewer's relationship to the track at `uri` (for a request with a viewer).
+    pub fn viewer_state(&self, h: &Hydration, uri: &str) -> TrackViewerState {
+        TrackViewerState { like: h.viewer_like(uri).and_then(at_uri), extra_data: None }
     }
 
     /// A track as every viewer sees it (no viewer state).

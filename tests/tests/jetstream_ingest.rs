@@ -16,19 +16,11 @@ use tokio_util::sync::CancellationToken;
 const EVENTS: usize = 3000;
 
 /// Everything but the stream positions (live and replay keep theirs under different sources) and
-/// when the rankings were computed.
-const VOLATILE: &[&str] = &[
-    "cursors.source",
-    "cursors.cursor",
-    "cursors.time_us",
-    "cursors.issuer",
-    "cursors.updated_at",
-    "repos.updated_at",
-    "stream_gaps.detected_at",
-    "stream_gaps.id",
-    "ranking_periods.computed_at",
-    "ranking_periods.since",
-];
+/// the wall-clock columns.
+fn volatile() -> Vec<&'static str> {
+    let positions = ["cursors.source", "cursors.cursor", "cursors.time_us", "cursors.issuer"];
+    positions.into_iter().chain(plyr_store::testkit::WALL_CLOCK.iter().copied()).collect()
+}
 
 fn options(url: &str) -> IndexerOptions {
     IndexerOptions {
@@ -151,8 +143,8 @@ async fn live_ingest_survives_dropped_sockets_and_matches_a_replay() {
     .await
     .expect("replay");
     let _ = std::fs::remove_file(&file);
-    let a = live.snapshot(VOLATILE).await.expect("snapshot");
-    let b = replayed.snapshot(VOLATILE).await.expect("snapshot");
+    let a = live.snapshot(&volatile()).await.expect("snapshot");
+    let b = replayed.snapshot(&volatile()).await.expect("snapshot");
     assert!(a.contains("== tracks"), "snapshot has tables");
     plyr_store::testkit::assert_same(&a, &b, "live ingest with dropped sockets differs from a clean replay");
 }

@@ -7,8 +7,8 @@
 //! build is in, searches run the SQL in `db::search`, so a replica answers from its first
 //! request and stays stateless. Afterwards every announced change is applied within the
 //! notification's round trip: the named tracks, lists and actors are read again and replaced.
-//! One task ([`SearchIndex::run_updates`]) does both, in the order the notifications came, so an update is
-//! never lost to a build that read the database before it.
+//! One task ([`SearchIndex::run_updates`]) does both, in the order the notifications came, so an
+//! update is never lost to a build that read the database before it.
 //! Hidden accounts' documents stay in the index but are never returned; labels are judged by
 //! the hydration that follows every search, as for every other read.
 

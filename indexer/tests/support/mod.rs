@@ -15,14 +15,7 @@ use serde_json::{Value, json};
 pub const T0: i64 = 1_767_225_600_000_000;
 
 /// Columns that legitimately differ between two runs over the same events (when, not what).
-pub const VOLATILE: &[&str] = &[
-    "cursors.updated_at",
-    "repos.updated_at",
-    "stream_gaps.detected_at",
-    "stream_gaps.id",
-    "ranking_periods.computed_at",
-    "ranking_periods.since",
-];
+pub const VOLATILE: &[&str] = plyr_store::testkit::WALL_CLOCK;
 
 pub async fn setup() -> (TestDb, Writer) {
     let db = TestDb::new().await.expect("test database");
