@@ -10,7 +10,8 @@
 //! - [`outbound`]: which hosts URLs from the network may name (fetches and redirects).
 //! - [`repo`]: repositories as the firehose and `getRepo` carry them: CAR, signed commit, MST.
 //! - [`settings`]: startup checks of the URLs, origins and DIDs an operator configures.
-//! - [`signature`]: the one ECDSA check (compact, low-S) behind commits and service tokens.
+//! - [`signature`]: the one ECDSA check (compact, low-S) behind commits, service tokens and labels.
+//! - [`label`]: labelers' signed labels as received, verified and signed.
 //!
 //! The indexer's hot path is: [`record_from_json`] (Jetstream) or [`record_from_cbor`]
 //! (firehose), then [`Catalog::validate_record`], then [`cid_for_record`] if it needs to
@@ -18,6 +19,7 @@
 
 pub mod data;
 pub mod identity;
+pub mod label;
 pub mod lexicon;
 pub mod outbound;
 pub mod repo;

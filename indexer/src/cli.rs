@@ -131,6 +131,18 @@ pub async fn run_live(
         tokio::spawn(crate::identity::run(db, resolver, Default::default(), stop));
     }
     tokio::spawn(crate::ranking::run(pool.clone(), options.ranker_config(), shutdown.clone()));
+    if !options.labelers.is_empty() {
+        let resolver = plyr_atproto::identity::IdentityResolver::new(options.identity_config())
+            .context("building the identity resolver")?;
+        let labelers = crate::labeler::run(
+            pool.clone(),
+            Arc::new(resolver),
+            options.labelers.clone(),
+            Default::default(),
+            shutdown.clone(),
+        );
+        tokio::spawn(labelers);
+    }
     let writer = writer(pool.clone(), options)?;
     let backfill = crate::backfill::command::spawn_worker(Arc::clone(&writer), options, shutdown.clone())?;
     let (tx, rx) = pipeline::channel();

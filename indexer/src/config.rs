@@ -117,6 +117,12 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_RANKING_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub ranking_max_age_secs: u64,
 
+    /// Labelers to follow (their DIDs): each one's DID document gives its subscribeLabels
+    /// endpoint and label key; every label's signature is checked, and the labeler's position is
+    /// stored as the cursor `labeler:<did>`. Repeat the flag or separate with commas.
+    #[arg(long = "labeler", env = "PLYR_LABELERS", value_delimiter = ',', value_parser = plyr_atproto::settings::did)]
+    pub labelers: Vec<String>,
+
     #[command(flatten)]
     pub backfill: BackfillOptions,
 }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod firehose;
 pub mod identity;
 pub mod jetstream;
+pub mod labeler;
 pub mod pipeline;
 pub mod ranking;
 pub mod replay;

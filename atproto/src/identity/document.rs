@@ -1,7 +1,8 @@
 //! DID documents: parsing the JSON into the parts atproto uses.
 //!
 //! A [`DidDocument`] keeps the `id`, the `alsoKnownAs` URIs and the handle claimed by the
-//! first `at://` entry, the `#atproto_pds` service endpoint and the `#atproto` signing key.
+//! first `at://` entry, the `#atproto_pds` service endpoint and the `#atproto` signing key, and
+//! for a labeler its `#atproto_labeler` endpoint and `#atproto_label` key.
 //! The document must be a JSON object of the DID-core shape and its `id` must be the DID that
 //! was asked for; unknown members and unrelated methods or services are ignored.
 
@@ -18,6 +19,12 @@ const KEY_FRAGMENT: &str = "#atproto";
 const PDS_FRAGMENT: &str = "#atproto_pds";
 /// Service type of the account's PDS.
 const PDS_TYPE: &str = "AtprotoPersonalDataServer";
+/// Fragment of the verification method holding a labeler's label-signing key.
+const LABEL_KEY_FRAGMENT: &str = "#atproto_label";
+/// Fragment of the service naming a labeler's endpoint.
+const LABELER_FRAGMENT: &str = "#atproto_labeler";
+/// Service type of a labeler.
+const LABELER_TYPE: &str = "AtprotoLabeler";
 
 /// The atproto-relevant parts of a DID document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,10 @@ pub struct DidDocument {
     pub pds_endpoint: Option<String>,
     /// The `#atproto` signing key; `None` when absent or undecodable.
     pub signing_key: Option<SigningKey>,
+    /// A labeler's `#atproto_labeler` service endpoint (an `http(s)` URL).
+    pub labeler_endpoint: Option<String>,
+    /// A labeler's `#atproto_label` key, which signs its labels.
+    pub label_key: Option<SigningKey>,
 }
 
 #[derive(Deserialize)]
@@ -76,14 +87,23 @@ impl DidDocument {
         let did = raw.id.as_str();
         let also_known_as = raw.also_known_as.unwrap_or_default();
         let handle = claimed_handle(&also_known_as);
-        let pds_endpoint = raw.service.unwrap_or_default().into_iter().find_map(|s| pds_endpoint(did, s));
-        let signing_key = raw
-            .verification_method
-            .unwrap_or_default()
-            .iter()
-            .find(|m| is_fragment(did, &m.id, KEY_FRAGMENT))
-            .and_then(|m| signing_key(did, m));
-        Ok(DidDocument { id: raw.id, also_known_as, handle, pds_endpoint, signing_key })
+        let services = raw.service.unwrap_or_default();
+        let pds_endpoint = services.iter().find_map(|s| endpoint(did, s, PDS_FRAGMENT, PDS_TYPE));
+        let labeler_endpoint = services.iter().find_map(|s| endpoint(did, s, LABELER_FRAGMENT, LABELER_TYPE));
+        let methods = raw.verification_method.unwrap_or_default();
+        let key = |fragment: &str| {
+            methods.iter().find(|m| is_fragment(did, &m.id, fragment)).and_then(|m| signing_key(did, m))
+        };
+        let (signing_key, label_key) = (key(KEY_FRAGMENT), key(LABEL_KEY_FRAGMENT));
+        Ok(DidDocument {
+            id: raw.id,
+            also_known_as,
+            handle,
+            pds_endpoint,
+            signing_key,
+            labeler_endpoint,
+            label_key,
+        })
     }
 }
 
@@ -104,8 +124,9 @@ fn claimed_handle(also_known_as: &[String]) -> Option<String> {
     }
 }
 
-fn pds_endpoint(did: &str, service: RawService) -> Option<String> {
-    if !is_fragment(did, &service.id, PDS_FRAGMENT) || service.kind != PDS_TYPE {
+/// The endpoint of the service `fragment` of type `kind`, if it is an `http(s)` URL.
+fn endpoint(did: &str, service: &RawService, fragment: &str, kind: &str) -> Option<String> {
+    if !is_fragment(did, &service.id, fragment) || service.kind != kind {
         return None;
     }
     let endpoint = service.service_endpoint.as_str()?;
@@ -121,11 +142,14 @@ fn signing_key(did: &str, method: &RawMethod) -> Option<SigningKey> {
         "EcdsaSecp256k1VerificationKey2019" => SigningKey::from_legacy_multibase(Curve::K256, multibase),
         "EcdsaSecp256r1VerificationKey2019" => SigningKey::from_legacy_multibase(Curve::P256, multibase),
         other => {
-            tracing::warn!(did, kind = %clip(other), "unsupported #atproto verification method type");
+            tracing::warn!(did, method = %clip(&method.id), kind = %clip(other), "unsupported verification method type");
             return None;
         }
     };
-    key.map_err(|error| tracing::warn!(did, %error, "undecodable #atproto signing key")).ok()
+    key.map_err(
+        |error| tracing::warn!(did, method = %clip(&method.id), %error, "undecodable verification key"),
+    )
+    .ok()
 }
 
 #[cfg(test)]
@@ -194,5 +218,59 @@ mod tests {
             let parsed = DidDocument::parse(DID, doc(endpoint).as_bytes());
             assert_eq!(parsed.map(|d| d.pds_endpoint), Ok(expected.map(String::from)), "{endpoint}");
         }
+    }
+
+    /// A labeler's document: its label key in either encoding, its endpoint, and neither taken
+    /// from the wrong fragment or type.
+    #[test]
+    fn labeler_service_and_label_key() {
+        use k256::elliptic_curve::sec1::ToEncodedPoint;
+        let public = k256::SecretKey::from_slice(&[7; 32]).expect("a scalar").public_key();
+        let multikey = SigningKey::from_sec1(Curve::K256, public.to_encoded_point(true).as_bytes())
+            .expect("on the curve")
+            .to_multikey();
+        let legacy = multibase::encode(multibase::Base::Base58Btc, public.to_encoded_point(false).as_bytes());
+        let k256 = (multikey, legacy);
+        let doc = |methods: &str, services: &str| {
+            format!(r#"{{"id":"{DID}","verificationMethod":[{methods}],"service":[{services}]}}"#)
+        };
+        let method = |id: &str, kind: &str, key: &str| {
+            format!(r#"{{"id":"{id}","type":"{kind}","controller":"{DID}","publicKeyMultibase":"{key}"}}"#)
+        };
+        let service = |id: &str, kind: &str| {
+            format!(r#"{{"id":"{id}","type":"{kind}","serviceEndpoint":"https://labeler.example"}}"#)
+        };
+        let parsed = DidDocument::parse(
+            DID,
+            doc(
+                &[method("#atproto", "Multikey", &k256.0), method("#atproto_label", "Multikey", &k256.0)]
+                    .join(","),
+                &service("#atproto_labeler", "AtprotoLabeler"),
+            )
+            .as_bytes(),
+        )
+        .expect("parses");
+        assert_eq!(parsed.labeler_endpoint.as_deref(), Some("https://labeler.example"));
+        assert_eq!(parsed.label_key.as_ref(), parsed.signing_key.as_ref());
+        assert!(parsed.label_key.is_some());
+
+        let legacy = DidDocument::parse(
+            DID,
+            doc(&method("#atproto_label", "EcdsaSecp256k1VerificationKey2019", &k256.1), "").as_bytes(),
+        )
+        .expect("parses");
+        assert_eq!(legacy.label_key.as_ref(), parsed.label_key.as_ref(), "legacy encoding of the same key");
+        assert_eq!(legacy.signing_key, None);
+
+        let wrong = DidDocument::parse(
+            DID,
+            doc(
+                &method("#atproto", "Multikey", &k256.0),
+                &service("#atproto_labeler", "AtprotoPersonalDataServer"),
+            )
+            .as_bytes(),
+        )
+        .expect("parses");
+        assert_eq!((wrong.label_key, wrong.labeler_endpoint), (None, None));
     }
 }

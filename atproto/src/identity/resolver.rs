@@ -324,6 +324,12 @@ impl IdentityResolver {
             tracing::debug!(did, endpoint = %clip(endpoint), %reason, "ignoring a PDS endpoint the network policy refuses");
             doc.pds_endpoint = None;
         }
+        if let Some(endpoint) = &doc.labeler_endpoint
+            && let Err(reason) = self.network.check_endpoint(endpoint)
+        {
+            tracing::debug!(did, endpoint = %clip(endpoint), %reason, "ignoring a labeler endpoint the network policy refuses");
+            doc.labeler_endpoint = None;
+        }
         Ok(Arc::new(doc))
     }
 

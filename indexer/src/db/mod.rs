@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod comments;
 pub mod cursors;
 pub mod guard;
+pub mod labels;
 pub mod likes;
 pub mod lists;
 pub mod profiles;

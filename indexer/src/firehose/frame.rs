@@ -1,5 +1,5 @@
-//! Decoding one `com.atproto.sync.subscribeRepos` websocket message: a DAG-CBOR header
-//! `{op, t}` immediately followed by a DAG-CBOR body. Bodies borrow from the message (the CAR
+//! Decoding one `com.atproto.sync.subscribeRepos` websocket message (framed as every event
+//! stream is: [`envelope`]). Bodies borrow from the message (the CAR
 //! slice, DIDs, paths), so decoding allocates little; unknown fields are ignored (the lexicon
 //! may grow), missing or mistyped required ones fail the frame.
 //!
@@ -7,10 +7,10 @@
 //! its `decode_framed` fails on `op: -1` error frames, rejects `blobs: null` (seen in recorded
 //! relay traffic), and copies every string and the CAR slice into owned values.
 
-use std::io::Cursor as ByteCursor;
-
 use cid::Cid;
 use serde::Deserialize;
+
+use crate::websocket::envelope::{self, Envelope, EnvelopeError};
 
 /// Largest message decoded (sync 1.1 limit); larger ones are counted drops.
 pub const MAX_FRAME_BYTES: usize = 5 * 1024 * 1024;
@@ -161,55 +161,38 @@ pub struct AccountFrame<'a> {
     pub status: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
-struct Header {
-    op: i64,
-    #[serde(default)]
-    t: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct InfoBody {
-    name: String,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: String,
-    #[serde(default)]
-    message: Option<String>,
-}
-
 /// Decodes one binary websocket message.
 pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge(bytes.len()));
     }
-    let mut cursor = ByteCursor::new(bytes);
-    let header: Header = serde_ipld_dagcbor::de::from_reader_once(&mut cursor)
-        .map_err(|e| FrameError::Header(e.to_string()))?;
-    let body = bytes.get(cursor.position() as usize..).unwrap_or_default();
-    match (header.op, header.t.as_deref()) {
-        (-1, _) => {
-            body_of::<ErrorBody>("error", body).map(|b| Frame::Error { error: b.error, message: b.message })
-        }
-        (1, Some("#commit")) => body_of("#commit", body).map(Frame::Commit),
-        (1, Some("#sync")) => body_of("#sync", body).map(Frame::Sync),
-        (1, Some("#identity")) => body_of("#identity", body).map(Frame::Identity),
-        (1, Some("#account")) => body_of("#account", body).map(Frame::Account),
-        (1, Some("#info")) => {
-            body_of::<InfoBody>("#info", body).map(|b| Frame::Info { name: b.name, message: b.message })
-        }
-        (1, t) => Err(FrameError::UnknownType(t.unwrap_or_default().chars().take(64).collect())),
-        (op, _) => Err(FrameError::UnknownOp(op)),
+    let (t, body) = match envelope::open(bytes)? {
+        Envelope::Error { error, message } => return Ok(Frame::Error { error, message }),
+        Envelope::Info { name, message } => return Ok(Frame::Info { name, message }),
+        Envelope::Message { t, body } => (t, body),
+    };
+    match t.as_str() {
+        "#commit" => body_of("#commit", body).map(Frame::Commit),
+        "#sync" => body_of("#sync", body).map(Frame::Sync),
+        "#identity" => body_of("#identity", body).map(Frame::Identity),
+        "#account" => body_of("#account", body).map(Frame::Account),
+        t => Err(FrameError::UnknownType(t.chars().take(64).collect())),
     }
 }
 
 fn body_of<'a, T: Deserialize<'a>>(t: &str, body: &'a [u8]) -> Result<T, FrameError> {
-    serde_ipld_dagcbor::from_slice(body)
-        .map_err(|e| FrameError::Body { t: t.to_owned(), error: e.to_string() })
+    Ok(envelope::body_of(t, body)?)
+}
+
+impl From<EnvelopeError> for FrameError {
+    fn from(error: EnvelopeError) -> Self {
+        match error {
+            EnvelopeError::Header(e) => FrameError::Header(e),
+            EnvelopeError::Body { t, error } => FrameError::Body { t, error },
+            EnvelopeError::Untyped => FrameError::UnknownType(String::new()),
+            EnvelopeError::UnknownOp(op) => FrameError::UnknownOp(op),
+        }
+    }
 }
 
 /// An RFC 3339 time in µs since the Unix epoch.
