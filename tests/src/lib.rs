@@ -1,5 +1,5 @@
 //! Helpers shared by the end-to-end tests: paths, the npm packages they run (installed from their
-//! lockfiles on first use), and the local reference PDS ([`pds`]).
+//! lockfiles on first use), the local reference PDS ([`pds`]) and a real labeler ([`labeler`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,4 +75,5 @@ fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
 }
 
 pub mod jetstream_server;
+pub mod labeler;
 pub mod pds;
