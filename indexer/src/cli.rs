@@ -1,4 +1,4 @@
-//! The `indexer` command line (`run`, `replay`, `backfill`, `rank`, `migrate`) and the entry points `plyr`
+//! The `indexer` command line (`run`, `replay`, `backfill`, `rank`, `label`, `migrate`) and the entry points `plyr`
 //! shares.
 
 use std::collections::HashMap;
@@ -53,6 +53,9 @@ pub enum Command {
     Rank,
     /// Apply pending schema migrations and exit.
     Migrate,
+    /// The service's own labels: apply or negate one (an operator takedown: `--val
+    /// '!takedown'`), applied by every AppView within a second, or list the audit trail.
+    Label(crate::labeler::own::LabelArgs),
 }
 
 /// How long `run` and `replay` wait for a pooled connection before counting the database as
@@ -70,6 +73,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
             plyr_store::migrate(&pool).await.context("applying migrations")?;
             tracing::info!("migrations applied");
+        }
+        Command::Label(args) => {
+            let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
+            crate::labeler::own::run(&pool, args).await?;
         }
         Command::Rank => {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;

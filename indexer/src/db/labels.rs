@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::label::Label;
+use plyr_store::changes::{self, Touched};
 use sqlx::PgPool;
 
 use super::Tx;
@@ -55,6 +56,21 @@ pub async fn apply(tx: &mut Tx<'_>, labels: &[Label]) -> sqlx::Result<u64> {
     .execute(&mut **tx)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// Announces that labels on the subjects of `labels` changed (inside the transaction that
+/// stored them), so AppViews reload their labels and drop what they cached about the subjects.
+pub async fn announce(tx: &mut Tx<'_>, labels: &[Label]) -> sqlx::Result<()> {
+    let mut touched = Touched::default();
+    touched.labels();
+    for label in labels {
+        if label.uri.starts_with("did:") {
+            touched.did(&label.uri);
+        } else {
+            touched.uri(&label.uri);
+        }
+    }
+    changes::announce(&mut **tx, &touched).await
 }
 
 /// One operator action, as `indexer label list` shows it.

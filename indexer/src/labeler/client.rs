@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use plyr_atproto::label::{Label, LabelError};
-use plyr_store::changes::{self, Touched};
 use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
@@ -89,12 +88,7 @@ impl<K: LabelerKeys> Follow<K> {
         };
         cursors::store(&mut tx, &cursor, 0).await?;
         if changed > 0 {
-            let mut touched = Touched::default();
-            touched.labels();
-            for label in accepted {
-                if label.uri.starts_with("did:") { touched.did(&label.uri) } else { touched.uri(&label.uri) }
-            }
-            changes::announce(&mut *tx, &touched).await?;
+            labels::announce(&mut tx, accepted).await?;
         }
         tx.commit().await?;
         Ok(changed)

@@ -7,6 +7,7 @@
 //! - [`frame`]: one websocket message in, a [`LabelFrame`] (or a counted drop) out.
 //! - [`keys`]: where a labeler is and which key signs its labels ([`LabelerKeys`]).
 //! - [`client`]: one labeler under the shared websocket supervisor ([`client::Follow`]).
+//! - [`own`]: the service's own labels (`indexer label apply|negate|list`), with an audit trail.
 //!
 //! Metrics: `indexer_labels_total{outcome}` (stored, unchanged),
 //! `indexer_labeler_dropped_total{reason}`, `indexer_labeler_connects_total{outcome}`,
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod frame;
 pub mod keys;
+pub mod own;
 
 use std::sync::Arc;
 
