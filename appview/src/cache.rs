@@ -49,7 +49,14 @@ pub struct Caches {
 impl Caches {
     /// Row caches holding about `mib` MiB in all (half of it built track views), entries living
     /// at most `ttl`.
-    pub fn new(mib: u64, ttl: Duration, responses: crate::response_cache::Responses) -> Self {
+    /// `labelers` are the labelers whose labels are held (the service's own DID and
+    /// `--labelers`).
+    pub fn new(
+        mib: u64,
+        ttl: Duration,
+        responses: crate::response_cache::Responses,
+        labelers: Vec<String>,
+    ) -> Self {
         let share = |eighths: u64| mib.saturating_mul(1 << 20) / 8 * eighths;
         Caches {
             tracks: RowCache::new(share(2), ttl),
@@ -57,7 +64,7 @@ impl Caches {
             albums: RowCache::new(share(1), ttl),
             track_views: crate::track_views::TrackViews::new(share(4), ttl),
             rankings: crate::ranking::Rankings::default(),
-            labels: crate::labels::Labels::default(),
+            labels: crate::labels::Labels::new(labelers),
             search: crate::search::SearchIndex::default(),
             responses,
             epoch: AtomicU64::new(0),

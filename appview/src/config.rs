@@ -42,10 +42,28 @@ pub struct AppviewOptions {
     )]
     pub allow_test_network: bool,
 
-    /// Label values that hide a record or an account wherever it would appear (self-labels on
-    /// records and labels from subscribed labelers), comma-separated.
-    #[arg(long, env = "PLYR_HIDDEN_LABELS", value_delimiter = ',', default_value = "!hide,!takedown")]
+    /// Labelers whose labels apply (their DIDs; the indexer follows the same list with
+    /// `--labeler`), besides the service's own DID, whose labels (operator takedowns) always
+    /// apply. A request's `atproto-accept-labelers` header may narrow them. Comma-separated.
+    #[arg(long = "labelers", env = "PLYR_LABELERS", value_delimiter = ',', value_parser = plyr_atproto::settings::did)]
+    pub labelers: Vec<String>,
+
+    /// Label values that hide a record or an account from every read (self-labels on records
+    /// and labels from applied labelers); the author, as the viewer, still sees their own.
+    /// Comma-separated.
+    #[arg(
+        long,
+        env = "PLYR_HIDDEN_LABELS",
+        value_delimiter = ',',
+        default_value = "!hide,!takedown,copyright-violation"
+    )]
     pub hidden_labels: Vec<String>,
+
+    /// Label values that keep a track out of list contexts (latest, top, search, for-you,
+    /// activity) while view contexts (a track by URI, an artist's tracks, a list's items) show
+    /// it with its labels, so clients can gate playback. Comma-separated.
+    #[arg(long, env = "PLYR_LIST_HIDDEN_LABELS", value_delimiter = ',', default_value = "sexual,porn")]
+    pub list_hidden_labels: Vec<String>,
 
     /// Base URL of avatar images (`<base>/<did>/<cid>@jpeg`); empty serves avatars from the
     /// account's PDS (`getBlob`).

@@ -19,6 +19,8 @@ use crate::db::rest::ActivityRow;
 use crate::db::social::{CommentRow, LikeRow};
 use crate::db::tracks::TrackRow;
 use crate::db::{lists, social};
+use crate::labels::{Applying, HeldLabel, Subject};
+use crate::moderation::{Applied, Context};
 use crate::rules::Facts;
 
 /// Why a hydration failed: only the database can fail one. Each HTTP edge turns it into its own
@@ -36,8 +38,10 @@ pub struct Found {
     pub lists: HashMap<AtUri, ListRow>,
     /// The viewer's like URI per track URI.
     pub viewer_likes: HashMap<AtUri, AtUri>,
-    /// Record URIs and DIDs carrying a label the operator hides.
+    /// Record URIs and DIDs carrying a label the request's context hides.
     pub labeled: HashSet<String>,
+    /// The labels that apply to each key that has any (for presenting).
+    pub labels: Applying,
 }
 
 /// Everything loaded for one response that the viewer may see.
@@ -49,6 +53,7 @@ pub struct Hydration {
     /// Actors the rules hide, kept only to credit them where a visible track features them.
     hidden_actors: HashMap<Did, Arc<ActorRow>>,
     viewer_likes: HashMap<AtUri, AtUri>,
+    labels: Applying,
     has_viewer: bool,
 }
 
@@ -61,9 +66,10 @@ impl Hydration {
 
     /// Adds what one load found, keeping what the rules let through. The load must hold the
     /// authors of its tracks and lists and the labels on all of them, as every load here does.
-    pub fn absorb(&mut self, found: Found, hidden_labels: &[String]) {
-        let Found { tracks, actors, lists, viewer_likes, labeled } = found;
-        let facts = Facts { actors: &actors, labeled: &labeled, hidden_labels };
+    pub fn absorb(&mut self, found: Found, judge: Judge<'_>) {
+        let Found { tracks, actors, lists, viewer_likes, labeled, labels } = found;
+        let facts = Facts { actors: &actors, labeled: &labeled, hiding: judge.hiding, viewer: judge.viewer };
+        self.labels.extend(labels);
         self.tracks.extend(tracks.into_iter().filter(|(_, t)| facts.track_visible(t)));
         self.lists.extend(lists.into_iter().filter(|(_, l)| facts.record_visible(&l.did, &l.uri)));
         let hidden: HashSet<Did> = actors.keys().filter(|d| !facts.actor_visible(d)).cloned().collect();
@@ -80,16 +86,21 @@ impl Hydration {
     }
 
     /// Keeps the `rows` the rules let through with `found`'s facts, then absorbs `found`.
-    fn absorb_records<R: Record>(
-        &mut self,
-        mut rows: Vec<R>,
-        found: Found,
-        hidden_labels: &[String],
-    ) -> Vec<R> {
-        let facts = Facts { actors: &found.actors, labeled: &found.labeled, hidden_labels };
+    fn absorb_records<R: Record>(&mut self, mut rows: Vec<R>, found: Found, judge: Judge<'_>) -> Vec<R> {
+        let facts = Facts {
+            actors: &found.actors,
+            labeled: &found.labeled,
+            hiding: judge.hiding,
+            viewer: judge.viewer,
+        };
         rows.retain(|r| facts.record_visible(r.did(), r.uri()));
-        self.absorb(found, hidden_labels);
+        self.absorb(found, judge);
         rows
+    }
+
+    /// The labels that apply to the record or account `key` (a visible one's, for presenting).
+    pub fn labels_on(&self, key: &str) -> &[Arc<HeldLabel>] {
+        self.labels.get(key).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The actor `did`, if indexed and visible.
@@ -149,6 +160,8 @@ pub trait Record {
     fn did(&self) -> &Did;
     /// The key labels are looked up by: the record's AT-URI (an activity event's own key).
     fn uri(&self) -> &str;
+    /// The record's version, when the row knows it (a label pinned to another is not applied).
+    fn cid(&self) -> Option<&str>;
 }
 
 impl Record for LikeRow {
@@ -157,6 +170,9 @@ impl Record for LikeRow {
     }
     fn uri(&self) -> &str {
         &self.uri
+    }
+    fn cid(&self) -> Option<&str> {
+        Some(&self.cid)
     }
 }
 
@@ -167,6 +183,9 @@ impl Record for CommentRow {
     fn uri(&self) -> &str {
         &self.uri
     }
+    fn cid(&self) -> Option<&str> {
+        Some(&self.cid)
+    }
 }
 
 impl Record for ActivityRow {
@@ -176,18 +195,46 @@ impl Record for ActivityRow {
     fn uri(&self) -> &str {
         &self.uri
     }
+    fn cid(&self) -> Option<&str> {
+        None
+    }
 }
 
-/// Batched loads.
+/// What the rules need to judge one load besides what it found.
 #[derive(Debug, Clone, Copy)]
-pub struct Hydrator<'a> {
-    pub state: &'a AppState,
+pub struct Judge<'a> {
+    /// Label values that hide in the load's context.
+    pub hiding: &'a [String],
     pub viewer: Option<&'a Did>,
 }
 
+/// Batched loads, for one viewer, in one context, with the request's labelers.
+#[derive(Debug, Clone)]
+pub struct Hydrator<'a> {
+    pub state: &'a AppState,
+    pub viewer: Option<&'a Did>,
+    applied: Arc<Applied>,
+    hiding: Vec<String>,
+}
+
 impl<'a> Hydrator<'a> {
+    /// A hydrator for a view context (one thing asked for by name, one artist's or list's
+    /// own items), applying the labelers of the request being served.
     pub fn new(state: &'a AppState, viewer: Option<&'a Did>) -> Self {
-        Hydrator { state, viewer }
+        let applied = crate::moderation::current(state);
+        Hydrator { state, viewer, applied, hiding: state.policy.hiding(Context::View) }
+    }
+
+    /// The same for a list context (latest, top, search, for-you, activity): list-hidden
+    /// labels hide too.
+    pub fn listing(self) -> Self {
+        self.in_context(Context::List)
+    }
+
+    /// The same for `context`.
+    pub fn in_context(mut self, context: Context) -> Self {
+        self.hiding = self.state.policy.hiding(context);
+        self
     }
 
     /// Tracks, their authors and featured artists, the viewer's likes and labels.
@@ -207,28 +254,30 @@ impl<'a> Hydrator<'a> {
             dids.extend(t.features.iter().cloned());
         }
         let subjects: Vec<AtUri> = tracks.keys().cloned().collect();
-        let mut label_keys: Vec<String> = subjects.iter().map(AtUri::to_string).collect();
-        label_keys.extend(dids.iter().map(Did::to_string));
+        let mut label_keys: Vec<Subject<'_>> =
+            tracks.values().map(|t| Subject { key: t.uri.as_str(), cid: Some(&t.cid) }).collect();
+        label_keys.extend(dids.iter().map(|d| Subject { key: d.as_str(), cid: None }));
         let likes = async {
             match self.viewer {
                 Some(v) if !subjects.is_empty() => social::viewer_likes(&state.db, v, &subjects).await,
                 _ => Ok(Vec::new()),
             }
         };
-        let (actors, likes, labeled) =
+        let (actors, likes, (labeled, labels)) =
             tokio::try_join!(state.caches.actors(&state.db, &dids), likes, self.labeled(&label_keys),)?;
         let viewer_likes = likes.into_iter().collect();
-        h.absorb(Found { tracks, actors, viewer_likes, labeled, ..Found::default() }, self.hidden_labels());
+        h.absorb(Found { tracks, actors, viewer_likes, labeled, labels, ..Found::default() }, self.judge());
         Ok(())
     }
 
     /// Actors (with their counts) and labels on them.
     pub async fn actors(&self, dids: &[Did]) -> Result<Hydration, HydrateError> {
         let state = self.state;
-        let keys: Vec<String> = dids.iter().map(Did::to_string).collect();
-        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(&keys))?;
+        let keys: Vec<Subject<'_>> = dids.iter().map(|d| Subject { key: d.as_str(), cid: None }).collect();
+        let (actors, (labeled, labels)) =
+            tokio::try_join!(state.caches.actors(&state.db, dids), self.labeled(&keys))?;
         let mut h = self.empty();
-        h.absorb(Found { actors, labeled, ..Found::default() }, self.hidden_labels());
+        h.absorb(Found { actors, labeled, labels, ..Found::default() }, self.judge());
         Ok(h)
     }
 
@@ -237,12 +286,14 @@ impl<'a> Hydrator<'a> {
         let state = self.state;
         let rows = lists::by_uris(&state.db, uris).await?;
         let dids: Vec<Did> = rows.iter().map(|l| l.did.clone()).collect();
-        let mut keys: Vec<String> = rows.iter().map(|l| l.uri.to_string()).collect();
-        keys.extend(dids.iter().map(Did::to_string));
-        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
-        let lists = rows.into_iter().map(|l| (l.uri.clone(), l)).collect();
+        let mut keys: Vec<Subject<'_>> =
+            rows.iter().map(|l| Subject { key: l.uri.as_str(), cid: Some(&l.cid) }).collect();
+        keys.extend(dids.iter().map(|d| Subject { key: d.as_str(), cid: None }));
+        let (actors, (labeled, labels)) =
+            tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
+        let lists = rows.iter().map(|l| (l.uri.clone(), l.clone())).collect();
         let mut h = self.empty();
-        h.absorb(Found { lists, actors, labeled, ..Found::default() }, self.hidden_labels());
+        h.absorb(Found { lists, actors, labeled, labels, ..Found::default() }, self.judge());
         Ok(h)
     }
 
@@ -252,12 +303,15 @@ impl<'a> Hydrator<'a> {
     pub async fn records<R: Record>(&self, rows: Vec<R>) -> Result<(Vec<R>, Hydration), HydrateError> {
         let state = self.state;
         let dids: Vec<Did> = rows.iter().map(|r| r.did().clone()).collect();
-        let mut keys: Vec<String> = rows.iter().map(|r| r.uri().to_owned()).collect();
-        keys.extend(dids.iter().map(Did::to_string));
-        let (actors, labeled) = tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
+        let mut keys: Vec<Subject<'_>> =
+            rows.iter().map(|r| Subject { key: r.uri(), cid: r.cid() }).collect();
+        keys.extend(dids.iter().map(|d| Subject { key: d.as_str(), cid: None }));
+        let (actors, (labeled, labels)) =
+            tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
+        drop(keys);
         let mut h = self.empty();
         let rows =
-            h.absorb_records(rows, Found { actors, labeled, ..Found::default() }, self.hidden_labels());
+            h.absorb_records(rows, Found { actors, labeled, labels, ..Found::default() }, self.judge());
         Ok((rows, h))
     }
 
@@ -265,13 +319,20 @@ impl<'a> Hydrator<'a> {
         Hydration::new(self.viewer.is_some())
     }
 
-    fn hidden_labels(&self) -> &'a [String] {
-        &self.state.options.hidden_labels
+    fn judge(&self) -> Judge<'_> {
+        Judge { hiding: &self.hiding, viewer: self.viewer }
     }
 
-    /// Which of `keys` carry a hidden label, from the labels held in memory.
-    async fn labeled(&self, keys: &[String]) -> sqlx::Result<HashSet<String>> {
-        self.state.caches.labels.carrying(&self.state.db, keys, self.hidden_labels()).await
+    /// The labels that apply to `keys` (from the labels held in memory), and which keys carry
+    /// one that hides in this context.
+    async fn labeled(&self, keys: &[Subject<'_>]) -> sqlx::Result<(HashSet<String>, Applying)> {
+        let labels = self.state.caches.labels.on(&self.state.db, keys, &self.applied).await?;
+        let hidden = labels
+            .iter()
+            .filter(|(_, ls)| ls.iter().any(|l| self.hiding.iter().any(|h| **h == *l.val)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        Ok((hidden, labels))
     }
 }
 
@@ -365,6 +426,13 @@ mod tests {
         fn uri(&self) -> &str {
             self.1
         }
+        fn cid(&self) -> Option<&str> {
+            None
+        }
+    }
+
+    fn judge<'a>(hiding: &'a [String], viewer: Option<&'a Did>) -> Judge<'a> {
+        Judge { hiding, viewer }
     }
 
     const ALICE: &str = "did:plc:alice";
@@ -404,6 +472,7 @@ mod tests {
                 .into_iter()
                 .map(str::to_owned)
                 .collect(),
+            labels: Applying::new(),
         }
     }
 
@@ -411,7 +480,7 @@ mod tests {
     fn accessors_answer_only_what_the_rules_let_through() {
         let hidden = ["!hide".to_owned(), "!takedown".to_owned()];
         let mut h = Hydration::new(true);
-        h.absorb(found(), &hidden);
+        h.absorb(found(), judge(&hidden, None));
         let tracks = [
             ("at://alice/t/plain", true),
             ("at://alice/t/self-hidden", false),
@@ -436,10 +505,31 @@ mod tests {
         assert_eq!(h.viewer_like("at://carol/t/1"), None, "no viewer state for a hidden track");
     }
 
+    /// Labels never hide an author's records (or account) from the author; a deactivated
+    /// account stays hidden, even from itself.
+    #[test]
+    fn authors_see_their_own_labelled_records() {
+        let hidden = ["!hide".to_owned()];
+        let (alice, dave, carol) =
+            (Did::from_trusted(ALICE), Did::from_trusted(DAVE), Did::from_trusted(CAROL));
+        let mut h = Hydration::new(true);
+        h.absorb(found(), judge(&hidden, Some(&alice)));
+        for uri in ["at://alice/t/self-hidden", "at://alice/t/labeled", "at://alice/l/labeled"] {
+            assert!(h.track(uri).is_some() || h.list(uri).is_some(), "{uri} hidden from its author");
+        }
+        assert!(h.track("at://dave/t/1").is_none(), "someone else's labelled account");
+        let mut h = Hydration::new(true);
+        h.absorb(found(), judge(&hidden, Some(&dave)));
+        assert!(h.actor(DAVE).is_some() && h.track("at://dave/t/1").is_some());
+        let mut h = Hydration::new(true);
+        h.absorb(found(), judge(&hidden, Some(&carol)));
+        assert!(h.actor(CAROL).is_none() && h.track("at://carol/t/1").is_none());
+    }
+
     #[test]
     fn a_visible_track_credits_its_featured_artists_hidden_or_not() {
         let mut h = Hydration::new(false);
-        h.absorb(found(), &["!hide".to_owned()]);
+        h.absorb(found(), judge(&["!hide".to_owned()], None));
         let t = h.track("at://alice/t/plain").expect("visible");
         let credits: Vec<(&str, Option<&str>)> =
             h.features_including_hidden(t).map(|(d, a)| (d.as_str(), a.map(|a| a.did.as_str()))).collect();
@@ -456,7 +546,7 @@ mod tests {
             Row(Did::from_trusted(NOBODY), "at://nobody/c/1"),
         ];
         let mut h = Hydration::new(false);
-        let kept = h.absorb_records(rows, found(), &["!hide".to_owned()]);
+        let kept = h.absorb_records(rows, found(), judge(&["!hide".to_owned()], None));
         let uris: Vec<&str> = kept.iter().map(|r| r.uri()).collect();
         assert_eq!(uris, vec!["at://alice/c/1", "at://nobody/c/1"]);
         assert!(h.actor(ALICE).is_some() && h.actor(CAROL).is_none());

@@ -5,7 +5,8 @@
 //!
 //! A request flows: [`server`] (routes, middleware) → [`xrpc`] dispatch ([`auth`] for the
 //! viewer, [`params`] checked against the lexicon) → a handler's skeleton ([`db`]) →
-//! [`hydrate`] (batched loads, through [`cache`], keeping what the [`rules`] let through) →
+//! [`hydrate`] (batched loads, through [`cache`], keeping what the [`rules`] let through, with
+//! the labels the request's [`moderation`] applies) →
 //! [`views`] (pure presentation).
 
 pub mod albums;
@@ -20,6 +21,7 @@ pub mod held;
 pub mod hydrate;
 pub mod labels;
 pub mod mention;
+pub mod moderation;
 pub mod params;
 pub mod ranking;
 pub mod response_cache;

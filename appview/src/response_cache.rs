@@ -1,5 +1,6 @@
 //! Whole-response cache for anonymous reads: the encoded (and compressed) bytes of a `200` answer
-//! to a `GET` without `Authorization`, keyed by path, query and whether the client accepts gzip.
+//! to a `GET` without `Authorization`, keyed by path, query, whether the client accepts gzip
+//! and the labelers it applies ([`crate::moderation`]).
 //!
 //! Every answer of this kind is a function of the index alone, so it can be reused until the
 //! index changes: every change notification from the indexer empties this cache (see
@@ -31,7 +32,9 @@ const MAX_BODY: usize = 1 << 20;
 pub struct Stored {
     content_type: Option<HeaderValue>,
     content_encoding: Option<HeaderValue>,
-    vary: Option<HeaderValue>,
+    /// Every `Vary` value, in order.
+    vary: Vec<HeaderValue>,
+    content_labelers: Option<HeaderValue>,
     body: Bytes,
 }
 
@@ -63,7 +66,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let gzip = crate::server::gzip::accepts(req.headers());
-    let key = format!("{}|{gzip}", req.uri());
+    let labelers = crate::moderation::applied_by(&state, req.headers()).header_value();
+    let labelers = labelers.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let key = format!("{}|{gzip}|{labelers}", req.uri());
     if let Some(hit) = state.caches.responses.get(&key).await {
         metrics::counter!("appview_response_cache_total", "outcome" => "hit").increment(1);
         return replay(&hit);
@@ -126,7 +131,8 @@ async fn compute(state: AppState, key: String, req: Request, next: Next) -> Comp
     let stored = Arc::new(Stored {
         content_type: parts.headers.get(CONTENT_TYPE).cloned(),
         content_encoding: parts.headers.get(CONTENT_ENCODING).cloned(),
-        vary: parts.headers.get(VARY).cloned(),
+        vary: parts.headers.get_all(VARY).iter().cloned().collect(),
+        content_labelers: parts.headers.get(crate::moderation::CONTENT_LABELERS).cloned(),
         body: bytes,
     });
     if state.caches.epoch() != epoch {
@@ -140,12 +146,17 @@ async fn compute(state: AppState, key: String, req: Request, next: Next) -> Comp
 fn replay(s: &Stored) -> Response {
     let mut res = Response::new(Body::from(s.body.clone()));
     let h = res.headers_mut();
-    for (name, value) in
-        [(CONTENT_TYPE, &s.content_type), (CONTENT_ENCODING, &s.content_encoding), (VARY, &s.vary)]
-    {
+    for (name, value) in [
+        (CONTENT_TYPE, &s.content_type),
+        (CONTENT_ENCODING, &s.content_encoding),
+        (crate::moderation::CONTENT_LABELERS, &s.content_labelers),
+    ] {
         if let Some(v) = value {
             h.insert(name, v.clone());
         }
+    }
+    for v in &s.vary {
+        h.append(VARY, v.clone());
     }
     res
 }

@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-use crate::{AppState, cache, response_cache, rest, telemetry, well_known, xrpc};
+use crate::{AppState, cache, moderation, response_cache, rest, telemetry, well_known, xrpc};
 
 /// Every route the AppView serves, without the per-client rate limit (which needs the peer
 /// address of a connection; [`serve`] adds it).
@@ -40,6 +40,9 @@ fn app(state: AppState, rate_limit: Option<ratelimit::RateLimitLayer>) -> Router
         // Server errors are logged where they are handled (`XrpcError::Internal`); the rest
         // (an unknown method's 501, a timeout) must not let a client choose what is logged.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
+        // Inside the response cache, which runs a miss in a task of its own: the request's
+        // labelers are set where the handler runs.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), moderation::layer))
         .layer(axum::middleware::from_fn(gzip::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), response_cache::layer))
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))

@@ -21,6 +21,10 @@ pub struct App {
     pub caches: Arc<Caches>,
     pub presenter: Presenter,
     pub auth: crate::auth::Auth,
+    /// The label values the operator acts on.
+    pub policy: crate::moderation::Policy,
+    /// The labelers a request without `atproto-accept-labelers` applies.
+    pub applied: Arc<crate::moderation::Applied>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -32,6 +36,11 @@ impl AppState {
 
     /// With a given token verifier (tests supply issuer keys without a PLC directory).
     pub fn with_auth(db: PgPool, options: AppviewOptions, auth: crate::auth::Auth) -> Self {
+        let applied = Arc::new(crate::moderation::Applied::choose(
+            &Default::default(),
+            auth.service_did(),
+            &options.labelers,
+        ));
         let caches = Arc::new(Caches::new(
             options.cache_mib,
             Duration::from_secs(options.cache_ttl_secs),
@@ -39,6 +48,7 @@ impl AppState {
                 options.response_cache_mib.saturating_mul(1 << 20),
                 Duration::from_secs(options.response_cache_secs.max(1)),
             ),
+            applied.dids(),
         ));
         let presenter = Presenter {
             public_url: options.public_url(),
@@ -46,7 +56,11 @@ impl AppState {
             network: options.network(),
         };
         let metrics = crate::telemetry::install_recorder();
-        Self(Arc::new(App { db, options, caches, presenter, auth, metrics }))
+        let policy = crate::moderation::Policy {
+            hidden: options.hidden_labels.clone(),
+            list_hidden: options.list_hidden_labels.clone(),
+        };
+        Self(Arc::new(App { db, options, caches, presenter, auth, policy, applied, metrics }))
     }
 }
 

@@ -139,6 +139,16 @@ impl Label {
         encode_dag_cbor(&Ipld::Map(map)).map_err(|e| LabelError::Encode(e.to_string()))
     }
 
+    /// The label as `com.atproto.label.defs#label` JSON, exactly the fields received (`sig` as
+    /// `{"$bytes": ...}`).
+    pub fn to_json(&self) -> Result<serde_json::Value, LabelError> {
+        let mut map = self.signed_map()?;
+        if let Some(sig) = &self.sig {
+            map.insert("sig".to_owned(), Ipld::Bytes(sig.clone()));
+        }
+        crate::data::ipld_to_json(&Ipld::Map(map)).map_err(|e| LabelError::Encode(e.to_string()))
+    }
+
     /// The signed fields as a map.
     pub fn signed_map(&self) -> Result<BTreeMap<String, Ipld>, LabelError> {
         match serde_ipld_dagcbor::from_slice::<Ipld>(&self.signed_bytes) {
@@ -271,6 +281,11 @@ mod tests {
         let received = Label::from_cbor(&label.to_cbor().expect("encodes")).expect("reads");
         assert_eq!(received, label);
         assert_eq!(received.verify(&signer().public_key().expect("key")), Ok(()));
+        let json = received.to_json().expect("json");
+        assert_eq!(json["val"], "porn");
+        assert_eq!(json["cts"], "2026-12-06T10:00:00.123Z");
+        assert_eq!(json["ver"], 1);
+        assert!(json["sig"]["$bytes"].is_string(), "{json}");
         let other = LabelSigner::from_hex(&"08".repeat(32)).expect("key");
         assert!(matches!(
             received.verify(&other.public_key().expect("key")),

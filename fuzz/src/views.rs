@@ -11,7 +11,7 @@ use plyr_appview::db::actors::ActorRow;
 use plyr_appview::db::lists::{ItemRow, ListRow};
 use plyr_appview::db::social::{CommentRow, LikeRow};
 use plyr_appview::db::tracks::TrackRow;
-use plyr_appview::hydrate::{Found, Hydration};
+use plyr_appview::hydrate::{Found, Hydration, Judge};
 use plyr_appview::rest::present::{self, Loaded};
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_atproto::{AtUri, Did, Handle};
@@ -121,7 +121,7 @@ fn present_all(e: &Extracted) {
         ..Found::default()
     };
     // No label is hidden: every record is presented, whatever self-labels it carries.
-    h.absorb(found, &[]);
+    h.absorb(found, Judge { hiding: &[], viewer: None });
     let mut out: Vec<serde_json::Result<String>> = Vec::new();
     out.push(serde_json::to_string(&p.profile(&actor)));
     out.push(serde_json::to_string(&p.profile_basic(&h, &e.did)));

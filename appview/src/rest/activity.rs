@@ -28,7 +28,7 @@ pub async fn activity(
     let (rows, next_cursor) = page(rows, limit, |r| (r.at, r.uri.as_str()));
     let has_more = next_cursor.is_some();
 
-    let hydrator = Hydrator::new(&state, None);
+    let hydrator = Hydrator::new(&state, None).listing();
     let track_uris: Vec<AtUri> = rows.iter().filter_map(|r| r.track_uri.clone()).collect();
     let list_uris: Vec<AtUri> = rows.iter().filter_map(|r| r.list_uri.clone()).collect();
     let ((rows, ah), th, lh) =

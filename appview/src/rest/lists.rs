@@ -19,6 +19,7 @@ use crate::cursor::TimeKey;
 use crate::db::lists::{self, ListRow};
 use crate::db::{actors, rest as rest_db};
 use crate::hydrate::{Hydration, Hydrator};
+use crate::moderation::Context;
 
 /// Most items a list record may hold (the lexicon's limit).
 const ITEMS_CAP: i64 = 500;
@@ -95,7 +96,7 @@ async fn playlist_detail(state: &AppState, uri: &AtUri) -> Result<PlaylistWithTr
         visible_list(state, uri, "playlist").await?.ok_or_else(|| RestError::not_found("playlist"))?;
     let items = lists::items(&state.db, uri, -1, ITEMS_CAP).await?;
     let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
-    let loaded = present::load_tracks(state, &uris).await?;
+    let loaded = present::load_tracks(state, &uris, Context::View).await?;
     let tracks = loaded.responses(state, &uris, false);
     let covers = first_covers(tracks.iter().filter_map(|t| t.image_url.as_deref()));
     let mut playlist = playlist(state, &h, &row, covers);
@@ -207,7 +208,7 @@ pub async fn album(
     let (row, h) = visible_list(&state, &found.uri, "album").await?.ok_or_else(not_found)?;
     let items = lists::items(&state.db, &row.uri, -1, ITEMS_CAP).await?;
     let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
-    let loaded = present::load_tracks(&state, &uris).await?;
+    let loaded = present::load_tracks(&state, &uris, Context::View).await?;
     let tracks = loaded.responses(&state, &uris, true);
     let image = tracks.iter().find_map(|t| t.image_url.clone()).or_else(|| present::avatar(&state, &h, &did));
     let metadata = json!({

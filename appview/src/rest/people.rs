@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::cursor::TimeKey;
 use crate::db::{actors, feeds};
 use crate::hydrate::Hydrator;
+use crate::moderation::Context;
 
 /// Most DIDs one batch may ask for.
 const BATCH_CAP: usize = 500;
@@ -116,7 +117,7 @@ pub async fn likes(
     let mut seen = HashSet::with_capacity(rows.len());
     let uris: Vec<AtUri> =
         rows.into_iter().map(|r| r.subject_uri).filter(|u| seen.insert(u.clone())).collect();
-    let loaded = present::load_tracks(&state, &uris).await?;
+    let loaded = present::load_tracks(&state, &uris, Context::View).await?;
     let tracks = loaded.responses(&state, &uris, false);
     Ok(Json(UserLikes { user, count: tracks.len(), tracks }))
 }

@@ -18,6 +18,7 @@ use crate::db::actors::ActorRow;
 use crate::db::rest::{self as rest_db, TrackAlbum};
 use crate::db::tracks::TrackRow;
 use crate::hydrate::{Hydration, Hydrator};
+use crate::moderation::Context;
 
 /// A time as Python's `datetime.isoformat()` writes a UTC timestamptz: microseconds only when
 /// non-zero, and `+00:00`; clamped to years 0000-9999 like every presented time
@@ -129,9 +130,10 @@ pub struct Loaded {
     pub albums: HashMap<AtUri, TrackAlbum>,
 }
 
-/// Hydrates `uris` (anonymously: the REST surface has no viewer) with their albums.
-pub async fn load_tracks(state: &AppState, uris: &[AtUri]) -> Result<Loaded, RestError> {
-    let h = Hydrator::new(state, None).tracks(uris).await?;
+/// Hydrates `uris` (anonymously: the REST surface has no viewer), as `context` shows them,
+/// with their albums.
+pub async fn load_tracks(state: &AppState, uris: &[AtUri], context: Context) -> Result<Loaded, RestError> {
+    let h = Hydrator::new(state, None).in_context(context).tracks(uris).await?;
     let shown: Vec<&TrackRow> = uris.iter().filter_map(|u| h.track(u)).collect();
     let mut authors: Vec<Did> = shown.iter().map(|t| t.did.clone()).collect();
     authors.sort();

@@ -123,7 +123,7 @@ pub async fn search(
             }
         },
     )?;
-    let hydrator = Hydrator::new(state, None);
+    let hydrator = Hydrator::new(state, None).listing();
     let mut out = Vec::new();
 
     let uris: Vec<AtUri> = tracks.iter().cloned().map(Hit::into_uri).collect();

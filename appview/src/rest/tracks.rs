@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
+use crate::moderation::Context;
 use crate::ranking::{self, Period};
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
@@ -50,7 +51,9 @@ pub async fn latest(
     let (rows, next_cursor) = page(rows, limit, |s| (s.at, s.uri.as_str()));
     let has_more = next_cursor.is_some();
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    let loaded = present::load_tracks(&state, &uris).await?;
+    // Everyone's latest is a list; one artist's tracks are that artist's page.
+    let context = if artist.is_some() { Context::View } else { Context::List };
+    let loaded = present::load_tracks(&state, &uris, context).await?;
     Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))
 }
 
@@ -73,7 +76,7 @@ pub async fn top(
     })?;
     let ranking = ranking::ranking(&state, period).await?;
     let uris: Vec<AtUri> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
-    let loaded = present::load_tracks(&state, &uris).await?;
+    let loaded = present::load_tracks(&state, &uris, Context::List).await?;
     Ok(Json(loaded.responses(&state, &uris, false)))
 }
 
@@ -85,7 +88,7 @@ async fn by_id(state: &AppState, id: &str) -> Result<(AtUri, Loaded), RestError>
 }
 
 async fn visible(state: &AppState, uri: AtUri) -> Result<(AtUri, Loaded), RestError> {
-    let loaded = present::load_tracks(state, std::slice::from_ref(&uri)).await?;
+    let loaded = present::load_tracks(state, std::slice::from_ref(&uri), Context::View).await?;
     if loaded.visible(std::slice::from_ref(&uri)).is_empty() {
         return Err(RestError::not_found("track"));
     }

@@ -9,11 +9,12 @@ use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
 use super::{Ctx, page};
 use crate::db::Hit;
 use crate::db::search::Query;
+use crate::moderation::Context;
 use crate::{XrpcError, cursor};
 
-/// Presents the visible actors among `dids`, in order.
-async fn present(ctx: &Ctx<'_>, dids: &[Did]) -> Result<Vec<ProfileView>, XrpcError> {
-    let h = ctx.hydrator().actors(dids).await?;
+/// Presents the visible actors among `dids`, in order, as `context` shows them.
+async fn present(ctx: &Ctx<'_>, dids: &[Did], context: Context) -> Result<Vec<ProfileView>, XrpcError> {
+    let h = ctx.hydrator().in_context(context).actors(dids).await?;
     Ok(dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect())
 }
 
@@ -22,7 +23,7 @@ pub async fn profile(ctx: &Ctx<'_>) -> Result<ProfileView, XrpcError> {
     let not_found =
         || XrpcError::Named { name: "ActorNotFound", message: format!("actor {actor} is not indexed") };
     let did = ctx.actor_did(actor).await?.ok_or_else(not_found)?;
-    present(ctx, &[did]).await?.into_iter().next().ok_or_else(not_found)
+    present(ctx, &[did], Context::View).await?.into_iter().next().ok_or_else(not_found)
 }
 
 pub async fn profiles(ctx: &Ctx<'_>) -> Result<GetProfilesOutput, XrpcError> {
@@ -34,7 +35,7 @@ pub async fn profiles(ctx: &Ctx<'_>) -> Result<GetProfilesOutput, XrpcError> {
             dids.push(did);
         }
     }
-    Ok(GetProfilesOutput { profiles: present(ctx, &dids).await?, extra_data: None })
+    Ok(GetProfilesOutput { profiles: present(ctx, &dids, Context::View).await?, extra_data: None })
 }
 
 pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {
@@ -48,7 +49,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {
     let (hits, more) = page(hits, limit, |_| String::new());
     let dids: Vec<Did> = hits.into_iter().map(Hit::into_did).collect();
     Ok(SearchActorsOutput {
-        actors: present(ctx, &dids).await?,
+        actors: present(ctx, &dids, Context::List).await?,
         cursor: more.map(|_| SmolStr::from((offset + limit).to_string())),
         extra_data: None,
     })

@@ -11,6 +11,7 @@ use crate::cursor::{self, NumKey, TimeKey};
 use crate::db::feeds::{self, Ranked};
 use crate::db::search::Query;
 use crate::db::{Hit, social};
+use crate::moderation::Context;
 use crate::ranking::{self, Period};
 
 pub async fn latest(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
@@ -19,7 +20,7 @@ pub async fn latest(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let rows = feeds::latest(&ctx.state.db, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    ctx.track_page(&uris, cursor).await
+    ctx.track_page(&uris, cursor, Context::List).await
 }
 
 /// `ActorNotFound` for an actor that is not indexed.
@@ -35,7 +36,7 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let rows = feeds::by_actor(&ctx.state.db, &did, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    ctx.track_page(&uris, cursor).await
+    ctx.track_page(&uris, cursor, Context::View).await
 }
 
 fn top_key(r: &Ranked) -> String {
@@ -65,12 +66,12 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
     let (rows, cursor) = page(rest, limit, top_key);
     let uris: Vec<AtUri> = rows.into_iter().map(|r| r.uri).collect();
-    ctx.track_page(&uris, cursor).await
+    ctx.track_page(&uris, cursor, Context::List).await
 }
 
 pub async fn tracks(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let uris = ctx.params.at_uris("uris")?;
-    ctx.track_page(&uris, None).await
+    ctx.track_page(&uris, None, Context::View).await
 }
 
 pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
@@ -87,7 +88,7 @@ pub async fn actor_likes(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
             uris.push(r.subject_uri);
         }
     }
-    ctx.track_page(&uris, cursor).await
+    ctx.track_page(&uris, cursor, Context::View).await
 }
 
 fn subject(ctx: &Ctx<'_>) -> Result<(AtUri, jacquard_common::types::string::AtUri), XrpcError> {
@@ -130,7 +131,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let (hits, more) = page(hits, limit, |_| String::new());
     let cursor = more.map(|_| (offset + limit).to_string());
     let uris: Vec<AtUri> = hits.into_iter().map(Hit::into_uri).collect();
-    ctx.track_page(&uris, cursor).await
+    ctx.track_page(&uris, cursor, Context::List).await
 }
 
 #[cfg(test)]

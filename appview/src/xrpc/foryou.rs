@@ -130,7 +130,7 @@ pub async fn for_you(ctx: &Ctx<'_>) -> Result<GetForYouOutput, XrpcError> {
     }
 
     // Visible tracks only, at most MAX_PER_ARTIST per artist, in rank order.
-    let h = ctx.hydrator().tracks(&ranked).await?;
+    let h = ctx.hydrator().listing().tracks(&ranked).await?;
     let mut per_artist: HashMap<&str, usize> = HashMap::new();
     let mut kept = Vec::new();
     for uri in &ranked {

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::auth;
 use crate::db::social;
 use crate::hydrate::Hydrator;
+use crate::moderation::Context;
 use crate::params::{self, Params};
 use crate::{AppState, XrpcError};
 
@@ -36,20 +37,26 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// A hydrator for a view context ([`Hydrator::listing`] for a list context).
     pub fn hydrator(&self) -> Hydrator<'_> {
         Hydrator::new(self.state, self.viewer.as_ref())
     }
 
     /// Hydrates `uris` and presents the visible tracks among them, in the given order.
-    pub async fn tracks(&self, uris: &[AtUri]) -> Result<Vec<TrackView>, XrpcError> {
-        let h = self.hydrator().tracks(uris).await?;
+    pub async fn tracks(&self, uris: &[AtUri], context: Context) -> Result<Vec<TrackView>, XrpcError> {
+        let h = self.hydrator().in_context(context).tracks(uris).await?;
         Ok(uris.iter().filter_map(|u| h.track(u)).filter_map(|t| self.state.presenter.track(&h, t)).collect())
     }
 
     /// [`Self::tracks`] as a page of JSON views, from the built views where they are current
     /// ([`crate::track_views`]): the feeds' path.
-    pub async fn track_page(&self, uris: &[AtUri], cursor: Option<String>) -> Result<TrackPage, XrpcError> {
-        let h = self.hydrator().tracks(uris).await?;
+    pub async fn track_page(
+        &self,
+        uris: &[AtUri],
+        cursor: Option<String>,
+        context: Context,
+    ) -> Result<TrackPage, XrpcError> {
+        let h = self.hydrator().in_context(context).tracks(uris).await?;
         let (views, presenter) = (&self.state.caches.track_views, &self.state.presenter);
         Ok(TrackPage { tracks: uris.iter().filter_map(|u| views.get(presenter, &h, u)).collect(), cursor })
     }

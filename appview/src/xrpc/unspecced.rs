@@ -9,6 +9,7 @@ use crate::XrpcError;
 use crate::db::Hit;
 use crate::db::search::Query;
 use crate::db::tracks;
+use crate::moderation::Context;
 
 pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
     let t = tracks::totals(&ctx.state.db).await?;
@@ -67,14 +68,14 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
         },
     )?;
     let keys = |hits: Vec<Hit>| -> Vec<AtUri> { hits.into_iter().map(Hit::into_uri).collect() };
-    out.tracks = ctx.tracks(&keys(tracks)).await?;
+    out.tracks = ctx.tracks(&keys(tracks), Context::List).await?;
     let dids: Vec<Did> = artists.into_iter().map(Hit::into_did).collect();
-    let h = ctx.hydrator().actors(&dids).await?;
+    let h = ctx.hydrator().listing().actors(&dids).await?;
     out.artists =
         dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect();
     let (albums, playlists) = (keys(albums), keys(playlists));
     let all: Vec<AtUri> = albums.iter().chain(&playlists).cloned().collect();
-    let h = ctx.hydrator().lists(&all).await?;
+    let h = ctx.hydrator().listing().lists(&all).await?;
     let present = |uris: &[AtUri]| {
         uris.iter().filter_map(|u| h.list(u)).filter_map(|l| ctx.state.presenter.list(&h, l)).collect()
     };

@@ -200,8 +200,12 @@ pub fn options() -> AppviewOptions {
     let mut o = AppviewOptions::defaults("127.0.0.1:0".parse().expect("addr"));
     o.public_url = Some("http://appview.test".into());
     o.db_connections = 4;
+    o.labelers = vec![LABELER.to_owned()];
     o
 }
+
+/// The labeler the test AppViews follow.
+pub const LABELER: &str = "did:plc:labeler";
 
 pub fn state(db: &TestDb) -> AppState {
     AppState::new(db.pool.clone(), options())
