@@ -293,8 +293,19 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
         unlisted: false,
         self_labels: t.self_labels.clone(),
         operator_labels: Vec::new(),
-        labels: t.self_labels.clone(),
+        labels: labels(&l.h, t),
     }
+}
+
+/// plyr.fm's `labels`: the record's self-labels and the values applied labelers put on it.
+fn labels(h: &Hydration, t: &TrackRow) -> Vec<String> {
+    let mut labels = t.self_labels.clone();
+    for label in h.labels_on(&t.uri) {
+        if !labels.iter().any(|v| *v == *label.val) {
+            labels.push(label.val.to_string());
+        }
+    }
+    labels
 }
 
 pub fn artist(state: &AppState, h: &Hydration, a: &ActorRow) -> ArtistResponse {
