@@ -106,15 +106,27 @@ impl TrackViews {
                 built
             }
         };
-        if !h.has_viewer() {
+        // Labels (which labelers apply is the request's) and the viewer's state are the
+        // request's own: the kept text `{...}` becomes `{...,"labels":[...],"viewer":{...}}`.
+        let labels = presenter.track_labels(h, track);
+        if labels.is_empty() && !h.has_viewer() {
             return Some(Shown::Kept(built));
         }
-        let state = presenter.viewer_state(h, uri);
-        let state = serde_json::to_string(&state).ok()?;
-        // The kept text is one object: `{...}` becomes `{...,"viewer":{...}}`.
-        let open = built.json.get().strip_suffix('}')?;
-        let sep = if open.trim_end().ends_with('{') { "" } else { "," };
-        RawValue::from_string(format!("{open}{sep}\"viewer\":{state}}}")).ok().map(Shown::Own)
+        let mut text = built.json.get().strip_suffix('}')?.to_owned();
+        let mut field = |name: &str, value: &str| {
+            if !text.trim_end().ends_with('{') {
+                text.push(',');
+            }
+            text.push_str(&format!("\"{name}\":{value}"));
+        };
+        if !labels.is_empty() {
+            field("labels", &format!("[{}]", labels.join(",")));
+        }
+        if h.has_viewer() {
+            field("viewer", &serde_json::to_string(&presenter.viewer_state(h, uri)).ok()?);
+        }
+        text.push('}');
+        RawValue::from_string(text).ok().map(Shown::Own)
     }
 
     /// Drops every kept view (memory only: a kept view is never served for other rows).

@@ -17,6 +17,7 @@ use crate::db::lists::{ItemRow, ListRow};
 use crate::db::social::{CommentRow, LikeRow};
 use crate::db::tracks::TrackRow;
 use crate::hydrate::Hydration;
+use plyr_lexicons::com_atproto::label::Label;
 
 /// What presentation needs to know about this deployment.
 #[derive(Debug, Clone)]
@@ -115,8 +116,8 @@ impl Presenter {
         })
     }
 
-    /// An actor with their profile and counts.
-    pub fn profile(&self, a: &ActorRow) -> Option<ProfileView> {
+    /// An actor with their profile, counts and labels.
+    pub fn profile(&self, h: &Hydration, a: &ActorRow) -> Option<ProfileView> {
         Some(ProfileView {
             did: did(&a.did)?,
             handle: handle(Some(a))?,
@@ -129,6 +130,7 @@ impl Presenter {
             like_count: a.likes,
             created_at: a.profile_created_at.map(time),
             indexed_at: time(a.indexed_at),
+            labels: parsed(&label_texts(h, &a.did, Vec::new())),
             extra_data: None,
         })
     }
@@ -159,13 +161,31 @@ impl Presenter {
         })
     }
 
-    /// A track with the viewer's state when the request has a viewer.
+    /// A track with its labels, and the viewer's state when the request has a viewer.
     pub fn track(&self, h: &Hydration, t: &TrackRow) -> Option<TrackView> {
         let mut view = self.track_shared(h, t)?;
+        view.labels = parsed(&self.track_labels(h, t));
         if h.has_viewer() {
             view.viewer = Some(self.viewer_state(h, &t.uri));
         }
         Some(view)
+    }
+
+    /// The labels a view of `t` carries, as JSON texts: its self-labels (src: the author), then
+    /// those of the labelers the request applies.
+    pub fn track_labels(&self, h: &Hydration, t: &TrackRow) -> Vec<String> {
+        let own = t
+            .self_labels
+            .iter()
+            .map(|val| {
+                serde_json::json!({
+                    "src": t.did.as_str(), "uri": t.uri.as_str(), "cid": t.cid, "val": val,
+                    "cts": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                })
+                .to_string()
+            })
+            .collect();
+        label_texts(h, &t.uri, own)
     }
 
     /// The viewer's relationship to the track at `uri` (for a request with a viewer).
@@ -193,7 +213,8 @@ impl Presenter {
                 r#type: SupportGateViewType::from_value(SmolStr::new(g)),
                 extra_data: None,
             }),
-            labels: (!t.self_labels.is_empty()).then(|| t.self_labels.iter().map(SmolStr::new).collect()),
+            // Per request, like the viewer state: which labelers apply is the request's.
+            labels: None,
             like_count: t.like_count,
             comment_count: t.comment_count,
             created_at: time(t.created_at),
@@ -213,6 +234,7 @@ impl Presenter {
             item_count: i64::from(l.item_count),
             created_at: time(l.created_at),
             indexed_at: time(l.indexed_at),
+            labels: parsed(&label_texts(h, &l.uri, Vec::new())),
             extra_data: None,
         })
     }
@@ -242,6 +264,7 @@ impl Presenter {
             created_at: time(c.created_at),
             updated_at: c.updated_at.map(time),
             indexed_at: time(c.indexed_at),
+            labels: parsed(&label_texts(h, &c.uri, Vec::new())),
             extra_data: None,
         })
     }
@@ -278,4 +301,23 @@ mod tests {
             assert_eq!(time(t).as_str(), expected);
         }
     }
+}
+
+/// `own` labels, then those the request's labelers put on `key`, as JSON texts.
+fn label_texts(h: &Hydration, key: &str, mut own: Vec<String>) -> Vec<String> {
+    own.extend(h.labels_on(key).iter().map(|l| l.json.get().to_owned()));
+    own
+}
+
+/// Labels as the generated type; `None` when there are none (the field is left out).
+fn parsed(texts: &[String]) -> Option<Vec<Label>> {
+    let labels: Vec<Label> = texts
+        .iter()
+        .filter_map(|t| {
+            serde_json::from_str(t)
+                .map_err(|e| tracing::warn!(label = %t, error = %e, "label not presentable"))
+                .ok()
+        })
+        .collect();
+    (!labels.is_empty()).then_some(labels)
 }

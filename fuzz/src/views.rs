@@ -123,7 +123,7 @@ fn present_all(e: &Extracted) {
     // No label is hidden: every record is presented, whatever self-labels it carries.
     h.absorb(found, Judge { hiding: &[], viewer: None });
     let mut out: Vec<serde_json::Result<String>> = Vec::new();
-    out.push(serde_json::to_string(&p.profile(&actor)));
+    out.push(serde_json::to_string(&p.profile(&h, &actor)));
     out.push(serde_json::to_string(&p.profile_basic(&h, &e.did)));
     out.push(serde_json::to_string(&p.track(&h, &track)));
     let loaded = Loaded { h, albums: HashMap::new() };

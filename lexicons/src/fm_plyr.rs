@@ -31,6 +31,7 @@ use jacquard_derive::IntoStatic;
 use jacquard_lexicon::lexicon::LexiconDoc;
 use jacquard_lexicon::schema::LexiconSchema;
 
+use crate::com_atproto::label::Label;
 use crate::com_atproto::repo::strong_ref::StrongRef;
 use crate::fm_plyr;
 #[allow(unused_imports)]
@@ -148,6 +149,9 @@ pub struct CommentView<S: BosStr = DefaultStr> {
     pub cid: Cid<S>,
     pub created_at: Datetime,
     pub indexed_at: Datetime,
+    ///Labels on the comment from the labelers the request applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Label<S>>>,
     ///The track commented on.
     pub subject: AtUri<S>,
     pub text: S,
@@ -204,6 +208,9 @@ pub struct ListView<S: BosStr = DefaultStr> {
     pub indexed_at: Datetime,
     ///Number of items in the record, indexed or not.
     pub item_count: i64,
+    ///Labels on the list from the labelers the request applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Label<S>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_type: Option<ListViewListType<S>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -315,6 +322,9 @@ pub struct ProfileView<S: BosStr = DefaultStr> {
     pub display_name: Option<S>,
     pub handle: Handle<S>,
     pub indexed_at: Datetime,
+    ///Labels on the account from the labelers the request applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<Label<S>>>,
     ///Likes given by the actor.
     pub like_count: i64,
     ///Lists of listType playlist.
@@ -460,9 +470,9 @@ pub struct TrackView<S: BosStr = DefaultStr> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_url: Option<UriValue<S>>,
     pub indexed_at: Datetime,
-    ///Self-label values from the record (e.g. sexual).
+    ///Labels on the track: its self-labels (src: the author) and those of the labelers the request applies (atproto-content-labelers names them).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Vec<S>>,
+    pub labels: Option<Vec<Label<S>>>,
     pub like_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub support_gate: Option<fm_plyr::SupportGateView<S>>,
@@ -824,28 +834,6 @@ impl<S: BosStr> LexiconSchema for TrackView<S> {
                     max: 10usize,
                     actual: value.len(),
                 });
-            }
-        }
-        if let Some(ref value) = self.labels {
-            #[allow(unused_comparisons)]
-            if value.len() > 10usize {
-                return Err(ConstraintError::MaxLength {
-                    path: ValidationPath::from_field("labels"),
-                    max: 10usize,
-                    actual: value.len(),
-                });
-            }
-        }
-        if let Some(values) = &self.labels {
-            for value in values {
-                #[allow(unused_comparisons)]
-                if <str>::len(value.as_ref()) > 128usize {
-                    return Err(ConstraintError::MaxLength {
-                        path: ValidationPath::from_field("labels"),
-                        max: 128usize,
-                        actual: <str>::len(value.as_ref()),
-                    });
-                }
             }
         }
         {
@@ -1243,6 +1231,19 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                             }),
                         );
                         map.insert(
+                            SmolStr::new_static("labels"),
+                            LexObjectProperty::Array(LexArray {
+                                description: Some(CowStr::new_static(
+                                    "Labels on the comment from the labelers the request applies.",
+                                )),
+                                items: LexArrayItem::Ref(LexRef {
+                                    r#ref: CowStr::new_static("com.atproto.label.defs#label"),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
                             SmolStr::new_static("subject"),
                             LexObjectProperty::String(LexString {
                                 description: Some(CowStr::new_static("The track commented on.")),
@@ -1433,6 +1434,19 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                             }),
                         );
                         map.insert(
+                            SmolStr::new_static("labels"),
+                            LexObjectProperty::Array(LexArray {
+                                description: Some(CowStr::new_static(
+                                    "Labels on the list from the labelers the request applies.",
+                                )),
+                                items: LexArrayItem::Ref(LexRef {
+                                    r#ref: CowStr::new_static("com.atproto.label.defs#label"),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
                             SmolStr::new_static("listType"),
                             LexObjectProperty::String(LexString { ..Default::default() }),
                         );
@@ -1535,6 +1549,19 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                             }),
                         );
                         map.insert(
+                            SmolStr::new_static("labels"),
+                            LexObjectProperty::Array(LexArray {
+                                description: Some(CowStr::new_static(
+                                    "Labels on the account from the labelers the request applies.",
+                                )),
+                                items: LexArrayItem::Ref(LexRef {
+                                    r#ref: CowStr::new_static("com.atproto.label.defs#label"),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
                             SmolStr::new_static("likeCount"),
                             LexObjectProperty::Integer(LexInteger { ..Default::default() }),
                         );
@@ -1619,28 +1646,31 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
             map.insert(
                 SmolStr::new_static("trackView"),
                 LexUserType::Object(LexObject {
-                    description: Some(CowStr::new_static(
-                        "A playable fm.plyr.track with its author and counts.",
-                    )),
-                    required: Some(vec![
-                        SmolStr::new_static("uri"),
-                        SmolStr::new_static("cid"),
-                        SmolStr::new_static("title"),
-                        SmolStr::new_static("artist"),
-                        SmolStr::new_static("author"),
-                        SmolStr::new_static("audio"),
-                        SmolStr::new_static("likeCount"),
-                        SmolStr::new_static("commentCount"),
-                        SmolStr::new_static("createdAt"),
-                        SmolStr::new_static("indexedAt"),
-                    ]),
+                    description: Some(
+                        CowStr::new_static(
+                            "A playable fm.plyr.track with its author and counts.",
+                        ),
+                    ),
+                    required: Some(
+                        vec![
+                            SmolStr::new_static("uri"), SmolStr::new_static("cid"),
+                            SmolStr::new_static("title"), SmolStr::new_static("artist"),
+                            SmolStr::new_static("author"), SmolStr::new_static("audio"),
+                            SmolStr::new_static("likeCount"),
+                            SmolStr::new_static("commentCount"),
+                            SmolStr::new_static("createdAt"),
+                            SmolStr::new_static("indexedAt")
+                        ],
+                    ),
                     properties: {
                         #[allow(unused_mut)]
                         let mut map = BTreeMap::new();
                         map.insert(
                             SmolStr::new_static("album"),
                             LexObjectProperty::String(LexString {
-                                description: Some(CowStr::new_static("The record's album name.")),
+                                description: Some(
+                                    CowStr::new_static("The record's album name."),
+                                ),
                                 max_length: Some(256usize),
                                 ..Default::default()
                             }),
@@ -1648,9 +1678,11 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                         map.insert(
                             SmolStr::new_static("artist"),
                             LexObjectProperty::String(LexString {
-                                description: Some(CowStr::new_static(
-                                    "The record's artist string, as written by the uploader.",
-                                )),
+                                description: Some(
+                                    CowStr::new_static(
+                                        "The record's artist string, as written by the uploader.",
+                                    ),
+                                ),
                                 max_length: Some(256usize),
                                 ..Default::default()
                             }),
@@ -1686,7 +1718,9 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                         map.insert(
                             SmolStr::new_static("createdAt"),
                             LexObjectProperty::String(LexString {
-                                description: Some(CowStr::new_static("The record's createdAt.")),
+                                description: Some(
+                                    CowStr::new_static("The record's createdAt."),
+                                ),
                                 format: Some(LexStringFormat::Datetime),
                                 ..Default::default()
                             }),
@@ -1708,9 +1742,11 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                         map.insert(
                             SmolStr::new_static("features"),
                             LexObjectProperty::Array(LexArray {
-                                description: Some(CowStr::new_static(
-                                    "Featured artists, resolved from their DIDs.",
-                                )),
+                                description: Some(
+                                    CowStr::new_static(
+                                        "Featured artists, resolved from their DIDs.",
+                                    ),
+                                ),
                                 items: LexArrayItem::Ref(LexRef {
                                     r#ref: CowStr::new_static("#profileViewBasic"),
                                     ..Default::default()
@@ -1737,14 +1773,15 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                         map.insert(
                             SmolStr::new_static("labels"),
                             LexObjectProperty::Array(LexArray {
-                                description: Some(CowStr::new_static(
-                                    "Self-label values from the record (e.g. sexual).",
-                                )),
-                                items: LexArrayItem::String(LexString {
-                                    max_length: Some(128usize),
+                                description: Some(
+                                    CowStr::new_static(
+                                        "Labels on the track: its self-labels (src: the author) and those of the labelers the request applies (atproto-content-labelers names them).",
+                                    ),
+                                ),
+                                items: LexArrayItem::Ref(LexRef {
+                                    r#ref: CowStr::new_static("com.atproto.label.defs#label"),
                                     ..Default::default()
                                 }),
-                                max_length: Some(10usize),
                                 ..Default::default()
                             }),
                         );
@@ -1988,6 +2025,7 @@ pub struct CommentViewBuilder<St: comment_view_state::State, S: BosStr = Default
         Option<Cid<S>>,
         Option<Datetime>,
         Option<Datetime>,
+        Option<Vec<Label<S>>>,
         Option<AtUri<S>>,
         Option<S>,
         Option<i64>,
@@ -2016,7 +2054,7 @@ impl CommentViewBuilder<comment_view_state::Empty, DefaultStr> {
     pub fn new() -> Self {
         CommentViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -2027,7 +2065,7 @@ impl<S: BosStr> CommentViewBuilder<comment_view_state::Empty, S> {
     pub fn builder() -> Self {
         CommentViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -2090,6 +2128,19 @@ where
     }
 }
 
+impl<St: comment_view_state::State, S: BosStr> CommentViewBuilder<St, S> {
+    /// Set the `labels` field (optional)
+    pub fn labels(mut self, value: impl Into<Option<Vec<Label<S>>>>) -> Self {
+        self._fields.4 = value.into();
+        self
+    }
+    /// Set the `labels` field to an Option value (optional)
+    pub fn maybe_labels(mut self, value: Option<Vec<Label<S>>>) -> Self {
+        self._fields.4 = value;
+        self
+    }
+}
+
 impl<St, S: BosStr> CommentViewBuilder<St, S>
 where
     St: comment_view_state::State,
@@ -2100,7 +2151,7 @@ where
         mut self,
         value: impl Into<AtUri<S>>,
     ) -> CommentViewBuilder<comment_view_state::SetSubject<St>, S> {
-        self._fields.4 = Option::Some(value.into());
+        self._fields.5 = Option::Some(value.into());
         CommentViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -2112,7 +2163,7 @@ where
 {
     /// Set the `text` field (required)
     pub fn text(mut self, value: impl Into<S>) -> CommentViewBuilder<comment_view_state::SetText<St>, S> {
-        self._fields.5 = Option::Some(value.into());
+        self._fields.6 = Option::Some(value.into());
         CommentViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -2127,7 +2178,7 @@ where
         mut self,
         value: impl Into<i64>,
     ) -> CommentViewBuilder<comment_view_state::SetTimestampMs<St>, S> {
-        self._fields.6 = Option::Some(value.into());
+        self._fields.7 = Option::Some(value.into());
         CommentViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -2135,12 +2186,12 @@ where
 impl<St: comment_view_state::State, S: BosStr> CommentViewBuilder<St, S> {
     /// Set the `updatedAt` field (optional)
     pub fn updated_at(mut self, value: impl Into<Option<Datetime>>) -> Self {
-        self._fields.7 = value.into();
+        self._fields.8 = value.into();
         self
     }
     /// Set the `updatedAt` field to an Option value (optional)
     pub fn maybe_updated_at(mut self, value: Option<Datetime>) -> Self {
-        self._fields.7 = value;
+        self._fields.8 = value;
         self
     }
 }
@@ -2155,7 +2206,7 @@ where
         mut self,
         value: impl Into<AtUri<S>>,
     ) -> CommentViewBuilder<comment_view_state::SetUri<St>, S> {
-        self._fields.8 = Option::Some(value.into());
+        self._fields.9 = Option::Some(value.into());
         CommentViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -2179,11 +2230,12 @@ where
             cid: self._fields.1.unwrap(),
             created_at: self._fields.2.unwrap(),
             indexed_at: self._fields.3.unwrap(),
-            subject: self._fields.4.unwrap(),
-            text: self._fields.5.unwrap(),
-            timestamp_ms: self._fields.6.unwrap(),
-            updated_at: self._fields.7,
-            uri: self._fields.8.unwrap(),
+            labels: self._fields.4,
+            subject: self._fields.5.unwrap(),
+            text: self._fields.6.unwrap(),
+            timestamp_ms: self._fields.7.unwrap(),
+            updated_at: self._fields.8,
+            uri: self._fields.9.unwrap(),
             extra_data: Default::default(),
         }
     }
@@ -2194,11 +2246,12 @@ where
             cid: self._fields.1.unwrap(),
             created_at: self._fields.2.unwrap(),
             indexed_at: self._fields.3.unwrap(),
-            subject: self._fields.4.unwrap(),
-            text: self._fields.5.unwrap(),
-            timestamp_ms: self._fields.6.unwrap(),
-            updated_at: self._fields.7,
-            uri: self._fields.8.unwrap(),
+            labels: self._fields.4,
+            subject: self._fields.5.unwrap(),
+            text: self._fields.6.unwrap(),
+            timestamp_ms: self._fields.7.unwrap(),
+            updated_at: self._fields.8,
+            uri: self._fields.9.unwrap(),
             extra_data: Some(extra_data),
         }
     }
@@ -2755,6 +2808,7 @@ pub struct ListViewBuilder<St: list_view_state::State, S: BosStr = DefaultStr> {
         Option<Datetime>,
         Option<Datetime>,
         Option<i64>,
+        Option<Vec<Label<S>>>,
         Option<ListViewListType<S>>,
         Option<S>,
         Option<AtUri<S>>,
@@ -2781,7 +2835,7 @@ impl ListViewBuilder<list_view_state::Empty, DefaultStr> {
     pub fn new() -> Self {
         ListViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -2792,7 +2846,7 @@ impl<S: BosStr> ListViewBuilder<list_view_state::Empty, S> {
     pub fn builder() -> Self {
         ListViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -2871,14 +2925,27 @@ where
 }
 
 impl<St: list_view_state::State, S: BosStr> ListViewBuilder<St, S> {
+    /// Set the `labels` field (optional)
+    pub fn labels(mut self, value: impl Into<Option<Vec<Label<S>>>>) -> Self {
+        self._fields.5 = value.into();
+        self
+    }
+    /// Set the `labels` field to an Option value (optional)
+    pub fn maybe_labels(mut self, value: Option<Vec<Label<S>>>) -> Self {
+        self._fields.5 = value;
+        self
+    }
+}
+
+impl<St: list_view_state::State, S: BosStr> ListViewBuilder<St, S> {
     /// Set the `listType` field (optional)
     pub fn list_type(mut self, value: impl Into<Option<ListViewListType<S>>>) -> Self {
-        self._fields.5 = value.into();
+        self._fields.6 = value.into();
         self
     }
     /// Set the `listType` field to an Option value (optional)
     pub fn maybe_list_type(mut self, value: Option<ListViewListType<S>>) -> Self {
-        self._fields.5 = value;
+        self._fields.6 = value;
         self
     }
 }
@@ -2886,12 +2953,12 @@ impl<St: list_view_state::State, S: BosStr> ListViewBuilder<St, S> {
 impl<St: list_view_state::State, S: BosStr> ListViewBuilder<St, S> {
     /// Set the `name` field (optional)
     pub fn name(mut self, value: impl Into<Option<S>>) -> Self {
-        self._fields.6 = value.into();
+        self._fields.7 = value.into();
         self
     }
     /// Set the `name` field to an Option value (optional)
     pub fn maybe_name(mut self, value: Option<S>) -> Self {
-        self._fields.6 = value;
+        self._fields.7 = value;
         self
     }
 }
@@ -2903,7 +2970,7 @@ where
 {
     /// Set the `uri` field (required)
     pub fn uri(mut self, value: impl Into<AtUri<S>>) -> ListViewBuilder<list_view_state::SetUri<St>, S> {
-        self._fields.7 = Option::Some(value.into());
+        self._fields.8 = Option::Some(value.into());
         ListViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -2926,9 +2993,10 @@ where
             created_at: self._fields.2.unwrap(),
             indexed_at: self._fields.3.unwrap(),
             item_count: self._fields.4.unwrap(),
-            list_type: self._fields.5,
-            name: self._fields.6,
-            uri: self._fields.7.unwrap(),
+            labels: self._fields.5,
+            list_type: self._fields.6,
+            name: self._fields.7,
+            uri: self._fields.8.unwrap(),
             extra_data: Default::default(),
         }
     }
@@ -2940,9 +3008,10 @@ where
             created_at: self._fields.2.unwrap(),
             indexed_at: self._fields.3.unwrap(),
             item_count: self._fields.4.unwrap(),
-            list_type: self._fields.5,
-            name: self._fields.6,
-            uri: self._fields.7.unwrap(),
+            labels: self._fields.5,
+            list_type: self._fields.6,
+            name: self._fields.7,
+            uri: self._fields.8.unwrap(),
             extra_data: Some(extra_data),
         }
     }
@@ -3094,6 +3163,7 @@ pub struct ProfileViewBuilder<St: profile_view_state::State, S: BosStr = Default
         Option<S>,
         Option<Handle<S>>,
         Option<Datetime>,
+        Option<Vec<Label<S>>>,
         Option<i64>,
         Option<i64>,
         Option<i64>,
@@ -3120,7 +3190,7 @@ impl ProfileViewBuilder<profile_view_state::Empty, DefaultStr> {
     pub fn new() -> Self {
         ProfileViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -3131,7 +3201,7 @@ impl<S: BosStr> ProfileViewBuilder<profile_view_state::Empty, S> {
     pub fn builder() -> Self {
         ProfileViewBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -3246,6 +3316,19 @@ where
     }
 }
 
+impl<St: profile_view_state::State, S: BosStr> ProfileViewBuilder<St, S> {
+    /// Set the `labels` field (optional)
+    pub fn labels(mut self, value: impl Into<Option<Vec<Label<S>>>>) -> Self {
+        self._fields.8 = value.into();
+        self
+    }
+    /// Set the `labels` field to an Option value (optional)
+    pub fn maybe_labels(mut self, value: Option<Vec<Label<S>>>) -> Self {
+        self._fields.8 = value;
+        self
+    }
+}
+
 impl<St, S: BosStr> ProfileViewBuilder<St, S>
 where
     St: profile_view_state::State,
@@ -3256,7 +3339,7 @@ where
         mut self,
         value: impl Into<i64>,
     ) -> ProfileViewBuilder<profile_view_state::SetLikeCount<St>, S> {
-        self._fields.8 = Option::Some(value.into());
+        self._fields.9 = Option::Some(value.into());
         ProfileViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -3271,7 +3354,7 @@ where
         mut self,
         value: impl Into<i64>,
     ) -> ProfileViewBuilder<profile_view_state::SetPlaylistCount<St>, S> {
-        self._fields.9 = Option::Some(value.into());
+        self._fields.10 = Option::Some(value.into());
         ProfileViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -3286,7 +3369,7 @@ where
         mut self,
         value: impl Into<i64>,
     ) -> ProfileViewBuilder<profile_view_state::SetTrackCount<St>, S> {
-        self._fields.10 = Option::Some(value.into());
+        self._fields.11 = Option::Some(value.into());
         ProfileViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -3313,9 +3396,10 @@ where
             display_name: self._fields.5,
             handle: self._fields.6.unwrap(),
             indexed_at: self._fields.7.unwrap(),
-            like_count: self._fields.8.unwrap(),
-            playlist_count: self._fields.9.unwrap(),
-            track_count: self._fields.10.unwrap(),
+            labels: self._fields.8,
+            like_count: self._fields.9.unwrap(),
+            playlist_count: self._fields.10.unwrap(),
+            track_count: self._fields.11.unwrap(),
             extra_data: Default::default(),
         }
     }
@@ -3330,9 +3414,10 @@ where
             display_name: self._fields.5,
             handle: self._fields.6.unwrap(),
             indexed_at: self._fields.7.unwrap(),
-            like_count: self._fields.8.unwrap(),
-            playlist_count: self._fields.9.unwrap(),
-            track_count: self._fields.10.unwrap(),
+            labels: self._fields.8,
+            like_count: self._fields.9.unwrap(),
+            playlist_count: self._fields.10.unwrap(),
+            track_count: self._fields.11.unwrap(),
             extra_data: Some(extra_data),
         }
     }
@@ -3729,7 +3814,7 @@ pub struct TrackViewBuilder<St: track_view_state::State, S: BosStr = DefaultStr>
         Option<Vec<fm_plyr::ProfileViewBasic<S>>>,
         Option<UriValue<S>>,
         Option<Datetime>,
-        Option<Vec<S>>,
+        Option<Vec<Label<S>>>,
         Option<i64>,
         Option<fm_plyr::SupportGateView<S>>,
         Option<S>,
@@ -3947,12 +4032,12 @@ where
 
 impl<St: track_view_state::State, S: BosStr> TrackViewBuilder<St, S> {
     /// Set the `labels` field (optional)
-    pub fn labels(mut self, value: impl Into<Option<Vec<S>>>) -> Self {
+    pub fn labels(mut self, value: impl Into<Option<Vec<Label<S>>>>) -> Self {
         self._fields.12 = value.into();
         self
     }
     /// Set the `labels` field to an Option value (optional)
-    pub fn maybe_labels(mut self, value: Option<Vec<S>>) -> Self {
+    pub fn maybe_labels(mut self, value: Option<Vec<Label<S>>>) -> Self {
         self._fields.12 = value;
         self
     }

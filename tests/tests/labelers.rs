@@ -320,6 +320,19 @@ async fn labels_apply_by_context_labeler_version_expiry_and_author() -> anyhow::
     let query: String = all.iter().map(|u| format!("uris={u}&")).collect();
     let a = get(&base, &format!("/xrpc/fm.plyr.feed.getTracks?{query}"), None).await?;
     assert_eq!(titles(&a.body), ["Expiring", "Explicit", "Plain"], "{}", a.body);
+    // XRPC views carry the labels as the labeler signed them.
+    let view = a.body["tracks"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["title"] == "Explicit"))
+        .cloned()
+        .unwrap_or_default();
+    let label = &view["labels"][0];
+    assert_eq!(
+        (&label["src"], &label["uri"], &label["val"]),
+        (&json!(src), &json!(uri(0)), &json!("porn")),
+        "{view}"
+    );
+    assert!(label["sig"]["$bytes"].is_string() && label["ver"] == 1, "{label}");
     let rest = get(&base, &format!("/tracks/?artist_did={}", alice.did), None).await?;
     assert_eq!(titles(&rest.body), ["Expiring", "Explicit", "Plain"], "{}", rest.body);
     let explicit = rest.body["tracks"]

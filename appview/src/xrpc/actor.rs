@@ -15,7 +15,7 @@ use crate::{XrpcError, cursor};
 /// Presents the visible actors among `dids`, in order, as `context` shows them.
 async fn present(ctx: &Ctx<'_>, dids: &[Did], context: Context) -> Result<Vec<ProfileView>, XrpcError> {
     let h = ctx.hydrator().in_context(context).actors(dids).await?;
-    Ok(dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect())
+    Ok(dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(&h, a)).collect())
 }
 
 pub async fn profile(ctx: &Ctx<'_>) -> Result<ProfileView, XrpcError> {

@@ -72,7 +72,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
     let dids: Vec<Did> = artists.into_iter().map(Hit::into_did).collect();
     let h = ctx.hydrator().listing().actors(&dids).await?;
     out.artists =
-        dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(a)).collect();
+        dids.iter().filter_map(|d| h.actor(d)).filter_map(|a| ctx.state.presenter.profile(&h, a)).collect();
     let (albums, playlists) = (keys(albums), keys(playlists));
     let all: Vec<AtUri> = albums.iter().chain(&playlists).cloned().collect();
     let h = ctx.hydrator().listing().lists(&all).await?;

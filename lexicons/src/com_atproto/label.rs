@@ -10,6 +10,7 @@ use alloc::collections::BTreeMap;
 
 #[allow(unused_imports)]
 use core::marker::PhantomData;
+use jacquard_common::deps::bytes::Bytes;
 use jacquard_common::{BosStr, CowStr, DefaultStr, FromStaticStr};
 
 #[allow(unused_imports)]
@@ -35,15 +36,25 @@ pub struct Label<S: BosStr = DefaultStr> {
     pub cid: Option<Cid<S>>,
     ///timestamp when this label was created
     pub cts: Datetime,
+    ///Timestamp at which this label expires (no longer applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<Datetime>,
     ///if true, this is a negation label, overwriting a previous label
     #[serde(skip_serializing_if = "Option::is_none")]
     pub neg: Option<bool>,
+    ///Signature of dag-cbor encoded label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, with = "jacquard_common::opt_serde_bytes_helper")]
+    pub sig: Option<Bytes>,
     ///DID of the actor who created this label
     pub src: Did<S>,
     ///AT URI of the record, repository (account), or other resource which this label applies to
     pub uri: UriValue<S>,
     ///the short string name of the value or type of this label
     pub val: S,
+    ///The AT Protocol version of the label object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
     #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
     pub extra_data: Option<BTreeMap<SmolStr, Data<S>>>,
 }
@@ -224,7 +235,17 @@ pub mod label_state {
 /// Builder for constructing an instance of this type.
 pub struct LabelBuilder<St: label_state::State, S: BosStr = DefaultStr> {
     _state: PhantomData<fn() -> St>,
-    _fields: (Option<Cid<S>>, Option<Datetime>, Option<bool>, Option<Did<S>>, Option<UriValue<S>>, Option<S>),
+    _fields: (
+        Option<Cid<S>>,
+        Option<Datetime>,
+        Option<Datetime>,
+        Option<bool>,
+        Option<Bytes>,
+        Option<Did<S>>,
+        Option<UriValue<S>>,
+        Option<S>,
+        Option<i64>,
+    ),
     _type: PhantomData<fn() -> S>,
 }
 
@@ -247,7 +268,7 @@ impl LabelBuilder<label_state::Empty, DefaultStr> {
     pub fn new() -> Self {
         LabelBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -258,7 +279,7 @@ impl<S: BosStr> LabelBuilder<label_state::Empty, S> {
     pub fn builder() -> Self {
         LabelBuilder {
             _state: PhantomData,
-            _fields: (None, None, None, None, None, None),
+            _fields: (None, None, None, None, None, None, None, None, None),
             _type: PhantomData,
         }
     }
@@ -290,14 +311,40 @@ where
 }
 
 impl<St: label_state::State, S: BosStr> LabelBuilder<St, S> {
+    /// Set the `exp` field (optional)
+    pub fn exp(mut self, value: impl Into<Option<Datetime>>) -> Self {
+        self._fields.2 = value.into();
+        self
+    }
+    /// Set the `exp` field to an Option value (optional)
+    pub fn maybe_exp(mut self, value: Option<Datetime>) -> Self {
+        self._fields.2 = value;
+        self
+    }
+}
+
+impl<St: label_state::State, S: BosStr> LabelBuilder<St, S> {
     /// Set the `neg` field (optional)
     pub fn neg(mut self, value: impl Into<Option<bool>>) -> Self {
-        self._fields.2 = value.into();
+        self._fields.3 = value.into();
         self
     }
     /// Set the `neg` field to an Option value (optional)
     pub fn maybe_neg(mut self, value: Option<bool>) -> Self {
-        self._fields.2 = value;
+        self._fields.3 = value;
+        self
+    }
+}
+
+impl<St: label_state::State, S: BosStr> LabelBuilder<St, S> {
+    /// Set the `sig` field (optional)
+    pub fn sig(mut self, value: impl Into<Option<Bytes>>) -> Self {
+        self._fields.4 = value.into();
+        self
+    }
+    /// Set the `sig` field to an Option value (optional)
+    pub fn maybe_sig(mut self, value: Option<Bytes>) -> Self {
+        self._fields.4 = value;
         self
     }
 }
@@ -309,7 +356,7 @@ where
 {
     /// Set the `src` field (required)
     pub fn src(mut self, value: impl Into<Did<S>>) -> LabelBuilder<label_state::SetSrc<St>, S> {
-        self._fields.3 = Option::Some(value.into());
+        self._fields.5 = Option::Some(value.into());
         LabelBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -321,7 +368,7 @@ where
 {
     /// Set the `uri` field (required)
     pub fn uri(mut self, value: impl Into<UriValue<S>>) -> LabelBuilder<label_state::SetUri<St>, S> {
-        self._fields.4 = Option::Some(value.into());
+        self._fields.6 = Option::Some(value.into());
         LabelBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -333,8 +380,21 @@ where
 {
     /// Set the `val` field (required)
     pub fn val(mut self, value: impl Into<S>) -> LabelBuilder<label_state::SetVal<St>, S> {
-        self._fields.5 = Option::Some(value.into());
+        self._fields.7 = Option::Some(value.into());
         LabelBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
+    }
+}
+
+impl<St: label_state::State, S: BosStr> LabelBuilder<St, S> {
+    /// Set the `ver` field (optional)
+    pub fn ver(mut self, value: impl Into<Option<i64>>) -> Self {
+        self._fields.8 = value.into();
+        self
+    }
+    /// Set the `ver` field to an Option value (optional)
+    pub fn maybe_ver(mut self, value: Option<i64>) -> Self {
+        self._fields.8 = value;
+        self
     }
 }
 
@@ -351,10 +411,13 @@ where
         Label {
             cid: self._fields.0,
             cts: self._fields.1.unwrap(),
-            neg: self._fields.2,
-            src: self._fields.3.unwrap(),
-            uri: self._fields.4.unwrap(),
-            val: self._fields.5.unwrap(),
+            exp: self._fields.2,
+            neg: self._fields.3,
+            sig: self._fields.4,
+            src: self._fields.5.unwrap(),
+            uri: self._fields.6.unwrap(),
+            val: self._fields.7.unwrap(),
+            ver: self._fields.8,
             extra_data: Default::default(),
         }
     }
@@ -363,10 +426,13 @@ where
         Label {
             cid: self._fields.0,
             cts: self._fields.1.unwrap(),
-            neg: self._fields.2,
-            src: self._fields.3.unwrap(),
-            uri: self._fields.4.unwrap(),
-            val: self._fields.5.unwrap(),
+            exp: self._fields.2,
+            neg: self._fields.3,
+            sig: self._fields.4,
+            src: self._fields.5.unwrap(),
+            uri: self._fields.6.unwrap(),
+            val: self._fields.7.unwrap(),
+            ver: self._fields.8,
             extra_data: Some(extra_data),
         }
     }
@@ -422,10 +488,26 @@ fn lexicon_doc_com_atproto_label_defs() -> LexiconDoc<'static> {
                             }),
                         );
                         map.insert(
+                            SmolStr::new_static("exp"),
+                            LexObjectProperty::String(LexString {
+                                description: Some(
+                                    CowStr::new_static(
+                                        "Timestamp at which this label expires (no longer applies).",
+                                    ),
+                                ),
+                                format: Some(LexStringFormat::Datetime),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
                             SmolStr::new_static("neg"),
                             LexObjectProperty::Boolean(LexBoolean {
                                 ..Default::default()
                             }),
+                        );
+                        map.insert(
+                            SmolStr::new_static("sig"),
+                            LexObjectProperty::Bytes(LexBytes { ..Default::default() }),
                         );
                         map.insert(
                             SmolStr::new_static("src"),
@@ -460,6 +542,12 @@ fn lexicon_doc_com_atproto_label_defs() -> LexiconDoc<'static> {
                                     ),
                                 ),
                                 max_length: Some(128usize),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
+                            SmolStr::new_static("ver"),
+                            LexObjectProperty::Integer(LexInteger {
                                 ..Default::default()
                             }),
                         );
