@@ -282,6 +282,25 @@ impl Presenter {
     }
 }
 
+/// `own` labels, then those the request's labelers put on `key`, as JSON texts.
+fn label_texts(h: &Hydration, key: &str, mut own: Vec<String>) -> Vec<String> {
+    own.extend(h.labels_on(key).iter().map(|l| l.json.get().to_owned()));
+    own
+}
+
+/// Labels as the generated type; `None` when there are none (the field is left out).
+fn parsed(texts: &[String]) -> Option<Vec<Label>> {
+    let labels: Vec<Label> = texts
+        .iter()
+        .filter_map(|t| {
+            serde_json::from_str(t)
+                .map_err(|e| tracing::warn!(label = %t, error = %e, "label not presentable"))
+                .ok()
+        })
+        .collect();
+    (!labels.is_empty()).then_some(labels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,23 +320,4 @@ mod tests {
             assert_eq!(time(t).as_str(), expected);
         }
     }
-}
-
-/// `own` labels, then those the request's labelers put on `key`, as JSON texts.
-fn label_texts(h: &Hydration, key: &str, mut own: Vec<String>) -> Vec<String> {
-    own.extend(h.labels_on(key).iter().map(|l| l.json.get().to_owned()));
-    own
-}
-
-/// Labels as the generated type; `None` when there are none (the field is left out).
-fn parsed(texts: &[String]) -> Option<Vec<Label>> {
-    let labels: Vec<Label> = texts
-        .iter()
-        .filter_map(|t| {
-            serde_json::from_str(t)
-                .map_err(|e| tracing::warn!(label = %t, error = %e, "label not presentable"))
-                .ok()
-        })
-        .collect();
-    (!labels.is_empty()).then_some(labels)
 }
