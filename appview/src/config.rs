@@ -65,6 +65,16 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_LIST_HIDDEN_LABELS", value_delimiter = ',', default_value = "sexual,porn")]
     pub list_hidden_labels: Vec<String>,
 
+    /// Label values whose records' and accounts' images `/moderation/sensitive-images` lists
+    /// (clients blur them). Comma-separated.
+    #[arg(
+        long,
+        env = "PLYR_SENSITIVE_LABELS",
+        value_delimiter = ',',
+        default_value = "sexual,porn,nudity,graphic-media"
+    )]
+    pub sensitive_labels: Vec<String>,
+
     /// Base URL of avatar images (`<base>/<did>/<cid>@jpeg`); empty serves avatars from the
     /// account's PDS (`getBlob`).
     #[arg(long, env = "PLYR_AVATAR_CDN", default_value = "https://cdn.bsky.app/img/avatar/plain", value_parser = plyr_atproto::settings::http_url_or_empty)]

@@ -166,6 +166,27 @@ impl Labels {
         Ok(out)
     }
 
+    /// The subjects carrying one of `values` from a labeler in `applied`, now.
+    pub async fn subjects_carrying(
+        &self,
+        db: &PgPool,
+        applied: &Applied,
+        values: &[String],
+    ) -> sqlx::Result<Vec<String>> {
+        let held = self.held.get(|| load(db, &self.sources)).await?;
+        let now = Utc::now();
+        let mut subjects: Vec<String> = held
+            .0
+            .iter()
+            .filter(|(_, ls)| {
+                ls.iter().any(|l| values.iter().any(|v| **v == *l.val) && l.applies(None, applied, now))
+            })
+            .map(|(k, _)| k.to_string())
+            .collect();
+        subjects.sort();
+        Ok(subjects)
+    }
+
     /// Reads the table again (a label was applied or negated, or announcements were missed).
     /// On failure the labels in memory stay as they were.
     pub async fn reload(&self, db: &PgPool) -> sqlx::Result<()> {

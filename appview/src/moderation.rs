@@ -71,6 +71,13 @@ impl Applied {
         self.labelers.iter().map(|(d, _)| d.clone()).collect()
     }
 
+    /// These labelers narrowed to `dids` (all of them when `dids` is empty).
+    pub fn only(&self, dids: &[&str]) -> Applied {
+        let labelers =
+            self.labelers.iter().filter(|(d, _)| dids.is_empty() || dids.contains(&d.as_str())).cloned();
+        Applied { labelers: labelers.collect() }
+    }
+
     /// Whether labels from `src` apply.
     pub fn includes(&self, src: &str) -> bool {
         self.labelers.iter().any(|(d, _)| d == src)
@@ -137,6 +144,8 @@ pub struct Policy {
     pub hidden: Vec<String>,
     /// Hidden from list contexts (`--list-hidden-labels`).
     pub list_hidden: Vec<String>,
+    /// Whose images clients blur (`--sensitive-labels`).
+    pub sensitive: Vec<String>,
 }
 
 impl Policy {
@@ -180,7 +189,8 @@ mod tests {
 
     #[test]
     fn list_contexts_hide_more() {
-        let policy = Policy { hidden: vec!["!hide".into()], list_hidden: vec!["porn".into()] };
+        let policy =
+            Policy { hidden: vec!["!hide".into()], list_hidden: vec!["porn".into()], sensitive: Vec::new() };
         assert_eq!(policy.hiding(Context::View), ["!hide"]);
         assert_eq!(policy.hiding(Context::List), ["!hide", "porn"]);
     }

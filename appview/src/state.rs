@@ -59,6 +59,7 @@ impl AppState {
         let policy = crate::moderation::Policy {
             hidden: options.hidden_labels.clone(),
             list_hidden: options.list_hidden_labels.clone(),
+            sensitive: options.sensitive_labels.clone(),
         };
         Self(Arc::new(App { db, options, caches, presenter, auth, policy, applied, metrics }))
     }

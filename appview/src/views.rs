@@ -85,7 +85,8 @@ impl Presenter {
         }
     }
 
-    fn avatar(&self, a: &ActorRow) -> Option<UriValue> {
+    /// The actor's avatar URL, if any.
+    pub fn avatar(&self, a: &ActorRow) -> Option<UriValue> {
         if let Some(c) = &a.avatar_cid {
             let url = if !self.avatar_cdn.is_empty() {
                 Some(format!("{}/{}/{c}@jpeg", self.avatar_cdn.trim_end_matches('/'), a.did))

@@ -260,7 +260,9 @@ async fn labels_apply_by_context_labeler_version_expiry_and_author() -> anyhow::
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let track = |title: &str| {
         json!({ "$type": "fm.plyr.track", "title": title, "artist": "Alice", "fileType": "mp3",
-                "audioUrl": "https://audio.plyr.fm/audio/x.mp3", "createdAt": now })
+                "audioUrl": "https://audio.plyr.fm/audio/x.mp3",
+                "imageUrl": format!("https://images.plyr.fm/covers/{}.jpg", title.to_lowercase()),
+                "createdAt": now })
     };
     let mut made = Vec::new();
     for (who, title) in
@@ -348,6 +350,34 @@ async fn labels_apply_by_context_labeler_version_expiry_and_author() -> anyhow::
         .fetch_one(&db.pool)
         .await?;
     assert_eq!(get(&base, &format!("/tracks/{pinned_id}"), None).await?.status, 404);
+
+    // queryLabels serves the labels held, as signed, by subject pattern and source.
+    let q =
+        get(&base, &format!("/xrpc/com.atproto.label.queryLabels?uriPatterns=at://{}/*", alice.did), None)
+            .await?;
+    let mut vals: Vec<&str> = q.body["labels"]
+        .as_array()
+        .map(|ls| ls.iter().filter_map(|l| l["val"].as_str()).collect())
+        .unwrap_or_default();
+    vals.sort();
+    assert_eq!(vals, ["copyright-violation", "porn", "sexual"], "{}", q.body);
+    assert!(q.body["labels"][0]["sig"]["$bytes"].is_string(), "{}", q.body);
+    let q = get(&base, &format!("/xrpc/com.atproto.label.queryLabels?uriPatterns={}", bob.did), None).await?;
+    assert_eq!(q.body["labels"][0]["val"], "!hide", "{}", q.body);
+    let q = get(
+        &base,
+        &format!("/xrpc/com.atproto.label.queryLabels?uriPatterns={}&sources=did:plc:other", bob.did),
+        None,
+    )
+    .await?;
+    assert_eq!(q.body["labels"], json!([]), "{}", q.body);
+    let q = get(&base, "/xrpc/com.atproto.label.queryLabels?uriPatterns=at://*/x", None).await?;
+    assert_eq!((q.status, &q.body["error"]), (400, &json!("InvalidRequest")), "{}", q.body);
+
+    // plyr.fm's blur list: the covers of sexual and porn tracks.
+    let s = get(&base, "/moderation/sensitive-images", None).await?;
+    assert_eq!(s.body["image_ids"], json!(["expiring", "explicit"]), "{}", s.body);
+    assert_eq!(s.body["urls"][1], "https://images.plyr.fm/covers/explicit.jpg", "{}", s.body);
 
     // A request that names no followed labeler gets the service's own labels only.
     let a = get(&base, latest, Some("did:plc:somebodyelse")).await?;

@@ -181,3 +181,17 @@ pub async fn activity(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<
     .fetch_all(db)
     .await
 }
+
+/// Tracks with an image that self-label one of `values` (`/moderation/sensitive-images`), at
+/// most `limit`.
+pub async fn self_labelled_images(db: &PgPool, values: &[String], limit: i64) -> sqlx::Result<Vec<AtUri>> {
+    sqlx::query_scalar!(
+        r#"SELECT uri AS "uri: AtUri" FROM tracks
+            WHERE self_labels && $1 AND image_url IS NOT NULL
+            ORDER BY uri LIMIT $2"#,
+        values,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}

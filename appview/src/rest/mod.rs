@@ -16,6 +16,7 @@ pub mod audio;
 pub mod cors;
 pub mod error;
 pub mod lists;
+pub mod moderation;
 pub mod people;
 pub mod present;
 pub mod query;
@@ -62,6 +63,7 @@ pub fn router() -> Router<AppState> {
         .route("/activity", get(add_slash))
         .route("/stats", get(activity::stats))
         .route("/stats/", get(drop_slash))
+        .route("/moderation/sensitive-images", get(moderation::sensitive_images))
         .route("/oembed", get(audio::oembed))
         .route("/audio/{file_id}", get(audio::stream))
         .route("/audio/{file_id}/download", get(audio::download))

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod foryou;
 pub mod graph;
 pub mod health;
+pub mod labels;
 pub mod unspecced;
 
 use axum::Json;
@@ -134,6 +135,10 @@ async fn handle(
     if nsid == "parts.page.mention.search" {
         // Leaflet's mention lookup: not one of our lexicons, anonymous, parameters checked there.
         return crate::mention::search_mentions(state, query).await;
+    }
+    if nsid == "com.atproto.label.queryLabels" {
+        // ATProto's own query, anonymous, parameters checked there.
+        return labels::query_labels(state, query).await;
     }
     if !params::is_known_query(nsid) {
         return Err(unknown_method(nsid));
