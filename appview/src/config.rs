@@ -45,7 +45,7 @@ pub struct AppviewOptions {
     /// Labelers whose labels apply (their DIDs; the indexer follows the same list with
     /// `--labeler`), besides the service's own DID, whose labels (operator takedowns) always
     /// apply. A request's `atproto-accept-labelers` header may narrow them. Comma-separated.
-    #[arg(long = "labelers", env = "PLYR_LABELERS", value_delimiter = ',', value_parser = plyr_atproto::settings::did)]
+    #[arg(id = "appview_labelers", long = "labelers", env = "PLYR_LABELERS", value_delimiter = ',', value_parser = plyr_atproto::settings::did)]
     pub labelers: Vec<String>,
 
     /// Label values that hide a record or an account from every read (self-labels on records

@@ -293,6 +293,7 @@ mod tests {
             ["run", "--trusted-audio-origin", "https://audio.plyr.fm/files"],
             ["run", "--plc-url", "plc.directory"],
             ["run", "--handle-pds", "ws://pds.example"],
+            ["run", "--labeler", "mod.example"],
             ["backfill", "--did", "alice.example"],
             ["backfill", "--relay", "relay.example"],
             ["backfill", "--pds", "ftp://pds.example"],

@@ -38,7 +38,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     plyr_store::process::init();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // One process: the labelers it follows are the ones it applies, whichever flag named them.
+    let mut labelers = args.indexer.labelers.clone();
+    labelers.extend(args.appview.labelers.iter().filter(|d| !args.indexer.labelers.contains(d)).cloned());
+    args.indexer.labelers = labelers.clone();
+    args.appview.labelers = labelers;
 
     let located = plyr_store::locate(args.database_url.as_deref(), &args.data_dir, "plyr")
         .await
