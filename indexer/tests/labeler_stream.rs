@@ -106,6 +106,11 @@ async fn stored(db: &TestDb) -> Vec<String> {
 #[tokio::test]
 async fn bad_labels_and_messages_are_dropped_and_the_stream_goes_on() {
     let db = TestDb::new().await.expect("db");
+    plyr_indexer::telemetry::install_recorder().expect("recorder");
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let metrics_stop = CancellationToken::new();
+    let metrics =
+        tokio::spawn(plyr_indexer::telemetry::serve(metrics_addr, db.pool.clone(), metrics_stop.clone()));
     let subject = "at://did:plc:artist22222222222222222/fm.plyr.track/3kabc";
     let forged = ipld(
         &LabelSigner::from_hex(OTHER_KEY)
@@ -182,6 +187,28 @@ async fn bad_labels_and_messages_are_dropped_and_the_stream_goes_on() {
         .await
         .expect("cursor");
     assert_eq!(cursor, 1, "the reset labeler's position");
+
+    // Every drop is counted, by reason.
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    for (reason, n) in [
+        ("bad_signature", 2),
+        ("foreign_src", 1),
+        ("unsigned_label", 1),
+        ("malformed_label", 2),
+        ("malformed_header", 1),
+        ("unknown_type", 1),
+    ] {
+        let line = format!("indexer_labeler_dropped_total{{reason=\"{reason}\"}} {n}");
+        assert!(text.contains(&line), "{line} in:\n{text}");
+    }
+    assert!(text.contains("indexer_labels_total{outcome=\"stored\"} 3"), "{text}");
     shutdown.cancel();
     task.await.expect("labeler task");
+    metrics_stop.cancel();
+    metrics.await.expect("join").expect("serve");
 }

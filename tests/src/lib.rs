@@ -74,6 +74,31 @@ fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
         .all(|(k, v)| have.get(k).is_some_and(|h| h["version"] == v["version"]))
 }
 
+/// Applies Jetstream v1 `lines` to the database through the indexer's replay (the write path
+/// every source shares, trusting `https://audio.plyr.fm` audio), then computes the rankings.
+pub async fn replay_lines(db: &sqlx::PgPool, lines: &[String]) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static FILES: AtomicU64 = AtomicU64::new(0);
+    let n = FILES.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("plyr-e2e-{}-{n}.jsonl", std::process::id()));
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+    let trusted = plyr_indexer::write::rules::TrustedOrigins::new(["https://audio.plyr.fm"]);
+    let writer = std::sync::Arc::new(plyr_indexer::write::Writer::new(db.clone(), trusted)?);
+    let batches = plyr_indexer::pipeline::BatchConfig::default();
+    let replayed = plyr_indexer::replay::replay(
+        writer,
+        &path,
+        true,
+        batches,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await;
+    let _ = std::fs::remove_file(&path);
+    replayed?;
+    plyr_indexer::ranking::refresh(db).await?;
+    Ok(())
+}
+
 pub mod jetstream_server;
 pub mod labeler;
 pub mod pds;

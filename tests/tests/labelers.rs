@@ -11,10 +11,7 @@ use plyr_atproto::identity::{IdentityConfig, IdentityResolver};
 use plyr_atproto::outbound::NetworkPolicy;
 use plyr_e2e::labeler::{LabelOptions, LocalLabeler};
 use plyr_e2e::pds::{LocalPds, RecordRef};
-use plyr_indexer::pipeline::BatchConfig;
 use plyr_indexer::websocket::Timing;
-use plyr_indexer::write::Writer;
-use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -185,13 +182,7 @@ async fn replay(db: &TestDb, records: &[(&str, &str, &RecordRef, Value, &str)]) 
             .to_string()
         })
         .collect();
-    let path = std::env::temp_dir().join(format!("plyr-labels-{}-{t}.jsonl", std::process::id()));
-    std::fs::write(&path, lines.join("\n") + "\n")?;
-    let writer = Arc::new(Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.plyr.fm"]))?);
-    plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
-        .await?;
-    let _ = std::fs::remove_file(&path);
-    plyr_indexer::ranking::refresh(&db.pool).await?;
+    plyr_e2e::replay_lines(&db.pool, &lines).await?;
     Ok(())
 }
 

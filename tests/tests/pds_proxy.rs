@@ -4,14 +4,10 @@
 //! AppView verifies the token against the user's DID document in the local PLC directory and
 //! answers with that user's viewer state.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_e2e::pds::LocalPds;
-use plyr_indexer::pipeline::BatchConfig;
-use plyr_indexer::write::Writer;
-use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -37,13 +33,7 @@ async fn index(db: &TestDb, pds: &LocalPds, dids: &[&str]) -> anyhow::Result<()>
             }
         }
     }
-    let path = std::env::temp_dir().join(format!("plyr-proxy-{}.jsonl", std::process::id()));
-    std::fs::write(&path, lines.join("\n") + "\n")?;
-    let writer = Arc::new(Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.plyr.fm"]))?);
-    plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
-        .await?;
-    let _ = std::fs::remove_file(&path);
-    plyr_indexer::ranking::refresh(&db.pool).await?;
+    plyr_e2e::replay_lines(&db.pool, &lines).await?;
     for did in dids {
         sqlx::query("UPDATE actors SET handle_verified = TRUE, pds_endpoint = $2 WHERE did = $1")
             .bind(did)

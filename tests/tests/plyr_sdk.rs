@@ -10,15 +10,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_e2e::pds::{Account, LocalPds, RecordRef};
-use plyr_indexer::pipeline::BatchConfig;
-use plyr_indexer::write::Writer;
-use plyr_indexer::write::rules::{TrustedOrigins, list_id, track_id};
+use plyr_indexer::write::rules::{list_id, track_id};
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -107,13 +104,7 @@ async fn index(db: &TestDb, pds: &LocalPds, accounts: &[&Account]) -> anyhow::Re
             }
         }
     }
-    let path = std::env::temp_dir().join(format!("plyr-sdk-{}.jsonl", std::process::id()));
-    std::fs::write(&path, lines.join("\n") + "\n")?;
-    let writer = Arc::new(Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.plyr.fm"]))?);
-    plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
-        .await?;
-    let _ = std::fs::remove_file(&path);
-    plyr_indexer::ranking::refresh(&db.pool).await?;
+    plyr_e2e::replay_lines(&db.pool, &lines).await?;
     for a in accounts {
         // The identity event precedes the account's first record, so the write path leaves the
         // handle to the identity worker; set what it would find.
