@@ -58,7 +58,8 @@ pub fn ensure_npm_packages_in(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// npm writes a hidden lockfile into node_modules after an install; if every package the lock
-/// names is recorded there, the install is current.
+/// names is recorded there (optional ones may be missing: npm skips other platforms' builds),
+/// the install is current.
 fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
     let (Ok(installed), Ok(lock)) = (
         serde_json::from_slice::<serde_json::Value>(installed),
@@ -69,9 +70,11 @@ fn installed_matches(installed: &[u8], lock: &[u8]) -> bool {
     let (Some(have), Some(want)) = (installed["packages"].as_object(), lock["packages"].as_object()) else {
         return false;
     };
-    want.iter()
-        .filter(|(k, _)| !k.is_empty())
-        .all(|(k, v)| have.get(k).is_some_and(|h| h["version"] == v["version"]))
+    // Optional packages for other platforms (native builds, e.g. libsql's) are never installed.
+    want.iter().filter(|(k, _)| !k.is_empty()).all(|(k, v)| match have.get(k) {
+        Some(h) => h["version"] == v["version"],
+        None => v["optional"] == true,
+    })
 }
 
 /// Applies Jetstream v1 `lines` to the database through the indexer's replay (the write path
@@ -102,3 +105,26 @@ pub async fn replay_lines(db: &sqlx::PgPool, lines: &[String]) -> anyhow::Result
 pub mod jetstream_server;
 pub mod labeler;
 pub mod pds;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// An install matches its lock when every package is there at its version, optional
+    /// packages for other platforms excepted (npm skips them, so without this every test
+    /// would reinstall under the others' feet).
+    #[test]
+    fn installs_match_their_lock_except_for_skipped_optional_packages() {
+        let lock = json!({"packages": {
+            "": {"name": "x"},
+            "node_modules/a": {"version": "1.0.0"},
+            "node_modules/@libsql/darwin-arm64": {"version": "0.4.7", "optional": true},
+        }})
+        .to_string();
+        let installed = |packages: serde_json::Value| json!({ "packages": packages }).to_string();
+        let matches = |i: String| super::installed_matches(i.as_bytes(), lock.as_bytes());
+        assert!(matches(installed(json!({"node_modules/a": {"version": "1.0.0"}}))));
+        assert!(!matches(installed(json!({"node_modules/a": {"version": "1.0.1"}}))));
+        assert!(!matches(installed(json!({}))));
+    }
+}

@@ -335,6 +335,11 @@ async fn labels_apply_by_context_labeler_version_expiry_and_author() -> anyhow::
         .unwrap_or_default();
     assert_eq!(explicit["labels"], json!(["porn"]), "REST labels carry the labeler's value");
     let id = explicit["id"].as_i64().unwrap_or_default();
+    let file = explicit["file_id"].as_str().unwrap_or_default();
+    assert_eq!(explicit["r2_url"], format!("http://localhost:{port}/audio/{file}"), "gated through /audio/");
+    let plain =
+        rest.body["tracks"].as_array().and_then(|ts| ts.iter().find(|t| t["title"] == "Plain")).cloned();
+    assert_eq!(plain.unwrap_or_default()["r2_url"], "https://audio.plyr.fm/audio/x.mp3");
     assert_eq!(get(&base, &format!("/tracks/{id}"), None).await?.status, 200);
     let pinned_id = sqlx::query_scalar::<_, i64>("SELECT id FROM tracks WHERE uri = $1")
         .bind(uri(1))

@@ -234,8 +234,11 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
     let pds = h.actor(&t.did).and_then(|a| a.pds_endpoint.as_deref()).and_then(|p| state.presenter.pds(p));
     let features =
         h.features_including_hidden(t).filter_map(|(d, a)| a.map(|a| user_of(state, d, Some(a)))).collect();
-    let r2_url =
-        t.audio_url.clone().or_else(|| Some(format!("{}/audio/{}", state.presenter.public_url, t.file_id)));
+    let labels = labels(h, t);
+    // plyr.fm hands out its own `/audio/` route instead of the direct URL for a track whose
+    // labels clients gate (list-hidden values), so playback goes where it can be gated.
+    let direct = t.audio_url.clone().filter(|_| !labels.iter().any(|l| state.policy.list_hidden.contains(l)));
+    let r2_url = direct.or_else(|| Some(format!("{}/audio/{}", state.presenter.public_url, t.file_id)));
     TrackResponse {
         id: t.id,
         title: t.title.clone(),
@@ -293,7 +296,7 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
         unlisted: false,
         self_labels: t.self_labels.clone(),
         operator_labels: Vec::new(),
-        labels: labels(&l.h, t),
+        labels,
     }
 }
 
