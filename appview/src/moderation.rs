@@ -103,7 +103,7 @@ tokio::task_local! {
 /// Decides the labelers of each request (from its `atproto-accept-labelers`), serves the
 /// request with them, and names them in the answer's `atproto-content-labelers`.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let applied = Arc::new(applied_by(&state, req.headers()));
+    let applied = applied_by(&state, req.headers());
     let named = applied.header_value();
     let mut res = APPLIED.scope(applied, next.run(req)).await;
     if let Some(named) = named {
@@ -113,12 +113,12 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
-/// The labelers a request with `headers` applies (also the response cache's key).
-pub fn applied_by(state: &AppState, headers: &HeaderMap) -> Applied {
+/// The labelers a request with `headers` applies.
+pub fn applied_by(state: &AppState, headers: &HeaderMap) -> Arc<Applied> {
     if headers.contains_key(ACCEPT_LABELERS) {
-        Applied::choose(headers, state.auth.service_did(), &state.options.labelers)
+        Arc::new(Applied::choose(headers, state.auth.service_did(), &state.options.labelers))
     } else {
-        Applied::clone(&state.applied)
+        Arc::clone(&state.applied)
     }
 }
 

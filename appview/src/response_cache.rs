@@ -1,6 +1,6 @@
 //! Whole-response cache for anonymous reads: the encoded (and compressed) bytes of a `200` answer
 //! to a `GET` without `Authorization`, keyed by path, query, whether the client accepts gzip
-//! and the labelers it applies ([`crate::moderation`]).
+//! and the labelers it asks for (`atproto-accept-labelers`, [`crate::moderation`]).
 //!
 //! Every answer of this kind is a function of the index alone, so it can be reused until the
 //! index changes: every change notification from the indexer empties this cache (see
@@ -66,8 +66,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let gzip = crate::server::gzip::accepts(req.headers());
-    let labelers = crate::moderation::applied_by(&state, req.headers()).header_value();
-    let labelers = labelers.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default();
+    // The labelers asked for, as asked: equal choices worded differently are kept apart.
+    let labelers = req.headers().get(crate::moderation::ACCEPT_LABELERS);
+    let labelers = labelers.and_then(|v| v.to_str().ok()).unwrap_or_default();
     let key = format!("{}|{gzip}|{labelers}", req.uri());
     if let Some(hit) = state.caches.responses.get(&key).await {
         metrics::counter!("appview_response_cache_total", "outcome" => "hit").increment(1);
