@@ -214,7 +214,7 @@ pub struct Hydrator<'a> {
     pub state: &'a AppState,
     pub viewer: Option<&'a Did>,
     applied: Arc<Applied>,
-    hiding: Vec<String>,
+    hiding: &'a [String],
 }
 
 impl<'a> Hydrator<'a> {
@@ -320,7 +320,7 @@ impl<'a> Hydrator<'a> {
     }
 
     fn judge(&self) -> Judge<'_> {
-        Judge { hiding: &self.hiding, viewer: self.viewer }
+        Judge { hiding: self.hiding, viewer: self.viewer }
     }
 
     /// The labels that apply to `keys` (from the labels held in memory), and which keys carry

@@ -141,19 +141,26 @@ pub enum Context {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     /// Hidden everywhere (`--hidden-labels`).
-    pub hidden: Vec<String>,
+    hidden: Vec<String>,
     /// Hidden from list contexts (`--list-hidden-labels`).
     pub list_hidden: Vec<String>,
     /// Whose images clients blur (`--sensitive-labels`).
     pub sensitive: Vec<String>,
+    /// `hidden` then `list_hidden`: what a list context hides.
+    in_lists: Vec<String>,
 }
 
 impl Policy {
+    pub fn new(hidden: Vec<String>, list_hidden: Vec<String>, sensitive: Vec<String>) -> Self {
+        let in_lists = hidden.iter().chain(&list_hidden).cloned().collect();
+        Policy { hidden, list_hidden, sensitive, in_lists }
+    }
+
     /// The values that hide a record or account in `context`.
-    pub fn hiding(&self, context: Context) -> Vec<String> {
+    pub fn hiding(&self, context: Context) -> &[String] {
         match context {
-            Context::View => self.hidden.clone(),
-            Context::List => self.hidden.iter().chain(&self.list_hidden).cloned().collect(),
+            Context::View => &self.hidden,
+            Context::List => &self.in_lists,
         }
     }
 }
@@ -189,8 +196,7 @@ mod tests {
 
     #[test]
     fn list_contexts_hide_more() {
-        let policy =
-            Policy { hidden: vec!["!hide".into()], list_hidden: vec!["porn".into()], sensitive: Vec::new() };
+        let policy = Policy::new(vec!["!hide".into()], vec!["porn".into()], Vec::new());
         assert_eq!(policy.hiding(Context::View), ["!hide"]);
         assert_eq!(policy.hiding(Context::List), ["!hide", "porn"]);
     }

@@ -56,11 +56,11 @@ impl AppState {
             network: options.network(),
         };
         let metrics = crate::telemetry::install_recorder();
-        let policy = crate::moderation::Policy {
-            hidden: options.hidden_labels.clone(),
-            list_hidden: options.list_hidden_labels.clone(),
-            sensitive: options.sensitive_labels.clone(),
-        };
+        let policy = crate::moderation::Policy::new(
+            options.hidden_labels.clone(),
+            options.list_hidden_labels.clone(),
+            options.sensitive_labels.clone(),
+        );
         Self(Arc::new(App { db, options, caches, presenter, auth, policy, applied, metrics }))
     }
 }
