@@ -545,6 +545,69 @@ async fn mention_search_links_to_the_frontend() {
     assert_eq!((status, body["error"].clone()), (StatusCode::BAD_REQUEST, json!("InvalidRequest")));
 }
 
+/// A list update that adds several tracks at once: one event each, no two with the same key the
+/// plyr.fm activity page uses (`created_at + actor + type + collection id`).
+#[tokio::test]
+async fn tracks_added_together_are_distinct_activity_events() {
+    let mut n = Net::default();
+    n.actor(BOB, "bob.test");
+    let t: Vec<String> =
+        (0..4).map(|i| n.create(BOB, "fm.plyr.track", track(&format!("T{i}"), "Bob", &at(1, i)))).collect();
+    let playlist = n.create(BOB, "fm.plyr.list", list("playlist", "Mix", &[&t[0]], &at(2, 0)));
+    let rkey = playlist.rsplit('/').next().unwrap_or_default().to_owned();
+    let mut updated = list("playlist", "Mix", &[&t[0], &t[1], &t[2], &t[3]], &at(2, 0));
+    updated["updatedAt"] = json!(at(3, 0));
+    n.put(BOB, "fm.plyr.list", &rkey, updated);
+    let db = TestDb::new().await.expect("test db");
+    n.apply(&db).await;
+    let state = AppState::new(db.pool.clone(), options());
+    let none = String::new;
+    let w = World {
+        _db: db,
+        state,
+        a: Vec::new(),
+        b1: none(),
+        ties: Vec::new(),
+        hidden_track: none(),
+        dave_track: none(),
+        album: none(),
+        playlist,
+    };
+    let feed = ok(&w, "/activity/?limit=100").await;
+    let added: Vec<&Value> = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "track_added_to_playlist")
+        .collect();
+    let mut titles: Vec<&str> = added.iter().filter_map(|e| e["track"]["title"].as_str()).collect();
+    titles.sort();
+    assert_eq!(titles, ["T1", "T2", "T3"], "{feed}");
+    let keys: std::collections::HashSet<String> = added
+        .iter()
+        .map(|e| format!("{}{}{}{}", e["created_at"], e["actor"]["did"], e["type"], e["collection"]["id"]))
+        .collect();
+    assert_eq!(keys.len(), 3, "events sharing a key: {added:?}");
+    assert_eq!(
+        added[2]["created_at"], "2026-01-03T00:00:00+00:00",
+        "the first added keeps the update's time"
+    );
+    // Paging one event at a time meets each once.
+    let mut seen = 0;
+    let mut q = String::from("/activity/?limit=1");
+    loop {
+        let page = ok(&w, &q).await;
+        seen += page["events"]
+            .as_array()
+            .map_or(0, |e| e.iter().filter(|e| e["type"] == "track_added_to_playlist").count());
+        match page["next_cursor"].as_str() {
+            Some(c) => q = format!("/activity/?limit=1&cursor={}", enc(c)),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 3);
+}
+
 #[tokio::test]
 async fn stats_activity_and_oembed() {
     let w = world().await;

@@ -136,6 +136,9 @@ pub struct ActivityRow {
 /// comments, lists created (playlists and albums), and tracks added to a playlist after it was
 /// first published (items of a list's first version are part of its creation; such an event's
 /// uri is `<list uri>#<position>`). Hidden accounts are left out.
+/// Items one list update added share its time; each is its own event a microsecond after the
+/// previous one (in list order), so no two events share `(created_at, actor, type,
+/// collection)`, the key plyr.fm's activity page tells events apart by.
 pub async fn activity(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<Vec<ActivityRow>> {
     sqlx::query_as!(
         ActivityRow,
@@ -165,13 +168,16 @@ pub async fn activity(db: &PgPool, after: &TimeKey, limit: i64) -> sqlx::Result<
                    AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = x.did AND a.hidden)
                  ORDER BY x.sort_at DESC, x.uri DESC LIMIT $2)
                UNION ALL
-               (SELECT 'track_added_to_playlist', l.did, l.uri || '#' || li.position, li.subject_uri,
-                       l.uri, NULL, li.added_at
-                  FROM list_items li JOIN lists l ON l.uri = li.list_uri
-                 WHERE l.list_type = 'playlist' AND (li.added_at, l.uri || '#' || li.position) < ($1, $3)
-                   AND li.added_at <> l.created_at
-                   AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
-                 ORDER BY li.added_at DESC, l.uri || '#' || li.position DESC LIMIT $2)
+               (SELECT 'track_added_to_playlist', x.did, x.uri, x.subject_uri, x.list_uri, NULL, x.at
+                  FROM (SELECT l.did, l.uri || '#' || li.position AS uri, li.subject_uri, l.uri AS list_uri,
+                               li.added_at + (row_number() OVER (PARTITION BY li.list_uri, li.added_at
+                                                                 ORDER BY li.position) - 1)
+                                             * interval '1 microsecond' AS at
+                          FROM list_items li JOIN lists l ON l.uri = li.list_uri
+                         WHERE l.list_type = 'playlist' AND li.added_at <> l.created_at
+                           AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)) x
+                 WHERE (x.at, x.uri) < ($1, $3)
+                 ORDER BY x.at DESC, x.uri DESC LIMIT $2)
              ) e
             ORDER BY e.at DESC, e.uri DESC LIMIT $2"#,
         after.at,
