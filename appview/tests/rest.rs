@@ -545,6 +545,52 @@ async fn mention_search_links_to_the_frontend() {
     assert_eq!((status, body["error"].clone()), (StatusCode::BAD_REQUEST, json!("InvalidRequest")));
 }
 
+/// A supporter-gated track exactly as plyr.fm publishes it (its audio behind plyr.fm's API, no
+/// blob) is indexed with the default trusted origins and shown as gated; its audio is refused
+/// as plyr.fm refuses a listener who is not signed in, never redirected to.
+#[tokio::test]
+async fn a_gated_track_as_plyr_fm_writes_it_is_shown_gated_and_its_audio_refused() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    let uri = n.create(
+        ALICE,
+        "fm.plyr.track",
+        json!({ "$type": "fm.plyr.track", "title": "Members Only", "artist": "alice.test", "fileType": "mp3",
+                "audioUrl": "https://api.plyr.fm/audio/5f0c0ffee0ddba11", "fileId": "5f0c0ffee0ddba11",
+                "supportGate": { "type": "any" }, "duration": 180, "createdAt": at(1, 0) }),
+    );
+    let db = TestDb::new().await.expect("test db");
+    n.apply(&db).await;
+    let state = AppState::new(db.pool.clone(), options());
+    let none = String::new;
+    let w = World {
+        _db: db,
+        state,
+        a: Vec::new(),
+        b1: none(),
+        ties: Vec::new(),
+        hidden_track: none(),
+        dave_track: none(),
+        album: none(),
+        playlist: none(),
+    };
+    let t = ok(&w, &format!("/tracks/by-uri?uri={}", enc(&uri))).await;
+    assert_eq!((t["gated"].clone(), t["support_gate"].clone()), (json!(true), json!({ "type": "any" })));
+    let listed = ok(&w, &format!("/tracks/?artist_did={ALICE}")).await;
+    assert_eq!(listed["tracks"][0]["title"], "Members Only", "on the artist's page");
+    let x = ok(&w, &format!("/xrpc/fm.plyr.feed.getTracks?uris={}", enc(&uri))).await;
+    assert_eq!(x["tracks"][0]["supportGate"]["type"], "any", "{x}");
+    for method in [Method::GET, Method::HEAD] {
+        let (status, headers, body) =
+            send(&w.state, method.clone(), "/audio/5f0c0ffee0ddba11", &[], None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method}");
+        assert!(headers.get("location").is_none());
+        if method == Method::GET {
+            assert_eq!(body, json!({ "detail": "authentication required to stream this track" }));
+        }
+    }
+}
+
 /// A list update that adds several tracks at once: one event each, no two with the same key the
 /// plyr.fm activity page uses (`created_at + actor + type + collection id`).
 #[tokio::test]

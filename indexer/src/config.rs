@@ -15,6 +15,10 @@ pub const DEFAULT_JETSTREAMS: &[&str] = &[
     "wss://jetstream2.us-west.bsky.network",
 ];
 
+/// Origins whose `audioUrl` is trusted by default: plyr.fm's CDN (public tracks) and its API,
+/// whose `/audio/<file_id>` a supporter-gated track points to (it checks the listener first).
+pub const DEFAULT_TRUSTED_AUDIO_ORIGINS: &[&str] = &["https://audio.plyr.fm", "https://api.plyr.fm"];
+
 /// How the indexer ingests (flags; each also reads the environment variable shown in `--help`).
 #[derive(Debug, Clone, Args)]
 pub struct IndexerOptions {
@@ -46,7 +50,7 @@ pub struct IndexerOptions {
         long = "trusted-audio-origin",
         env = "PLYR_TRUSTED_AUDIO_ORIGINS",
         value_delimiter = ',',
-        default_value = "https://audio.plyr.fm",
+        default_values_t = DEFAULT_TRUSTED_AUDIO_ORIGINS.iter().map(|s| s.to_string()),
         value_parser = plyr_atproto::settings::origin
     )]
     pub trusted_audio_origins: Vec<String>,

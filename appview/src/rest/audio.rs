@@ -42,7 +42,10 @@ fn redirect(state: &AppState, location: &str, missing: &str) -> Result<Response,
 }
 
 /// `GET`/`HEAD /audio/{file_id}`: a 307 to the audio. Supporter-gated tracks need a plyr.fm
-/// session, which this service never has: 401, as plyr.fm answers anonymous listeners.
+/// session, which this service never has: 401, as plyr.fm answers anonymous listeners. This is
+/// where a supporter check would go: with a verified listener (a service token), ask atprotofans'
+/// `validateSupporter` whether they support the artist, and answer plyr.fm's 402 with
+/// `X-Support-Required: true` when they do not; only the artist and supporters get the 307.
 pub async fn stream(
     State(state): State<AppState>,
     Path(file_id): Path<String>,

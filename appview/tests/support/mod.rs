@@ -152,8 +152,11 @@ pub async fn apply_lines(db: &TestDb, lines: &[String]) {
     plyr_indexer::ranking::refresh(&db.pool).await.expect("rankings");
 }
 
+/// The indexer's writer, trusting the test audio host and the indexer's default origins.
 pub fn writer(db: &TestDb) -> Writer {
-    Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.example.com"])).expect("writer")
+    let mut origins = vec!["https://audio.example.com"];
+    origins.extend(plyr_indexer::config::DEFAULT_TRUSTED_AUDIO_ORIGINS);
+    Writer::new(db.pool.clone(), TrustedOrigins::new(origins)).expect("writer")
 }
 
 pub fn at(day: u32, hour: u32) -> String {
