@@ -155,6 +155,40 @@ pub struct AppviewOptions {
     /// Empty: the rate limit keys on the peer address only and the header is ignored.
     #[arg(long, env = "PLYR_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
+
+    #[command(flatten)]
+    pub site: SiteOptions,
+}
+
+/// What `GET /config` tells the web frontend about the operator (its terms, privacy and DMCA
+/// pages show them). The defaults are plyr.fm's, whose frontend and terms these pages are.
+#[derive(Debug, Clone, Args)]
+pub struct SiteOptions {
+    /// Contact address on the legal pages.
+    #[arg(long, env = "PLYR_CONTACT_EMAIL", default_value = "help@plyr.fm")]
+    pub contact_email: String,
+
+    /// Privacy contact (defaults to the contact address).
+    #[arg(long, env = "PLYR_PRIVACY_EMAIL")]
+    pub privacy_email: Option<String>,
+
+    /// DMCA agent's address.
+    #[arg(long, env = "PLYR_DMCA_EMAIL", default_value = "dmca@plyr.fm")]
+    pub dmca_email: String,
+
+    /// DMCA agent registration number.
+    #[arg(long, env = "PLYR_DMCA_REGISTRATION_NUMBER", default_value = "DMCA-1069186")]
+    pub dmca_registration_number: String,
+
+    /// When the terms last changed (ISO date-time, as the frontend shows it).
+    #[arg(long, env = "PLYR_TERMS_LAST_UPDATED", default_value = "2026-08-04T00:00:00", value_parser = terms_date)]
+    pub terms_last_updated: String,
+}
+
+fn terms_date(value: &str) -> Result<String, String> {
+    chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
+        .map(|_| value.to_owned())
+        .map_err(|_| "expected YYYY-MM-DDTHH:MM:SS".to_owned())
 }
 
 #[derive(Parser)]

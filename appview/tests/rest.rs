@@ -779,3 +779,111 @@ async fn configured_origins_get_credentialed_cors() {
         send(&plain.state, Method::GET, "/tracks/", &[("origin", "https://any.example")], None).await;
     assert_eq!(h["access-control-allow-origin"], "*", "no configured origins: permissive");
 }
+
+/// The site routes plyr.fm's frontend asks for on every page, in plyr.fm's shapes.
+#[tokio::test]
+async fn site_routes_answer_in_plyr_fm_shapes() {
+    let mut o = options();
+    o.site.dmca_email = "takedowns@example.com".into();
+    let w = world_with(o).await;
+    let config = ok(&w, "/config").await;
+    let keys: Vec<&str> = config.as_object().expect("object").keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 11, "{config}");
+    assert_eq!(config["browser_observability"], false);
+    assert_eq!(config["default_hidden_tags"], json!(["ai", "ai-slop", "suno"]));
+    assert_eq!(
+        (config["contact_email"].clone(), config["privacy_email"].clone()),
+        (json!("help@plyr.fm"), json!("help@plyr.fm"))
+    );
+    assert_eq!(config["dmca_email"], "takedowns@example.com");
+    assert_eq!(config["terms_last_updated"], "2026-08-04T00:00:00");
+    assert_eq!(ok(&w, "/health").await, json!({ "status": "ok" }));
+    assert_eq!(
+        get(&w, "/auth/me").await,
+        (StatusCode::UNAUTHORIZED, json!({ "detail": "not authenticated - login required" }))
+    );
+
+    // Analytics: the artist's tracks, duration and most liked; zeros for a stranger.
+    let a = ok(&w, &format!("/artists/{ALICE}/analytics")).await;
+    assert_eq!((a["total_plays"].clone(), a["total_items"].clone()), (json!(0), json!(4)), "{a}");
+    assert_eq!(a["total_duration_seconds"], 800);
+    assert_eq!(a["top_liked"]["title"], "Morning Light");
+    assert!(a["top_liked"]["play_count"].as_i64().is_some_and(|n| n >= 2), "likes in play_count: {a}");
+    assert_eq!((a["top_item"]["play_count"].clone(), a["rank"].clone()), (json!(0), json!(null)));
+    let none = json!({ "total_plays": 0, "total_items": 0, "total_duration_seconds": 0,
+                       "top_item": null, "top_liked": null, "rank": null });
+    assert_eq!(ok(&w, "/artists/did:plc:nobodyxxxxxxxxxxxxxxxxxx/analytics").await, none);
+    assert_eq!(ok(&w, &format!("/artists/{CAROL}/analytics")).await, none, "deactivated");
+
+    // The histogram: zero-filled days, oldest first; bounds as plyr.fm's.
+    let h = ok(&w, "/activity/histogram?days=3").await;
+    let buckets = h["buckets"].as_array().expect("buckets");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(buckets.len(), 3);
+    assert_eq!(buckets[2]["date"], today.as_str());
+    assert!(buckets.iter().all(|b| b["count"] == 0), "the world is from January: {h}");
+    assert_eq!(ok(&w, "/activity/histogram").await["buckets"].as_array().map(Vec::len), Some(7));
+    for bad in ["0", "31", "x"] {
+        assert_eq!(
+            get(&w, &format!("/activity/histogram?days={bad}")).await.0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    // The sitemap's three lists.
+    let s = ok(&w, "/sitemap-data").await;
+    assert_eq!(
+        s["tracks"].as_array().map(Vec::len),
+        Some(ok(&w, "/stats").await["total_tracks"].as_u64().unwrap_or(0) as usize - 1),
+        "all but the deactivated account's: {s}"
+    );
+    assert!(s["artists"].as_array().expect("artists").iter().any(|a| a["handle"] == "alice.test"));
+    assert_eq!(
+        s["albums"],
+        json!([{ "handle": "alice.test", "slug": "light-works", "updated": "2026-01-09" }])
+    );
+    assert!(s["tracks"][0]["updated"].as_str().is_some_and(|d| d.len() == 10));
+
+    // A playlist's preview without its tracks; 404 as the full one.
+    let pid = ok(&w, &format!("/lists/by-uri?uri={}", enc(&w.playlist))).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let meta = ok(&w, &format!("/lists/playlists/{pid}/meta")).await;
+    assert_eq!((meta["name"].clone(), meta["track_count"].clone()), (json!("Bob Mix"), json!(4)));
+    assert!(meta.get("tracks").is_none());
+    assert_eq!(
+        get(&w, "/lists/playlists/00000000-0000-0000-0000-000000000000/meta").await,
+        (StatusCode::NOT_FOUND, json!({ "detail": "playlist not found" }))
+    );
+
+    // refresh-avatar answers the avatar as indexed.
+    let (status, _, body) =
+        send(&w.state, Method::POST, &format!("/artists/{ALICE}/refresh-avatar"), &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["avatar_url"], ok(&w, &format!("/artists/{ALICE}")).await["avatar_url"]);
+    let (status, _, body) =
+        send(&w.state, Method::POST, "/artists/did:plc:nobodyxxxxxxxxxxxxxxxxxx/refresh-avatar", &[], None)
+            .await;
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({ "detail": "artist not found" })));
+}
+
+/// The histogram counts what happened in its days.
+#[tokio::test]
+async fn the_activity_histogram_counts_recent_events() {
+    let mut n = Net::now();
+    n.actor(BOB, "bob.test");
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let t = n.create(BOB, "fm.plyr.track", track("Fresh", "Bob", &now));
+    n.create(BOB, "fm.plyr.like", like(&t, &now));
+    n.create(BOB, "fm.plyr.track", track("Old", "Bob", &at(1, 0)));
+    let db = TestDb::new().await.expect("test db");
+    n.apply(&db).await;
+    let state = AppState::new(db.pool.clone(), options());
+    let (status, _, body) = send(&state, Method::GET, "/activity/histogram?days=2", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let counts: Vec<i64> =
+        body["buckets"].as_array().expect("buckets").iter().filter_map(|b| b["count"].as_i64()).collect();
+    // Today's, unless the day turned between writing and asking.
+    assert_eq!(counts.iter().sum::<i64>(), 2, "a track and a like, not January's track: {body}");
+}

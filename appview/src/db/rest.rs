@@ -201,3 +201,124 @@ pub async fn self_labelled_images(db: &PgPool, values: &[String], limit: i64) ->
     .fetch_all(db)
     .await
 }
+
+/// An artist's track count and total duration (`/artists/{did}/analytics`).
+pub async fn artist_totals(db: &PgPool, did: &Did) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "items!", COALESCE(sum(duration), 0)::BIGINT AS "seconds!"
+             FROM tracks WHERE did = $1"#,
+        did as _
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.items, row.seconds))
+}
+
+/// One of an artist's tracks with its like count.
+#[derive(Debug, Clone)]
+pub struct LikedTrack {
+    pub id: i64,
+    pub title: String,
+    pub likes: i64,
+}
+
+/// The artist's most liked track (ties: the newest); `None` without tracks.
+pub async fn most_liked_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<LikedTrack>> {
+    sqlx::query_as!(
+        LikedTrack,
+        r#"SELECT t.id, t.title, COALESCE(s.likes, 0)::BIGINT AS "likes!"
+             FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
+            WHERE t.did = $1
+            ORDER BY COALESCE(s.likes, 0) DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
+        did as _
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Events per UTC day from `from` to `to` (inclusive, zero-filled), counting what `/activity/`
+/// lists from `since` on: likes, tracks, comments, new playlists and albums, tracks added to
+/// playlists, by accounts that are not hidden.
+pub async fn activity_per_day(
+    db: &PgPool,
+    since: DateTime<Utc>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> sqlx::Result<Vec<(chrono::NaiveDate, i64)>> {
+    let rows = sqlx::query!(
+        r#"WITH ev AS (
+             SELECT x.did, x.sort_at AS at FROM likes x WHERE x.sort_at >= $1
+             UNION ALL SELECT x.did, x.sort_at FROM tracks x WHERE x.sort_at >= $1
+             UNION ALL SELECT x.did, x.sort_at FROM comments x WHERE x.sort_at >= $1
+             UNION ALL SELECT x.did, x.sort_at FROM lists x
+                        WHERE x.list_type IN ('playlist', 'album') AND x.sort_at >= $1
+             UNION ALL SELECT l.did, li.added_at FROM list_items li JOIN lists l ON l.uri = li.list_uri
+                        WHERE l.list_type = 'playlist' AND li.added_at <> l.created_at AND li.added_at >= $1)
+           SELECT d.day AS "day!", count(ev.at) AS "count!"
+             FROM generate_series($2::date, $3::date, interval '1 day') AS g(t)
+             CROSS JOIN LATERAL (SELECT g.t::date AS day) d
+             LEFT JOIN ev ON (ev.at AT TIME ZONE 'UTC')::date = d.day
+                         AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = ev.did AND a.hidden)
+            GROUP BY d.day ORDER BY d.day"#,
+        since,
+        from,
+        to,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.day, r.count)).collect())
+}
+
+/// What `/sitemap-data` lists, newest first, each list at most `limit`: tracks (`id`, day
+/// created), artists with a verified handle and a track (`handle`, day last indexed), albums
+/// with a track (`handle`, name, day last changed).
+pub async fn sitemap(db: &PgPool, limit: i64) -> sqlx::Result<Sitemap> {
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let tracks = sqlx::query!(
+        r#"SELECT t.id, t.sort_at FROM tracks t
+            WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+            ORDER BY t.sort_at DESC, t.uri DESC LIMIT $1"#,
+        limit
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.id, day(r.sort_at)))
+    .collect();
+    let artists = sqlx::query!(
+        r#"SELECT a.handle AS "handle!", a.indexed_at FROM actors a
+            WHERE a.handle_verified AND a.handle IS NOT NULL AND NOT a.hidden
+              AND EXISTS (SELECT 1 FROM tracks t WHERE t.did = a.did)
+            ORDER BY a.indexed_at DESC, a.did DESC LIMIT $1"#,
+        limit
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.handle, day(r.indexed_at)))
+    .collect();
+    let albums = sqlx::query!(
+        r#"SELECT a.handle AS "handle!", l.name AS "name!", COALESCE(l.updated_at, l.created_at) AS "updated!"
+             FROM lists l JOIN actors a ON a.did = l.did
+            WHERE l.list_type = 'album' AND l.name IS NOT NULL AND a.handle_verified AND a.handle IS NOT NULL
+              AND NOT a.hidden
+              AND EXISTS (SELECT 1 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                           WHERE li.list_uri = l.uri)
+            ORDER BY COALESCE(l.updated_at, l.created_at) DESC, l.uri DESC LIMIT $1"#,
+        limit
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.handle, r.name, day(r.updated)))
+    .collect();
+    Ok(Sitemap { tracks, artists, albums })
+}
+
+/// [`sitemap`]'s lists.
+#[derive(Debug, Default)]
+pub struct Sitemap {
+    pub tracks: Vec<(i64, String)>,
+    pub artists: Vec<(String, String)>,
+    pub albums: Vec<(String, String, String)>,
+}

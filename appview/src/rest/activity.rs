@@ -74,6 +74,24 @@ fn event(state: &AppState, r: &ActivityRow, th: &Hydration, lh: &Hydration, ah: 
 }
 
 /// `GET /stats`: totals over everything indexed (plays are not on the network: 0).
+/// `GET /activity/histogram?days=N`: events per UTC day over the last `days` (7; 1..30),
+/// oldest first, zero-filled, counted as `/activity/` lists them: `{buckets: [{date, count}]}`.
+pub async fn histogram(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, RestError> {
+    let q = Query::parse(raw.as_deref());
+    let days = q.int_in("days", 7, 1, 30)?;
+    let now = chrono::Utc::now();
+    let since = now - chrono::Duration::days(days - 1);
+    let rows = rest_db::activity_per_day(&state.db, since, since.date_naive(), now.date_naive()).await?;
+    let buckets: Vec<Value> = rows
+        .iter()
+        .map(|(day, n)| json!({ "date": day.format("%Y-%m-%d").to_string(), "count": n }))
+        .collect();
+    Ok(Json(json!({ "buckets": buckets })))
+}
+
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, RestError> {
     let t = tracks::totals(&state.db).await?;
     Ok(Json(json!({

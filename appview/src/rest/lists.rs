@@ -124,6 +124,25 @@ pub async fn playlist_by_id(
     playlist_detail(&state, &uri).await.map(Json)
 }
 
+/// `GET /lists/playlists/{id}/meta`: the playlist without its tracks (link previews).
+pub async fn playlist_meta(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PlaylistResponse>, RestError> {
+    let not_found = || RestError::not_found("playlist");
+    if !is_uuid(&id) {
+        return Err(not_found());
+    }
+    let uri = lists::uri_by_id(&state.db, &id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
+    let one = std::slice::from_ref(&uri);
+    let (found, covers) = tokio::try_join!(visible_list(&state, &uri, "playlist"), async {
+        rest_db::list_covers(&state.db, one).await.map_err(RestError::from)
+    })?;
+    let (row, h) = found.ok_or_else(not_found)?;
+    let covers = first_covers(covers.iter().map(|(_, c)| c.as_str()));
+    Ok(Json(playlist(&state, &h, &row, covers)))
+}
+
 /// `GET /lists/playlists/by-uri?uri=`.
 pub async fn playlist_by_uri(
     State(state): State<AppState>,

@@ -16,6 +16,7 @@ pub mod audio;
 pub mod cors;
 pub mod error;
 pub mod lists;
+pub mod meta;
 pub mod moderation;
 pub mod people;
 pub mod present;
@@ -64,6 +65,14 @@ pub fn router() -> Router<AppState> {
         .route("/stats", get(activity::stats))
         .route("/stats/", get(drop_slash))
         .route("/moderation/sensitive-images", get(moderation::sensitive_images))
+        .route("/config", get(meta::config))
+        .route("/health", get(meta::health))
+        .route("/auth/me", get(meta::auth_me))
+        .route("/sitemap-data", get(meta::sitemap_data))
+        .route("/activity/histogram", get(activity::histogram))
+        .route("/artists/{did}/analytics", get(people::analytics))
+        .route("/artists/{did}/refresh-avatar", post(people::refresh_avatar))
+        .route("/lists/playlists/{id}/meta", get(lists::playlist_meta))
         .route("/oembed", get(audio::oembed))
         .route("/audio/{file_id}", get(audio::stream))
         .route("/audio/{file_id}/download", get(audio::download))

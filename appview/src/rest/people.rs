@@ -121,3 +121,45 @@ pub async fn likes(
     let tracks = loaded.responses(&state, &uris, false);
     Ok(Json(UserLikes { user, count: tracks.len(), tracks }))
 }
+
+/// `GET /artists/{did}/analytics`: plyr.fm's public artist analytics. Plays are not indexed
+/// yet, so `total_plays` is 0, `top_item` is the most liked track with its plays (0), and
+/// `rank` (by plays) is null. An unknown or hidden artist gets zeros, as plyr.fm answers one
+/// with no tracks. `top_liked` carries the like count in `play_count`, as plyr.fm's does.
+pub async fn analytics(
+    State(state): State<AppState>,
+    Path(did): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    let zero = || {
+        serde_json::json!({ "total_plays": 0, "total_items": 0, "total_duration_seconds": 0,
+                            "top_item": null, "top_liked": null, "rank": null })
+    };
+    let Ok(did) = Did::new(&did) else { return Ok(Json(zero())) };
+    let h = Hydrator::new(&state, None).actors(std::slice::from_ref(&did)).await?;
+    if h.actor(&did).is_none() {
+        return Ok(Json(zero()));
+    }
+    let ((items, seconds), top) = tokio::try_join!(
+        crate::db::rest::artist_totals(&state.db, &did),
+        crate::db::rest::most_liked_track(&state.db, &did),
+    )?;
+    let item = |t: &crate::db::rest::LikedTrack, plays: i64| serde_json::json!({ "id": t.id, "title": t.title, "play_count": plays });
+    Ok(Json(serde_json::json!({
+        "total_plays": 0,
+        "total_items": items,
+        "total_duration_seconds": seconds,
+        "top_item": top.as_ref().map(|t| item(t, 0)),
+        "top_liked": top.as_ref().filter(|t| t.likes > 0).map(|t| item(t, t.likes)),
+        "rank": null,
+    })))
+}
+
+/// `POST /artists/{did}/refresh-avatar`: the avatar as indexed (the indexer follows profile
+/// changes from the network, so there is nothing to fetch); 404 for an unknown artist.
+pub async fn refresh_avatar(
+    State(state): State<AppState>,
+    Path(did): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    let artist = by_did(State(state), Path(did)).await?;
+    Ok(Json(serde_json::json!({ "avatar_url": artist.avatar_url })))
+}

@@ -50,6 +50,11 @@ pub fn tid_of(n: u64) -> String {
 }
 
 impl Net {
+    /// A network whose events happen now (for reads that count recent days).
+    pub fn now() -> Self {
+        Net { time_us: chrono::Utc::now().timestamp_micros() - 60_000_000, ..Net::default() }
+    }
+
     fn next(&mut self) -> (i64, String) {
         self.time_us += 1_000_000;
         self.seq += 1;
