@@ -152,6 +152,12 @@ pub async fn run_live(
     }
     let writer = writer(pool.clone(), options)?;
     let backfill = crate::backfill::command::spawn_worker(Arc::clone(&writer), options, shutdown.clone())?;
+    if backfill.is_some() && options.backfill.discover {
+        let relay = Url::parse(&options.backfill.discovery_relay).context("--discovery-relay")?;
+        let discovery =
+            crate::backfill::discovery::run(pool.clone(), options.backfill_config(), relay, shutdown.clone());
+        tokio::spawn(discovery);
+    }
     let (tx, rx) = pipeline::channel();
     let source = if options.firehose.is_empty() {
         jetstream_source(&writer, options, tx, shutdown.clone()).await?

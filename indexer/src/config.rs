@@ -163,6 +163,17 @@ pub struct BackfillOptions {
     /// Largest getRepo CAR accepted, in MiB.
     #[arg(long, env = "PLYR_BACKFILL_MAX_CAR_MIB", default_value_t = 512)]
     pub backfill_max_car_mib: usize,
+
+    /// With `run` and --auto-backfill: while no discovery has completed (a fresh database), ask
+    /// --discovery-relay for every repo with fm.plyr records and backfill them in the
+    /// background. `indexer backfill --all` does the same by hand.
+    #[arg(long, env = "PLYR_DISCOVER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub discover: bool,
+
+    /// The relay asked by discovery (com.atproto.sync.listReposByCollection).
+    #[arg(long, env = "PLYR_DISCOVERY_RELAY", default_value = crate::backfill::command::DEFAULT_RELAY,
+          value_parser = plyr_atproto::settings::http_url)]
+    pub discovery_relay: String,
 }
 
 impl Default for BackfillOptions {
@@ -176,6 +187,8 @@ impl Default for BackfillOptions {
             backfill_attempts: 3,
             backfill_list_max: 1000,
             backfill_max_car_mib: 512,
+            discover: true,
+            discovery_relay: crate::backfill::command::DEFAULT_RELAY.to_owned(),
         }
     }
 }

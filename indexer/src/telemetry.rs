@@ -46,7 +46,17 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 async fn health(State(ops): State<Ops>) -> (StatusCode, Json<serde_json::Value>) {
     let probe = tokio::time::timeout(HEALTH_TIMEOUT, sqlx::query("SELECT 1").execute(&ops.db)).await;
     match probe {
-        Ok(Ok(_)) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok", "database": "up" }))),
+        Ok(Ok(_)) => {
+            let mut body = serde_json::json!({ "status": "ok", "database": "up" });
+            if let Ok(Some(d)) = crate::db::discoveries::latest(&ops.db).await {
+                let pending = crate::db::discoveries::pending_repos(&ops.db).await.ok();
+                body["discovery"] = serde_json::json!({
+                    "relay": d.relay, "started_at": d.started_at, "completed_at": d.completed_at,
+                    "repos": d.repos, "backfill_pending": pending,
+                });
+            }
+            (StatusCode::OK, Json(body))
+        }
         Ok(Err(_)) | Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),

@@ -16,6 +16,8 @@
 //!   done in the transaction of its last batch.
 //! - [`worker`]: bounded concurrency, retries with backoff, failure bookkeeping, the command's
 //!   run over a list of repos and the background worker over the pending queue.
+//! - [`discovery`]: on a fresh database, `run` discovers the whole network on a relay once and
+//!   queues it for the background worker.
 //!
 //! **Which path.** `auto` (the default) lists the indexed collections with `listRecords` and
 //! switches to `getRepo` once the listing passes `list_max_records` (default 1,000, ten pages).
@@ -39,10 +41,12 @@
 //! Metrics: `indexer_backfill_repos_total{outcome}`, `indexer_backfill_records_total{op}`,
 //! `indexer_backfill_bytes_total`, `indexer_backfill_rate_limited_total`,
 //! `indexer_backfill_retries_total`, `indexer_backfill_dropped_total{reason}`,
-//! `indexer_backfill_seconds`, `indexer_backfill_pending`.
+//! `indexer_backfill_seconds`, `indexer_backfill_pending`; discovery: `indexer_discovery_repos`,
+//! `indexer_backfill_queue`.
 
 pub mod command;
 pub mod discover;
+pub mod discovery;
 pub mod fetch;
 pub mod http;
 pub mod locate;

@@ -7,6 +7,7 @@ pub mod actors;
 pub mod backfill;
 pub mod comments;
 pub mod cursors;
+pub mod discoveries;
 pub mod guard;
 pub mod labels;
 pub mod likes;
