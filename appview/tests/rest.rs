@@ -108,6 +108,26 @@ async fn world_with(options: plyr_appview::AppviewOptions) -> World {
     World { _db: db, state, a, b1, ties, hidden_track, dave_track, album, playlist }
 }
 
+impl World {
+    /// A world of just `n`'s records (the other fields empty), with `playlist` named.
+    async fn small(n: &Net, playlist: String) -> World {
+        let db = TestDb::new().await.expect("test db");
+        n.apply(&db).await;
+        let state = AppState::new(db.pool.clone(), options());
+        World {
+            _db: db,
+            state,
+            a: Vec::new(),
+            b1: String::new(),
+            ties: Vec::new(),
+            hidden_track: String::new(),
+            dave_track: String::new(),
+            album: String::new(),
+            playlist,
+        }
+    }
+}
+
 async fn world() -> World {
     world_with(options()).await
 }
@@ -559,21 +579,7 @@ async fn a_gated_track_as_plyr_fm_writes_it_is_shown_gated_and_its_audio_refused
                 "audioUrl": "https://api.plyr.fm/audio/5f0c0ffee0ddba11", "fileId": "5f0c0ffee0ddba11",
                 "supportGate": { "type": "any" }, "duration": 180, "createdAt": at(1, 0) }),
     );
-    let db = TestDb::new().await.expect("test db");
-    n.apply(&db).await;
-    let state = AppState::new(db.pool.clone(), options());
-    let none = String::new;
-    let w = World {
-        _db: db,
-        state,
-        a: Vec::new(),
-        b1: none(),
-        ties: Vec::new(),
-        hidden_track: none(),
-        dave_track: none(),
-        album: none(),
-        playlist: none(),
-    };
+    let w = World::small(&n, String::new()).await;
     let t = ok(&w, &format!("/tracks/by-uri?uri={}", enc(&uri))).await;
     assert_eq!((t["gated"].clone(), t["support_gate"].clone()), (json!(true), json!({ "type": "any" })));
     let listed = ok(&w, &format!("/tracks/?artist_did={ALICE}")).await;
@@ -604,21 +610,7 @@ async fn tracks_added_together_are_distinct_activity_events() {
     let mut updated = list("playlist", "Mix", &[&t[0], &t[1], &t[2], &t[3]], &at(2, 0));
     updated["updatedAt"] = json!(at(3, 0));
     n.put(BOB, "fm.plyr.list", &rkey, updated);
-    let db = TestDb::new().await.expect("test db");
-    n.apply(&db).await;
-    let state = AppState::new(db.pool.clone(), options());
-    let none = String::new;
-    let w = World {
-        _db: db,
-        state,
-        a: Vec::new(),
-        b1: none(),
-        ties: Vec::new(),
-        hidden_track: none(),
-        dave_track: none(),
-        album: none(),
-        playlist,
-    };
+    let w = World::small(&n, playlist).await;
     let feed = ok(&w, "/activity/?limit=100").await;
     let added: Vec<&Value> = feed["events"]
         .as_array()

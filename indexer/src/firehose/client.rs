@@ -109,13 +109,9 @@ impl<K: KeySource> StreamSource for Host<K> {
     }
 
     async fn message(&mut self, message: Message) -> Result<Step, FirehoseError> {
-        let bytes = match message {
-            Message::Binary(bytes) => bytes,
-            Message::Text(_) => {
-                metrics::counter!(DROPPED_TOTAL, "reason" => "unexpected_text").increment(1);
-                return Ok(Step::Ignored);
-            }
-            _ => return Ok(Step::Continue),
+        let bytes = match websocket::binary(message, DROPPED_TOTAL) {
+            Ok(bytes) => bytes,
+            Err(step) => return Ok(step),
         };
         let out = self.processor.process(&bytes).await;
         for item in out.items {

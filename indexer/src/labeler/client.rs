@@ -170,13 +170,9 @@ impl<K: LabelerKeys> StreamSource for Follow<K> {
     }
 
     async fn message(&mut self, message: Message) -> Result<Step, Self::Error> {
-        let bytes = match message {
-            Message::Binary(bytes) => bytes,
-            Message::Text(_) => {
-                metrics::counter!(DROPPED_TOTAL, "reason" => "unexpected_text").increment(1);
-                return Ok(Step::Ignored);
-            }
-            _ => return Ok(Step::Continue),
+        let bytes = match websocket::binary(message, DROPPED_TOTAL) {
+            Ok(bytes) => bytes,
+            Err(step) => return Ok(step),
         };
         let frame = match frame::decode(&bytes) {
             Ok(frame) => frame,

@@ -13,7 +13,7 @@ pub mod handshake;
 pub mod supervisor;
 
 pub use handshake::{HandshakeError, Socket, connect};
-pub use supervisor::{Refused, Step, StreamSource, Target, Timing, report_refusal, supervise};
+pub use supervisor::{Refused, Step, StreamSource, Target, Timing, binary, report_refusal, supervise};
 
 use url::Url;
 

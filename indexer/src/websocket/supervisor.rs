@@ -131,6 +131,20 @@ pub trait StreamSource: Send {
     fn failed(&mut self) {}
 }
 
+/// The bytes of a binary message; for anything else, what the source answers: a text message
+/// on a binary stream is counted under `dropped` (`reason="unexpected_text"`) and ignored, a
+/// ping or pong is a sign of life.
+pub fn binary(message: Message, dropped: &'static str) -> Result<Vec<u8>, Step> {
+    match message {
+        Message::Binary(bytes) => Ok(bytes),
+        Message::Text(_) => {
+            metrics::counter!(dropped, "reason" => "unexpected_text").increment(1);
+            Err(Step::Ignored)
+        }
+        _ => Err(Step::Continue),
+    }
+}
+
 /// Counts a refused handshake and logs it: as an error when a server answered but not as a
 /// websocket (a wrong URL), as a warning otherwise (the network).
 pub fn report_refusal<S: StreamSource + ?Sized>(source: &mut S, error: &HandshakeError) {
