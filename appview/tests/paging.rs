@@ -107,10 +107,14 @@ async fn every_paginated_query_returns_each_item_once_whatever_the_page_size() {
         }
     }
 
-    // The latest feed is exactly the visible tracks.
+    // The latest feed is exactly the visible tracks: not by a hidden account, not self-labelled
+    // with a value a list context hides (the generated network self-labels some tracks).
+    let hiding = state.policy.hiding(plyr_appview::moderation::Context::List).to_vec();
     let visible: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM tracks t WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)",
+        "SELECT count(*) FROM tracks t WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+            AND NOT t.self_labels && $1",
     )
+    .bind(&hiding)
     .fetch_one(&db.pool)
     .await
     .expect("count");
