@@ -34,6 +34,9 @@ pub const MAX_ACCEPTED: usize = 20;
 pub struct Applied {
     /// `(did, redact)`; the service's own DID first.
     labelers: Vec<(String, bool)>,
+    /// Their `atproto-content-labelers` value, written once: the defaults serve every request
+    /// that names no labelers.
+    named: Option<HeaderValue>,
 }
 
 impl Applied {
@@ -44,7 +47,7 @@ impl Applied {
         let mut labelers = vec![(own.to_owned(), false)];
         let Some(header) = headers.get(ACCEPT_LABELERS).and_then(|v| v.to_str().ok()) else {
             labelers.extend(followed.iter().filter(|d| *d != own).map(|d| (d.clone(), false)));
-            return Applied { labelers };
+            return Applied::of(labelers);
         };
         let asked: Vec<(&str, bool)> = header
             .split(',')
@@ -63,7 +66,16 @@ impl Applied {
         if let Some((_, redact)) = asked.iter().find(|(a, _)| *a == own) {
             labelers[0].1 = *redact;
         }
-        Applied { labelers }
+        Applied::of(labelers)
+    }
+
+    fn of(labelers: Vec<(String, bool)>) -> Applied {
+        let text = labelers
+            .iter()
+            .map(|(d, redact)| if *redact { format!("{d};redact") } else { d.clone() })
+            .collect::<Vec<_>>()
+            .join(",");
+        Applied { named: HeaderValue::from_str(&text).ok(), labelers }
     }
 
     /// The labelers' DIDs.
@@ -75,7 +87,7 @@ impl Applied {
     pub fn only(&self, dids: &[&str]) -> Applied {
         let labelers =
             self.labelers.iter().filter(|(d, _)| dids.is_empty() || dids.contains(&d.as_str())).cloned();
-        Applied { labelers: labelers.collect() }
+        Applied::of(labelers.collect())
     }
 
     /// Whether labels from `src` apply.
@@ -85,13 +97,7 @@ impl Applied {
 
     /// The `atproto-content-labelers` value: `did[;redact], ...`.
     pub fn header_value(&self) -> Option<HeaderValue> {
-        let text = self
-            .labelers
-            .iter()
-            .map(|(d, redact)| if *redact { format!("{d};redact") } else { d.clone() })
-            .collect::<Vec<_>>()
-            .join(",");
-        HeaderValue::from_str(&text).ok()
+        self.named.clone()
     }
 }
 

@@ -43,13 +43,13 @@ pub async fn apply(tx: &mut Tx<'_>, labels: &[Label]) -> sqlx::Result<u64> {
              SET neg = EXCLUDED.neg, cts = EXCLUDED.cts, cid = EXCLUDED.cid, exp = EXCLUDED.exp,
                  raw = EXCLUDED.raw, indexed_at = EXCLUDED.indexed_at
              WHERE labels.cts <= EXCLUDED.cts"#,
-        &rows.iter().map(|l| l.src.clone()).collect::<Vec<_>>(),
-        &rows.iter().map(|l| l.uri.clone()).collect::<Vec<_>>(),
-        &rows.iter().map(|l| l.val.clone()).collect::<Vec<_>>(),
+        &rows.iter().map(|l| l.src.as_str()).collect::<Vec<_>>() as &[&str],
+        &rows.iter().map(|l| l.uri.as_str()).collect::<Vec<_>>() as &[&str],
+        &rows.iter().map(|l| l.val.as_str()).collect::<Vec<_>>() as &[&str],
         &rows.iter().map(|l| l.neg).collect::<Vec<_>>(),
         &rows.iter().map(|l| l.cts).collect::<Vec<_>>(),
         // Arrays with NULL elements: sqlx's check only knows non-null element types.
-        &rows.iter().map(|l| l.cid.clone()).collect::<Vec<Option<String>>>() as _,
+        &rows.iter().map(|l| l.cid.as_deref()).collect::<Vec<Option<&str>>>() as _,
         &rows.iter().map(|l| l.exp).collect::<Vec<Option<DateTime<Utc>>>>() as _,
         &raw,
     )
