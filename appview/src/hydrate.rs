@@ -394,6 +394,7 @@ mod tests {
             sort_at: at,
             like_count: 0,
             comment_count: 0,
+            play_count: 0,
         };
         (AtUri::from_trusted(uri), Arc::new(t))
     }

@@ -1,4 +1,5 @@
-//! The top-track rankings as this process serves them: every period's ranking read whole from
+//! The top-track rankings as this process serves them: every period's ranking, by likes and by
+//! plays ([`Metric`]), read whole from
 //! the `rankings` table the indexer's ranker keeps (`plyr_store::rankings`), [`Held`] in memory
 //! and read again when the ranker announces a refresh ([`crate::cache::listen`]). A first read is
 //! of at most a few thousand rows, never a ranking computed.
@@ -7,17 +8,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-pub use plyr_store::rankings::{CAP, Period};
+pub use plyr_store::rankings::{CAP, Metric, Period};
 use sqlx::PgPool;
 
 use crate::AppState;
 use crate::db::feeds::{self, Ranked};
 use crate::held::Held;
 
-/// Every period's ranking, as read at one moment.
+/// Every ranking, as read at one moment.
 #[derive(Debug, Default)]
 struct Snapshot {
-    by_period: HashMap<Period, Arc<Vec<Ranked>>>,
+    by_period: HashMap<(Metric, Period), Arc<Vec<Ranked>>>,
 }
 
 /// The rankings this process serves.
@@ -27,10 +28,10 @@ pub struct Rankings {
 }
 
 impl Rankings {
-    /// The ranking of `period` (empty until the ranker has computed one).
-    pub async fn get(&self, db: &PgPool, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
+    /// The ranking of `period` by `metric` (empty until the ranker has computed one).
+    pub async fn get(&self, db: &PgPool, metric: Metric, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
         let snapshot = self.held.get(|| load(db)).await?;
-        Ok(snapshot.by_period.get(&period).cloned().unwrap_or_default())
+        Ok(snapshot.by_period.get(&(metric, period)).cloned().unwrap_or_default())
     }
 
     /// Reads the table again (the ranker replaced the rankings, or announcements were missed).
@@ -42,11 +43,11 @@ impl Rankings {
 
 async fn load(db: &PgPool) -> sqlx::Result<Snapshot> {
     let (rows, periods) = tokio::try_join!(feeds::rankings(db), feeds::ranking_periods(db))?;
-    let mut by_period: HashMap<Period, Vec<Ranked>> = HashMap::new();
+    let mut by_period: HashMap<(Metric, Period), Vec<Ranked>> = HashMap::new();
     for (name, ranked) in rows {
-        // A period this build does not know (a newer ranker's) is not served.
-        if let Some(period) = Period::parse(&name) {
-            by_period.entry(period).or_default().push(ranked);
+        // A ranking this build does not know (a newer ranker's) is not served.
+        if let Some(key) = Metric::parse_ranking(&name) {
+            by_period.entry(key).or_default().push(ranked);
         }
     }
     record_ages(&periods);
@@ -57,14 +58,15 @@ async fn load(db: &PgPool) -> sqlx::Result<Snapshot> {
 fn record_ages(periods: &[(String, DateTime<Utc>)]) {
     let now = Utc::now();
     for (name, computed_at) in periods {
-        if let Some(period) = Period::parse(name) {
+        // Both metrics of a period are computed together: the likes ranking's age is the period's.
+        if let Some((Metric::Likes, period)) = Metric::parse_ranking(name) {
             let age = (now - *computed_at).num_milliseconds().max(0) as f64 / 1000.0;
             metrics::gauge!("appview_ranking_age_seconds", "period" => period.name()).set(age);
         }
     }
 }
 
-/// The ranking for `period`, from memory.
-pub async fn ranking(state: &AppState, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
-    state.caches.rankings.get(&state.db, period).await
+/// The ranking for `period` by `metric`, from memory.
+pub async fn ranking(state: &AppState, metric: Metric, period: Period) -> sqlx::Result<Arc<Vec<Ranked>>> {
+    state.caches.rankings.get(&state.db, metric, period).await
 }

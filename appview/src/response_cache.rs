@@ -54,7 +54,10 @@ fn cacheable(path: &str) -> bool {
     !(path == "/metrics"
         || path.starts_with("/xrpc/_")
         || path.starts_with("/.well-known/")
-        || path.starts_with("/audio/"))
+        || path.starts_with("/audio/")
+        // Now playing moves with the clock (progress, expiry), not only with the index.
+        || path.starts_with("/now-playing/")
+        || path == "/xrpc/fm.plyr.actor.getNowPlaying")
 }
 
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {

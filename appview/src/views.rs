@@ -217,6 +217,7 @@ impl Presenter {
             // Per request, like the viewer state: which labelers apply is the request's.
             labels: None,
             like_count: t.like_count,
+            play_count: t.play_count,
             comment_count: t.comment_count,
             created_at: time(t.created_at),
             indexed_at: time(t.indexed_at),

@@ -111,7 +111,10 @@ impl<'d> Gen<'d> {
             return Ok(name.clone());
         }
         let last = id.0.rsplit('.').next().unwrap_or(&id.0);
-        let mut name = if last == "defs" { String::new() } else { pascal(last) };
+        let mut name = namespace_prefix(&id.0);
+        if last != "defs" {
+            name.push_str(&pascal(last));
+        }
         if id.1 != "main" {
             name.push_str(&pascal(&id.1));
         }
@@ -279,6 +282,18 @@ fn describe(v: &Value) -> String {
 }
 
 /// `featuredArtist` -> `FeaturedArtist`.
+/// The prefix that keeps another service's names apart from plyr's and from each other: for an
+/// NSID outside `fm.plyr` and `com.atproto`, its segments between the first and the last two
+/// (`fm.teal.feed.play` → `Teal`, `fm.teal.alpha.feed.play` → `TealAlpha`).
+fn namespace_prefix(nsid: &str) -> String {
+    if nsid.starts_with("fm.plyr.") || nsid.starts_with("com.atproto.") {
+        return String::new();
+    }
+    let segments: Vec<&str> = nsid.split('.').collect();
+    let middle = segments.get(1..segments.len().saturating_sub(2)).unwrap_or_default();
+    middle.iter().map(|s| pascal(s)).collect()
+}
+
 fn pascal(s: &str) -> String {
     let mut out = String::new();
     let mut upper = true;
@@ -326,6 +341,12 @@ mod tests {
         assert_eq!(pascal("strongRef"), "StrongRef");
         assert_eq!(field_name("timestampMs"), "timestamp_ms");
         assert_eq!(field_name("type"), "r#type");
+        // Another service's namespaces are prefixed, so its names cannot collide with plyr's.
+        assert_eq!(namespace_prefix("fm.plyr.feed.getTracks"), "");
+        assert_eq!(namespace_prefix("com.atproto.label.defs"), "");
+        assert_eq!(namespace_prefix("fm.teal.feed.play"), "Teal");
+        assert_eq!(namespace_prefix("fm.teal.alpha.feed.play"), "TealAlpha");
+        assert_eq!(namespace_prefix("a.b"), "");
         assert_eq!(resolve("fm.plyr.track", "#supportGate"), ("fm.plyr.track".into(), "supportGate".into()));
         assert_eq!(
             resolve("x.y", "com.atproto.repo.strongRef"),

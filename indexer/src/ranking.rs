@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use plyr_store::changes::{self, CHANNEL, Change, Touched};
-use plyr_store::rankings::{CAP, Period};
+use plyr_store::rankings::{CAP, Metric, Period};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
@@ -84,7 +84,11 @@ pub async fn refresh_periods(db: &PgPool, periods: &[Period]) -> sqlx::Result<Re
     let mut done = Vec::with_capacity(periods.len());
     for &period in periods {
         let began = Instant::now();
-        let ranked = rankings::replace(&mut tx, period.name(), period.start(now), now, CAP).await?;
+        let mut ranked = 0;
+        for metric in Metric::EVERY {
+            let name = metric.ranking(period);
+            ranked += rankings::replace(&mut tx, metric, &name, period.start(now), now, CAP).await?;
+        }
         done.push((period, ranked, began.elapsed()));
     }
     let mut touched = Touched::default();

@@ -474,6 +474,8 @@ pub struct TrackView<S: BosStr = DefaultStr> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label<S>>>,
     pub like_count: i64,
+    ///Published teal.fm plays (fm.teal.feed.play, fm.teal.alpha.feed.play) matched to this track: a lower bound, as only listeners who publish their plays count.
+    pub play_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub support_gate: Option<fm_plyr::SupportGateView<S>>,
     pub title: S,
@@ -841,6 +843,16 @@ impl<S: BosStr> LexiconSchema for TrackView<S> {
             if *value < 0i64 {
                 return Err(ConstraintError::Minimum {
                     path: ValidationPath::from_field("like_count"),
+                    min: 0i64,
+                    actual: *value,
+                });
+            }
+        }
+        {
+            let value = &self.play_count;
+            if *value < 0i64 {
+                return Err(ConstraintError::Minimum {
+                    path: ValidationPath::from_field("play_count"),
                     min: 0i64,
                     actual: *value,
                 });
@@ -1657,6 +1669,7 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                             SmolStr::new_static("title"), SmolStr::new_static("artist"),
                             SmolStr::new_static("author"), SmolStr::new_static("audio"),
                             SmolStr::new_static("likeCount"),
+                            SmolStr::new_static("playCount"),
                             SmolStr::new_static("commentCount"),
                             SmolStr::new_static("createdAt"),
                             SmolStr::new_static("indexedAt")
@@ -1787,6 +1800,13 @@ fn lexicon_doc_fm_plyr_defs() -> LexiconDoc<'static> {
                         );
                         map.insert(
                             SmolStr::new_static("likeCount"),
+                            LexObjectProperty::Integer(LexInteger {
+                                minimum: Some(0i64),
+                                ..Default::default()
+                            }),
+                        );
+                        map.insert(
+                            SmolStr::new_static("playCount"),
                             LexObjectProperty::Integer(LexInteger {
                                 minimum: Some(0i64),
                                 ..Default::default()
@@ -3604,6 +3624,7 @@ pub mod track_view_state {
         type CreatedAt;
         type IndexedAt;
         type LikeCount;
+        type PlayCount;
         type Title;
         type Uri;
     }
@@ -3619,6 +3640,7 @@ pub mod track_view_state {
         type CreatedAt = Unset;
         type IndexedAt = Unset;
         type LikeCount = Unset;
+        type PlayCount = Unset;
         type Title = Unset;
         type Uri = Unset;
     }
@@ -3634,6 +3656,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3649,6 +3672,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3664,6 +3688,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3679,6 +3704,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3694,6 +3720,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3709,6 +3736,7 @@ pub mod track_view_state {
         type CreatedAt = Set<members::created_at>;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3724,6 +3752,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = Set<members::indexed_at>;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3739,6 +3768,23 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = Set<members::like_count>;
+        type PlayCount = St::PlayCount;
+        type Title = St::Title;
+        type Uri = St::Uri;
+    }
+    ///State transition - sets the `play_count` field to Set
+    pub struct SetPlayCount<St: State = Empty>(PhantomData<fn() -> St>);
+    impl<St: State> sealed::Sealed for SetPlayCount<St> {}
+    impl<St: State> State for SetPlayCount<St> {
+        type Artist = St::Artist;
+        type Audio = St::Audio;
+        type Author = St::Author;
+        type Cid = St::Cid;
+        type CommentCount = St::CommentCount;
+        type CreatedAt = St::CreatedAt;
+        type IndexedAt = St::IndexedAt;
+        type LikeCount = St::LikeCount;
+        type PlayCount = Set<members::play_count>;
         type Title = St::Title;
         type Uri = St::Uri;
     }
@@ -3754,6 +3800,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = Set<members::title>;
         type Uri = St::Uri;
     }
@@ -3769,6 +3816,7 @@ pub mod track_view_state {
         type CreatedAt = St::CreatedAt;
         type IndexedAt = St::IndexedAt;
         type LikeCount = St::LikeCount;
+        type PlayCount = St::PlayCount;
         type Title = St::Title;
         type Uri = Set<members::uri>;
     }
@@ -3791,6 +3839,8 @@ pub mod track_view_state {
         pub struct indexed_at(());
         ///Marker type for the `like_count` field
         pub struct like_count(());
+        ///Marker type for the `play_count` field
+        pub struct play_count(());
         ///Marker type for the `title` field
         pub struct title(());
         ///Marker type for the `uri` field
@@ -3815,6 +3865,7 @@ pub struct TrackViewBuilder<St: track_view_state::State, S: BosStr = DefaultStr>
         Option<UriValue<S>>,
         Option<Datetime>,
         Option<Vec<Label<S>>>,
+        Option<i64>,
         Option<i64>,
         Option<fm_plyr::SupportGateView<S>>,
         Option<S>,
@@ -3845,7 +3896,7 @@ impl TrackViewBuilder<track_view_state::Empty, DefaultStr> {
             _state: PhantomData,
             _fields: (
                 None, None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None,
+                None, None, None, None,
             ),
             _type: PhantomData,
         }
@@ -3859,7 +3910,7 @@ impl<S: BosStr> TrackViewBuilder<track_view_state::Empty, S> {
             _state: PhantomData,
             _fields: (
                 None, None, None, None, None, None, None, None, None, None, None, None, None, None, None,
-                None, None, None,
+                None, None, None, None,
             ),
             _type: PhantomData,
         }
@@ -4058,15 +4109,30 @@ where
     }
 }
 
+impl<St, S: BosStr> TrackViewBuilder<St, S>
+where
+    St: track_view_state::State,
+    St::PlayCount: track_view_state::IsUnset,
+{
+    /// Set the `playCount` field (required)
+    pub fn play_count(
+        mut self,
+        value: impl Into<i64>,
+    ) -> TrackViewBuilder<track_view_state::SetPlayCount<St>, S> {
+        self._fields.14 = Option::Some(value.into());
+        TrackViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
+    }
+}
+
 impl<St: track_view_state::State, S: BosStr> TrackViewBuilder<St, S> {
     /// Set the `supportGate` field (optional)
     pub fn support_gate(mut self, value: impl Into<Option<fm_plyr::SupportGateView<S>>>) -> Self {
-        self._fields.14 = value.into();
+        self._fields.15 = value.into();
         self
     }
     /// Set the `supportGate` field to an Option value (optional)
     pub fn maybe_support_gate(mut self, value: Option<fm_plyr::SupportGateView<S>>) -> Self {
-        self._fields.14 = value;
+        self._fields.15 = value;
         self
     }
 }
@@ -4078,7 +4144,7 @@ where
 {
     /// Set the `title` field (required)
     pub fn title(mut self, value: impl Into<S>) -> TrackViewBuilder<track_view_state::SetTitle<St>, S> {
-        self._fields.15 = Option::Some(value.into());
+        self._fields.16 = Option::Some(value.into());
         TrackViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -4090,7 +4156,7 @@ where
 {
     /// Set the `uri` field (required)
     pub fn uri(mut self, value: impl Into<AtUri<S>>) -> TrackViewBuilder<track_view_state::SetUri<St>, S> {
-        self._fields.16 = Option::Some(value.into());
+        self._fields.17 = Option::Some(value.into());
         TrackViewBuilder { _state: PhantomData, _fields: self._fields, _type: PhantomData }
     }
 }
@@ -4098,12 +4164,12 @@ where
 impl<St: track_view_state::State, S: BosStr> TrackViewBuilder<St, S> {
     /// Set the `viewer` field (optional)
     pub fn viewer(mut self, value: impl Into<Option<fm_plyr::TrackViewerState<S>>>) -> Self {
-        self._fields.17 = value.into();
+        self._fields.18 = value.into();
         self
     }
     /// Set the `viewer` field to an Option value (optional)
     pub fn maybe_viewer(mut self, value: Option<fm_plyr::TrackViewerState<S>>) -> Self {
-        self._fields.17 = value;
+        self._fields.18 = value;
         self
     }
 }
@@ -4119,6 +4185,7 @@ where
     St::CreatedAt: track_view_state::IsSet,
     St::IndexedAt: track_view_state::IsSet,
     St::LikeCount: track_view_state::IsSet,
+    St::PlayCount: track_view_state::IsSet,
     St::Title: track_view_state::IsSet,
     St::Uri: track_view_state::IsSet,
 {
@@ -4139,10 +4206,11 @@ where
             indexed_at: self._fields.11.unwrap(),
             labels: self._fields.12,
             like_count: self._fields.13.unwrap(),
-            support_gate: self._fields.14,
-            title: self._fields.15.unwrap(),
-            uri: self._fields.16.unwrap(),
-            viewer: self._fields.17,
+            play_count: self._fields.14.unwrap(),
+            support_gate: self._fields.15,
+            title: self._fields.16.unwrap(),
+            uri: self._fields.17.unwrap(),
+            viewer: self._fields.18,
             extra_data: Default::default(),
         }
     }
@@ -4163,10 +4231,11 @@ where
             indexed_at: self._fields.11.unwrap(),
             labels: self._fields.12,
             like_count: self._fields.13.unwrap(),
-            support_gate: self._fields.14,
-            title: self._fields.15.unwrap(),
-            uri: self._fields.16.unwrap(),
-            viewer: self._fields.17,
+            play_count: self._fields.14.unwrap(),
+            support_gate: self._fields.15,
+            title: self._fields.16.unwrap(),
+            uri: self._fields.17.unwrap(),
+            viewer: self._fields.18,
             extra_data: Some(extra_data),
         }
     }

@@ -16,5 +16,8 @@ pub mod com_atproto;
 
 #[cfg(feature = "fm_plyr")]
 pub mod fm_plyr;
+
+#[cfg(feature = "fm_teal")]
+pub mod fm_teal;
 pub mod read;
 pub mod schemas;

@@ -151,6 +151,204 @@ pub struct StrongRef {
     pub uri: String,
 }
 
+/// `fm.teal.alpha.feed.defs#artist`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealAlphaArtist {
+    /// `artistMbId` (uri): The MusicBrainz artist ID URI, formatted as mbid:<uuid>
+    #[serde(rename = "artistMbId", default)]
+    pub artist_mb_id: Option<String>,
+    /// `artistName`: The name of the artist
+    #[serde(rename = "artistName")]
+    pub artist_name: String,
+}
+
+/// `fm.teal.alpha.feed.play`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealAlphaPlay {
+    /// `artistMbIds`: DEPRECATED: USE 'artists' INSTEAD. Array of Musicbrainz artist IDs.
+    #[serde(rename = "artistMbIds", default)]
+    pub artist_mb_ids: Option<Vec<String>>,
+    /// `artistNames`: DEPRECATED: USE 'artists' INSTEAD. Array of artist names in order of original appearance.
+    #[serde(rename = "artistNames", default)]
+    pub artist_names: Option<Vec<String>>,
+    /// `artists`: Array of artists in order of original appearance.
+    #[serde(rename = "artists", default)]
+    pub artists: Option<Vec<TealAlphaArtist>>,
+    /// `duration`: The length of the track in seconds
+    #[serde(rename = "duration", default)]
+    pub duration: Option<i64>,
+    /// `isrc`: The ISRC code associated with the recording
+    #[serde(rename = "isrc", default)]
+    pub isrc: Option<String>,
+    /// `musicServiceBaseDomain`: The base domain of the music service. e.g. music.apple.com, tidal.com, spotify.com. Defaults to 'local' if unavailable or not provided.
+    #[serde(rename = "musicServiceBaseDomain", default)]
+    pub music_service_base_domain: Option<String>,
+    /// `originUrl`: The URL associated with this track
+    #[serde(rename = "originUrl", default)]
+    pub origin_url: Option<String>,
+    /// `playedTime` (datetime): The unix timestamp of when the track was played
+    #[serde(rename = "playedTime", default)]
+    pub played_time: Option<String>,
+    /// `recordingMbId` (uri): The MusicBrainz recording ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "recordingMbId", default)]
+    pub recording_mb_id: Option<String>,
+    /// `releaseDiscriminant`: Distinguishing information for release variants (e.g. 'Deluxe Edition', 'Remastered', '2023 Remaster', 'Special Edition'). Used to differentiate between different versions of the same base release while maintaining grouping capabilities.
+    #[serde(rename = "releaseDiscriminant", default)]
+    pub release_discriminant: Option<String>,
+    /// `releaseMbId` (uri): The MusicBrainz release ID URI, formatted as mbid:<uuid>
+    #[serde(rename = "releaseMbId", default)]
+    pub release_mb_id: Option<String>,
+    /// `releaseName`: The name of the release/album
+    #[serde(rename = "releaseName", default)]
+    pub release_name: Option<String>,
+    /// `submissionClientAgent`: A metadata string specifying the user agent where the format is `<app-identifier>/<version> (<kernel/OS-base>; <platform/OS-version>; <device-model>)`. If string is provided, only `app-identifier` and `version` are required. `app-identifier` is recommended to be in reverse dns format. Defaults to 'manual/unknown' if unavailable or not provided.
+    #[serde(rename = "submissionClientAgent", default)]
+    pub submission_client_agent: Option<String>,
+    /// `trackDiscriminant`: Distinguishing information for track variants (e.g. 'Acoustic Version', 'Live at Wembley', 'Radio Edit', 'Demo'). Used to differentiate between different versions of the same base track while maintaining grouping capabilities.
+    #[serde(rename = "trackDiscriminant", default)]
+    pub track_discriminant: Option<String>,
+    /// `trackMbId` (uri): The MusicBrainz ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "trackMbId", default)]
+    pub track_mb_id: Option<String>,
+    /// `trackName`: The name of the track
+    #[serde(rename = "trackName")]
+    pub track_name: String,
+}
+
+impl TealAlphaPlay {
+    /// The collection's NSID.
+    pub const NSID: &'static str = "fm.teal.alpha.feed.play";
+}
+
+/// `fm.teal.feed.defs#artist`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealArtist {
+    /// `artistMbId` (uri): The MusicBrainz artist ID URI, formatted as mbid:<uuid>
+    #[serde(rename = "artistMbId", default)]
+    pub artist_mb_id: Option<String>,
+    /// `artistName`: The name of the artist
+    #[serde(rename = "artistName")]
+    pub artist_name: String,
+}
+
+/// `fm.teal.feed.play`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealPlay {
+    /// `artistMbIds`: DEPRECATED: USE 'artists' INSTEAD. Array of Musicbrainz artist IDs.
+    #[serde(rename = "artistMbIds", default)]
+    pub artist_mb_ids: Option<Vec<String>>,
+    /// `artistNames`: DEPRECATED: USE 'artists' INSTEAD. Array of artist names in order of original appearance.
+    #[serde(rename = "artistNames", default)]
+    pub artist_names: Option<Vec<String>>,
+    /// `artists`: Array of artists in order of original appearance.
+    #[serde(rename = "artists", default)]
+    pub artists: Option<Vec<TealArtist>>,
+    /// `duration`: The length of the track in seconds
+    #[serde(rename = "duration", default)]
+    pub duration: Option<i64>,
+    /// `isrc`: The ISRC code associated with the recording
+    #[serde(rename = "isrc", default)]
+    pub isrc: Option<String>,
+    /// `musicServiceUri` (uri): The canonical URI identifying the listening surface or music service.
+    #[serde(rename = "musicServiceUri", default)]
+    pub music_service_uri: Option<String>,
+    /// `originUri` (uri): The exact URI where the listening event originated.
+    #[serde(rename = "originUri", default)]
+    pub origin_uri: Option<String>,
+    /// `playedTime` (datetime): The datetime at which playback began.
+    #[serde(rename = "playedTime", default)]
+    pub played_time: Option<String>,
+    /// `recordingMbId` (uri): The MusicBrainz recording ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "recordingMbId", default)]
+    pub recording_mb_id: Option<String>,
+    /// `releaseDiscriminant`: Distinguishing information for release variants (e.g. 'Deluxe Edition', 'Remastered', '2023 Remaster', 'Special Edition'). Used to differentiate between different versions of the same base release while maintaining grouping capabilities.
+    #[serde(rename = "releaseDiscriminant", default)]
+    pub release_discriminant: Option<String>,
+    /// `releaseMbId` (uri): The MusicBrainz release ID URI, formatted as mbid:<uuid>
+    #[serde(rename = "releaseMbId", default)]
+    pub release_mb_id: Option<String>,
+    /// `releaseName`: The name of the release/album
+    #[serde(rename = "releaseName", default)]
+    pub release_name: Option<String>,
+    /// `submissionClientAgent`: A metadata string specifying the user agent where the format is `<app-identifier>/<version> (<kernel/OS-base>; <platform/OS-version>; <device-model>)`. If string is provided, only `app-identifier` and `version` are required. `app-identifier` is recommended to be in reverse dns format. Defaults to 'manual/unknown' if unavailable or not provided.
+    #[serde(rename = "submissionClientAgent", default)]
+    pub submission_client_agent: Option<String>,
+    /// `trackDiscriminant`: Distinguishing information for track variants (e.g. 'Acoustic Version', 'Live at Wembley', 'Radio Edit', 'Demo'). Used to differentiate between different versions of the same base track while maintaining grouping capabilities.
+    #[serde(rename = "trackDiscriminant", default)]
+    pub track_discriminant: Option<String>,
+    /// `trackMbId` (uri): The MusicBrainz ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "trackMbId", default)]
+    pub track_mb_id: Option<String>,
+    /// `trackName`: The name of the track
+    #[serde(rename = "trackName")]
+    pub track_name: String,
+}
+
+impl TealPlay {
+    /// The collection's NSID.
+    pub const NSID: &'static str = "fm.teal.feed.play";
+}
+
+/// `fm.teal.feed.defs#playView`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealPlayView {
+    /// `artists`: Array of artists in order of original appearance.
+    #[serde(rename = "artists")]
+    pub artists: Vec<TealArtist>,
+    /// `duration`: The length of the track in seconds
+    #[serde(rename = "duration", default)]
+    pub duration: Option<i64>,
+    /// `isrc`: The ISRC code associated with the recording
+    #[serde(rename = "isrc", default)]
+    pub isrc: Option<String>,
+    /// `musicServiceUri` (uri): The canonical URI identifying the listening surface or music service.
+    #[serde(rename = "musicServiceUri", default)]
+    pub music_service_uri: Option<String>,
+    /// `originUri` (uri): The exact URI where the listening event originated.
+    #[serde(rename = "originUri", default)]
+    pub origin_uri: Option<String>,
+    /// `playedTime` (datetime): The datetime at which playback began.
+    #[serde(rename = "playedTime", default)]
+    pub played_time: Option<String>,
+    /// `recordingMbId` (uri): The MusicBrainz recording ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "recordingMbId", default)]
+    pub recording_mb_id: Option<String>,
+    /// `releaseMbId` (uri): The MusicBrainz release ID URI, formatted as mbid:<uuid>
+    #[serde(rename = "releaseMbId", default)]
+    pub release_mb_id: Option<String>,
+    /// `releaseName`: The name of the release/album
+    #[serde(rename = "releaseName", default)]
+    pub release_name: Option<String>,
+    /// `submissionClientAgent`: A user-agent style string specifying the user agent. e.g. tealtracker/0.0.1b (Linux; Android 13; SM-A715F). Defaults to 'manual/unknown' if not provided.
+    #[serde(rename = "submissionClientAgent", default)]
+    pub submission_client_agent: Option<String>,
+    /// `trackMbId` (uri): The MusicBrainz ID URI of the track, formatted as mbid:<uuid>
+    #[serde(rename = "trackMbId", default)]
+    pub track_mb_id: Option<String>,
+    /// `trackName`: The name of the track
+    #[serde(rename = "trackName")]
+    pub track_name: String,
+}
+
+/// `fm.teal.actor.status`: This lexicon is in a not officially released state. It is subject to change. | A declaration of the status of the actor. Only one can be shown at a time. If there are multiple, the latest record should be picked and earlier records should be deleted or tombstoned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TealStatus {
+    /// `expiry` (datetime): The datetime after which the status is no longer current. If unavailable, default to 10 minutes after the start time.
+    #[serde(rename = "expiry", default)]
+    pub expiry: Option<String>,
+    /// `item`
+    #[serde(rename = "item")]
+    pub item: TealPlayView,
+    /// `time` (datetime): The datetime at which the status was recorded.
+    #[serde(rename = "time")]
+    pub time: String,
+}
+
+impl TealStatus {
+    /// The collection's NSID.
+    pub const NSID: &'static str = "fm.teal.actor.status";
+}
+
 /// `fm.plyr.track`: A music track published to the AT Protocol network.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Track {

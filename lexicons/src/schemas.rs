@@ -6,6 +6,7 @@
 pub const LEXICONS: &[(&str, &str)] = &[
     ("com.atproto.label.defs", include_str!("../schemas/com/atproto/label/defs.json")),
     ("com.atproto.repo.strongRef", include_str!("../schemas/com/atproto/repo/strongRef.json")),
+    ("fm.plyr.actor.getNowPlaying", include_str!("../schemas/fm/plyr/actor/getNowPlaying.json")),
     ("fm.plyr.actor.getProfile", include_str!("../schemas/fm/plyr/actor/getProfile.json")),
     ("fm.plyr.actor.getProfiles", include_str!("../schemas/fm/plyr/actor/getProfiles.json")),
     ("fm.plyr.actor.profile", include_str!("../schemas/fm/plyr/actor/profile.json")),
@@ -28,4 +29,9 @@ pub const LEXICONS: &[(&str, &str)] = &[
     ("fm.plyr.track", include_str!("../schemas/fm/plyr/track.json")),
     ("fm.plyr.unspecced.getStats", include_str!("../schemas/fm/plyr/unspecced/getStats.json")),
     ("fm.plyr.unspecced.search", include_str!("../schemas/fm/plyr/unspecced/search.json")),
+    ("fm.teal.actor.status", include_str!("../schemas/fm/teal/actor/status.json")),
+    ("fm.teal.alpha.feed.defs", include_str!("../schemas/fm/teal/alpha/feed/defs.json")),
+    ("fm.teal.alpha.feed.play", include_str!("../schemas/fm/teal/alpha/feed/play.json")),
+    ("fm.teal.feed.defs", include_str!("../schemas/fm/teal/feed/defs.json")),
+    ("fm.teal.feed.play", include_str!("../schemas/fm/teal/feed/play.json")),
 ];

@@ -1,5 +1,5 @@
-//! The top-tracks rankings contract: which periods exist, where each one's window starts, and
-//! how many tracks a ranking keeps. The indexer's ranker writes every period's ranking to the
+//! The top-tracks rankings contract: which periods and orderings ([`Metric`]) exist, where each
+//! period's window starts, how a ranking is named in the table, and how many tracks it keeps. The indexer's ranker writes every period's ranking to the
 //! `rankings` table (migration 0011) and announces it ([`crate::changes::Touched::rankings`]);
 //! every AppView reads that table into memory, so no request ever computes a ranking.
 
@@ -55,9 +55,61 @@ impl Period {
     }
 }
 
+/// What a ranking orders by: distinct likers (the default everywhere) or plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Metric {
+    #[default]
+    Likes,
+    Plays,
+}
+
+impl Metric {
+    pub const EVERY: [Metric; 2] = [Metric::Likes, Metric::Plays];
+
+    /// The names both surfaces take (`likes`, `plays`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "likes" => Some(Self::Likes),
+            "plays" => Some(Self::Plays),
+            _ => None,
+        }
+    }
+
+    /// The name of `period`'s ranking by this metric in the `rankings` table: the period's own
+    /// name for likes (as before plays were ranked), `plays:<period>` for plays.
+    pub fn ranking(self, period: Period) -> String {
+        match self {
+            Self::Likes => period.name().to_owned(),
+            Self::Plays => format!("plays:{}", period.name()),
+        }
+    }
+
+    /// The metric and period a stored ranking name stands for.
+    pub fn parse_ranking(name: &str) -> Option<(Self, Period)> {
+        match name.strip_prefix("plays:") {
+            Some(period) => Some((Self::Plays, Period::parse(period)?)),
+            None => Some((Self::Likes, Period::parse(name)?)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranking_names_round_trip_and_likes_keep_the_bare_period() {
+        assert_eq!(Metric::Likes.ranking(Period::Week), "week");
+        assert_eq!(Metric::Plays.ranking(Period::All), "plays:all");
+        for m in Metric::EVERY {
+            for p in Period::EVERY {
+                assert_eq!(Metric::parse_ranking(&m.ranking(p)), Some((m, p)));
+            }
+        }
+        assert_eq!(Metric::parse_ranking("plays:year"), None);
+        assert_eq!(Metric::parse("plays"), Some(Metric::Plays));
+        assert_eq!(Metric::parse("hot"), None);
+    }
 
     #[test]
     fn periods_parse_from_both_surfaces_names_and_round_trip() {

@@ -47,18 +47,19 @@ pub async fn by_actor(db: &PgPool, did: &Did, after: &TimeKey, limit: i64) -> sq
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
     pub uri: AtUri,
-    pub likes: i64,
+    /// What it ranks by: its likes or plays in the window.
+    pub score: i64,
     pub at: DateTime<Utc>,
 }
 
-/// Every stored ranking entry with its period's name, each period in rank order.
+/// Every stored ranking entry with its ranking's name, each ranking in rank order.
 pub async fn rankings(db: &PgPool) -> sqlx::Result<Vec<(String, Ranked)>> {
     let rows = sqlx::query!(
-        r#"SELECT period, subject_uri AS "uri: AtUri", likes, sort_at FROM rankings ORDER BY period, position"#
+        r#"SELECT period, subject_uri AS "uri: AtUri", score, sort_at FROM rankings ORDER BY period, position"#
     )
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.period, Ranked { uri: r.uri, likes: r.likes, at: r.sort_at })).collect())
+    Ok(rows.into_iter().map(|r| (r.period, Ranked { uri: r.uri, score: r.score, at: r.sort_at })).collect())
 }
 
 /// When each period's ranking was last computed.

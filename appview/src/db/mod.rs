@@ -12,6 +12,7 @@ pub mod failure;
 pub mod feeds;
 pub mod labels;
 pub mod lists;
+pub mod plays;
 pub mod pool;
 pub mod recs;
 pub mod rest;

@@ -74,6 +74,8 @@ pub struct AlbumRow {
     pub name: String,
     /// Items that are indexed tracks.
     pub track_count: i64,
+    /// Their plays.
+    pub total_plays: i64,
     /// The first item's cover that has one.
     pub image_url: Option<String>,
     pub sort_at: DateTime<Utc>,
@@ -86,6 +88,9 @@ pub async fn albums_by_actor(db: &PgPool, did: &Did) -> sqlx::Result<Vec<AlbumRo
         r#"SELECT l.uri AS "uri: AtUri", l.id::TEXT AS "id!", l.name AS "name!",
                   (SELECT count(*) FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
                     WHERE li.list_uri = l.uri) AS "track_count!",
+                  (SELECT COALESCE(sum(s.plays), 0)::BIGINT FROM list_items li JOIN subject_stats s ON s.subject_uri = li.subject_uri
+                    JOIN tracks t ON t.uri = li.subject_uri
+                    WHERE li.list_uri = l.uri) AS "total_plays!",
                   (SELECT t.image_url FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
                     WHERE li.list_uri = l.uri AND t.image_url IS NOT NULL
                     ORDER BY li.position LIMIT 1) AS image_url,
@@ -202,37 +207,72 @@ pub async fn self_labelled_images(db: &PgPool, values: &[String], limit: i64) ->
     .await
 }
 
-/// An artist's track count and total duration (`/artists/{did}/analytics`).
-pub async fn artist_totals(db: &PgPool, did: &Did) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query!(
-        r#"SELECT count(*) AS "items!", COALESCE(sum(duration), 0)::BIGINT AS "seconds!"
-             FROM tracks WHERE did = $1"#,
+/// An artist's totals (`/artists/{did}/analytics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArtistTotals {
+    pub items: i64,
+    pub seconds: i64,
+    pub plays: i64,
+}
+
+pub async fn artist_totals(db: &PgPool, did: &Did) -> sqlx::Result<ArtistTotals> {
+    sqlx::query_as!(
+        ArtistTotals,
+        r#"SELECT count(*) AS "items!", COALESCE(sum(t.duration), 0)::BIGINT AS "seconds!",
+                  COALESCE(sum(s.plays), 0)::BIGINT AS "plays!"
+             FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
+            WHERE t.did = $1"#,
         did as _
     )
     .fetch_one(db)
-    .await?;
-    Ok((row.items, row.seconds))
+    .await
 }
 
-/// One of an artist's tracks with its like count.
+/// One of an artist's tracks with a count (likes or plays).
 #[derive(Debug, Clone)]
-pub struct LikedTrack {
+pub struct CountedTrack {
     pub id: i64,
     pub title: String,
-    pub likes: i64,
+    pub n: i64,
 }
 
 /// The artist's most liked track (ties: the newest); `None` without tracks.
-pub async fn most_liked_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<LikedTrack>> {
+pub async fn most_liked_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<CountedTrack>> {
     sqlx::query_as!(
-        LikedTrack,
-        r#"SELECT t.id, t.title, COALESCE(s.likes, 0)::BIGINT AS "likes!"
+        CountedTrack,
+        r#"SELECT t.id, t.title, COALESCE(s.likes, 0)::BIGINT AS "n!"
              FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
             WHERE t.did = $1
             ORDER BY COALESCE(s.likes, 0) DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
         did as _
     )
     .fetch_optional(db)
+    .await
+}
+
+/// The artist's most played track (ties: the newest); `None` without tracks.
+pub async fn most_played_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<CountedTrack>> {
+    sqlx::query_as!(
+        CountedTrack,
+        r#"SELECT t.id, t.title, COALESCE(s.plays, 0)::BIGINT AS "n!"
+             FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
+            WHERE t.did = $1
+            ORDER BY COALESCE(s.plays, 0) DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
+        did as _
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The ten artists with the most plays (at least one), most first: plyr.fm's leaderboard,
+/// which an artist's analytics `rank` is a position in. Ties: the smaller DID first.
+pub async fn top_artists_by_plays(db: &PgPool) -> sqlx::Result<Vec<Did>> {
+    sqlx::query_scalar!(
+        r#"SELECT t.did AS "did!: Did" FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
+            WHERE s.plays > 0
+            GROUP BY t.did ORDER BY sum(s.plays) DESC, t.did LIMIT 10"#
+    )
+    .fetch_all(db)
     .await
 }
 

@@ -1,4 +1,4 @@
-//! Track rows for hydration, with their like and comment counts.
+//! Track rows for hydration, with their like, comment and play counts.
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
@@ -32,6 +32,7 @@ pub struct TrackRow {
     pub sort_at: DateTime<Utc>,
     pub like_count: i64,
     pub comment_count: i64,
+    pub play_count: i64,
 }
 
 /// The tracks among `uris` that are indexed.
@@ -43,7 +44,8 @@ pub async fn by_uris(db: &PgPool, uris: &[AtUri]) -> sqlx::Result<Vec<TrackRow>>
                   t.audio_blob_mime, t.audio_blob_size, t.features AS "features: Vec<Did>", t.support_gate, t.self_labels,
                   t.created_at, t.indexed_at, t.sort_at,
                   COALESCE(s.likes, 0)::BIGINT AS "like_count!",
-                  COALESCE(s.comments, 0)::BIGINT AS "comment_count!"
+                  COALESCE(s.comments, 0)::BIGINT AS "comment_count!",
+                  COALESCE(s.plays, 0)::BIGINT AS "play_count!"
              FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
             WHERE t.uri = ANY($1)"#,
         uris as _
@@ -75,6 +77,7 @@ pub struct Totals {
     pub tracks: i64,
     pub artists: i64,
     pub likes: i64,
+    pub plays: i64,
     pub comments: i64,
     pub lists: i64,
     pub duration_seconds: i64,
@@ -86,6 +89,7 @@ pub async fn totals(db: &PgPool) -> sqlx::Result<Totals> {
         r#"SELECT (SELECT count(*) FROM tracks) AS "tracks!",
                   (SELECT count(DISTINCT did) FROM tracks) AS "artists!",
                   (SELECT COALESCE(sum(likes), 0)::BIGINT FROM subject_stats) AS "likes!",
+                  (SELECT COALESCE(sum(s.plays), 0)::BIGINT FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri) AS "plays!",
                   (SELECT count(*) FROM comments) AS "comments!",
                   (SELECT count(*) FROM lists) AS "lists!",
                   (SELECT COALESCE(sum(duration), 0)::BIGINT FROM tracks) AS "duration_seconds!""#

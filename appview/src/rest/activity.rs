@@ -95,7 +95,7 @@ pub async fn histogram(
 pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, RestError> {
     let t = tracks::totals(&state.db).await?;
     Ok(Json(json!({
-        "total_plays": 0,
+        "total_plays": t.plays,
         "total_tracks": t.tracks,
         "total_artists": t.artists,
         "total_duration_seconds": t.duration_seconds,

@@ -207,7 +207,7 @@ pub async fn albums_of(
         .map(|a| {
             json!({
                 "id": a.id, "title": a.name, "slug": slugify(&a.name), "track_count": a.track_count,
-                "total_plays": 0, "image_url": a.image_url.or_else(|| avatar.clone()),
+                "total_plays": a.total_plays, "image_url": a.image_url.or_else(|| avatar.clone()),
             })
         })
         .collect();
@@ -233,7 +233,8 @@ pub async fn album(
     let metadata = json!({
         "id": row.id, "title": found.name, "slug": slug, "description": null,
         "artist": present::display_name(&state, &h, &did), "artist_handle": present::handle(&state, &h, &did),
-        "artist_did": did, "track_count": tracks.len(), "total_plays": 0, "image_url": image,
+        "artist_did": did, "track_count": tracks.len(),
+        "total_plays": tracks.iter().map(|t| t.play_count).sum::<i64>(), "image_url": image,
         "list_uri": row.uri,
     });
     Ok(Json(json!({ "metadata": metadata, "tracks": tracks })))

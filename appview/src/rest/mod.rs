@@ -18,6 +18,7 @@ pub mod error;
 pub mod lists;
 pub mod meta;
 pub mod moderation;
+pub mod now_playing;
 pub mod people;
 pub mod present;
 pub mod query;
@@ -73,6 +74,8 @@ pub fn router() -> Router<AppState> {
         .route("/artists/{did}/analytics", get(people::analytics))
         .route("/artists/{did}/refresh-avatar", post(people::refresh_avatar))
         .route("/lists/playlists/{id}/meta", get(lists::playlist_meta))
+        .route("/now-playing/by-handle/{handle}", get(now_playing::by_handle))
+        .route("/now-playing/by-did/{did}", get(now_playing::by_did))
         .route("/oembed", get(audio::oembed))
         .route("/audio/{file_id}", get(audio::stream))
         .route("/audio/{file_id}/download", get(audio::download))

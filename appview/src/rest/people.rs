@@ -122,10 +122,11 @@ pub async fn likes(
     Ok(Json(UserLikes { user, count: tracks.len(), tracks }))
 }
 
-/// `GET /artists/{did}/analytics`: plyr.fm's public artist analytics. Plays are not indexed
-/// yet, so `total_plays` is 0, `top_item` is the most liked track with its plays (0), and
-/// `rank` (by plays) is null. An unknown or hidden artist gets zeros, as plyr.fm answers one
-/// with no tracks. `top_liked` carries the like count in `play_count`, as plyr.fm's does.
+/// `GET /artists/{did}/analytics`: plyr.fm's public artist analytics. Plays are the published
+/// teal.fm plays matched to the artist's tracks (a lower bound); `top_item` is the most played
+/// track, `top_liked` the most liked one with its like count in `play_count` (as plyr.fm's
+/// does), `rank` the artist's place among the ten with the most plays (else null). An unknown
+/// or hidden artist gets zeros, as plyr.fm answers one with no tracks.
 pub async fn analytics(
     State(state): State<AppState>,
     Path(did): Path<String>,
@@ -139,18 +140,22 @@ pub async fn analytics(
     if h.actor(&did).is_none() {
         return Ok(Json(zero()));
     }
-    let ((items, seconds), top) = tokio::try_join!(
-        crate::db::rest::artist_totals(&state.db, &did),
-        crate::db::rest::most_liked_track(&state.db, &did),
+    use crate::db::rest::{self as rest_db, CountedTrack};
+    let (totals, played, liked, leaders) = tokio::try_join!(
+        rest_db::artist_totals(&state.db, &did),
+        rest_db::most_played_track(&state.db, &did),
+        rest_db::most_liked_track(&state.db, &did),
+        rest_db::top_artists_by_plays(&state.db),
     )?;
-    let item = |t: &crate::db::rest::LikedTrack, plays: i64| serde_json::json!({ "id": t.id, "title": t.title, "play_count": plays });
+    let item = |t: &CountedTrack| serde_json::json!({ "id": t.id, "title": t.title, "play_count": t.n });
+    let rank = leaders.iter().position(|d| *d == did).map(|i| i + 1);
     Ok(Json(serde_json::json!({
-        "total_plays": 0,
-        "total_items": items,
-        "total_duration_seconds": seconds,
-        "top_item": top.as_ref().map(|t| item(t, 0)),
-        "top_liked": top.as_ref().filter(|t| t.likes > 0).map(|t| item(t, t.likes)),
-        "rank": null,
+        "total_plays": totals.plays,
+        "total_items": totals.items,
+        "total_duration_seconds": totals.seconds,
+        "top_item": played.as_ref().map(item),
+        "top_liked": liked.as_ref().filter(|t| t.n > 0).map(item),
+        "rank": rank,
     })))
 }
 

@@ -258,7 +258,7 @@ pub fn track(state: &AppState, l: &Loaded, t: &TrackRow, record_url: bool) -> Tr
                 pds, t.did, t.rkey
             )
         }),
-        play_count: 0,
+        play_count: t.play_count,
         created_at: iso(t.created_at),
         image_url: t.image_url.clone(),
         thumbnail_url: None,

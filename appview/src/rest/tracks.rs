@@ -15,7 +15,7 @@ use crate::cursor::TimeKey;
 use crate::db::{feeds, social, tracks};
 use crate::hydrate::Hydrator;
 use crate::moderation::Context;
-use crate::ranking::{self, Period};
+use crate::ranking::{self, Metric, Period};
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
@@ -57,7 +57,8 @@ pub async fn latest(
     Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))
 }
 
-/// `GET /tracks/top`: most liked within `period` (`all_time`, `month`, `week`, `day`).
+/// `GET /tracks/top`: most liked within `period` (`all_time`, `month`, `week`, `day`), or with
+/// `sort=plays` most played (published teal.fm plays).
 pub async fn top(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -74,7 +75,11 @@ pub async fn top(
             name,
         )
     })?;
-    let ranking = ranking::ranking(&state, period).await?;
+    let sort = q.str("sort").unwrap_or("likes");
+    let metric = Metric::parse(sort).ok_or_else(|| {
+        RestError::invalid("query", "sort", "literal_error", "Input should be 'likes' or 'plays'", sort)
+    })?;
+    let ranking = ranking::ranking(&state, metric, period).await?;
     let uris: Vec<AtUri> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
     let loaded = present::load_tracks(&state, &uris, Context::List).await?;
     Ok(Json(loaded.responses(&state, &uris, false)))

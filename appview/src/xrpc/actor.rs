@@ -5,6 +5,7 @@ use plyr_atproto::Did;
 use plyr_lexicons::fm_plyr::ProfileView;
 use plyr_lexicons::fm_plyr::actor::get_profiles::GetProfilesOutput;
 use plyr_lexicons::fm_plyr::actor::search_actors::SearchActorsOutput;
+use serde::Serialize;
 
 use super::{Ctx, page};
 use crate::db::Hit;
@@ -36,6 +37,61 @@ pub async fn profiles(ctx: &Ctx<'_>) -> Result<GetProfilesOutput, XrpcError> {
         }
     }
     Ok(GetProfilesOutput { profiles: present(ctx, &dids, Context::View).await?, extra_data: None })
+}
+
+/// `fm.plyr.actor.getNowPlaying`'s output: the listener, and what it plays while its teal.fm
+/// status holds.
+#[derive(Debug, Serialize)]
+pub struct NowPlayingOutput {
+    did: Did,
+    #[serde(rename = "nowPlaying", skip_serializing_if = "Option::is_none")]
+    now_playing: Option<NowPlayingView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NowPlayingView {
+    track_name: String,
+    artist_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<i32>,
+    started_at: String,
+    expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    track: Option<crate::track_views::Shown>,
+}
+
+/// A DID names any account (a listener need not be indexed); a handle must be an indexed one's.
+pub async fn now_playing(ctx: &Ctx<'_>) -> Result<NowPlayingOutput, XrpcError> {
+    let actor = ctx.params.required("actor")?;
+    let not_found =
+        || XrpcError::Named { name: "ActorNotFound", message: format!("actor {actor} is not indexed") };
+    let did = if actor.starts_with("did:") {
+        Did::new(actor).map_err(|_| not_found())?
+    } else {
+        crate::db::actors::did_by_handle(&ctx.state.db, actor).await?.ok_or_else(not_found)?
+    };
+    let status = crate::db::plays::now_playing(&ctx.state.db, &did, chrono::Utc::now()).await?;
+    let Some(status) = status else { return Ok(NowPlayingOutput { did, now_playing: None }) };
+    let track = match &status.track {
+        Some(uri) => {
+            ctx.track_page(std::slice::from_ref(uri), None, Context::View).await?.tracks.into_iter().next()
+        }
+        None => None,
+    };
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let view = NowPlayingView {
+        track_name: status.track_name,
+        artist_name: status.artist_name,
+        release_name: status.release_name,
+        duration: status.duration,
+        started_at: time(status.started_at),
+        expires_at: time(status.expires_at),
+        track,
+    };
+    Ok(NowPlayingOutput { did, now_playing: Some(view) })
 }
 
 pub async fn search(ctx: &Ctx<'_>) -> Result<SearchActorsOutput, XrpcError> {

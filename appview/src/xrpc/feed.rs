@@ -12,7 +12,7 @@ use crate::db::feeds::{self, Ranked};
 use crate::db::search::Query;
 use crate::db::{Hit, social};
 use crate::moderation::Context;
-use crate::ranking::{self, Period};
+use crate::ranking::{self, Metric, Period};
 
 pub async fn latest(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let limit = ctx.params.limit();
@@ -40,7 +40,7 @@ pub async fn actor_tracks(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
 }
 
 fn top_key(r: &Ranked) -> String {
-    format!("{}::{}", r.likes, TimeKey { at: r.at, uri: r.uri.to_string() }.encode())
+    format!("{}::{}", r.score, TimeKey { at: r.at, uri: r.uri.to_string() }.encode())
 }
 
 /// Position in a ranking just after the entry the cursor names (by its sort key, so a
@@ -49,10 +49,10 @@ fn top_offset(ranking: &[Ranked], cursor: Option<&str>) -> Result<usize, XrpcErr
     let Some(c) = cursor else { return Ok(0) };
     let bad = || XrpcError::InvalidRequest("malformed cursor".into());
     let (n, rest) = c.split_once("::").ok_or_else(bad)?;
-    let likes: i64 = n.parse().map_err(|_| bad())?;
+    let score: i64 = n.parse().map_err(|_| bad())?;
     let key = TimeKey::decode(Some(rest))?;
-    // Descending by (likes, at, uri): skip everything ordered at or before the key.
-    Ok(ranking.partition_point(|r| (r.likes, r.at, r.uri.as_str()) >= (likes, key.at, key.uri.as_str())))
+    // Descending by (score, at, uri): skip everything ordered at or before the key.
+    Ok(ranking.partition_point(|r| (r.score, r.at, r.uri.as_str()) >= (score, key.at, key.uri.as_str())))
 }
 
 pub async fn top(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
@@ -60,7 +60,11 @@ pub async fn top(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let period = Period::parse(name).ok_or_else(|| {
         XrpcError::InvalidRequest(format!("period must be one of day, week, month, all (got {name:?})"))
     })?;
-    let ranking = ranking::ranking(ctx.state, period).await?;
+    let sort = ctx.params.str("sort").unwrap_or("likes");
+    let metric = Metric::parse(sort).ok_or_else(|| {
+        XrpcError::InvalidRequest(format!("sort must be one of likes, plays (got {sort:?})"))
+    })?;
+    let ranking = ranking::ranking(ctx.state, metric, period).await?;
     let limit = ctx.params.limit();
     let start = top_offset(&ranking, ctx.params.str("cursor"))?;
     let rest: Vec<Ranked> = ranking.iter().skip(start).take(limit as usize + 1).cloned().collect();
@@ -139,8 +143,8 @@ mod tests {
     use super::*;
     use chrono::DateTime;
 
-    fn r(likes: i64, secs: i64, uri: &str) -> Ranked {
-        Ranked { uri: AtUri::from_trusted(uri), likes, at: DateTime::from_timestamp(secs, 0).expect("time") }
+    fn r(score: i64, secs: i64, uri: &str) -> Ranked {
+        Ranked { uri: AtUri::from_trusted(uri), score, at: DateTime::from_timestamp(secs, 0).expect("time") }
     }
 
     #[test]

@@ -158,6 +158,7 @@ async fn handle(
         "fm.plyr.actor.getProfile" => json(actor::profile(&ctx).await?),
         "fm.plyr.actor.getProfiles" => json(actor::profiles(&ctx).await?),
         "fm.plyr.actor.searchActors" => json(actor::search(&ctx).await?),
+        "fm.plyr.actor.getNowPlaying" => json(actor::now_playing(&ctx).await?),
         "fm.plyr.graph.getActorLists" => json(graph::actor_lists(&ctx).await?),
         "fm.plyr.graph.getList" => json(graph::list(&ctx).await?),
         "fm.plyr.unspecced.getStats" => json(unspecced::stats(&ctx).await?),

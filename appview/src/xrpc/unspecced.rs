@@ -17,6 +17,7 @@ pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
         tracks: t.tracks,
         artists: t.artists,
         likes: t.likes,
+        plays: t.plays,
         comments: t.comments,
         lists: t.lists,
         total_duration_seconds: t.duration_seconds,

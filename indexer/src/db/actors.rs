@@ -4,16 +4,19 @@ use chrono::{DateTime, Utc};
 
 use super::Tx;
 
+/// Authors seen in a run, as parallel columns: newest applied rev, first and last time seen.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub did: Vec<String>,
+    pub rev: Vec<String>,
+    pub first: Vec<DateTime<Utc>>,
+    pub last: Vec<DateTime<Utc>>,
+}
+
 /// Makes sure every DID has an actor row (first seen at `first`) and advances each repo's newest
 /// applied rev and last update (`last`).
-pub async fn ensure(
-    tx: &mut Tx<'_>,
-    did: &[String],
-    rev: &[String],
-    first: &[DateTime<Utc>],
-    last: &[DateTime<Utc>],
-) -> sqlx::Result<()> {
-    if did.is_empty() {
+pub async fn ensure(tx: &mut Tx<'_>, s: &Seen) -> sqlx::Result<()> {
+    if s.did.is_empty() {
         return Ok(());
     }
     sqlx::query!(
@@ -22,10 +25,29 @@ pub async fn ensure(
            ON CONFLICT (did) DO UPDATE
              SET repo_rev = GREATEST(actors.repo_rev, EXCLUDED.repo_rev),
                  updated_at = GREATEST(actors.updated_at, EXCLUDED.updated_at)"#,
-        did,
-        rev,
-        first as &[DateTime<Utc>],
-        last as &[DateTime<Utc>],
+        &s.did,
+        &s.rev,
+        &s.first,
+        &s.last,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Advances the newest applied rev and last update of the DIDs that are actors already; makes
+/// none.
+pub async fn advance(tx: &mut Tx<'_>, s: &Seen) -> sqlx::Result<()> {
+    if s.did.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"UPDATE actors a SET repo_rev = GREATEST(a.repo_rev, u.r), updated_at = GREATEST(a.updated_at, u.l)
+             FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS u(d, r, l)
+            WHERE a.did = u.d"#,
+        &s.did,
+        &s.rev,
+        &s.last,
     )
     .execute(&mut **tx)
     .await?;
@@ -78,6 +100,15 @@ pub async fn apply_account(
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|r| r.status))
+}
+
+/// Whether `did` has an actor row.
+pub async fn exists(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<bool> {
+    let found =
+        sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM actors WHERE did = $1) AS "found!""#, did)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(found)
 }
 
 /// Applies `#identity` events (one per DID, the newest) to known actors: the claimed handle is

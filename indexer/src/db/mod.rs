@@ -12,6 +12,7 @@ pub mod guard;
 pub mod labels;
 pub mod likes;
 pub mod lists;
+pub mod plays;
 pub mod profiles;
 pub mod rankings;
 pub mod repos;

@@ -3,6 +3,7 @@
 //! transaction, so a reader sees either the previous ranking or the new one.
 
 use chrono::{DateTime, Utc};
+use plyr_store::rankings::Metric;
 
 use super::Tx;
 
@@ -17,12 +18,14 @@ pub async fn try_lock(tx: &mut Tx<'_>) -> sqlx::Result<bool> {
     Ok(locked)
 }
 
-/// Replaces `period`'s ranking with the tracks most liked by distinct accounts with a like
-/// created at or after `since` (all likes when `None`), ties broken by recency then URI, at most
-/// `cap` of them; hidden accounts' tracks are left out. Returns how many were ranked.
+/// Replaces the ranking `name` (a [`Metric`]'s ranking of one period) with the tracks with the
+/// most distinct likers, or the most plays, from `since` on (all time when `None`), ties broken
+/// by recency then URI, at most `cap` of them; hidden accounts' tracks are left out. Returns how
+/// many were ranked.
 pub async fn replace(
     tx: &mut Tx<'_>,
-    period: &str,
+    metric: Metric,
+    name: &str,
     since: Option<DateTime<Utc>>,
     computed_at: DateTime<Utc>,
     cap: i64,
@@ -30,38 +33,66 @@ pub async fn replace(
     sqlx::query!(
         "INSERT INTO ranking_periods (period, computed_at, since) VALUES ($1, $2, $3)
          ON CONFLICT (period) DO UPDATE SET computed_at = EXCLUDED.computed_at, since = EXCLUDED.since",
-        period,
+        name,
         computed_at,
         since
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!("DELETE FROM rankings WHERE period = $1", period).execute(&mut **tx).await?;
-    let inserted = match since {
-        // All time: the distinct-liker counters the write path keeps.
-        None => sqlx::query!(
-            r#"INSERT INTO rankings (period, position, subject_uri, likes, sort_at)
-               SELECT $1, row_number() OVER (ORDER BY r.likes DESC, r.sort_at DESC, r.uri DESC), r.uri, r.likes, r.sort_at
-                 FROM (SELECT t.uri, s.likes::BIGINT AS likes, t.sort_at
+    sqlx::query!("DELETE FROM rankings WHERE period = $1", name).execute(&mut **tx).await?;
+    let inserted = match (metric, since) {
+        // All time: the counters the write path keeps.
+        (Metric::Likes, None) => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
+                 FROM (SELECT t.uri, s.likes::BIGINT AS n, t.sort_at
                          FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
                         WHERE s.likes > 0
                           AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
                         ORDER BY s.likes DESC, t.sort_at DESC, t.uri DESC LIMIT $2) r"#,
-            period,
+            name,
             cap
         )
         .execute(&mut **tx)
         .await?,
-        Some(since) => sqlx::query!(
-            r#"INSERT INTO rankings (period, position, subject_uri, likes, sort_at)
-               SELECT $1, row_number() OVER (ORDER BY r.likes DESC, r.sort_at DESC, r.uri DESC), r.uri, r.likes, r.sort_at
-                 FROM (SELECT t.uri, w.n AS likes, t.sort_at
+        (Metric::Plays, None) => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
+                 FROM (SELECT t.uri, s.plays::BIGINT AS n, t.sort_at
+                         FROM subject_stats s JOIN tracks t ON t.uri = s.subject_uri
+                        WHERE s.plays > 0
+                          AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+                        ORDER BY s.plays DESC, t.sort_at DESC, t.uri DESC LIMIT $2) r"#,
+            name,
+            cap
+        )
+        .execute(&mut **tx)
+        .await?,
+        (Metric::Likes, Some(since)) => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
+                 FROM (SELECT t.uri, w.n, t.sort_at
                          FROM (SELECT subject_uri, count(DISTINCT did) AS n FROM likes
                                 WHERE created_at >= $2 GROUP BY subject_uri) w
                          JOIN tracks t ON t.uri = w.subject_uri
                         WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
                         ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $3) r"#,
-            period,
+            name,
+            since,
+            cap
+        )
+        .execute(&mut **tx)
+        .await?,
+        (Metric::Plays, Some(since)) => sqlx::query!(
+            r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
+               SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
+                 FROM (SELECT t.uri, w.n, t.sort_at
+                         FROM (SELECT matched_uri, count(*) AS n FROM plays
+                                WHERE played_at >= $2 AND matched_uri IS NOT NULL GROUP BY matched_uri) w
+                         JOIN tracks t ON t.uri = w.matched_uri
+                        WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+                        ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $3) r"#,
+            name,
             since,
             cap
         )

@@ -2,14 +2,18 @@
 
 use super::Tx;
 
-/// Adds like and comment deltas per subject URI.
-pub async fn add_subject(
-    tx: &mut Tx<'_>,
-    subject: &[String],
-    likes: &[i32],
-    comments: &[i32],
-) -> sqlx::Result<()> {
-    if subject.is_empty() {
+/// Per-subject deltas, as parallel columns.
+#[derive(Debug, Default)]
+pub struct SubjectDeltas {
+    pub subject: Vec<String>,
+    pub likes: Vec<i32>,
+    pub comments: Vec<i32>,
+    pub plays: Vec<i32>,
+}
+
+/// Adds like, comment and play deltas per subject URI.
+pub async fn add_subject(tx: &mut Tx<'_>, d: &SubjectDeltas) -> sqlx::Result<()> {
+    if d.subject.is_empty() {
         return Ok(());
     }
     // A counter back at zero is the same as no row: keep it that way, so the result does not
@@ -17,22 +21,24 @@ pub async fn add_subject(
     // zero (rarely any), so only those are deleted.
     let zero = sqlx::query_scalar!(
         r#"WITH up AS (
-             INSERT INTO subject_stats (subject_uri, likes, comments)
-             SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[])
+             INSERT INTO subject_stats (subject_uri, likes, comments, plays)
+             SELECT * FROM UNNEST($1::text[], $2::int[], $3::int[], $4::int[])
              ON CONFLICT (subject_uri) DO UPDATE
                SET likes = subject_stats.likes + EXCLUDED.likes,
-                   comments = subject_stats.comments + EXCLUDED.comments
-             RETURNING subject_uri, likes, comments)
-           SELECT subject_uri AS "subject_uri!" FROM up WHERE likes = 0 AND comments = 0"#,
-        subject,
-        likes,
-        comments,
+                   comments = subject_stats.comments + EXCLUDED.comments,
+                   plays = subject_stats.plays + EXCLUDED.plays
+             RETURNING subject_uri, likes, comments, plays)
+           SELECT subject_uri AS "subject_uri!" FROM up WHERE likes = 0 AND comments = 0 AND plays = 0"#,
+        &d.subject,
+        &d.likes,
+        &d.comments,
+        &d.plays,
     )
     .fetch_all(&mut **tx)
     .await?;
     if !zero.is_empty() {
         sqlx::query!(
-            "DELETE FROM subject_stats WHERE subject_uri = ANY($1) AND likes = 0 AND comments = 0",
+            "DELETE FROM subject_stats WHERE subject_uri = ANY($1) AND likes = 0 AND comments = 0 AND plays = 0",
             &zero
         )
         .execute(&mut **tx)

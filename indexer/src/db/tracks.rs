@@ -122,6 +122,23 @@ fn json_array(values: &[String]) -> String {
 }
 
 /// Removes every track of an account.
+/// The play-matching keys (`tracks.play_key`) of the live tracks among `uris`.
+pub async fn play_keys(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<String>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar!(r#"SELECT DISTINCT play_key AS "k!" FROM tracks WHERE uri = ANY($1)"#, uris)
+        .fetch_all(&mut **tx)
+        .await
+}
+
+/// The play-matching keys of an account's tracks.
+pub async fn account_play_keys(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(r#"SELECT DISTINCT play_key AS "k!" FROM tracks WHERE did = $1"#, did)
+        .fetch_all(&mut **tx)
+        .await
+}
+
 pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<()> {
     sqlx::query!("DELETE FROM tracks WHERE did = $1", did).execute(&mut **tx).await?;
     Ok(())

@@ -11,7 +11,13 @@ use super::JetstreamError;
 use crate::websocket::{Timing, redact};
 
 /// The collections the indexer asks for when none are configured.
-pub const DEFAULT_COLLECTIONS: &[&str] = &["fm.plyr.*", "app.bsky.actor.profile"];
+pub const DEFAULT_COLLECTIONS: &[&str] = &[
+    "fm.plyr.*",
+    "app.bsky.actor.profile",
+    "fm.teal.feed.play",
+    "fm.teal.alpha.feed.play",
+    "fm.teal.actor.status",
+];
 
 /// Path of the v1 endpoint under a base URL.
 pub const V1_PATH: &str = "subscribe";
@@ -157,19 +163,19 @@ mod tests {
                 &v1,
                 "wss://js.example.com",
                 Some(1_700_000_000_000_000),
-                "wss://js.example.com/subscribe?wantedCollections=fm.plyr.*&wantedCollections=app.bsky.actor.profile&cursor=1700000000000000&compress=true",
+                "wss://js.example.com/subscribe?wantedCollections=fm.plyr.*&wantedCollections=app.bsky.actor.profile&wantedCollections=fm.teal.feed.play&wantedCollections=fm.teal.alpha.feed.play&wantedCollections=fm.teal.actor.status&cursor=1700000000000000&compress=true",
             ),
             (
                 &v2,
                 "ws://127.0.0.1:9/prefix/",
                 Some(42),
-                "ws://127.0.0.1:9/prefix/xrpc/network.bsky.jetstream.subscribeEvents?collections=fm.plyr.*&collections=app.bsky.actor.profile&cursor=42",
+                "ws://127.0.0.1:9/prefix/xrpc/network.bsky.jetstream.subscribeEvents?collections=fm.plyr.*&collections=app.bsky.actor.profile&collections=fm.teal.feed.play&collections=fm.teal.alpha.feed.play&collections=fm.teal.actor.status&cursor=42",
             ),
             (
                 &v2,
                 "wss://js.example.com/?token=x",
                 None,
-                "wss://js.example.com/xrpc/network.bsky.jetstream.subscribeEvents?token=x&collections=fm.plyr.*&collections=app.bsky.actor.profile",
+                "wss://js.example.com/xrpc/network.bsky.jetstream.subscribeEvents?token=x&collections=fm.plyr.*&collections=app.bsky.actor.profile&collections=fm.teal.feed.play&collections=fm.teal.alpha.feed.play&collections=fm.teal.actor.status",
             ),
         ];
         for (config, base, cursor, expected) in cases {

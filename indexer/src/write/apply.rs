@@ -70,20 +70,46 @@ async fn store_guard(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
     guard::unbury(tx, &back).await
 }
 
+/// Actor rows for the authors of the run's records of collections that make actors, and the
+/// newest rev and update time of every author that already is one (a teal.fm listener who is
+/// not an actor stays none).
 async fn ensure_actors(tx: &mut Tx<'_>, changes: &[Change]) -> sqlx::Result<()> {
-    // did -> (newest rev, first seen, last seen)
-    let mut seen: BTreeMap<&str, (&str, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, Author<'_>> = BTreeMap::new();
     for c in changes {
-        let e = seen.entry(&c.meta.did).or_insert((&c.meta.rev, c.first_at, c.meta.indexed_at));
-        if c.meta.rev.as_str() > e.0 {
-            e.0 = &c.meta.rev;
+        let creates = collections::get(c.collection).is_some_and(|p| p.creates_actors() || !p.any_account());
+        let e = seen.entry(&c.meta.did).or_insert(Author {
+            rev: &c.meta.rev,
+            first: c.first_at,
+            last: c.meta.indexed_at,
+            creates,
+        });
+        if c.meta.rev.as_str() > e.rev {
+            e.rev = &c.meta.rev;
         }
-        e.1 = e.1.min(c.first_at);
-        e.2 = e.2.max(c.meta.indexed_at);
+        e.first = e.first.min(c.first_at);
+        e.last = e.last.max(c.meta.indexed_at);
+        e.creates |= creates;
     }
-    let did: Vec<String> = seen.keys().map(|d| (*d).to_owned()).collect();
-    let rev: Vec<String> = seen.values().map(|v| v.0.to_owned()).collect();
-    let first: Vec<DateTime<Utc>> = seen.values().map(|v| v.1).collect();
-    let last: Vec<DateTime<Utc>> = seen.values().map(|v| v.2).collect();
-    actors::ensure(tx, &did, &rev, &first, &last).await
+    let mut make = actors::Seen::default();
+    let mut advance = actors::Seen::default();
+    for (did, a) in seen {
+        let to = if a.creates { &mut make } else { &mut advance };
+        to.did.push(did.to_owned());
+        to.rev.push(a.rev.to_owned());
+        to.first.push(a.first);
+        to.last.push(a.last);
+    }
+    actors::ensure(tx, &make).await?;
+    actors::advance(tx, &advance).await
+}
+
+/// One author of a run's records.
+struct Author<'a> {
+    /// The newest rev applied.
+    rev: &'a str,
+    /// First and last seen.
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    /// Whether one of its changes makes it an actor.
+    creates: bool,
 }

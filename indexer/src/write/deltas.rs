@@ -9,7 +9,21 @@
 use std::collections::BTreeMap;
 
 use crate::db::Tx;
-use crate::db::stats::{self, ActorDeltas};
+use crate::db::stats::{self, ActorDeltas, SubjectDeltas};
+
+/// Changes of one subject's counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SubjectDelta {
+    pub likes: i32,
+    pub comments: i32,
+    pub plays: i32,
+}
+
+impl SubjectDelta {
+    fn is_zero(&self) -> bool {
+        self.likes == 0 && self.comments == 0 && self.plays == 0
+    }
+}
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ActorDelta {
@@ -22,18 +36,23 @@ pub struct ActorDelta {
 /// Counter deltas accumulated over a transaction.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    /// subject uri -> (likes, comments)
-    subjects: BTreeMap<String, (i32, i32)>,
+    subjects: BTreeMap<String, SubjectDelta>,
     actors: BTreeMap<String, ActorDelta>,
 }
 
 impl Deltas {
-    pub fn subject(&mut self, uri: &str) -> &mut (i32, i32) {
+    pub fn subject(&mut self, uri: &str) -> &mut SubjectDelta {
         slot(&mut self.subjects, uri)
     }
 
     pub fn actor(&mut self, did: &str) -> &mut ActorDelta {
         slot(&mut self.actors, did)
+    }
+
+    /// The subjects whose counters change (for the change announcement: a play matched by name
+    /// moves a track's count without naming it).
+    pub fn subjects(&self) -> impl Iterator<Item = &str> {
+        self.subjects.iter().filter(|(_, d)| !d.is_zero()).map(|(uri, _)| uri.as_str())
     }
 
     /// Forgets the pending deltas of an actor whose counters row was just removed (a purged
@@ -52,11 +71,14 @@ impl Deltas {
 
     /// Writes every non-zero delta, subjects then actors, each in key order.
     pub async fn store(&self, tx: &mut Tx<'_>) -> sqlx::Result<()> {
-        let changed: Vec<_> = self.subjects.iter().filter(|(_, (l, c))| *l != 0 || *c != 0).collect();
-        let subject: Vec<String> = changed.iter().map(|(s, _)| (*s).clone()).collect();
-        let like: Vec<i32> = changed.iter().map(|(_, (l, _))| *l).collect();
-        let comment: Vec<i32> = changed.iter().map(|(_, (_, c))| *c).collect();
-        stats::add_subject(tx, &subject, &like, &comment).await?;
+        let mut s = SubjectDeltas::default();
+        for (uri, d) in self.subjects.iter().filter(|(_, d)| !d.is_zero()) {
+            s.subject.push(uri.clone());
+            s.likes.push(d.likes);
+            s.comments.push(d.comments);
+            s.plays.push(d.plays);
+        }
+        stats::add_subject(tx, &s).await?;
         let mut a = ActorDeltas::default();
         for (did, d) in self
             .actors

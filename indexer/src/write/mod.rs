@@ -251,6 +251,9 @@ impl Writer {
         self.flush_run(&mut tx, &mut run, &mut report, &mut touched, &mut deltas).await?;
         self.apply_later(&mut tx, &mut later, &mut report, &mut touched, &mut deltas).await?;
         deltas.store(&mut tx).await?;
+        for subject in deltas.subjects() {
+            touched.uri(subject);
+        }
         let index = i16::try_from(part.index).unwrap_or(i16::MAX);
         let count = i16::try_from(part.count).unwrap_or(i16::MAX);
         for cursor in &cursors {
@@ -312,9 +315,12 @@ impl Writer {
                 .map(|a| a.indexed_at.timestamp_micros())
                 .or_else(|| first_plyr.get(did).copied())
                 .is_some_and(|since| since <= event.time_us);
-            let wanted = collections::get(collection).is_some()
+            let plugin = collections::get(collection);
+            let wanted = plugin.is_some()
                 && actor.is_none_or(|a| a.status != "deleted")
-                && (collections::is_plyr(collection) || plyr_since);
+                && (collections::is_plyr(collection)
+                    || plugin.is_some_and(|p| p.any_account())
+                    || plyr_since);
             count_event("commit", collection, if wanted { "accepted" } else { "skipped" });
             if !wanted {
                 report.skipped += 1;
@@ -337,7 +343,13 @@ impl Writer {
         let t2 = Instant::now();
         for (uri, reason, detail) in &fold.dropped {
             metrics::counter!("indexer_dropped_total", "reason" => *reason).increment(1);
-            tracing::warn!(%uri, reason, %detail, "record dropped");
+            // Other services' teal.fm listens are most of that collection's traffic: expected,
+            // counted, not worth a warning each.
+            if *reason == collections::Reject::NotPlyr.reason() {
+                tracing::debug!(%uri, reason, %detail, "record dropped");
+            } else {
+                tracing::warn!(%uri, reason, %detail, "record dropped");
+            }
         }
         metrics::counter!("indexer_stale_ops_total").increment(fold.stale as u64);
         report.applied += fold.applied - fold.dropped.len();
@@ -421,6 +433,13 @@ impl Writer {
                                 collections::purge_account(tx, did, deltas).await?;
                                 tracing::info!(%did, "account deleted: its records were purged");
                             }
+                            touched.did(did);
+                            "applied"
+                        }
+                        // A listener who is not an actor may still have teal.fm records here:
+                        // a deleted account's go with it.
+                        None if status == "deleted" && !db::actors::exists(tx, did).await? => {
+                            collections::purge_account(tx, did, deltas).await?;
                             touched.did(did);
                             "applied"
                         }

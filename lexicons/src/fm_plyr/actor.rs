@@ -4,6 +4,7 @@
 // Any manual changes will be overwritten on the next regeneration.
 
 //! Generated bindings for the `fm.plyr.actor` Lexicon namespace/module.
+pub mod get_now_playing;
 pub mod get_profile;
 pub mod get_profiles;
 pub mod profile;

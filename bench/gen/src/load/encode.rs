@@ -284,12 +284,20 @@ impl Encoder {
         let row = collection
             .extract(Origin::of(&meta), &rec.record, &self.trusted)
             .map_err(|r| LoadError::Rejected { uri: meta.uri.to_string(), reason: r.reason().to_owned() })?;
+        if matches!(row, Row::Play(_) | Row::Status(_)) {
+            // Plays are matched to tracks and counted by the write path, which COPY bypasses.
+            return Err(LoadError::Rejected {
+                uri: meta.uri.to_string(),
+                reason: "teal.fm records go through the write path, not the bulk loader".into(),
+            });
+        }
         self.row(&meta, &row);
         Ok(())
     }
 
     fn row(&mut self, m: &Meta, row: &Row) {
         match row {
+            Row::Play(_) | Row::Status(_) => {}
             Row::Track(r) => {
                 let blob = r.audio_blob.as_ref();
                 Line::new(self.buf(Table::Tracks))

@@ -39,7 +39,7 @@ impl Collection for Comment {
     fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
             for subject in comments::purge(tx, did).await? {
-                d.subject(&subject).1 -= 1;
+                d.subject(&subject).comments -= 1;
             }
             Ok(())
         })
@@ -52,12 +52,12 @@ impl Collection for Comment {
 
 async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()> {
     for (_, subject) in comments::subjects(tx, &run.were_live()).await? {
-        d.subject(&subject).1 -= 1;
+        d.subject(&subject).comments -= 1;
     }
     let (mut fresh, mut existing) = (Vec::new(), Vec::new());
     for c in &run.changes {
         if let Some(Row::Comment(r)) = &c.after {
-            d.subject(&r.subject_uri).1 += 1;
+            d.subject(&r.subject_uri).comments += 1;
             if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }

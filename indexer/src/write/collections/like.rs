@@ -42,7 +42,7 @@ impl Collection for Like {
             let subjects: std::collections::BTreeSet<String> =
                 likes::purge(tx, did).await?.into_iter().collect();
             for subject in subjects {
-                d.subject(&subject).0 -= 1;
+                d.subject(&subject).likes -= 1;
             }
             Ok(())
         })
@@ -90,7 +90,7 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     for (((did, subject), delta), had) in pairs.iter().zip(before) {
         let step = i32::from(had + delta > 0) - i32::from(had > 0);
         if step != 0 {
-            d.subject(subject).0 += step;
+            d.subject(subject).likes += step;
             d.actor(did).likes += step;
         }
     }

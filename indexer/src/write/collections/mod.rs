@@ -13,7 +13,9 @@ pub mod bsky_profile;
 pub mod comment;
 pub mod like;
 pub mod list;
+pub mod play;
 pub mod plyr_profile;
+pub mod status;
 pub mod track;
 
 use chrono::{DateTime, Utc};
@@ -27,6 +29,7 @@ use super::rules::TrustedOrigins;
 use crate::db::comments::CommentRow;
 use crate::db::likes::LikeRow;
 use crate::db::lists::{ListRow, StoredItem};
+use crate::db::plays::{PlayRow, StatusRow};
 use crate::db::profiles::{BskyProfileRow, PlyrProfileRow};
 use crate::db::tracks::TrackRow;
 use crate::db::{Meta, Tx};
@@ -88,6 +91,11 @@ pub trait Collection: Sync + 'static {
     /// (`app.bsky.actor.profile`) only enriches actors known already.
     const CREATES_ACTORS: bool = true;
 
+    /// Whether its records are kept from any account, not only from plyr's actors (teal.fm's
+    /// plays and statuses: a listener need not publish anything on plyr). Outside plyr's
+    /// namespace the default keeps a collection to accounts plyr already knows.
+    const ANY_ACCOUNT: bool = false;
+
     /// Checks a storable record: against its lexicon unless the collection says otherwise.
     fn validate(catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
         catalog.validate_record(Self::NSID, record).map_err(Invalid::Lexicon)
@@ -122,6 +130,9 @@ pub trait Plugin: Sync {
     /// See [`Collection::CREATES_ACTORS`].
     fn creates_actors(&self) -> bool;
 
+    /// See [`Collection::ANY_ACCOUNT`].
+    fn any_account(&self) -> bool;
+
     /// See [`Collection::validate`].
     fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid>;
 
@@ -155,6 +166,10 @@ impl<C: Collection> Plugin for Registered<C> {
 
     fn creates_actors(&self) -> bool {
         C::CREATES_ACTORS
+    }
+
+    fn any_account(&self) -> bool {
+        C::ANY_ACCOUNT
     }
 
     fn validate(&self, catalog: &Catalog, record: &Ipld) -> Result<(), Invalid> {
@@ -203,6 +218,9 @@ pub static ALL: &[&dyn Plugin] = &[
     plugin::<list::List>(),
     plugin::<plyr_profile::PlyrProfile>(),
     plugin::<bsky_profile::BskyProfile>(),
+    plugin::<play::Play>(),
+    plugin::<play::AlphaPlay>(),
+    plugin::<status::Status>(),
 ];
 
 /// Removes every record of a deleted account: tombstones at their revs, then each
@@ -238,6 +256,8 @@ pub enum Row {
     List(Box<ListRow>),
     PlyrProfile(PlyrProfileRow),
     BskyProfile(BskyProfileRow),
+    Play(Box<PlayRow>),
+    Status(Box<StatusRow>),
 }
 
 /// What extracting a row needs to know of its record besides the record: borrowed, so checking
@@ -270,6 +290,9 @@ pub enum Reject {
     NotSelf,
     /// The record passed its lexicon but does not fit the type generated from it.
     Undecodable,
+    /// A teal.fm play or status neither from plyr.fm nor naming a plyr track: another
+    /// service's listen, which nothing here counts.
+    NotPlyr,
 }
 
 impl Reject {
@@ -279,6 +302,7 @@ impl Reject {
             Self::NotPlayable => "no_playable_audio",
             Self::NotSelf => "profile_not_self",
             Self::Undecodable => "undecodable_record",
+            Self::NotPlyr => "not_plyr",
         }
     }
 
@@ -288,6 +312,7 @@ impl Reject {
             Self::NotPlayable => "track has neither an audioBlob nor an audioUrl on a trusted origin",
             Self::NotSelf => "profile records must use the rkey 'self'",
             Self::Undecodable => "record passed its lexicon but does not fit the type generated from it",
+            Self::NotPlyr => "a teal.fm record neither from plyr.fm nor naming an fm.plyr.track",
         }
     }
 }
@@ -348,6 +373,8 @@ mod tests {
             assert_eq!(get(c.nsid()).map(|found| found.nsid()), Some(c.nsid()));
             // Only plyr's own collections make actors; anything else only enriches them.
             assert_eq!(c.creates_actors(), is_plyr(c.nsid()), "{}", c.nsid());
+            // Only teal.fm's listens are kept from accounts that are not plyr's actors.
+            assert_eq!(c.any_account(), c.nsid().starts_with("fm.teal."), "{}", c.nsid());
         }
         for unknown in ["fm.plyr.unknown", "app.bsky.feed.post", "", "fm.plyr.track.extra"] {
             assert!(get(unknown).is_none(), "{unknown} is not registered");

@@ -5,9 +5,9 @@ use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_lexicons::read::{Track as TrackRecord, TrackLabels};
 
-use super::{Collection, Origin, Reject, Row, Run};
-use crate::db::Tx;
+use super::{Collection, Origin, Reject, Row, Run, play};
 use crate::db::tracks::{self, TrackRow};
+use crate::db::{Tx, plays};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time, track_id};
 
@@ -29,8 +29,16 @@ impl Collection for Track {
         row(origin, track, raw, trusted).map(|row| Row::Track(Box::new(row)))
     }
 
-    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, _: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
-        Box::pin(tracks::purge(tx, did))
+    fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
+        Box::pin(async move {
+            // The account's tracks go: plays matched to them by name may now match another
+            // track, or none.
+            plays::lock_matching(tx).await?;
+            let keys = tracks::account_play_keys(tx, did).await?;
+            tracks::purge(tx, did).await?;
+            play::count(d, &plays::rematch_keys(tx, &keys).await?);
+            Ok(())
+        })
     }
 
     fn apply<'a>(tx: &'a mut Tx<'_>, run: Run<'a>, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
@@ -93,6 +101,13 @@ fn row(
 }
 
 async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()> {
+    if run.changes.is_empty() {
+        return Ok(());
+    }
+    // Plays are matched to tracks by title, artist and duration: every play under a key this
+    // run adds, changes or removes a track of is matched again (`db::plays`).
+    plays::lock_matching(tx).await?;
+    let mut keys = tracks::play_keys(tx, &run.were_live()).await?;
     let mut up = Vec::new();
     for c in &run.changes {
         if let Some(Row::Track(r)) = &c.after {
@@ -101,5 +116,11 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
         d.actor(&c.meta.did).tracks += i32::from(c.after.is_some()) - i32::from(c.was_live);
     }
     tracks::upsert(tx, &up).await?;
-    tracks::delete(tx, &run.removed()).await
+    tracks::delete(tx, &run.removed()).await?;
+    let written: Vec<String> = up.iter().map(|(m, _)| m.uri.to_string()).collect();
+    keys.extend(tracks::play_keys(tx, &written).await?);
+    keys.sort_unstable();
+    keys.dedup();
+    play::count(d, &plays::rematch_keys(tx, &keys).await?);
+    Ok(())
 }

@@ -31,6 +31,10 @@ pub struct GetTopTracks<S: BosStr = DefaultStr> {
     #[serde(default = "_default_period")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<S>,
+    /// Defaults to `"likes"`. Max length: 32.
+    #[serde(default = "_default_sort")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sort: Option<S>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, IntoStatic)]
@@ -80,6 +84,10 @@ fn _default_period<S: jacquard_common::FromStaticStr>() -> Option<S> {
     Some(S::from_static("all"))
 }
 
+fn _default_sort<S: jacquard_common::FromStaticStr>() -> Option<S> {
+    Some(S::from_static("likes"))
+}
+
 pub mod get_top_tracks_state {
 
     pub use crate::builder_types::{IsSet, IsUnset, Set, Unset};
@@ -102,7 +110,7 @@ pub mod get_top_tracks_state {
 /// Builder for constructing an instance of this type.
 pub struct GetTopTracksBuilder<St: get_top_tracks_state::State, S: BosStr = DefaultStr> {
     _state: PhantomData<fn() -> St>,
-    _fields: (Option<S>, Option<i64>, Option<S>),
+    _fields: (Option<S>, Option<i64>, Option<S>, Option<S>),
     _type: PhantomData<fn() -> S>,
 }
 
@@ -123,14 +131,14 @@ impl<S: BosStr> GetTopTracks<S> {
 impl GetTopTracksBuilder<get_top_tracks_state::Empty, DefaultStr> {
     /// Create a new builder with all fields unset, using the default string type, if needed
     pub fn new() -> Self {
-        GetTopTracksBuilder { _state: PhantomData, _fields: (None, None, None), _type: PhantomData }
+        GetTopTracksBuilder { _state: PhantomData, _fields: (None, None, None, None), _type: PhantomData }
     }
 }
 
 impl<S: BosStr> GetTopTracksBuilder<get_top_tracks_state::Empty, S> {
     /// Create a new builder with all fields unset
     pub fn builder() -> Self {
-        GetTopTracksBuilder { _state: PhantomData, _fields: (None, None, None), _type: PhantomData }
+        GetTopTracksBuilder { _state: PhantomData, _fields: (None, None, None, None), _type: PhantomData }
     }
 }
 
@@ -173,12 +181,30 @@ impl<St: get_top_tracks_state::State, S: BosStr> GetTopTracksBuilder<St, S> {
     }
 }
 
+impl<St: get_top_tracks_state::State, S: BosStr> GetTopTracksBuilder<St, S> {
+    /// Set the `sort` field (optional)
+    pub fn sort(mut self, value: impl Into<Option<S>>) -> Self {
+        self._fields.3 = value.into();
+        self
+    }
+    /// Set the `sort` field to an Option value (optional)
+    pub fn maybe_sort(mut self, value: Option<S>) -> Self {
+        self._fields.3 = value;
+        self
+    }
+}
+
 impl<St, S: BosStr> GetTopTracksBuilder<St, S>
 where
     St: get_top_tracks_state::State,
 {
     /// Build the final struct.
     pub fn build(self) -> GetTopTracks<S> {
-        GetTopTracks { cursor: self._fields.0, limit: self._fields.1, period: self._fields.2 }
+        GetTopTracks {
+            cursor: self._fields.0,
+            limit: self._fields.1,
+            period: self._fields.2,
+            sort: self._fields.3,
+        }
     }
 }

@@ -24,6 +24,8 @@ pub struct GetStatsOutput<S: BosStr = DefaultStr> {
     pub comments: i64,
     pub likes: i64,
     pub lists: i64,
+    ///Published teal.fm plays matched to indexed tracks (a lower bound).
+    pub plays: i64,
     ///Sum of track durations.
     pub total_duration_seconds: i64,
     ///Indexed tracks.
