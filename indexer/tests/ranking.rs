@@ -24,7 +24,7 @@ fn like_at(subject: &str, hours_ago: i64) -> Value {
 
 /// `period`'s ranking as stored: (track URI, likes), in rank order.
 async fn stored(db: &TestDb, period: &str) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT subject_uri, likes FROM rankings WHERE period = $1 ORDER BY position")
+    sqlx::query_as("SELECT subject_uri, score FROM rankings WHERE period = $1 ORDER BY position")
         .bind(period)
         .fetch_all(&db.pool)
         .await
@@ -70,7 +70,8 @@ async fn every_period_ranks_distinct_likers_in_its_window_without_hidden_account
     .fetch_one(&db.pool)
     .await
     .expect("periods");
-    assert_eq!(periods, 4, "every period records when it was computed");
+    assert_eq!(periods, 8, "every period records when it was computed, by likes and by plays");
+    assert_eq!(stored(&db, "plays:all").await, vec![], "no plays: an empty plays ranking, not a missing one");
 
     // Carol's account goes away: her track leaves every ranking at the next refresh.
     w.apply(&[ev.account(CAROL, false, Some("takendown"))]).await.expect("apply");

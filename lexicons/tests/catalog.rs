@@ -21,7 +21,16 @@ fn every_embedded_lexicon_loads_and_resolves() {
     records.sort();
     assert_eq!(
         records,
-        ["fm.plyr.actor.profile", "fm.plyr.comment", "fm.plyr.like", "fm.plyr.list", "fm.plyr.track"]
+        [
+            "fm.plyr.actor.profile",
+            "fm.plyr.comment",
+            "fm.plyr.like",
+            "fm.plyr.list",
+            "fm.plyr.track",
+            "fm.teal.actor.status",
+            "fm.teal.alpha.feed.play",
+            "fm.teal.feed.play"
+        ]
     );
 }
 

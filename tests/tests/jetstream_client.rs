@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-const FILTERS: &str = "wantedCollections=fm.plyr.*&wantedCollections=app.bsky.actor.profile";
-const V2_FILTERS: &str = "collections=fm.plyr.*&collections=app.bsky.actor.profile";
+const FILTERS: &str = "wantedCollections=fm.plyr.*&wantedCollections=app.bsky.actor.profile\
+&wantedCollections=fm.teal.feed.play&wantedCollections=fm.teal.alpha.feed.play&wantedCollections=fm.teal.actor.status";
+const V2_FILTERS: &str = "collections=fm.plyr.*&collections=app.bsky.actor.profile\
+&collections=fm.teal.feed.play&collections=fm.teal.alpha.feed.play&collections=fm.teal.actor.status";
 
 fn fixture() -> Vec<TestEvent> {
     let path = plyr_e2e::repo_root().join("tests/fixtures/jetstream/events.json");

@@ -11,7 +11,11 @@
 //! 3. a second firehose indexer, killed abruptly mid-scenario (its runtime dropped, an open
 //!    transaction with it) and restarted, resumes from its cursor with nothing lost or doubled;
 //! 4. the invalid track is dropped and counted (`indexer_dropped_total{reason="invalid_record"}`)
-//!    while everything written after it is indexed.
+//!    while everything written after it is indexed;
+//! 5. teal.fm plays and a status as plyr.fm writes them (a listener who never publishes on plyr,
+//!    both play namespaces, a play naming a track's AT-URI, a deleted account's play) reach the
+//!    same plays, counts and status from the firehose and from backfill, and the listener is not
+//!    made an actor.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +31,9 @@ const TRACK: &str = "fm.plyr.track";
 const LIKE: &str = "fm.plyr.like";
 const COMMENT: &str = "fm.plyr.comment";
 const LIST: &str = "fm.plyr.list";
+const PLAY: &str = "fm.teal.feed.play";
+const ALPHA_PLAY: &str = "fm.teal.alpha.feed.play";
+const STATUS: &str = "fm.teal.actor.status";
 const CREATED: &str = "2025-06-01T12:00:00.000Z";
 
 /// A firehose indexer on its own runtime, so the test can kill it the abrupt way: dropping the
@@ -137,6 +144,15 @@ fn comment(subject: &RecordRef, text: &str, ms: i64) -> Value {
     json!({ "$type": COMMENT, "subject": subject.strong_ref(), "text": text, "timestampMs": ms, "createdAt": CREATED })
 }
 
+/// A play as plyr.fm's scrobbler writes it (`fm.teal.feed.play`).
+fn play(title: &str, artist: &str) -> Value {
+    json!({
+        "$type": PLAY, "trackName": title, "artists": [{ "artistName": artist }],
+        "musicServiceUri": "https://plyr.fm", "submissionClientAgent": "plyr.fm/1.0",
+        "playedTime": CREATED, "duration": 200, "originUri": "https://plyr.fm/track/1",
+    })
+}
+
 fn list(list_type: &str, name: &str, items: &[&RecordRef]) -> Value {
     let items: Vec<Value> = items.iter().map(|r| json!({ "subject": r.strong_ref() })).collect();
     json!({ "$type": LIST, "listType": list_type, "name": name, "items": items, "createdAt": CREATED })
@@ -147,6 +163,8 @@ struct Written {
     alice: Account,
     bob: Account,
     carol: Account,
+    /// The listener.
+    dave: String,
     t1: RecordRef,
     t2: RecordRef,
     blob_cid: String,
@@ -168,6 +186,7 @@ async fn firehose_backfill_kill_and_invalid_records_against_the_reference_pds() 
 
     // (1) and (3): both firehose databases reach the expected state.
     for (db, name) in [(&live_db, "live"), (&killed_db, "killed and restarted")] {
+        wait_for(db, "SELECT count(*) FROM statuses", 1, 60, name).await?;
         wait_for(db, "SELECT count(*) FROM actors WHERE status = 'deleted'", 1, 60, name).await?;
         let verified = "SELECT count(*) FROM actors WHERE handle_verified AND status <> 'deleted'";
         wait_for(db, verified, 2, 60, name).await?;
@@ -192,7 +211,7 @@ async fn firehose_backfill_kill_and_invalid_records_against_the_reference_pds() 
     for mode in ["auto", "car"] {
         let db = TestDb::new().await?;
         let summary = backfill(&db, pds, mode).await?;
-        assert_eq!((summary.done, summary.failed), (2, 0), "{mode}: alice and bob (carol is deleted)");
+        assert_eq!((summary.done, summary.failed), (3, 0), "{mode}: alice, bob, dave (carol is deleted)");
         check_expected(&db, &w, false).await.with_context(|| format!("backfill ({mode})"))?;
         assert_same(&content(&db).await?, &live, &format!("backfill ({mode}) vs firehose"));
         // A second run skips both repos: they are done.
@@ -228,6 +247,26 @@ async fn scenario(
     client.put_record(&alice, COMMENT, c.rkey(), edited).await?;
     client.create_record(&alice, LIST, list("album", "First album", &[&t1]), None).await?;
     client.create_record(&bob, LIST, list("playlist", "Mix", &[&t2, &t1]), None).await?;
+
+    // A listener who never publishes on plyr scrobbles in both namespaces (putRecord at a TID, as
+    // plyr.fm does) and is playing something now; bob's client names the track's AT-URI.
+    let dave = client.create_account("sc-dave.test", "sc-dave@example.com", "pw-dave").await?;
+    client.put_record(&dave, PLAY, "3kddddddddd22", play("Blob track", "Alice")).await?;
+    let alpha = json!({
+        "$type": ALPHA_PLAY, "trackName": "Featuring", "artists": [{ "artistName": "Bob" }],
+        "musicServiceBaseDomain": "plyr.fm", "playedTime": CREATED, "originUrl": "https://plyr.fm/track/2",
+    });
+    client.put_record(&dave, ALPHA_PLAY, "3kddddddddd23", alpha).await?;
+    let now = chrono::Utc::now();
+    let status = json!({
+        "$type": STATUS, "time": now.to_rfc3339(), "expiry": (now + chrono::Duration::seconds(600)).to_rfc3339(),
+        "item": { "trackName": "Blob track", "artists": [{ "artistName": "Alice" }], "musicServiceUri": "https://plyr.fm" },
+    });
+    client.put_record(&dave, STATUS, "self", status).await?;
+    let direct =
+        json!({ "$type": PLAY, "trackName": "Blob track", "originUri": t1.uri, "playedTime": CREATED });
+    client.create_record(&bob, PLAY, direct, None).await?;
+    client.create_record(&carol, PLAY, play("Blob track", "Alice"), None).await?;
 
     // Kill the second indexer while it is still applying these (once it knows all three
     // accounts: the deleted one's earlier events vanish from the PDS), then write on while it is
@@ -283,7 +322,7 @@ async fn scenario(
 
     *killed = Indexer::start(killed_db, pds, None)?;
     client.delete_account(&carol.did).await?;
-    Ok(Written { alice, bob, carol, t1, t2, blob_cid, invalid })
+    Ok(Written { alice, bob, carol, dave: dave.did, t1, t2, blob_cid, invalid })
 }
 
 /// Every expected row and count, explicitly. `firehose`: the deleted account's actor row is
@@ -353,6 +392,19 @@ async fn check_expected(db: &TestDb, w: &Written, firehose: bool) -> anyhow::Res
         vec![(w.t1.uri.clone(), 1, 1), (w.t2.uri.clone(), 1, 1)],
         "carol's like and comment purged"
     );
+    // Plays: dave's two (matched by title and artist), bob's by AT-URI; carol's went with her.
+    let plays: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT subject_uri, plays FROM subject_stats WHERE plays <> 0 ORDER BY subject_uri = $1 DESC",
+    )
+    .bind(&w.t1.uri)
+    .fetch_all(&db.pool)
+    .await?;
+    assert_eq!(plays, vec![(w.t1.uri.clone(), 2), (w.t2.uri.clone(), 1)]);
+    assert_eq!(count(db, "SELECT count(*) FROM plays").await, 3);
+    assert_eq!(count(db, "SELECT count(*) FROM plays WHERE collection = 'fm.teal.alpha.feed.play'").await, 1);
+    let playing: Vec<(String, String)> =
+        sqlx::query_as("SELECT did, track_name FROM statuses").fetch_all(&db.pool).await?;
+    assert_eq!(playing, vec![(w.dave.clone(), "Blob track".to_owned())]);
     let actors: Vec<(String, i32, i32, i32, i32)> = sqlx::query_as(
         "SELECT did, tracks, albums, playlists, likes FROM actor_stats ORDER BY did = $1 DESC",
     )
@@ -402,8 +454,10 @@ async fn content(db: &TestDb) -> anyhow::Result<String> {
          UNION ALL SELECT concat_ws(' | ', 'list', uri, id, cid, name, list_type, item_count) FROM lists
          UNION ALL SELECT concat_ws(' | ', 'item', list_uri, position, subject_uri, subject_cid) FROM list_items
          UNION ALL SELECT concat_ws(' | ', 'actor', did, tracks, albums, playlists, likes) FROM actor_stats
-         UNION ALL SELECT concat_ws(' | ', 'subject', subject_uri, likes, comments) FROM subject_stats
-           WHERE likes <> 0 OR comments <> 0
+         UNION ALL SELECT concat_ws(' | ', 'subject', subject_uri, likes, comments, plays) FROM subject_stats
+         UNION ALL SELECT concat_ws(' | ', 'play', uri, cid, collection, track_name, artist_name, duration,
+                          origin_uri, direct_uri, matched_uri, played_at) FROM plays
+         UNION ALL SELECT concat_ws(' | ', 'status', uri, cid, track_name, started_at, expires_at) FROM statuses
          UNION ALL SELECT concat_ws(' | ', 'handle', did, handle, handle_verified, status) FROM actors
            WHERE status <> 'deleted'
          ORDER BY 1",

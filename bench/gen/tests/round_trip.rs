@@ -110,7 +110,10 @@ async fn every_registered_collection_comes_out_of_replay_and_backfill_the_same()
     server.stop.cancel();
 
     let (a, b) = (live_records(&replayed, &dids).await, live_records(&backfilled, &dids).await);
-    let registered: BTreeSet<&str> = collections::ALL.iter().map(|c| c.nsid()).collect();
+    // Every registered collection but teal.fm's listens, which the generator does not write
+    // (their replay/backfill agreement is the reference PDS scenario's, tests/tests/pds_scenario.rs).
+    let registered: BTreeSet<&str> =
+        collections::ALL.iter().map(|c| c.nsid()).filter(|n| !n.starts_with("fm.teal.")).collect();
     let found: BTreeSet<&str> = a.keys().chain(b.keys()).map(String::as_str).collect();
     assert_eq!(found, registered, "the live records name exactly the registered collections");
     let before_plyr = profiles_before_first_plyr_record(&lines);

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::db::Tx;
+use crate::db::plays::Rematch;
 use crate::db::stats::{self, ActorDeltas, SubjectDeltas};
 
 /// Changes of one subject's counters.
@@ -47,6 +48,19 @@ impl Deltas {
 
     pub fn actor(&mut self, did: &str) -> &mut ActorDelta {
         slot(&mut self.actors, did)
+    }
+
+    /// Moves the play counters of plays whose match changed: from the track each counted for to
+    /// the one it counts for now.
+    pub fn rematched(&mut self, changed: &[Rematch]) {
+        for r in changed {
+            if let Some(old) = &r.old {
+                self.subject(old).plays -= 1;
+            }
+            if let Some(new) = &r.new {
+                self.subject(new).plays += 1;
+            }
+        }
     }
 
     /// The subjects whose counters change (for the change announcement: a play matched by name

@@ -10,7 +10,7 @@ use plyr_lexicons::read::{TealAlphaPlay, TealPlay};
 
 use super::{Collection, Origin, Reject, Row, Run, utc};
 use crate::db::Tx;
-use crate::db::plays::{self, Heard, PlayRow, Rematch};
+use crate::db::plays::{self, Heard, PlayRow};
 use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time};
 
@@ -128,7 +128,8 @@ pub fn plyr_track_uri(origin: &str) -> Option<String> {
     let mut parts = origin.strip_prefix("at://")?.split('/');
     let (did, collection, rkey) = (parts.next()?, parts.next()?, parts.next()?);
     let whole = parts.next().is_none() && !rkey.is_empty();
-    (whole && did.starts_with("did:") && collection == super::track::NSID).then(|| origin.to_owned())
+    (whole && did.starts_with("did:") && collection == plyr_lexicons::read::Track::NSID)
+        .then(|| origin.to_owned())
 }
 
 fn row(
@@ -166,20 +167,8 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     plays::delete(tx, &run.removed()).await?;
     plays::upsert(tx, &up).await?;
     let written: Vec<String> = up.iter().map(|(m, _)| m.uri.to_string()).collect();
-    count(d, &plays::rematch_plays(tx, &written).await?);
+    d.rematched(&plays::rematch_plays(tx, &written).await?);
     Ok(())
-}
-
-/// Moves the counters of plays whose match changed.
-pub fn count(d: &mut Deltas, changed: &[Rematch]) {
-    for r in changed {
-        if let Some(old) = &r.old {
-            d.subject(old).plays -= 1;
-        }
-        if let Some(new) = &r.new {
-            d.subject(new).plays += 1;
-        }
-    }
 }
 
 async fn purge(tx: &mut Tx<'_>, did: &str, d: &mut Deltas) -> sqlx::Result<()> {

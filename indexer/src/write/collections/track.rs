@@ -5,7 +5,7 @@ use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_lexicons::read::{Track as TrackRecord, TrackLabels};
 
-use super::{Collection, Origin, Reject, Row, Run, play};
+use super::{Collection, Origin, Reject, Row, Run};
 use crate::db::tracks::{self, TrackRow};
 use crate::db::{Tx, plays};
 use crate::write::deltas::Deltas;
@@ -36,7 +36,7 @@ impl Collection for Track {
             plays::lock_matching(tx).await?;
             let keys = tracks::account_play_keys(tx, did).await?;
             tracks::purge(tx, did).await?;
-            play::count(d, &plays::rematch_keys(tx, &keys).await?);
+            d.rematched(&plays::rematch_keys(tx, &keys).await?);
             Ok(())
         })
     }
@@ -121,6 +121,6 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     keys.extend(tracks::play_keys(tx, &written).await?);
     keys.sort_unstable();
     keys.dedup();
-    play::count(d, &plays::rematch_keys(tx, &keys).await?);
+    d.rematched(&plays::rematch_keys(tx, &keys).await?);
     Ok(())
 }
