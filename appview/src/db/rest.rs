@@ -236,29 +236,18 @@ pub struct CountedTrack {
     pub n: i64,
 }
 
-/// The artist's most liked track (ties: the newest); `None` without tracks.
-pub async fn most_liked_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<CountedTrack>> {
+/// The artist's track with the most likes, or with `plays` the most plays (ties: the newest);
+/// `None` without tracks.
+pub async fn top_track(db: &PgPool, did: &Did, plays: bool) -> sqlx::Result<Option<CountedTrack>> {
     sqlx::query_as!(
         CountedTrack,
-        r#"SELECT t.id, t.title, COALESCE(s.likes, 0)::BIGINT AS "n!"
+        r#"SELECT t.id, t.title, c.n AS "n!"
              FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
+             CROSS JOIN LATERAL (SELECT COALESCE(CASE WHEN $2 THEN s.plays ELSE s.likes END, 0)::BIGINT AS n) c
             WHERE t.did = $1
-            ORDER BY COALESCE(s.likes, 0) DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
-        did as _
-    )
-    .fetch_optional(db)
-    .await
-}
-
-/// The artist's most played track (ties: the newest); `None` without tracks.
-pub async fn most_played_track(db: &PgPool, did: &Did) -> sqlx::Result<Option<CountedTrack>> {
-    sqlx::query_as!(
-        CountedTrack,
-        r#"SELECT t.id, t.title, COALESCE(s.plays, 0)::BIGINT AS "n!"
-             FROM tracks t LEFT JOIN subject_stats s ON s.subject_uri = t.uri
-            WHERE t.did = $1
-            ORDER BY COALESCE(s.plays, 0) DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
-        did as _
+            ORDER BY c.n DESC, t.sort_at DESC, t.uri DESC LIMIT 1"#,
+        did as _,
+        plays,
     )
     .fetch_optional(db)
     .await

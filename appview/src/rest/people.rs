@@ -143,8 +143,8 @@ pub async fn analytics(
     use crate::db::rest::{self as rest_db, CountedTrack};
     let (totals, played, liked, leaders) = tokio::try_join!(
         rest_db::artist_totals(&state.db, &did),
-        rest_db::most_played_track(&state.db, &did),
-        rest_db::most_liked_track(&state.db, &did),
+        rest_db::top_track(&state.db, &did, true),
+        rest_db::top_track(&state.db, &did, false),
         rest_db::top_artists_by_plays(&state.db),
     )?;
     let item = |t: &CountedTrack| serde_json::json!({ "id": t.id, "title": t.title, "play_count": t.n });

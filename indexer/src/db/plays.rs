@@ -71,7 +71,7 @@ pub async fn matched(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<Strin
     .await
 }
 
-/// Writes play rows, unmatched ([`rematch_plays`] matches them).
+/// Writes play rows, unmatched ([`rematch`] matches them).
 pub async fn upsert(tx: &mut Tx<'_>, rows: &[(&Meta, &PlayRow)]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -119,40 +119,22 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Matches the plays among `uris` again; the ones whose match changed.
-pub async fn rematch_plays(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<Rematch>> {
-    if uris.is_empty() {
+/// Matches again the plays among `uris` (just written) and every play matched by name under one
+/// of `keys` (the keys of tracks just written or removed); the ones whose match changed.
+pub async fn rematch(tx: &mut Tx<'_>, uris: &[String], keys: &[String]) -> sqlx::Result<Vec<Rematch>> {
+    if uris.is_empty() && keys.is_empty() {
         return Ok(Vec::new());
     }
     let rows = sqlx::query!(
         r#"WITH m AS (
              SELECT p.uri, p.matched_uri AS old,
                     COALESCE(p.direct_uri, play_match(p.play_key, p.artist_name, p.duration)) AS new
-               FROM plays p WHERE p.uri = ANY($1))
+               FROM plays p
+              WHERE p.uri = ANY($1) OR (p.play_key = ANY($2) AND p.direct_uri IS NULL))
            UPDATE plays p SET matched_uri = m.new FROM m
             WHERE p.uri = m.uri AND p.matched_uri IS DISTINCT FROM m.new
            RETURNING m.old, m.new"#,
         uris,
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.into_iter().map(|r| Rematch { old: r.old, new: r.new }).collect())
-}
-
-/// Matches again every play matched by name under one of `keys` (the keys of tracks just
-/// written or removed); the ones whose match changed.
-pub async fn rematch_keys(tx: &mut Tx<'_>, keys: &[String]) -> sqlx::Result<Vec<Rematch>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query!(
-        r#"WITH m AS (
-             SELECT p.uri, p.matched_uri AS old,
-                    play_match(p.play_key, p.artist_name, p.duration) AS new
-               FROM plays p WHERE p.play_key = ANY($1) AND p.direct_uri IS NULL)
-           UPDATE plays p SET matched_uri = m.new FROM m
-            WHERE p.uri = m.uri AND p.matched_uri IS DISTINCT FROM m.new
-           RETURNING m.old, m.new"#,
         keys,
     )
     .fetch_all(&mut **tx)

@@ -167,7 +167,7 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     plays::delete(tx, &run.removed()).await?;
     plays::upsert(tx, &up).await?;
     let written: Vec<String> = up.iter().map(|(m, _)| m.uri.to_string()).collect();
-    d.rematched(&plays::rematch_plays(tx, &written).await?);
+    d.rematched(&plays::rematch(tx, &written, &[]).await?);
     Ok(())
 }
 

@@ -36,7 +36,7 @@ impl Collection for Track {
             plays::lock_matching(tx).await?;
             let keys = tracks::account_play_keys(tx, did).await?;
             tracks::purge(tx, did).await?;
-            d.rematched(&plays::rematch_keys(tx, &keys).await?);
+            d.rematched(&plays::rematch(tx, &[], &keys).await?);
             Ok(())
         })
     }
@@ -121,6 +121,6 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     keys.extend(tracks::play_keys(tx, &written).await?);
     keys.sort_unstable();
     keys.dedup();
-    d.rematched(&plays::rematch_keys(tx, &keys).await?);
+    d.rematched(&plays::rematch(tx, &[], &keys).await?);
     Ok(())
 }
