@@ -283,3 +283,30 @@ async fn a_status_holds_until_its_expiry_and_only_plyr_statuses_are_kept() {
     w.apply(&[ev.commit(DAVE, &tid(4), STATUS, "self", Some(elsewhere))]).await.expect("elsewhere");
     assert_eq!(scalar_i64(&db, "SELECT count(*) FROM statuses").await, 0);
 }
+
+#[tokio::test]
+async fn a_play_and_its_track_written_concurrently_always_meet() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    // Each round writes a track and a play of it in two transactions at once (two write lanes,
+    // or two backfill slots): whichever commits second must see the other.
+    for round in 0..40u64 {
+        let title = format!("Song {round}");
+        let track =
+            ev.commit(ALICE, &tid(2 * round + 1), TRACK, &tid(2 * round + 1), Some(track_of(&title, 180)));
+        let play = ev.commit(
+            DAVE,
+            &tid(2 * round + 2),
+            PLAY,
+            &tid(2 * round + 2),
+            Some(plyr_play(&title, "Artist", 180)),
+        );
+        let (a, b) =
+            tokio::join!(w.apply(std::slice::from_ref(&track)), w.apply(std::slice::from_ref(&play)));
+        a.expect("track");
+        b.expect("play");
+    }
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM plays WHERE matched_uri IS NULL").await, 0);
+    assert_eq!(scalar_i64(&db, "SELECT sum(plays)::bigint FROM subject_stats").await, 40);
+    assert_consistent(&db).await;
+}

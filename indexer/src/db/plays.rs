@@ -2,10 +2,17 @@
 //!
 //! A play counts for the track it is matched to (`matched_uri`): the AT-URI it names, else
 //! `play_match` (migration 0015: the one live track with its `play_key` and a duration within
-//! 2 s, the definition the AppView's now playing uses too). The match
-//! is a function of the play and the live tracks, kept true by re-matching after every write to
-//! either side; [`lock_matching`] serializes those writers, so a play and a track written by two
-//! concurrent transactions always see each other.
+//! 2 s, the definition the AppView's now playing uses too). The match is a function of the play
+//! and the live tracks, kept true by re-matching after every write to either side.
+//!
+//! Concurrent transactions (write lanes, backfill slots) coordinate per key with
+//! transaction-scoped advisory locks ([`lock_keys`]): a writer of tracks holds each key it
+//! touches exclusively, a writer of plays holds its plays' keys shared (plays never interact
+//! with each other). Each takes its locks *after* writing its rows and re-matches after that, so
+//! whichever of a play and its track commits second sees the other; a writer of plays also holds
+//! the keys of the plays it replaces before reading what they counted for. Plays naming an AT-URI
+//! depend on no track and take no lock. A rare lock-order deadlock between two runs is a
+//! transient failure: the batch is applied again.
 
 use chrono::{DateTime, Utc};
 
@@ -49,13 +56,43 @@ pub struct Rematch {
     pub new: Option<String>,
 }
 
-/// Takes the transaction-scoped lock every writer of `plays` or `tracks` holds while it writes
-/// and re-matches (see the module header).
-pub async fn lock_matching(tx: &mut Tx<'_>) -> sqlx::Result<()> {
-    // Arbitrary but fixed: "plyr plays" as ASCII, truncated to 8 bytes.
-    const KEY: i64 = 0x706c_7972_5f70_6c61;
-    sqlx::query!("SELECT pg_advisory_xact_lock($1)", KEY).execute(&mut **tx).await?;
+/// Takes the transaction-scoped advisory locks of play-matching `keys` (see the module
+/// header): exclusive for a writer of tracks, shared for a writer of plays, in key order.
+pub async fn lock_keys(tx: &mut Tx<'_>, keys: &[String], exclusive: bool) -> sqlx::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    if exclusive {
+        sqlx::query!(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+               FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) s",
+            keys
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query!(
+            "SELECT count(pg_advisory_xact_lock_shared(hashtextextended(k, 0)))
+               FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) s",
+            keys
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+    }
     Ok(())
+}
+
+/// The matching keys of the plays among `uris` that are matched by name.
+pub async fn keys_of(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<String>> {
+    if uris.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT play_key AS "k!" FROM plays WHERE uri = ANY($1) AND direct_uri IS NULL"#,
+        uris
+    )
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// The tracks the live plays among `uris` count for now.

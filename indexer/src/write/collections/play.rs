@@ -152,10 +152,13 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     if run.changes.is_empty() {
         return Ok(());
     }
-    plays::lock_matching(tx).await?;
-    // Every play this run replaces or removes stops counting; every play it writes is matched
-    // afresh and counts for its match.
-    for track in plays::matched(tx, &run.were_live()).await? {
+    // Every play this run replaces or removes stops counting (read under its key's lock, so no
+    // track writer moves it meanwhile); every play it writes is matched afresh and counts for
+    // its match (under the new keys' locks, taken after the write: `db::plays`).
+    let were_live = run.were_live();
+    let old_keys = plays::keys_of(tx, &were_live).await?;
+    plays::lock_keys(tx, &old_keys, false).await?;
+    for track in plays::matched(tx, &were_live).await? {
         d.subject(&track).plays -= 1;
     }
     let mut up = Vec::new();
@@ -167,12 +170,15 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     plays::delete(tx, &run.removed()).await?;
     plays::upsert(tx, &up).await?;
     let written: Vec<String> = up.iter().map(|(m, _)| m.uri.to_string()).collect();
+    let new_keys = plays::keys_of(tx, &written).await?;
+    plays::lock_keys(tx, &new_keys, false).await?;
     d.rematched(&plays::rematch(tx, &written, &[]).await?);
     Ok(())
 }
 
+/// A deleted account's plays stop counting. No lock: a track writer re-matching one of them
+/// waits for its row, and finds it gone or sees what the delete returned.
 async fn purge(tx: &mut Tx<'_>, did: &str, d: &mut Deltas) -> sqlx::Result<()> {
-    plays::lock_matching(tx).await?;
     for track in plays::purge(tx, did).await? {
         d.subject(&track).plays -= 1;
     }

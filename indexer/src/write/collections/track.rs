@@ -33,9 +33,9 @@ impl Collection for Track {
         Box::pin(async move {
             // The account's tracks go: plays matched to them by name may now match another
             // track, or none.
-            plays::lock_matching(tx).await?;
             let keys = tracks::account_play_keys(tx, did).await?;
             tracks::purge(tx, did).await?;
+            plays::lock_keys(tx, &keys, true).await?;
             d.rematched(&plays::rematch(tx, &[], &keys).await?);
             Ok(())
         })
@@ -105,8 +105,8 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
         return Ok(());
     }
     // Plays are matched to tracks by title, artist and duration: every play under a key this
-    // run adds, changes or removes a track of is matched again (`db::plays`).
-    plays::lock_matching(tx).await?;
+    // run adds, changes or removes a track of is matched again, under those keys' locks taken
+    // after the write (`db::plays`).
     let mut keys = tracks::play_keys(tx, &run.were_live()).await?;
     let mut up = Vec::new();
     for c in &run.changes {
@@ -121,6 +121,7 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     keys.extend(tracks::play_keys(tx, &written).await?);
     keys.sort_unstable();
     keys.dedup();
+    plays::lock_keys(tx, &keys, true).await?;
     d.rematched(&plays::rematch(tx, &[], &keys).await?);
     Ok(())
 }
