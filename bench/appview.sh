@@ -4,7 +4,8 @@
 #
 #   bench/appview.sh [--small] [--tracks N] [--likes N] [--artists N] [--seed S]
 #                    [--duration 15s] [--warmup 3s] [--concurrency 64] [--count 1000]
-#                    [--cache on|off|both] [--rounds 1] [--baseline REV] [--reuse] [--keep]
+#                    [--cache on|off|both] [--signed] [--viewers 200] [--rounds 1]
+#                    [--baseline REV] [--reuse] [--keep]
 #
 # Builds release binaries, (re)creates the database plyr_bench_appview on $PLYR_ADMIN_URL's
 # server (default postgres://postgres@127.0.0.1:5432/postgres) and loads the dataset into it
@@ -22,6 +23,13 @@
 # many times over, so most of those answers are cache hits: the table says which mode each row
 # ran in. `--rounds N` measures every endpoint on every server N times, interleaved, and reports
 # each figure's median (this machine's figures move by 10 % from run to run).
+# `--signed` adds a signed-in server per binary: every XRPC request carries a service token
+# minted for it (a fresh `jti` each time, as a viewer's PDS proxies; the AppView verifies it
+# and adds viewer state to every track), from `--viewers` accounts that like the most (their
+# keys derived from their DIDs and published by a loopback PLC directory, `plyr-bench
+# viewers-plc`); the load client is `plyr-bench signed-load`, which mints tokens as it sends.
+# Signed requests never use the response cache. REST rows have no signed variant (plyr.fm's
+# REST auth is its own session cookie).
 # `--reuse` keeps an already loaded database; `--keep` leaves it behind at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +38,7 @@ root="$PWD"
 
 tracks=1000000 likes=10000000 artists=100000 seed=42
 duration=15s warmup=3s concurrency=64 count=1000 rounds=1
-baseline="" reuse=0 keep=0 modes=(on off)
+baseline="" reuse=0 keep=0 modes=(on off) signed=0 viewers=200
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) tracks=20000 likes=200000 artists=2000 duration=5s warmup=1s ;;
@@ -45,6 +53,8 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift ;;
     --cache) case "$2" in on|off) modes=("$2") ;; both) modes=(on off) ;; *) echo "--cache takes on, off or both" >&2; exit 2 ;; esac; shift ;;
     --baseline) baseline="$2"; shift ;;
+    --signed) signed=1 ;;
+    --viewers) viewers="$2"; shift ;;
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -76,6 +86,7 @@ bench_machine >&2
 say "building release binaries..."
 cargo build --release --locked -q -p plyr-appview -p plyr-gen -p plyr-indexer
 appview_bin="$root/target/release/appview"
+bench_bin="$root/target/release/plyr-bench"
 indexer_bin="$root/target/release/indexer"
 gen_bin="$root/target/release/plyr-gen"
 baseline_bin=""
@@ -131,13 +142,15 @@ label() {
 }
 
 # --- servers ---------------------------------------------------------------------------------
-start_appview() { # name binary port response-cache-secs (empty: the default); sets pid_of[name]
+start_appview() { # name binary port response-cache-secs (empty: the default) [PLC url]; sets pid_of[name]
   if curl -fsS "http://127.0.0.1:$3/xrpc/_health" >/dev/null 2>&1; then
     say "port $3 is already taken (an AppView left running?)"; return 1
   fi
   # The load generator is one client: the per-client rate limit is off for the benchmark.
   local env=(-u PLYR_RESPONSE_CACHE_SECS DATABASE_URL="$url" RUST_LOG=warn PLYR_RATE_LIMIT_PER_SEC=0)
   [ -n "$4" ] && env+=(PLYR_RESPONSE_CACHE_SECS="$4")
+  # Signed-in: the viewers' keys come from the loopback PLC directory.
+  [ -n "${5:-}" ] && env+=(PLYR_PLC_URL="$5" PLYR_ALLOW_TEST_NETWORK=true PLYR_SERVICE_DID="$aud")
   env "${env[@]}" "$2" serve --listen "127.0.0.1:$3" > "$work/$1.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
@@ -157,8 +170,21 @@ python3 "$root/bench/appview_targets.py" --database-url "$url" --appview "http:/
   --out "$work" --count "$count" --seed "$seed"
 kill "${pid_of[pager]}"; wait "${pid_of[pager]}" 2>/dev/null || true
 
-# One AppView per binary and response-cache mode: "on" keeps anonymous answers (the default),
-# "off" (PLYR_RESPONSE_CACHE_SECS=0) hydrates every request, as for a signed-in viewer.
+# Signed-in viewers: the accounts that like the most, their keys published by a PLC directory.
+aud="did:web:appview.bench"
+plc_url=""
+if [ "$signed" = 1 ]; then
+  psql "$url" -Atc "SELECT did FROM actor_stats ORDER BY likes DESC, did LIMIT $viewers" > "$work/viewers"
+  "$bench_bin" viewers-plc --dids "$work/viewers" > "$work/plc.out" 2> "$work/plc.log" &
+  pids+=("$!")
+  for _ in $(seq 1 50); do grep -q '^url=' "$work/plc.out" 2>/dev/null && break; sleep 0.1; done
+  plc_url="$(sed -n 's/^url=\([^ ]*\).*/\1/p' "$work/plc.out")"
+  [ -n "$plc_url" ] || { say "the viewers' PLC directory did not start:"; cat "$work/plc.log" >&2; exit 1; }
+  modes+=(signed)
+fi
+
+# One AppView per binary and mode: "on" keeps anonymous answers (the default), "off"
+# (PLYR_RESPONSE_CACHE_SECS=0) hydrates every request, "signed" is sent signed-in requests.
 servers=() port=18080
 for bin in current ${baseline_bin:+baseline}; do
   for mode in "${modes[@]}"; do
@@ -166,7 +192,8 @@ for bin in current ${baseline_bin:+baseline}; do
     port_of[$name]=$port
     cache_secs=""; [ "$mode" = off ] && cache_secs=0
     binary="$appview_bin"; [ "$bin" = baseline ] && binary="$baseline_bin"
-    start_appview "$name" "$binary" "$port" "$cache_secs"
+    plc=""; [ "$mode" = signed ] && plc="$plc_url"
+    start_appview "$name" "$binary" "$port" "$cache_secs" "$plc"
     servers+=("$name")
     port=$((port + 1))
   done
@@ -181,6 +208,16 @@ run() {
   local sampler
   ( peak=0; while kill -0 "$pid" 2>/dev/null; do r="$(rss_kib "$pid")"; [ "${r:-0}" -gt "$peak" ] && peak="$r" && echo "$peak" > "$work/$server.$ep.rss"; sleep 0.2; done ) &
   sampler=$!
+  if [ "${server#*.}" = signed ]; then
+    sed "s#^http://127.0.0.1:$port##" "$work/$server.$ep.urls" > "$work/$server.$ep.paths"
+    local figures
+    figures="$("$bench_bin" signed-load --base "http://127.0.0.1:$port" --paths "$work/$server.$ep.paths" \
+      --dids "$work/viewers" --aud "$aud" --concurrency "$concurrency" \
+      --warmup-secs "${warmup%s}" --duration-secs "${duration%s}")"
+    kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
+    echo "$figures $(awk -v k="$(cat "$work/$server.$ep.rss" 2>/dev/null || echo 0)" 'BEGIN { print k / 1024 }')"
+    return
+  fi
   "$oha" --no-tui --urls-from-file -z "$warmup" -c "$concurrency" --output-format quiet "$work/$server.$ep.urls" >/dev/null 2>&1 || true
   "$oha" --no-tui --urls-from-file -z "$duration" -c "$concurrency" --output-format json "$work/$server.$ep.urls" > "$work/$server.$ep.json"
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
@@ -201,12 +238,18 @@ median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(
 for ep in "${endpoints[@]}"; do
   urls="$(sort -u "$work/$ep.urls" | wc -l)"
   declare -A runs=()
+  # Signed-in requests are XRPC's only.
+  eps_servers=()
+  for server in "${servers[@]}"; do
+    [ "${server#*.}" = signed ] && [[ "$ep" == rest_* ]] && continue
+    eps_servers+=("$server")
+  done
   for _ in $(seq 1 "$rounds"); do
-    for server in "${servers[@]}"; do
+    for server in "${eps_servers[@]}"; do
       runs[$server]+="$(run "$server" "$ep")"$'\n'
     done
   done
-  for server in "${servers[@]}"; do
+  for server in "${eps_servers[@]}"; do
     # Per column, the median over the rounds (peak RSS: the largest).
     cols=()
     for c in 1 2 3 4; do cols+=("$(printf '%s' "${runs[$server]}" | awk -v c="$c" 'NF { print $c }' | median)"); done
@@ -226,6 +269,7 @@ if [ -n "$baseline_bin" ]; then
   for mode in "${modes[@]}"; do
     printf '\nratios, current / baseline (%s), response cache %s:\n' "$rev" "$mode"
     for ep in "${endpoints[@]}"; do
+      [ -n "${result[current.$mode.$ep]:-}" ] || continue
       read -r rc _ pc _ _ <<< "${result[current.$mode.$ep]}"
       read -r rb _ pb _ _ <<< "${result[baseline.$mode.$ep]}"
       awk -v l="$(label "$ep")" -v rc="$rc" -v rb="$rb" -v pc="$pc" -v pb="$pb" \

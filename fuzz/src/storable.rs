@@ -37,8 +37,20 @@ pub fn assert_row(uri: &str, row: &Row) {
                 texts.extend([cid.as_str(), mime]);
             }
         }
+        Row::Play(p) => {
+            texts.push(p.collection);
+            texts.extend(heard(&p.heard));
+        }
+        Row::Status(s) => texts.extend(heard(&s.heard)),
     }
     if let Some(bad) = texts.iter().find(|t| t.contains('\0')) {
         panic!("{uri}: a row passed validation with a NUL in {bad:?}; PostgreSQL cannot store it");
     }
+}
+
+/// The texts of a teal.fm play view as stored.
+fn heard(h: &plyr_indexer::db::plays::Heard) -> impl Iterator<Item = &str> {
+    [h.track_name.as_str(), h.artist_name.as_str()]
+        .into_iter()
+        .chain([&h.release_name, &h.origin_uri, &h.direct_uri].into_iter().flatten().map(String::as_str))
 }

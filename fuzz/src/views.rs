@@ -104,6 +104,7 @@ fn track(e: &Extracted) -> TrackRow {
         sort_at: at(|t| t.sort_at),
         like_count: i64::MAX,
         comment_count: 0,
+        play_count: i64::MAX,
     }
 }
 
@@ -187,7 +188,8 @@ fn present_all(e: &Extracted) {
             out.push(Ok(present::iso(list.created_at)));
             out.extend(l.added_at.iter().map(|t| Ok(present::iso(*t))));
         }
-        Row::Track(_) | Row::PlyrProfile(_) | Row::BskyProfile(_) => {}
+        // Plays and statuses have no view of their own: they are counts and now playing.
+        Row::Track(_) | Row::PlyrProfile(_) | Row::BskyProfile(_) | Row::Play(_) | Row::Status(_) => {}
     }
     for json in out {
         json.expect("a view serializes");

@@ -66,6 +66,17 @@ impl Signer {
         }
     }
 
+    /// The key with secret scalar `bytes`, if that is a valid scalar (benchmark viewers' keys,
+    /// derived from their DIDs).
+    pub fn from_seed_bytes(bytes: [u8; 32]) -> Option<Self> {
+        Self::from_bytes(bytes)
+    }
+
+    /// The secret half, to sign what is not a commit (benchmark service tokens).
+    pub fn secret(&self) -> &k256::ecdsa::SigningKey {
+        &self.secret
+    }
+
     /// The key with secret scalar `bytes`, if that is a valid scalar.
     fn from_bytes(bytes: [u8; 32]) -> Option<Self> {
         let secret = k256::ecdsa::SigningKey::from_slice(&bytes).ok()?;

@@ -46,6 +46,33 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+    /// Serves the DID documents of the viewers in `--dids` (one DID per line; keys derived from
+    /// each DID) as a PLC directory; prints `url=...` once listening, runs until SIGINT/SIGTERM.
+    ViewersPlc {
+        #[arg(long)]
+        dids: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Signed-in load on a running AppView: `--concurrency` clients cycle over the XRPC paths of
+    /// `--paths` and the viewers of `--dids`, each request with a fresh service token (audience
+    /// `--aud`, the path's method); prints `requests_per_sec p50_ms p99_ms ok_ratio` on one line.
+    SignedLoad {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        paths: PathBuf,
+        #[arg(long)]
+        dids: PathBuf,
+        #[arg(long)]
+        aud: String,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3.0)]
+        warmup_secs: f64,
+        #[arg(long, default_value_t = 15.0)]
+        duration_secs: f64,
+    },
     /// Fetches every repo of a keys file from a PDS with getRepo and verifies and decodes it
     /// with the indexer's backfill code, writing nothing; prints records/s.
     Snapshots {
@@ -118,6 +145,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Firehose { frames, keys, repeat } => firehose(&frames, &keys, repeat),
         Command::Pds { dir, listen } => pds(&dir, listen),
+        Command::ViewersPlc { dids, listen } => viewers_plc(&dids, listen),
+        Command::SignedLoad { base, paths, dids, aud, concurrency, warmup_secs, duration_secs } => {
+            let (paths, dids) = (lines(&paths)?, lines(&dids)?);
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+            let f = runtime.block_on(super::signed::run(
+                &base,
+                paths,
+                &dids,
+                &aud,
+                concurrency,
+                Duration::from_secs_f64(warmup_secs),
+                Duration::from_secs_f64(duration_secs),
+            ))?;
+            println!("{:.1} {:.3} {:.3} {:.4}", f.requests_per_sec, f.p50_ms, f.p99_ms, f.ok_ratio);
+            Ok(())
+        }
         Command::Snapshots { pds, keys, concurrency } => snapshots(&pds, &keys, concurrency),
         Command::HoldIdle { target, count, offset } => {
             current_thread()?.block_on(super::idle::hold(target, count, offset))
@@ -200,6 +244,26 @@ fn pds(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         let server =
             super::pds::serve(dir, listen).await.with_context(|| format!("serving {}", dir.display()))?;
         println!("url={} repos={}", server.url, server.repos);
+        let stop = server.stop.clone();
+        tokio::spawn(plyr_store::process::cancel_on_signal(stop));
+        server.task.await.context("server task")?.context("serving")?;
+        Ok(())
+    })
+}
+
+/// The non-empty lines of a file.
+fn lines(path: &Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+fn viewers_plc(dids: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    let dids = lines(dids)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(async {
+        let server = super::signed::serve_plc(&dids, listen).await.context("serving the viewers")?;
+        println!("url={} viewers={}", server.url, dids.len());
         let stop = server.stop.clone();
         tokio::spawn(plyr_store::process::cancel_on_signal(stop));
         server.task.await.context("server task")?.context("serving")?;

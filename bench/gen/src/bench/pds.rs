@@ -55,6 +55,19 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> Result<PdsServer, GenError
         let bytes = tokio::fs::read(dir.join(format!("{did}.car"))).await?;
         cars.insert(did.clone(), Bytes::from(bytes));
     }
+    serve_repos(keys, cars, listen).await
+}
+
+/// Serves the DID documents of `keys` alone (no repos): a PLC directory.
+pub async fn serve_keys(keys: KeyFile, listen: SocketAddr) -> Result<PdsServer, GenError> {
+    serve_repos(keys, HashMap::new(), listen).await
+}
+
+async fn serve_repos(
+    keys: KeyFile,
+    cars: HashMap<String, Bytes>,
+    listen: SocketAddr,
+) -> Result<PdsServer, GenError> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let repos = cars.len();
