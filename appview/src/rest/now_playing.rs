@@ -41,9 +41,7 @@ pub async fn by_handle(
     State(state): State<AppState>,
     Path(handle): Path<String>,
 ) -> Result<Response, RestError> {
-    let did = actors::did_by_handle(&state.db, &handle)
-        .await?
-        .ok_or_else(|| RestError::NotFound("user not found".into()))?;
+    let did = actors::did_by_handle(&state.db, &handle).await?.ok_or_else(|| RestError::not_found("user"))?;
     answer(&state, &did).await
 }
 

@@ -15,7 +15,7 @@ use crate::write::deltas::Deltas;
 use crate::write::rules::{TrustedOrigins, sort_time};
 
 /// plyr.fm's `musicServiceUri` (current plays) and `musicServiceBaseDomain` (alpha plays).
-pub const PLYR_SERVICE_URI: &str = "https://plyr.fm";
+const PLYR_SERVICE_URI: &str = "https://plyr.fm";
 const PLYR_SERVICE_DOMAIN: &str = "plyr.fm";
 
 #[derive(Debug)]
@@ -93,8 +93,13 @@ impl Collection for AlphaPlay {
 }
 
 /// Whether a `musicServiceUri` names plyr.fm.
-fn is_plyr_service(uri: &str) -> bool {
+pub(super) fn is_plyr_service(uri: &str) -> bool {
     uri.trim_end_matches('/') == PLYR_SERVICE_URI
+}
+
+/// A listen is kept when it can be about an indexed track: written by plyr.fm, or naming one.
+pub(super) fn about_plyr(from_plyr: bool, heard: &Heard) -> Result<(), Reject> {
+    if from_plyr || heard.direct_uri.is_some() { Ok(()) } else { Err(Reject::NotPlyr) }
 }
 
 /// The stored fields of a play view, from a record of either namespace.
@@ -139,9 +144,7 @@ fn row(
     from_plyr: bool,
     played_time: Option<&str>,
 ) -> Result<Row, Reject> {
-    if !from_plyr && heard.direct_uri.is_none() {
-        return Err(Reject::NotPlyr);
-    }
+    about_plyr(from_plyr, &heard)?;
     // A play claiming a time well after it was seen is placed when it was seen, as feeds do.
     let played_at =
         played_time.and_then(utc).map_or(origin.indexed_at, |at| sort_time(at, origin.indexed_at));

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use ipld_core::ipld::Ipld;
 use plyr_lexicons::read::TealStatus;
 
-use super::play::{PLYR_SERVICE_URI, heard};
+use super::play::{about_plyr, heard, is_plyr_service};
 use super::{Collection, Origin, Reject, Row, Run, is_self, utc};
 use crate::db::Tx;
 use crate::db::plays::{self, StatusRow};
@@ -31,13 +31,10 @@ impl Collection for Status {
     fn row(origin: Origin<'_>, status: TealStatus, _: &Ipld, _: &TrustedOrigins) -> Result<Row, Reject> {
         is_self(&origin)?;
         let item = status.item;
-        let from_plyr =
-            item.music_service_uri.as_deref().is_some_and(|u| u.trim_end_matches('/') == PLYR_SERVICE_URI);
+        let from_plyr = item.music_service_uri.as_deref().is_some_and(is_plyr_service);
         let artists = Some(item.artists.into_iter().map(|a| a.artist_name).collect());
         let heard = heard(item.track_name, artists, None, item.release_name, item.duration, item.origin_uri);
-        if !from_plyr && heard.direct_uri.is_none() {
-            return Err(Reject::NotPlyr);
-        }
+        about_plyr(from_plyr, &heard)?;
         let recorded_at = utc(&status.time).map_or(origin.indexed_at, |t| sort_time(t, origin.indexed_at));
         let started_at =
             item.played_time.as_deref().and_then(utc).filter(|t| *t <= recorded_at).unwrap_or(recorded_at);
