@@ -156,8 +156,41 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
 
+    /// A password every Subsonic client (`/rest/*`) must send, in any of the protocol's forms
+    /// (`p`, `enc:`, `t`+`s`, `apiKey`). Unset: every credential is accepted and `u` only names
+    /// the listener whose playlists and likes are shown (docs/API.md, "Subsonic").
+    #[arg(long, env = "PLYR_SUBSONIC_PASSWORD", value_parser = secret)]
+    pub subsonic_password: Option<Secret>,
+
     #[command(flatten)]
     pub site: SiteOptions,
+}
+
+/// A value kept out of logs: its `Debug` is `"<redacted>"`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+fn secret(value: &str) -> Result<Secret, String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(Secret(value.to_owned()))
 }
 
 /// What `GET /config` tells the web frontend about the operator (its terms, privacy and DMCA

@@ -31,6 +31,7 @@ pub mod rules;
 pub mod search;
 pub mod server;
 pub mod state;
+pub mod subsonic;
 pub mod telemetry;
 pub mod track_views;
 pub mod views;

@@ -55,6 +55,8 @@ fn cacheable(path: &str) -> bool {
         || path.starts_with("/xrpc/_")
         || path.starts_with("/.well-known/")
         || path.starts_with("/audio/")
+        // Subsonic clients salt their credentials per request, so no URL comes twice.
+        || path.starts_with("/rest/")
         // Now playing moves with the clock (progress, expiry), not only with the index.
         || path.starts_with("/now-playing/")
         || path == "/xrpc/fm.plyr.actor.getNowPlaying")

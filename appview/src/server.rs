@@ -20,7 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-use crate::{AppState, cache, moderation, response_cache, rest, telemetry, well_known, xrpc};
+use crate::{AppState, cache, moderation, response_cache, rest, subsonic, telemetry, well_known, xrpc};
 
 /// Every route the AppView serves, without the per-client rate limit (which needs the peer
 /// address of a connection; [`serve`] adds it).
@@ -36,6 +36,7 @@ fn app(state: AppState, rate_limit: Option<ratelimit::RateLimitLayer>) -> Router
         .route("/xrpc/{nsid}", get(xrpc::dispatch).post(xrpc::post))
         .route("/.well-known/did.json", get(well_known::did_json))
         .merge(rest::router())
+        .merge(subsonic::router())
         .route("/metrics", get(telemetry::metrics))
         // Server errors are logged where they are handled (`XrpcError::Internal`); the rest
         // (an unknown method's 501, a timeout) must not let a client choose what is logged.

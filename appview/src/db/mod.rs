@@ -18,6 +18,7 @@ pub mod recs;
 pub mod rest;
 pub mod search;
 pub mod social;
+pub mod subsonic;
 pub mod tracks;
 
 use plyr_atproto::{AtUri, Did};
