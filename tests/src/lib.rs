@@ -105,6 +105,7 @@ pub async fn replay_lines(db: &sqlx::PgPool, lines: &[String]) -> anyhow::Result
 pub mod jetstream_server;
 pub mod labeler;
 pub mod pds;
+pub mod python;
 
 #[cfg(test)]
 mod tests {

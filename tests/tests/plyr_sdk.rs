@@ -4,71 +4,20 @@
 //! latest and top tracks, search of every kind, playlists, tags, and a download whose bytes are
 //! the blob uploaded to the PDS. The checks run in `tests/py/plyr_sdk_check.py`.
 //!
-//! The virtualenv lives under the cargo target directory, keyed by a hash of
-//! `tests/py/requirements.txt` and `constraints.txt`: the first run installs (about half a
-//! minute), later runs reuse it; changing the pins makes a new one.
+//! The virtualenv is [`plyr_e2e::python::venv`]: the first run installs (about half a minute),
+//! later runs reuse it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_e2e::pds::{Account, LocalPds, RecordRef};
+use plyr_e2e::python::{py_dir, venv};
 use plyr_indexer::write::rules::{list_id, track_id};
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-
-fn py_dir() -> PathBuf {
-    plyr_e2e::repo_root().join("tests").join("py")
-}
-
-fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
-    let out = cmd.output().with_context(|| format!("running {what}"))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{what} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
-/// The virtualenv with the pinned clients, installed unless already there. Concurrent test
-/// processes wait for each other on a lock file.
-fn venv() -> anyhow::Result<PathBuf> {
-    let dir = py_dir();
-    let mut pins = std::fs::read(dir.join("requirements.txt"))?;
-    pins.extend(std::fs::read(dir.join("constraints.txt"))?);
-    let key =
-        pins.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
-    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    std::fs::create_dir_all(root)?;
-    let venv = root.join(format!("plyr-sdk-venv-{key:016x}"));
-    let lock = std::fs::File::create(venv.with_extension("lock"))?;
-    lock.lock().context("locking the virtualenv")?;
-    let stamp = venv.join(".installed");
-    if stamp.exists() {
-        return Ok(venv);
-    }
-    if venv.exists() {
-        std::fs::remove_dir_all(&venv)?;
-    }
-    let started = Instant::now();
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
-    run(
-        Command::new(venv.join("bin").join("python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-            .arg(dir.join("requirements.txt"))
-            .arg("-c")
-            .arg(dir.join("constraints.txt")),
-        "pip install plyrfm plyrfm-mcp",
-    )?;
-    std::fs::write(&stamp, b"")?;
-    println!("installed plyrfm and plyrfm-mcp in {:.1?}", started.elapsed());
-    Ok(venv)
-}
 
 fn created(minutes_ago: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago))
@@ -133,7 +82,7 @@ fn expected_track(r: &RecordRef, title: &str, likes: i64) -> Value {
 
 #[tokio::test]
 async fn plyr_sdk_cli_and_mcp_read_the_appview() -> anyhow::Result<()> {
-    let venv = tokio::task::spawn_blocking(venv).await??;
+    let venv = tokio::task::spawn_blocking(|| venv(Path::new(env!("CARGO_TARGET_TMPDIR")))).await??;
     let pds = LocalPds::start().await?;
     let client = pds.client();
     let alice = client.create_account("alice.test", "alice@example.com", "alice-pw").await?;
