@@ -43,6 +43,16 @@ fn play(title: &str, artist: &str) -> Value {
     })
 }
 
+/// plyr.fm's now-playing status, written a minute ago (it holds for ten).
+fn status(title: &str, artist: &str) -> Value {
+    let time = chrono::Utc::now() - chrono::Duration::seconds(60);
+    json!({
+        "$type": "fm.teal.actor.status", "time": iso(time), "expiry": iso(time + chrono::Duration::seconds(600)),
+        "item": { "trackName": title, "artists": [{ "artistName": artist }], "musicServiceUri": "https://plyr.fm",
+                  "submissionClientAgent": "plyr.fm/1.0", "playedTime": iso(time), "duration": 200 },
+    })
+}
+
 fn with(mut record: Value, extra: Value) -> Value {
     if let (Value::Object(r), Value::Object(e)) = (&mut record, extra) {
         r.extend(e);
@@ -51,7 +61,8 @@ fn with(mut record: Value, extra: Value) -> Value {
 }
 
 async fn world() -> World {
-    let mut n = Net::default();
+    // Events happen now, so the statuses below still hold.
+    let mut n = Net::now();
     n.actor(ALICE, "alice.test");
     n.actor(BOB, "bob.test");
     n.actor(CAROL, "carol.test");
@@ -89,6 +100,8 @@ async fn world() -> World {
     n.create(BOB, "fm.plyr.like", like(&flagged, &at(9, 2)));
     n.create(ERIN, "fm.teal.feed.play", play("Evening Tide", "Alice Ant"));
     n.create(ERIN, "fm.teal.feed.play", play("Evening Tide", "Alice Ant"));
+    n.put(ERIN, "fm.teal.actor.status", "self", status("Evening Tide", "Alice Ant"));
+    n.put(BOB, "fm.teal.actor.status", "self", status("Nothing Indexed", "Nobody"));
     n.account(CAROL, false, Some("takendown"));
     let db = TestDb::new().await.expect("test db");
     n.apply(&db).await;
@@ -347,6 +360,14 @@ async fn the_listener_named_by_u_sees_their_playlists_and_likes() {
     assert!(ids(&ok(s, "getStarred2", "u=nobody&p=x").await["starred2"]["song"]).is_empty());
     let r = ok(s, "getStarred", "u=bob.test&p=x").await;
     assert_eq!(ids(&r["starred"]["song"]).len(), 2);
+    // Now playing: Erin's status matches Evening Tide (she is no artist: named by her DID); Bob's
+    // matches nothing indexed.
+    let r = ok(s, "getNowPlaying", "").await;
+    let entries = &r["nowPlaying"]["entry"];
+    assert_eq!(ids(entries), [w.evening.to_string()], "{r}");
+    assert_eq!(entries[0]["username"], ERIN);
+    assert_eq!(entries[0]["minutesAgo"], 1);
+    assert_eq!(entries[0]["title"], "Evening Tide");
     let r = ok(s, "getUser", "username=bob.test").await;
     assert_eq!(r["user"]["username"], "bob.test");
     assert_eq!(r["user"]["streamRole"], true);
@@ -427,11 +448,13 @@ async fn the_protocol_envelope_errors_and_forms() {
     assert!(body.contains("status=\"failed\"") && body.contains("<error code=\"10\""), "{body}");
 
     // An unknown method is a failed envelope, never an HTML 404; writes are refused with 50.
-    let (status, _, body) = get(s, "frobnicate?f=json").await;
-    assert_eq!(status, StatusCode::OK);
-    let v: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(v["subsonic-response"]["status"], "failed");
-    assert_eq!(v["subsonic-response"]["error"]["code"], 0);
+    for path in ["frobnicate?f=json", "a/b/c.view?f=json"] {
+        let (status, _, body) = get(s, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["subsonic-response"]["status"], "failed", "{path}");
+        assert_eq!(v["subsonic-response"]["error"]["code"], 0, "{path}");
+    }
     for write in ["star", "scrobble", "createPlaylist", "deletePlaylist", "setRating"] {
         assert_eq!(code(s, write, "id=1").await, 50, "{write}");
     }

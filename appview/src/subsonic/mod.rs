@@ -29,9 +29,9 @@ use crate::AppState;
 use envelope::{Failure, Format};
 use identity::Listener;
 
-/// The routes (one for every method; the method is a path parameter).
+/// The routes: every path under `/rest/` is a method (one not known is a failed envelope).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/rest/{method}", get(handle).post(handle))
+    Router::new().route("/rest/{*method}", get(handle).post(handle))
 }
 
 /// Most values a request may carry (query and form together).
