@@ -102,6 +102,35 @@ pub async fn replay_lines(db: &sqlx::PgPool, lines: &[String]) -> anyhow::Result
     Ok(())
 }
 
+/// A generated network (`plyr-gen`) indexed through [`replay_lines`], then what the identity
+/// worker would find with network access: every handle the stream announced, verified, and a PDS
+/// (`https://pds.example.com`) for every account. Returns the lines.
+pub async fn seed_generated(
+    db: &sqlx::PgPool,
+    params: &plyr_gen::NetworkParams,
+) -> anyhow::Result<Vec<String>> {
+    let lines: Vec<String> = plyr_gen::jetstream_lines(params)?.collect::<Result<_, _>>()?;
+    replay_lines(db, &lines).await?;
+    let mut handles: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        if v["kind"] == "identity"
+            && let (Some(did), Some(handle)) = (v["did"].as_str(), v["identity"]["handle"].as_str())
+        {
+            handles.insert(did.to_owned(), handle.to_owned());
+        }
+    }
+    for (did, handle) in &handles {
+        sqlx::query("UPDATE actors SET handle = $2, handle_verified = TRUE WHERE did = $1")
+            .bind(did)
+            .bind(handle)
+            .execute(db)
+            .await?;
+    }
+    sqlx::query("UPDATE actors SET pds_endpoint = 'https://pds.example.com'").execute(db).await?;
+    Ok(lines)
+}
+
 pub mod jetstream_server;
 pub mod labeler;
 pub mod pds;

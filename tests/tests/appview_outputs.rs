@@ -5,56 +5,18 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use plyr_appview::{AppState, AppviewOptions};
 use plyr_gen::NetworkParams;
-use plyr_indexer::pipeline::BatchConfig;
-use plyr_indexer::write::Writer;
-use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 async fn seeded() -> (TestDb, AppState) {
     let db = TestDb::new().await.expect("db");
-    let path = std::env::temp_dir().join(format!("plyr-outputs-{}.jsonl", std::process::id()));
-    let mut file = std::fs::File::create(&path).expect("temp file");
-    plyr_gen::write_jetstream(&NetworkParams::new(11, 3000), &mut file).expect("generate");
-    let writer = Arc::new(
-        Writer::new(db.pool.clone(), TrustedOrigins::new(["https://audio.plyr.fm"])).expect("writer"),
-    );
-    plyr_indexer::replay::replay(writer, &path, true, BatchConfig::default(), CancellationToken::new())
-        .await
-        .expect("replay");
-    plyr_indexer::ranking::refresh(&db.pool).await.expect("rankings");
-    // What the identity worker would do with network access: the handles the stream announced,
-    // verified, and a PDS.
-    let mut handles: HashMap<String, String> = HashMap::new();
-    for line in std::fs::read_to_string(&path).expect("stream").lines() {
-        let v: Value = serde_json::from_str(line).expect("json line");
-        if v["kind"] == "identity"
-            && let (Some(did), Some(handle)) = (v["did"].as_str(), v["identity"]["handle"].as_str())
-        {
-            handles.insert(did.to_owned(), handle.to_owned());
-        }
-    }
-    for (did, handle) in &handles {
-        sqlx::query("UPDATE actors SET handle = $2, handle_verified = TRUE WHERE did = $1")
-            .bind(did)
-            .bind(handle)
-            .execute(&db.pool)
-            .await
-            .expect("verify handle");
-    }
-    sqlx::query("UPDATE actors SET pds_endpoint = 'https://pds.example.com'")
-        .execute(&db.pool)
-        .await
-        .expect("pds");
-    let _ = std::fs::remove_file(&path);
+    plyr_e2e::seed_generated(&db.pool, &NetworkParams::new(11, 3000)).await.expect("seed");
     let mut options = AppviewOptions::defaults("127.0.0.1:0".parse().expect("addr"));
     options.public_url = Some("http://appview.test".into());
     let state = AppState::new(db.pool.clone(), options);

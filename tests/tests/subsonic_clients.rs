@@ -8,7 +8,6 @@
 //! what they must find is computed here from the database with SQL of its own (visible rows:
 //! no hidden account's, no list-hidden self-labelled track where a list is searched).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -28,27 +27,7 @@ const VISIBLE: &str =
 
 async fn seeded() -> anyhow::Result<TestDb> {
     let db = TestDb::new().await?;
-    let lines: Vec<String> =
-        plyr_gen::jetstream_lines(&NetworkParams::new(11, 3000))?.collect::<Result<_, _>>()?;
-    plyr_e2e::replay_lines(&db.pool, &lines).await?;
-    // What the identity worker would find with network access: the announced handles, verified.
-    let mut handles: HashMap<String, String> = HashMap::new();
-    for line in &lines {
-        let v: Value = serde_json::from_str(line)?;
-        if v["kind"] == "identity"
-            && let (Some(did), Some(handle)) = (v["did"].as_str(), v["identity"]["handle"].as_str())
-        {
-            handles.insert(did.to_owned(), handle.to_owned());
-        }
-    }
-    for (did, handle) in &handles {
-        sqlx::query("UPDATE actors SET handle = $2, handle_verified = TRUE WHERE did = $1")
-            .bind(did)
-            .bind(handle)
-            .execute(&db.pool)
-            .await?;
-    }
-    sqlx::query("UPDATE actors SET pds_endpoint = 'https://pds.example.com'").execute(&db.pool).await?;
+    plyr_e2e::seed_generated(&db.pool, &NetworkParams::new(11, 3000)).await?;
     Ok(db)
 }
 

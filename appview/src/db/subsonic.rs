@@ -1,9 +1,10 @@
-//! Reads only the Subsonic API makes: albums with their totals (songs, duration, plays, likes,
-//! cover) in the orders `getAlbumList2` offers, one artist's albums, the artist index, random
-//! tracks, playlist totals and everyone's now playing. An album is a `listType: album` list with
-//! a name and at least one indexed track; hidden accounts' albums, and their tracks in the totals,
-//! are left out here, and the hydration applies every other rule to what is shown (a labelled
-//! track still counts in its album's totals).
+//! Reads only the Subsonic API makes: albums with their totals (the SQL function `list_totals`,
+//! migration 0016: songs, duration, plays, likes, cover) in the orders `getAlbumList2` offers,
+//! one artist's albums, the artist index, random tracks, playlist totals and everyone's now
+//! playing. An album is a `listType: album` list with a name and at least one indexed track;
+//! hidden accounts' albums, and their tracks in the totals, are left out here, and the hydration
+//! applies every other rule to what is shown (a labelled track still counts in its album's
+//! totals).
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
@@ -70,14 +71,7 @@ pub async fn albums(db: &PgPool, order: AlbumOrder, limit: i64, offset: i64) -> 
                   agg.songs AS "songs!", agg.duration AS "duration!", agg.plays AS "plays!", agg.likes AS "likes!",
                   agg.image_url
              FROM lists l
-             CROSS JOIN LATERAL (
-                   SELECT count(*)::BIGINT AS songs, COALESCE(sum(t.duration), 0)::BIGINT AS duration,
-                          COALESCE(sum(s.plays), 0)::BIGINT AS plays, COALESCE(sum(s.likes), 0)::BIGINT AS likes,
-                          (array_agg(t.image_url ORDER BY li.position) FILTER (WHERE t.image_url IS NOT NULL))[1] AS image_url
-                     FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
-                     LEFT JOIN subject_stats s ON s.subject_uri = t.uri
-                    WHERE li.list_uri = l.uri
-                      AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)) agg
+             CROSS JOIN LATERAL list_totals(l.uri) agg
              LEFT JOIN actors a ON a.did = l.did
              LEFT JOIN bsky_profiles b ON b.did = l.did
             WHERE l.list_type = 'album' AND l.name IS NOT NULL AND agg.songs > 0 AND NOT COALESCE(a.hidden, false)
@@ -108,14 +102,7 @@ pub async fn albums_of(db: &PgPool, did: &Did) -> sqlx::Result<Vec<AlbumRow>> {
                   agg.songs AS "songs!", agg.duration AS "duration!", agg.plays AS "plays!", agg.likes AS "likes!",
                   agg.image_url
              FROM lists l
-             CROSS JOIN LATERAL (
-                   SELECT count(*)::BIGINT AS songs, COALESCE(sum(t.duration), 0)::BIGINT AS duration,
-                          COALESCE(sum(s.plays), 0)::BIGINT AS plays, COALESCE(sum(s.likes), 0)::BIGINT AS likes,
-                          (array_agg(t.image_url ORDER BY li.position) FILTER (WHERE t.image_url IS NOT NULL))[1] AS image_url
-                     FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
-                     LEFT JOIN subject_stats s ON s.subject_uri = t.uri
-                    WHERE li.list_uri = l.uri
-                      AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)) agg
+             CROSS JOIN LATERAL list_totals(l.uri) agg
             WHERE l.did = $1 AND l.list_type = 'album' AND l.name IS NOT NULL AND agg.songs > 0
             ORDER BY lower(l.name), l.uri
             LIMIT 1000"#,
@@ -134,14 +121,7 @@ pub async fn list_by_id(db: &PgPool, id: &str, list_type: &str) -> sqlx::Result<
                   agg.songs AS "songs!", agg.duration AS "duration!", agg.plays AS "plays!", agg.likes AS "likes!",
                   agg.image_url
              FROM lists l
-             CROSS JOIN LATERAL (
-                   SELECT count(*)::BIGINT AS songs, COALESCE(sum(t.duration), 0)::BIGINT AS duration,
-                          COALESCE(sum(s.plays), 0)::BIGINT AS plays, COALESCE(sum(s.likes), 0)::BIGINT AS likes,
-                          (array_agg(t.image_url ORDER BY li.position) FILTER (WHERE t.image_url IS NOT NULL))[1] AS image_url
-                     FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
-                     LEFT JOIN subject_stats s ON s.subject_uri = t.uri
-                    WHERE li.list_uri = l.uri
-                      AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)) agg
+             CROSS JOIN LATERAL list_totals(l.uri) agg
             WHERE l.id = $1::TEXT::UUID AND l.list_type = $2
               AND ($2 <> 'album' OR (l.name IS NOT NULL AND agg.songs > 0))"#,
         id,
@@ -159,14 +139,7 @@ pub async fn lists_by_uris(db: &PgPool, lists: &[AtUri]) -> sqlx::Result<Vec<Alb
                   agg.songs AS "songs!", agg.duration AS "duration!", agg.plays AS "plays!", agg.likes AS "likes!",
                   agg.image_url
              FROM lists l
-             CROSS JOIN LATERAL (
-                   SELECT count(*)::BIGINT AS songs, COALESCE(sum(t.duration), 0)::BIGINT AS duration,
-                          COALESCE(sum(s.plays), 0)::BIGINT AS plays, COALESCE(sum(s.likes), 0)::BIGINT AS likes,
-                          (array_agg(t.image_url ORDER BY li.position) FILTER (WHERE t.image_url IS NOT NULL))[1] AS image_url
-                     FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
-                     LEFT JOIN subject_stats s ON s.subject_uri = t.uri
-                    WHERE li.list_uri = l.uri
-                      AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)) agg
+             CROSS JOIN LATERAL list_totals(l.uri) agg
             WHERE l.uri = ANY($1)"#,
         lists as _
     )

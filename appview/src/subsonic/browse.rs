@@ -137,17 +137,18 @@ pub async fn artist_info(call: &Call<'_>, method: &str) -> Result<Reply, Failure
     )
 }
 
-/// The visible album with public id `id`, its hydration, and its songs in list order.
-async fn album_with_songs(
+/// The visible list of `kind` (`album`, `playlist`) with public id `id`, its hydration, and
+/// its songs in list order; 70 for anything else.
+pub async fn list_with_songs(
     call: &Call<'_>,
     id: &str,
+    kind: &str,
 ) -> Result<(AlbumRow, Hydration, Vec<present::Song>), Failure> {
-    let not_found = || Failure::not_found("album");
+    let not_found = || Failure::not_found(kind);
     if !is_uuid(id) {
         return Err(not_found());
     }
-    let row =
-        db::list_by_id(&call.state.db, &id.to_ascii_lowercase(), "album").await?.ok_or_else(not_found)?;
+    let row = db::list_by_id(&call.state.db, &id.to_ascii_lowercase(), kind).await?.ok_or_else(not_found)?;
     let (mut rows, h) = visible_lists(call, vec![row], Context::View).await?;
     let row = rows.pop().ok_or_else(not_found)?;
     let items = lists::items(&call.state.db, &row.uri, -1, ITEMS_CAP).await?;
@@ -157,11 +158,15 @@ async fn album_with_songs(
     Ok((row, h, songs))
 }
 
+/// Sums of what is shown: the songs listed, not every track the list names.
+pub fn totals(songs: &[present::Song]) -> (i64, i64) {
+    (songs.len() as i64, songs.iter().filter_map(|s| s.duration).map(i64::from).sum())
+}
+
 pub async fn album(call: &Call<'_>) -> Result<Reply, Failure> {
-    let (row, h, songs) = album_with_songs(call, call.params.required("id")?).await?;
+    let (row, h, songs) = list_with_songs(call, call.params.required("id")?, "album").await?;
     let mut album = present::album(call.state, &h, &row);
-    album.song_count = songs.len() as i64;
-    album.duration = songs.iter().filter_map(|s| s.duration).map(i64::from).sum();
+    (album.song_count, album.duration) = totals(&songs);
     album.song = Some(songs);
     Reply::of("album", album)
 }
@@ -218,6 +223,6 @@ pub async fn directory(call: &Call<'_>) -> Result<Reply, Failure> {
         let name = rest_present::display_name(call.state, &h, &did);
         return Reply::of("directory", json!({ "id": did, "name": name, "child": child }));
     }
-    let (row, _, songs) = album_with_songs(call, id).await?;
+    let (row, _, songs) = list_with_songs(call, id, "album").await?;
     Reply::of("directory", json!({ "id": row.id, "parent": row.did, "name": row.name, "child": songs }))
 }

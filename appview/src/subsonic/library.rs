@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
 use serde_json::{Value, json};
 
-use super::browse::{albums, visible_lists};
+use super::browse::{albums, list_with_songs, totals, visible_lists};
 use super::envelope::Failure;
 use super::identity::{self, Listener};
 use super::present::{self, FOLDER_ID};
@@ -19,7 +19,6 @@ use crate::db::subsonic::{self as db, AlbumOrder, AlbumRow};
 use crate::db::{feeds, lists};
 use crate::hydrate::Hydrator;
 use crate::moderation::Context;
-use crate::rest::lists::is_uuid;
 use crate::rest::present::{self as rest_present, load_tracks};
 
 /// Most items one list answer holds (`size`, `songCount`, ...).
@@ -28,8 +27,6 @@ const MAX_SIZE: i64 = 500;
 const MAX_OFFSET: i64 = 100_000;
 /// Most playlists and liked tracks listed for one account.
 const MAX_OWN: i64 = 1000;
-/// Most items a list record may hold (the lexicon's limit).
-const ITEMS_CAP: i64 = 500;
 
 /// `getAlbumList2` (and `getAlbumList`, the same albums).
 pub async fn album_list(call: &Call<'_>, method: &str) -> Result<Reply, Failure> {
@@ -176,23 +173,10 @@ pub async fn playlists(call: &Call<'_>) -> Result<Reply, Failure> {
 }
 
 pub async fn playlist(call: &Call<'_>) -> Result<Reply, Failure> {
-    let id = call.params.required("id")?;
-    let not_found = || Failure::not_found("playlist");
-    if !is_uuid(id) {
-        return Err(not_found());
-    }
-    let row =
-        db::list_by_id(&call.state.db, &id.to_ascii_lowercase(), "playlist").await?.ok_or_else(not_found)?;
-    let (mut rows, h) = visible_lists(call, vec![row], Context::View).await?;
-    let row = rows.pop().ok_or_else(not_found)?;
-    let items = lists::items(&call.state.db, &row.uri, -1, ITEMS_CAP).await?;
-    let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
-    let loaded = load_tracks(call.state, &uris, Context::View).await?;
-    let songs = present::songs(call.state, &loaded, &uris, &HashMap::new());
+    let (row, h, songs) = list_with_songs(call, call.params.required("id")?, "playlist").await?;
     let changed = h.list(&row.uri).map_or(row.created_at, |l| l.updated_at.unwrap_or(l.created_at));
     let mut playlist = present::playlist(call.state, &h, &row, changed);
-    playlist.song_count = songs.len() as i64;
-    playlist.duration = songs.iter().filter_map(|s| s.duration).map(i64::from).sum();
+    (playlist.song_count, playlist.duration) = totals(&songs);
     playlist.entry = Some(songs);
     Reply::of("playlist", playlist)
 }
