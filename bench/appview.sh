@@ -5,7 +5,7 @@
 #   bench/appview.sh [--small] [--tracks N] [--likes N] [--artists N] [--seed S]
 #                    [--duration 15s] [--warmup 3s] [--concurrency 64] [--count 1000]
 #                    [--cache on|off|both] [--signed] [--viewers 200] [--rounds 1]
-#                    [--baseline REV] [--reuse] [--keep]
+#                    [--baseline REV] [--reuse] [--keep] [--only ENDPOINT,...]
 #
 # Builds release binaries, (re)creates the database plyr_bench_appview on $PLYR_ADMIN_URL's
 # server (default postgres://postgres@127.0.0.1:5432/postgres) and loads the dataset into it
@@ -30,7 +30,10 @@
 # viewers-plc`); the load client is `plyr-bench signed-load`, which mints tokens as it sends.
 # Signed requests never use the response cache. REST rows have no signed variant (plyr.fm's
 # REST auth is its own session cookie).
-# `--reuse` keeps an already loaded database; `--keep` leaves it behind at the end.
+# The Subsonic rows (`sub_*`: album lists of every type at deep offsets, albums, artists,
+# search3 over the same distinct queries) are anonymous, like REST's.
+# `--reuse` keeps an already loaded database; `--keep` leaves it behind at the end; `--only`
+# measures the endpoints named (the names below, e.g. `--only sub_album_list,sub_search3`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -38,7 +41,7 @@ root="$PWD"
 
 tracks=1000000 likes=10000000 artists=100000 seed=42
 duration=15s warmup=3s concurrency=64 count=1000 rounds=1
-baseline="" reuse=0 keep=0 modes=(on off) signed=0 viewers=200
+baseline="" reuse=0 keep=0 modes=(on off) signed=0 viewers=200 only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) tracks=20000 likes=200000 artists=2000 duration=5s warmup=1s ;;
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
     --viewers) viewers="$2"; shift ;;
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
+    --only) only="$2"; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -123,7 +127,11 @@ say "database size: $(psql "$url" -Atc "SELECT pg_size_pretty(pg_database_size(c
 
 # --- request targets: see bench/appview_targets.py ------------------------------------------
 endpoints=(latest actor tracks profile top search search_actors unspecced_search
-           rest_latest rest_track rest_top rest_search)
+           rest_latest rest_track rest_top rest_search
+           sub_album_list sub_album sub_artist sub_search3)
+if [ -n "$only" ]; then
+  IFS=, read -r -a endpoints <<< "$only"
+fi
 label() {
   case "$1" in
     latest) echo "getLatestTracks (50, deep pages)" ;;
@@ -138,6 +146,11 @@ label() {
     rest_track) echo "REST /tracks/{id} (random ids)" ;;
     rest_top) echo "REST /tracks/top (4 periods x 50 limits)" ;;
     rest_search) echo "REST /search/ (distinct queries)" ;;
+    sub_album_list) echo "Subsonic getAlbumList2 (6 types, offsets)" ;;
+    sub_album) echo "Subsonic getAlbum (random albums)" ;;
+    sub_artist) echo "Subsonic getArtist (random artists)" ;;
+    sub_search3) echo "Subsonic search3 (distinct queries)" ;;
+    *) echo "$1" ;;
   esac
 }
 
@@ -241,7 +254,7 @@ for ep in "${endpoints[@]}"; do
   # Signed-in requests are XRPC's only.
   eps_servers=()
   for server in "${servers[@]}"; do
-    [ "${server#*.}" = signed ] && [[ "$ep" == rest_* ]] && continue
+    [ "${server#*.}" = signed ] && [[ "$ep" == rest_* || "$ep" == sub_* ]] && continue
     eps_servers+=("$server")
   done
   for _ in $(seq 1 "$rounds"); do

@@ -17,7 +17,12 @@ so the harness can aim the same requests at either AppView:
 - search, search_actors, unspecced_search, rest_search: `1.5 x --count` distinct queries built
   from the dataset's own titles and artist names: whole words, two-word phrases, four-letter
   prefixes and one-letter typos, in equal shares;
-- rest_track: `3 x --count` random track ids.
+- rest_track: `3 x --count` random track ids;
+- sub_album_list: Subsonic `getAlbumList2` of six types (newest, frequent, highest, random,
+  alphabeticalByName, alphabeticalByArtist), 50 albums a page at offsets 0, 50, 100, ... (a sixth
+  of `--count` pages each); sub_album: `--count` random albums; sub_artist: `--count` random
+  artists; sub_search3: the search queries above through `search3` (20 songs, 20 albums, 20
+  artists). Anonymous credentials (`u=bench&p=bench`), JSON.
 
 Random choices come from `--seed` (PostgreSQL's setseed for sampling, Python's random for the
 queries), so two runs on one dataset send the same requests. Only the standard library and
@@ -159,6 +164,22 @@ def main():
     files["search_actors"] = [f"{xrpc}fm.plyr.actor.searchActors?q={q(s)}&limit=25" for s in qs]
     files["unspecced_search"] = [f"{xrpc}fm.plyr.unspecced.search?q={q(s)}&limit=25" for s in qs]
     files["rest_search"] = [f"{PLACEHOLDER}/search/?q={q(s)}&limit=20" for s in qs]
+
+    sub = f"{PLACEHOLDER}/rest/{{}}.view?u=bench&p=bench&v=1.16.1&c=bench&f=json&{{}}"
+    files["sub_album_list"] = [
+        sub.format("getAlbumList2", f"type={t}&size=50&offset={50 * k}")
+        for t in ["newest", "frequent", "highest", "random", "alphabeticalByName", "alphabeticalByArtist"]
+        for k in range(max(1, n // 6))
+    ]
+    albums = sampled(
+        db, a.seed + 5, f"SELECT id::TEXT FROM lists WHERE list_type = 'album' AND name IS NOT NULL ORDER BY random() LIMIT {n}"
+    )
+    files["sub_album"] = [sub.format("getAlbum", f"id={i}") for i in albums]
+    dids = sampled(
+        db, a.seed + 6, f"SELECT a.did FROM actors a JOIN actor_stats s USING (did) WHERE s.tracks > 0 ORDER BY random() LIMIT {n}"
+    )
+    files["sub_artist"] = [sub.format("getArtist", f"id={q(d)}") for d in dids]
+    files["sub_search3"] = [sub.format("search3", f"query={q(s)}") for s in qs]
 
     for name, urls in files.items():
         with open(f"{a.out}/{name}.urls", "w") as f:
