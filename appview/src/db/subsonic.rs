@@ -6,6 +6,8 @@
 //! applies every other rule to what is shown (a labelled track still counts in its album's
 //! totals).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Did};
 use sqlx::PgPool;
@@ -59,29 +61,119 @@ impl AlbumOrder {
     }
 }
 
-/// One page of every album in `order`.
+/// One page of every album in `order`: the page's albums are chosen first, computing totals only
+/// where the order needs them, then the totals of that page alone are read.
 pub async fn albums(db: &PgPool, order: AlbumOrder, limit: i64, offset: i64) -> sqlx::Result<Vec<AlbumRow>> {
+    let uris = match order {
+        AlbumOrder::Newest => newest_albums(db, limit, offset).await?,
+        AlbumOrder::Random => random_albums(db, limit).await?,
+        AlbumOrder::Frequent | AlbumOrder::Highest => albums_by_score(db, order, limit, offset).await?,
+        _ => sorted_albums(db, order, limit, offset).await?,
+    };
+    let mut rows: HashMap<AtUri, AlbumRow> =
+        lists_by_uris(db, &uris).await?.into_iter().map(|r| (r.uri.clone(), r)).collect();
+    Ok(uris.iter().filter_map(|u| rows.remove(u)).collect())
+}
+
+/// Newest first, by the lists' own index (`lists_type_idx`): a page costs its depth, not the
+/// number of albums. "Has a visible track" is a per-album probe (`LIMIT 1` keeps the planner
+/// from turning it into one semi-join over every list item: 7 s at a million tracks).
+async fn newest_albums(db: &PgPool, limit: i64, offset: i64) -> sqlx::Result<Vec<AtUri>> {
+    sqlx::query_scalar!(
+        r#"SELECT l.uri AS "uri!: AtUri" FROM lists l
+            CROSS JOIN LATERAL (SELECT 1 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                                 WHERE li.list_uri = l.uri
+                                   AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)
+                                 LIMIT 1) has_track
+            WHERE l.list_type = 'album' AND l.name IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
+            ORDER BY l.sort_at DESC, l.uri DESC
+            LIMIT $1 OFFSET $2"#,
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Most played or most liked: every album's sum over its visible tracks, ranked.
+async fn albums_by_score(
+    db: &PgPool,
+    order: AlbumOrder,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<AtUri>> {
+    sqlx::query_scalar!(
+        r#"SELECT l.uri AS "uri!: AtUri"
+             FROM lists l
+             JOIN list_items li ON li.list_uri = l.uri
+             JOIN tracks t ON t.uri = li.subject_uri
+             LEFT JOIN subject_stats s ON s.subject_uri = t.uri
+            WHERE l.list_type = 'album' AND l.name IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
+              AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)
+            GROUP BY l.uri
+            ORDER BY sum(CASE WHEN $1 = 'frequent' THEN COALESCE(s.plays, 0) ELSE COALESCE(s.likes, 0) END) DESC,
+                     lower(min(l.name)), l.uri
+            LIMIT $2 OFFSET $3"#,
+        order.name(),
+        limit,
+        offset
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// About `n` albums at random, in random order: each a probe of the public-id index at a random
+/// UUID (ids are hashes of the URIs, so evenly spread) taking the first album with a visible
+/// track from there, wrapping around at the end; three probes per album asked for, so a small
+/// network's few albums are all found.
+async fn random_albums(db: &PgPool, n: i64) -> sqlx::Result<Vec<AtUri>> {
+    sqlx::query_scalar!(
+        r#"WITH albums AS NOT MATERIALIZED (
+               SELECT l.id, l.uri FROM lists l
+                WHERE l.list_type = 'album' AND l.name IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = l.did AND a.hidden)
+                  AND EXISTS (SELECT 1 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                               WHERE li.list_uri = l.uri
+                                 AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)
+                               LIMIT 1))
+           SELECT p.uri AS "uri!: AtUri"
+             FROM generate_series(1, 3 * $1::INT) g
+             CROSS JOIN LATERAL (SELECT gen_random_uuid() AS at, g) r
+             CROSS JOIN LATERAL (SELECT COALESCE(
+                   (SELECT a.uri FROM albums a WHERE a.id >= r.at ORDER BY a.id LIMIT 1),
+                   (SELECT a.uri FROM albums a ORDER BY a.id LIMIT 1)) AS uri) p
+            WHERE p.uri IS NOT NULL
+            GROUP BY p.uri
+            ORDER BY random()
+            LIMIT $1"#,
+        i32::try_from(n).unwrap_or(i32::MAX)
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// By name, by artist or by year.
+async fn sorted_albums(db: &PgPool, order: AlbumOrder, limit: i64, offset: i64) -> sqlx::Result<Vec<AtUri>> {
     let (from, to) = match order {
         AlbumOrder::ByYear { from, to } => (Some(from), Some(to)),
         _ => (None, None),
     };
-    sqlx::query_as!(
-        AlbumRow,
-        r#"SELECT l.uri AS "uri: AtUri", l.id::TEXT AS "id!", l.name AS "name!", l.did AS "did: Did", l.created_at,
-                  agg.songs AS "songs!", agg.duration AS "duration!", agg.plays AS "plays!", agg.likes AS "likes!",
-                  agg.image_url
-             FROM lists l
-             CROSS JOIN LATERAL list_totals(l.uri) agg
+    sqlx::query_scalar!(
+        r#"SELECT l.uri AS "uri!: AtUri" FROM lists l
              LEFT JOIN actors a ON a.did = l.did
              LEFT JOIN bsky_profiles b ON b.did = l.did
-            WHERE l.list_type = 'album' AND l.name IS NOT NULL AND agg.songs > 0 AND NOT COALESCE(a.hidden, false)
+             CROSS JOIN LATERAL (SELECT 1 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
+                                  WHERE li.list_uri = l.uri
+                                    AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)
+                                  LIMIT 1) has_track
+            WHERE l.list_type = 'album' AND l.name IS NOT NULL AND NOT COALESCE(a.hidden, false)
               AND ($2::INT IS NULL OR extract(year FROM l.created_at)::INT BETWEEN least($2, $3) AND greatest($2, $3))
-            ORDER BY CASE WHEN $1 = 'frequent' THEN agg.plays WHEN $1 = 'highest' THEN agg.likes END DESC NULLS LAST,
-                     CASE WHEN $1 = 'newest' OR ($1 = 'byYear' AND $2 > $3) THEN l.created_at END DESC NULLS LAST,
+            ORDER BY CASE WHEN $1 = 'byYear' AND $2 > $3 THEN l.created_at END DESC NULLS LAST,
                      CASE WHEN $1 = 'byYear' THEN l.created_at END ASC NULLS LAST,
                      CASE WHEN $1 = 'alphabeticalByArtist'
                           THEN lower(COALESCE(NULLIF(btrim(b.display_name), ''), a.handle, l.did)) END ASC NULLS LAST,
-                     CASE WHEN $1 = 'random' THEN random() END,
                      lower(l.name), l.uri
             LIMIT $4 OFFSET $5"#,
         order.name(),
@@ -170,16 +262,17 @@ pub async fn artists(db: &PgPool, limit: i64) -> sqlx::Result<Vec<ArtistRow>> {
 }
 
 /// About `n` tracks picked at random (fewer when picks collide): each a probe of the id index
-/// at a random point, so the cost does not grow with the table.
+/// at a random point, so the cost does not grow with the table. The point is computed outside
+/// the probe: a volatile `random()` in its condition would be evaluated per row scanned.
 pub async fn random_tracks(db: &PgPool, n: i64) -> sqlx::Result<Vec<AtUri>> {
     sqlx::query_scalar!(
-        r#"SELECT DISTINCT pick.uri AS "uri!: AtUri"
+        r#"SELECT pick.uri AS "uri!: AtUri"
              FROM (SELECT min(id) AS lo, max(id) AS hi FROM tracks) b
              CROSS JOIN generate_series(1, $1::INT) g
-             CROSS JOIN LATERAL (
-                   SELECT t.uri FROM tracks t
-                    WHERE t.id >= b.lo + floor(random() * (b.hi - b.lo + 1) + g * 0)::BIGINT
-                    ORDER BY t.id LIMIT 1) pick"#,
+             CROSS JOIN LATERAL (SELECT b.lo + floor(random() * (b.hi - b.lo + 1))::BIGINT AS at, g) r
+             CROSS JOIN LATERAL (SELECT t.uri FROM tracks t WHERE t.id >= r.at ORDER BY t.id LIMIT 1) pick
+            GROUP BY pick.uri
+            ORDER BY random()"#,
         i32::try_from(n).unwrap_or(i32::MAX)
     )
     .fetch_all(db)
