@@ -241,6 +241,15 @@ run() {
     "$work/$server.$ep.json"
 }
 
+# Searches are answered from SQL until an AppView's search index is built (seconds, longer
+# under load): measure only once every server says it is ready (a binary that does not say is
+# not waited for).
+for server in "${!port_of[@]}"; do
+  for _ in $(seq 1 600); do
+    curl -fsS "http://127.0.0.1:${port_of[$server]}/xrpc/_health" 2>/dev/null | grep -q '"searchIndex":"building"' || break
+    sleep 0.5
+  done
+done
 tool="oha $("$oha" --version 2>/dev/null | awk '{print $2}')"
 say "measuring: concurrency $concurrency, ${warmup} warm-up + ${duration} per endpoint, $rounds round(s), load generator $tool"
 say "cache on: after the warm-up most answers are response-cache hits (every URL file is short"

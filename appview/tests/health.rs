@@ -26,9 +26,15 @@ async fn get(state: AppState, uri: &str) -> (StatusCode, serde_json::Value) {
 #[tokio::test]
 async fn health_reports_version_when_the_database_answers() {
     let db = TestDb::new().await.expect("test db");
-    let (status, body) = get(AppState::new(db.pool.clone(), options()), "/xrpc/_health").await;
+    let state = AppState::new(db.pool.clone(), options());
+    let (status, body) = get(state.clone(), "/xrpc/_health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    // Nothing built the search index yet (SQL answers searches meanwhile); once built, it says so.
+    assert_eq!(body["searchIndex"], "building");
+    state.caches.search.rebuild(&db.pool).await.expect("search index");
+    let (_, body) = get(state, "/xrpc/_health").await;
+    assert_eq!(body["searchIndex"], "ready");
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-//! `GET /xrpc/_health`: the version, and 503 while the database does not answer.
+//! `GET /xrpc/_health`: the version and whether searches are answered from the in-process index
+//! yet (`searchIndex`: `ready` or `building`; SQL answers them meanwhile), and 503 while the
+//! database does not answer.
 
 use axum::Json;
 use axum::extract::State;
@@ -11,5 +13,6 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, XrpcEr
         .execute(&state.db)
         .await
         .map_err(|_| XrpcError::Unavailable("database unavailable".into()))?;
-    Ok(Json(json!({ "version": env!("CARGO_PKG_VERSION") })))
+    let search = if state.caches.search.ready() { "ready" } else { "building" };
+    Ok(Json(json!({ "version": env!("CARGO_PKG_VERSION"), "searchIndex": search })))
 }
