@@ -137,20 +137,25 @@ pub async fn artist_info(call: &Call<'_>, method: &str) -> Result<Reply, Failure
     )
 }
 
-/// The visible list of `kind` (`album`, `playlist`) with public id `id`, its hydration, and
-/// its songs in list order; 70 for anything else.
-pub async fn list_with_songs(
-    call: &Call<'_>,
-    id: &str,
-    kind: &str,
-) -> Result<(AlbumRow, Hydration, Vec<present::Song>), Failure> {
+/// The visible list of `kind` (`album`, `playlist`) with public id `id` (a UUID), with its
+/// totals and hydration; 70 for anything else.
+pub async fn visible_list(call: &Call<'_>, id: &str, kind: &str) -> Result<(AlbumRow, Hydration), Failure> {
     let not_found = || Failure::not_found(kind);
     if !is_uuid(id) {
         return Err(not_found());
     }
     let row = db::list_by_id(&call.state.db, &id.to_ascii_lowercase(), kind).await?.ok_or_else(not_found)?;
     let (mut rows, h) = visible_lists(call, vec![row], Context::View).await?;
-    let row = rows.pop().ok_or_else(not_found)?;
+    Ok((rows.pop().ok_or_else(not_found)?, h))
+}
+
+/// [`visible_list`] with its songs in list order.
+pub async fn list_with_songs(
+    call: &Call<'_>,
+    id: &str,
+    kind: &str,
+) -> Result<(AlbumRow, Hydration, Vec<present::Song>), Failure> {
+    let (row, h) = visible_list(call, id, kind).await?;
     let items = lists::items(&call.state.db, &row.uri, -1, ITEMS_CAP).await?;
     let uris: Vec<AtUri> = items.into_iter().map(|i| i.subject_uri).collect();
     let loaded = load_tracks(call.state, &uris, Context::View).await?;
@@ -172,15 +177,7 @@ pub async fn album(call: &Call<'_>) -> Result<Reply, Failure> {
 }
 
 pub async fn album_info(call: &Call<'_>) -> Result<Reply, Failure> {
-    let id = call.params.required("id")?;
-    let not_found = || Failure::not_found("album");
-    if !is_uuid(id) {
-        return Err(not_found());
-    }
-    let row =
-        db::list_by_id(&call.state.db, &id.to_ascii_lowercase(), "album").await?.ok_or_else(not_found)?;
-    let (rows, _) = visible_lists(call, vec![row], Context::View).await?;
-    let row = rows.into_iter().next().ok_or_else(not_found)?;
+    let (row, _) = visible_list(call, call.params.required("id")?, "album").await?;
     let image = row.image_url;
     Reply::of("albumInfo", json!({ "smallImageUrl": image, "mediumImageUrl": image, "largeImageUrl": image }))
 }

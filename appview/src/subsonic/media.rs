@@ -5,13 +5,10 @@
 
 use axum::http::{HeaderValue, header};
 
-use super::browse::{track_by_id, visible_artist, visible_lists};
-use super::envelope::Failure;
+use super::browse::{track_by_id, visible_artist, visible_list};
+use super::envelope::{Code, Failure};
 use super::{Call, Reply};
-use crate::db::subsonic as db;
-use crate::moderation::Context;
 use crate::rest::audio::{content_disposition, download_filename};
-use crate::rest::lists::is_uuid;
 use crate::rest::present::{self as rest_present, audio_target};
 
 /// A redirect to `location` if the network policy allows it, else `missing` (70).
@@ -54,12 +51,11 @@ pub async fn cover_art(call: &Call<'_>) -> Result<Reply, Failure> {
     let missing = "cover art";
     let url = if let Some(list) = id.strip_prefix("al-").or_else(|| id.strip_prefix("pl-")) {
         let kind = if id.starts_with("al-") { "album" } else { "playlist" };
-        if !is_uuid(list) {
-            return Err(Failure::not_found(missing));
+        match visible_list(call, list, kind).await {
+            Ok((row, _)) => row.image_url,
+            Err(f) if f.code == Code::NotFound => None,
+            Err(f) => return Err(f),
         }
-        let row = db::list_by_id(&call.state.db, &list.to_ascii_lowercase(), kind).await?;
-        let (rows, _) = visible_lists(call, row.into_iter().collect(), Context::View).await?;
-        rows.into_iter().next().and_then(|r| r.image_url)
     } else if let Some(did) = id.strip_prefix("ar-") {
         let (did, h) = visible_artist(call, did).await?;
         rest_present::avatar(call.state, &h, &did)
