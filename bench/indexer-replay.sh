@@ -2,7 +2,7 @@
 # Benchmark: `indexer replay` throughput (events/s) and peak RSS on a generated fm.plyr stream.
 #
 #   bench/indexer-replay.sh [--events N] [--seed S] [--runs R] [--partitions P]
-#                           [--baseline REV] [--smoke]
+#                           [--baseline REV] [--live-windows] [--smoke]
 #
 # Builds release binaries, generates the stream with plyr-gen (default 200,000 events, seed 42),
 # replays it R times (default 3) into a fresh database each time on $PLYR_ADMIN_URL's server
@@ -10,13 +10,16 @@
 # process's peak RSS per run and their median. `--partitions P` passes `--write-partitions P`.
 # `--baseline REV` also builds the indexer of git revision REV in a worktree under target/ and
 # replays the same stream with it, run for run interleaved with ours (so both see the same
-# machine), and prints the ratio of the medians. `--smoke`: 2,000 events, one run, for CI-style
+# machine), and prints the ratio of the medians. `--live-windows`: our replays write the ranking
+# windows' counters as `indexer run` does once its ranker has counted them (a fresh database has
+# no window edges, so a plain replay skips them), with every edge at 1970 so every like and play
+# counts in every window: the write path's worst case. `--smoke`: 2,000 events, one run, for CI-style
 # checks that the script still works. Databases are dropped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 . bench/lib.sh
-events=200000 seed=42 runs=3 partitions="" baseline=""
+events=200000 seed=42 runs=3 partitions="" baseline="" live_windows=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events="$2"; shift ;;
@@ -24,6 +27,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift ;;
     --partitions) partitions="$2"; shift ;;
     --baseline) baseline="$2"; shift ;;
+    --live-windows) live_windows=1 ;;
     --smoke) events=2000 runs=1 ;;
     -h|--help) bench_help "$0" "$1" ;;
     [0-9]*) events="$1" ;;  # the old positional form: EVENTS [SEED]
@@ -54,6 +58,9 @@ replay() {
   psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
   psql "$admin" -qc "CREATE DATABASE $db"
   "$bin" --database-url "$base/$db" migrate >/dev/null 2>&1
+  if [ "$live_windows" = 1 ] && [ "$bin" = "$current" ]; then
+    psql "$base/$db" -qc "INSERT INTO ranking_windows SELECT p, 'epoch' FROM unnest(ARRAY['day', 'week', 'month']) p"
+  fi
   local start end
   start=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$work/rss" "$bin" --database-url "$base/$db" replay "$work/stream.jsonl" "${extra[@]}" \

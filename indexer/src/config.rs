@@ -110,14 +110,13 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
     pub metrics_listen: Listen,
 
-    /// With `run`: shortest time (milliseconds) between two recomputations of the top-track
-    /// rankings while likes keep arriving. A recomputation that took long waits four times its
-    /// duration before the next, whatever this says.
-    #[arg(long, env = "PLYR_RANKING_INTERVAL_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
+    /// With `run`: time (milliseconds) between two ticks of the ranker, each moving the day,
+    /// week and month windows to now and replacing the top-track rankings that changed. A tick
+    /// that took long waits four times its duration before the next, whatever this says.
+    #[arg(long, env = "PLYR_RANKING_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..))]
     pub ranking_interval_ms: u64,
 
-    /// With `run`: longest time (seconds) between two recomputations of the rankings when
-    /// nothing changed (their windows still slide).
+    /// With `run`: longest time (seconds) a ranking is kept unreplaced when nothing changed it.
     #[arg(long, env = "PLYR_RANKING_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub ranking_max_age_secs: u64,
 

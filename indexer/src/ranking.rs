@@ -2,42 +2,45 @@
 //! background, so no AppView computes one while a request waits (the contract is
 //! `plyr_store::rankings`).
 //!
-//! It listens for the write path's change announcements (from any process writing this
-//! database: `run`, a standalone `backfill`) and recomputes each period once something changed,
-//! at most every `interval`, and at least every `max_age` even when nothing did (windows slide).
-//! A period whose computation took long waits [`COST_FACTOR`] times that before its next, so
-//! the ranker's share of the database stays bounded on a large network whatever `interval`
-//! says, and a cheap period (the day) is not held back by a costly one (the month: 10 s over
-//! 3.4 million likes in its window, docs/BENCHMARKS.md). The periods due are replaced in one
-//! transaction that announces `rankings` when it commits; two rankers on one database never
-//! refresh at once (a transaction-scoped advisory lock).
+//! A ranking is read from counters the write path keeps: all time from `subject_stats`, the day,
+//! week and month from `window_counts` (`db::windows`), so replacing one costs an index read of
+//! its top, not a count over every like in its window. The ranker's part of the windows is time:
+//! each tick moves every window's edge to now, taking out what left it, and a window never
+//! counted (a new or bulk-loaded database) is rebuilt from the likes and plays.
+//!
+//! It ticks every `interval` (a tick that took long waits [`COST_FACTOR`] times that before the
+//! next, so its share of the database stays bounded whatever `interval` says) and replaces a
+//! ranking when the write path announced a change since, when sliding changed its counts, or
+//! when it is `max_age` old. The rankings replaced are written in one transaction that
+//! announces `rankings` when it commits; two rankers on one database never refresh at once (a
+//! transaction-scoped advisory lock).
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use plyr_store::changes::{self, CHANNEL, Change, Touched};
 use plyr_store::rankings::{CAP, Metric, Period};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::db::rankings;
+use crate::db::{rankings, windows};
 
-/// A refresh that took `d` is not followed by another for `COST_FACTOR × d`.
+/// A tick that took `d` is not followed by another for `COST_FACTOR × d`.
 pub const COST_FACTOR: u32 = 4;
 
 /// When the ranker refreshes.
 #[derive(Debug, Clone, Copy)]
 pub struct RankerConfig {
-    /// Shortest time between two refreshes while records keep changing.
+    /// Time between two ticks (each slides the windows and replaces what changed).
     pub interval: Duration,
-    /// Longest time between two refreshes when nothing changed.
+    /// Longest time a ranking is kept unreplaced when nothing changed it.
     pub max_age: Duration,
 }
 
 impl Default for RankerConfig {
     fn default() -> Self {
-        Self { interval: Duration::from_secs(2), max_age: Duration::from_secs(60) }
+        Self { interval: Duration::from_secs(1), max_age: Duration::from_secs(60) }
     }
 }
 
@@ -60,9 +63,10 @@ impl Refresh {
     }
 }
 
-/// Recomputes every period's ranking and replaces them in one transaction, announcing it.
+/// Rebuilds every window from the likes and plays, and replaces every ranking, announcing it:
+/// for a database written by other means (a bulk load, a restore, the end of a replay).
 pub async fn refresh(db: &PgPool) -> sqlx::Result<Refresh> {
-    refresh_periods(db, &Period::EVERY).await
+    update(db, Utc::now(), Windows::Rebuild, &Period::EVERY).await
 }
 
 /// [`refresh`], logged: after a one-shot command changed the index.
@@ -73,16 +77,63 @@ pub async fn refresh_once(db: &PgPool) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Recomputes `periods` and replaces them in one transaction, announcing it.
-pub async fn refresh_periods(db: &PgPool, periods: &[Period]) -> sqlx::Result<Refresh> {
+/// What an update does with the windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Windows {
+    /// Recount every window from its edge at `now`.
+    Rebuild,
+    /// Move every window's edge to `now` (rebuilding one that was never counted).
+    Slide,
+}
+
+/// Brings the windows to `now` and replaces the rankings of `replace`, and of every period whose
+/// counts sliding changed, announcing them. Two transactions: the windows move under their
+/// exclusive lock, which stops every writer of likes and plays, so that one holds nothing else;
+/// the rankings are then read from the counters and replaced with writers running again.
+pub async fn update(
+    db: &PgPool,
+    now: DateTime<Utc>,
+    mode: Windows,
+    replace: &[Period],
+) -> sqlx::Result<Refresh> {
     let started = Instant::now();
     let mut tx = db.begin().await?;
     if !rankings::try_lock(&mut tx).await? {
         return Ok(Refresh::Busy);
     }
-    let now = Utc::now();
-    let mut done = Vec::with_capacity(periods.len());
-    for &period in periods {
+    windows::lock(&mut tx).await?;
+    let edges = windows::edges(&mut tx).await?;
+    let mut due: Vec<Period> = replace.to_vec();
+    for period in Period::EVERY {
+        let Some(edge) = period.start(now) else { continue };
+        let changed = match (mode, edges.iter().find(|(p, _)| *p == period)) {
+            (Windows::Slide, Some((_, from))) if *from >= edge => 0,
+            (Windows::Slide, Some((_, from))) => windows::slide(&mut tx, period, *from, edge).await?,
+            (Windows::Slide, None) => {
+                let began = Instant::now();
+                let n = windows::rebuild(&mut tx, period, edge).await?;
+                tracing::info!(
+                    period = period.name(),
+                    counts = n,
+                    took_ms = began.elapsed().as_millis() as u64,
+                    "ranker: window counted from the likes and plays"
+                );
+                n.max(1)
+            }
+            (Windows::Rebuild, _) => windows::rebuild(&mut tx, period, edge).await?.max(1),
+        };
+        if changed > 0 && !due.contains(&period) {
+            due.push(period);
+        }
+    }
+    tx.commit().await?;
+    let slid = started.elapsed();
+
+    let mut tx = db.begin().await?;
+    // Another ranker may have taken the lock since: wait for it rather than skip what changed.
+    rankings::lock(&mut tx).await?;
+    let mut done = Vec::with_capacity(due.len());
+    for period in Period::EVERY.into_iter().filter(|p| due.contains(p)) {
         let began = Instant::now();
         let mut ranked = 0;
         for metric in Metric::EVERY {
@@ -91,110 +142,85 @@ pub async fn refresh_periods(db: &PgPool, periods: &[Period]) -> sqlx::Result<Re
         }
         done.push((period, ranked, began.elapsed()));
     }
-    let mut touched = Touched::default();
-    touched.rankings();
-    changes::announce(&mut *tx, &touched).await?;
+    if !done.is_empty() {
+        let mut touched = Touched::default();
+        touched.rankings();
+        changes::announce(&mut *tx, &touched).await?;
+    }
     tx.commit().await?;
+    metrics::histogram!("indexer_ranking_slide_seconds").record(slid.as_secs_f64());
     metrics::histogram!("indexer_ranking_refresh_seconds").record(started.elapsed().as_secs_f64());
     Ok(Refresh::Done(done))
 }
 
-/// When each period was last computed, what that cost, and whether anything changed since.
-#[derive(Debug, Clone, Copy)]
-struct Schedule {
-    last: Option<Instant>,
-    cost: Duration,
-    dirty: bool,
-}
-
-impl Schedule {
-    fn due(&self, config: &RankerConfig, now: Instant) -> Instant {
-        match self.last {
-            None => now,
-            Some(at) if self.dirty => at + config.interval.max(self.cost * COST_FACTOR),
-            Some(at) => at + config.max_age,
-        }
-    }
-}
-
-/// Keeps the rankings fresh until `shutdown` (see the module header).
+/// Keeps the windows and rankings fresh until `shutdown` (see the module header).
 pub async fn run(db: PgPool, config: RankerConfig, shutdown: CancellationToken) {
     let mut listener: Option<PgListener> = None;
-    let mut schedule = [Schedule { last: None, cost: Duration::ZERO, dirty: true }; Period::EVERY.len()];
-    let mark_dirty = |schedule: &mut [Schedule]| schedule.iter_mut().for_each(|s| s.dirty = true);
+    // Whether the write path announced a change since the rankings were last replaced, and when
+    // each period's were.
+    let mut dirty = true;
+    let mut replaced: [Option<Instant>; Period::EVERY.len()] = [None; Period::EVERY.len()];
+    let mut next = Instant::now();
     loop {
         if listener.is_none() {
             listener = listen(&db).await;
             // Nothing is known about what changed while we were not listening.
-            mark_dirty(&mut schedule);
+            dirty = true;
         }
-        let now = Instant::now();
-        let due = schedule.iter().map(|s| s.due(&config, now)).min().unwrap_or(now);
         let changed = async {
             match listener.as_mut() {
                 Some(l) => l.try_recv().await,
-                // Not listening: refresh on schedule; the next turn of the loop listens again.
+                // Not listening: tick on schedule; the next turn of the loop listens again.
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            next = changed => match next {
-                Ok(Some(n)) => {
-                    if Change::parse(n.payload()).is_none_or(|c| c.touches_records()) {
-                        mark_dirty(&mut schedule);
-                    }
-                }
+            n = changed => match n {
+                Ok(Some(n)) => dirty |= Change::parse(n.payload()).is_none_or(|c| c.touches_records()),
                 // The connection dropped (sqlx reconnects on the next receive): announcements
                 // may have been missed.
-                Ok(None) => mark_dirty(&mut schedule),
+                Ok(None) => dirty = true,
                 Err(e) => {
                     tracing::warn!(error = %e, "ranker: change-notification connection failed; reconnecting");
                     listener = None;
                 }
             },
-            _ = tokio::time::sleep_until(due.into()) => {
-                let now = Instant::now();
-                let periods: Vec<Period> = Period::EVERY
+            _ = tokio::time::sleep_until(next.into()) => {
+                let started = Instant::now();
+                let due: Vec<Period> = Period::EVERY
                     .iter()
-                    .zip(&schedule)
-                    .filter(|(_, s)| s.due(&config, now) <= now)
+                    .zip(&replaced)
+                    .filter(|(_, at)| dirty || at.is_none_or(|at| started >= at + config.max_age))
                     .map(|(p, _)| *p)
                     .collect();
-                let started = Instant::now();
-                match refresh_periods(&db, &periods).await {
+                let was_dirty = std::mem::take(&mut dirty);
+                let outcome = update(&db, Utc::now(), Windows::Slide, &due).await;
+                let took = started.elapsed();
+                next = Instant::now() + config.interval.max(took * COST_FACTOR);
+                match outcome {
                     Ok(outcome) => {
                         metrics::counter!("indexer_ranking_refreshes_total", "outcome" => outcome.label()).increment(1);
-                        let finished = Instant::now();
-                        match &outcome {
-                            Refresh::Done(done) => {
-                                for (period, _, cost) in done {
-                                    let i = Period::EVERY.iter().position(|p| p == period).unwrap_or(0);
-                                    schedule[i] = Schedule { last: Some(finished), cost: *cost, dirty: false };
+                        if let Refresh::Done(done) = &outcome {
+                            for (period, _, _) in done {
+                                if let Some(i) = Period::EVERY.iter().position(|p| p == period) {
+                                    replaced[i] = Some(Instant::now());
                                 }
                             }
-                            // Another ranker did it: look again after a while.
-                            Refresh::Busy => {
-                                for s in schedule.iter_mut() {
-                                    s.last = Some(finished);
-                                }
-                            }
+                        } else {
+                            // Another ranker did it; this one looks again at the next tick.
+                            dirty |= was_dirty;
                         }
-                        let took = started.elapsed();
                         if took > config.interval {
-                            tracing::info!(took_ms = took.as_millis() as u64, ?outcome, "ranker: rankings refreshed (slowly: those periods wait longer)");
+                            tracing::info!(took_ms = took.as_millis() as u64, ?outcome, "ranker: rankings refreshed (slowly: the next tick waits longer)");
                         } else {
                             tracing::debug!(took_ms = took.as_millis() as u64, ?outcome, "ranker: rankings refreshed");
                         }
                     }
                     Err(e) => {
+                        dirty |= was_dirty;
                         metrics::counter!("indexer_ranking_refreshes_total", "outcome" => "failed").increment(1);
                         tracing::warn!(error = %e, "ranker: refreshing the rankings failed; retrying");
-                        let (finished, cost) = (Instant::now(), started.elapsed());
-                        for s in schedule.iter_mut() {
-                            s.last = Some(finished);
-                            s.cost = s.cost.max(cost);
-                        }
                     }
                 }
             }

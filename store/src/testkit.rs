@@ -25,6 +25,7 @@ pub const WALL_CLOCK: &[&str] = &[
     "stream_gaps.id",
     "ranking_periods.computed_at",
     "ranking_periods.since",
+    "ranking_windows.edge",
 ];
 
 /// A migrated database that exists for the life of this value.

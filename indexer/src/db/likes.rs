@@ -16,29 +16,34 @@ pub struct LikeRow {
     pub sort_at: DateTime<Utc>,
 }
 
-/// How many likes exist for each pair `(did[i], subject[i])`: `(i, n)` for the pairs that have
-/// any (the others are left out).
-pub async fn pair_counts(tx: &mut Tx<'_>, did: &[&str], subject: &[&str]) -> sqlx::Result<Vec<(usize, i64)>> {
+/// The likes that exist now of each pair `(did[i], subject[i])`: `(i, uri, created_at)` (pairs
+/// without any are left out).
+pub async fn pair_likes(
+    tx: &mut Tx<'_>,
+    did: &[&str],
+    subject: &[&str],
+) -> sqlx::Result<Vec<(usize, String, DateTime<Utc>)>> {
     if did.is_empty() {
         return Ok(Vec::new());
     }
-    // One index-only probe of (subject_uri, did) per pair, whatever the table's size: a join
-    // against the whole array let the planner pick a hash join over every like, which grew to
-    // 150 ms per batch over a 200,000-event replay. Rows name their pair by its position, so
-    // no strings come back.
+    // One probe of (subject_uri, did) per pair, whatever the table's size: a join against the
+    // whole array let the planner pick a hash join over every like, which grew to 150 ms per
+    // batch over a 200,000-event replay. A new pair (most of a stream) reads no row at all.
     let rows = sqlx::query!(
-        r#"SELECT p.i AS "i!", n AS "n!"
+        r#"SELECT p.i AS "i!", l.uri AS "uri!", l.created_at AS "created_at!"
            FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS p(did, subject, i)
-           CROSS JOIN LATERAL (SELECT count(*) AS n FROM likes l
-                               WHERE l.subject_uri = p.subject AND l.did = p.did) c
-           WHERE n > 0"#,
+           CROSS JOIN LATERAL (SELECT x.uri, x.created_at FROM likes x
+                               WHERE x.subject_uri = p.subject AND x.did = p.did) l"#,
         did as &[&str],
         subject as &[&str],
     )
     .fetch_all(&mut **tx)
     .await?;
     // Ordinals count from 1.
-    Ok(rows.into_iter().filter_map(|r| Some((usize::try_from(r.i).ok()?.checked_sub(1)?, r.n))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((usize::try_from(r.i).ok()?.checked_sub(1)?, r.uri, r.created_at)))
+        .collect())
 }
 
 /// `(uri, did, subject_uri)` of the likes among `uris` that exist now.
@@ -110,9 +115,10 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Removes every like of an account; the subject of each, once per like.
-pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar!("DELETE FROM likes WHERE did = $1 RETURNING subject_uri", did)
+/// Removes every like of an account; the subject and creation time of each.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
+    let rows = sqlx::query!("DELETE FROM likes WHERE did = $1 RETURNING subject_uri, created_at", did)
         .fetch_all(&mut **tx)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.subject_uri, r.created_at)).collect())
 }

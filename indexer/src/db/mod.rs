@@ -18,6 +18,7 @@ pub mod rankings;
 pub mod repos;
 pub mod stats;
 pub mod tracks;
+pub mod windows;
 
 use chrono::{DateTime, Utc};
 use plyr_atproto::{AtUri, Cid, Did};

@@ -54,6 +54,14 @@ pub struct StatusRow {
 pub struct Rematch {
     pub old: Option<String>,
     pub new: Option<String>,
+    pub played_at: DateTime<Utc>,
+}
+
+/// A play that counted for `track`, played at `played_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub track: String,
+    pub played_at: DateTime<Utc>,
 }
 
 /// Takes the transaction-scoped advisory locks of play-matching `keys` (see the module
@@ -95,17 +103,18 @@ pub async fn keys_of(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<Strin
     .await
 }
 
-/// The tracks the live plays among `uris` count for now.
-pub async fn matched(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<String>> {
+/// What the live plays among `uris` count for now.
+pub async fn matched(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<Vec<Counted>> {
     if uris.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_scalar!(
-        r#"SELECT matched_uri AS "m!" FROM plays WHERE uri = ANY($1) AND matched_uri IS NOT NULL"#,
+    let rows = sqlx::query!(
+        r#"SELECT matched_uri AS "m!", played_at FROM plays WHERE uri = ANY($1) AND matched_uri IS NOT NULL"#,
         uris
     )
     .fetch_all(&mut **tx)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| Counted { track: r.m, played_at: r.played_at }).collect())
 }
 
 /// Writes play rows, unmatched ([`rematch`] matches them).
@@ -170,21 +179,24 @@ pub async fn rematch(tx: &mut Tx<'_>, uris: &[String], keys: &[String]) -> sqlx:
               WHERE p.uri = ANY($1) OR (p.play_key = ANY($2) AND p.direct_uri IS NULL))
            UPDATE plays p SET matched_uri = m.new FROM m
             WHERE p.uri = m.uri AND p.matched_uri IS DISTINCT FROM m.new
-           RETURNING m.old, m.new"#,
+           RETURNING m.old, m.new, p.played_at"#,
         uris,
         keys,
     )
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|r| Rematch { old: r.old, new: r.new }).collect())
+    Ok(rows.into_iter().map(|r| Rematch { old: r.old, new: r.new, played_at: r.played_at }).collect())
 }
 
-/// Removes every play of an account; the track each counted for, once per play.
-pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<String>> {
-    let matched = sqlx::query_scalar!("DELETE FROM plays WHERE did = $1 RETURNING matched_uri", did)
+/// Removes every play of an account; what each counted for.
+pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<Counted>> {
+    let rows = sqlx::query!("DELETE FROM plays WHERE did = $1 RETURNING matched_uri, played_at", did)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(matched.into_iter().flatten().collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some(Counted { track: r.matched_uri?, played_at: r.played_at }))
+        .collect())
 }
 
 /// Writes status rows (one per account: the rkey is `self`).

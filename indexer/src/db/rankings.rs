@@ -7,21 +7,29 @@ use plyr_store::rankings::Metric;
 
 use super::Tx;
 
+/// The ranker's lock: "plyr rankings" as ASCII, truncated to 8 bytes.
+const KEY: i64 = 0x706c_7972_5f72_616e;
+
 /// Takes the ranker's transaction-scoped lock; `false` when another ranker holds it (its
 /// refresh is under way, and this one would only repeat it).
 pub async fn try_lock(tx: &mut Tx<'_>) -> sqlx::Result<bool> {
-    // The key is arbitrary but fixed: "plyr rankings" as ASCII, truncated to 8 bytes.
-    const KEY: i64 = 0x706c_7972_5f72_616e;
     let locked = sqlx::query_scalar!(r#"SELECT pg_try_advisory_xact_lock($1) AS "locked!""#, KEY)
         .fetch_one(&mut **tx)
         .await?;
     Ok(locked)
 }
 
+/// Takes the ranker's transaction-scoped lock, waiting for another ranker to finish.
+pub async fn lock(tx: &mut Tx<'_>) -> sqlx::Result<()> {
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", KEY).execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// Replaces the ranking `name` (a [`Metric`]'s ranking of one period) with the tracks with the
-/// most distinct likers, or the most plays, from `since` on (all time when `None`), ties broken
-/// by recency then URI, at most `cap` of them; hidden accounts' tracks are left out. Returns how
-/// many were ranked.
+/// most distinct likers, or the most plays, from `since` on (all time when `None`: the all-time
+/// counters; otherwise the window's counters, whose edge is `since`), ties broken by recency
+/// then URI, at most `cap` of them; hidden accounts' tracks are left out. Returns how many were
+/// ranked.
 pub async fn replace(
     tx: &mut Tx<'_>,
     metric: Metric,
@@ -68,32 +76,16 @@ pub async fn replace(
         )
         .execute(&mut **tx)
         .await?,
-        (Metric::Likes, Some(since)) => sqlx::query!(
+        // A window: its counters (`db::windows`), read by their index from the top.
+        (_, Some(_)) => sqlx::query!(
             r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
                SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
-                 FROM (SELECT t.uri, w.n, t.sort_at
-                         FROM (SELECT subject_uri, count(DISTINCT did) AS n FROM likes
-                                WHERE created_at >= $2 GROUP BY subject_uri) w
-                         JOIN tracks t ON t.uri = w.subject_uri
-                        WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
-                        ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $3) r"#,
+                 FROM (SELECT t.uri, w.n::BIGINT AS n, t.sort_at
+                         FROM window_counts w JOIN tracks t ON t.uri = w.subject_uri
+                        WHERE w.ranking = $1 AND w.n > 0
+                          AND NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
+                        ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $2) r"#,
             name,
-            since,
-            cap
-        )
-        .execute(&mut **tx)
-        .await?,
-        (Metric::Plays, Some(since)) => sqlx::query!(
-            r#"INSERT INTO rankings (period, position, subject_uri, score, sort_at)
-               SELECT $1, row_number() OVER (ORDER BY r.n DESC, r.sort_at DESC, r.uri DESC), r.uri, r.n, r.sort_at
-                 FROM (SELECT t.uri, w.n, t.sort_at
-                         FROM (SELECT matched_uri, count(*) AS n FROM plays
-                                WHERE played_at >= $2 AND matched_uri IS NOT NULL GROUP BY matched_uri) w
-                         JOIN tracks t ON t.uri = w.matched_uri
-                        WHERE NOT EXISTS (SELECT 1 FROM actors a WHERE a.did = t.did AND a.hidden)
-                        ORDER BY w.n DESC, t.sort_at DESC, t.uri DESC LIMIT $3) r"#,
-            name,
-            since,
             cap
         )
         .execute(&mut **tx)

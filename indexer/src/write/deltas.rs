@@ -5,12 +5,20 @@
 //! the per-subject counters are the only rows two partitions both change, and two transactions
 //! that lock rows in the same order cannot deadlock. It also keeps a counter's row exactly as a
 //! one-transaction pass would leave it: a counter back at zero is no row.
+//!
+//! The windowed counters (`db::windows`) are kept as steps with their times, and counted against
+//! the windows' edges only when stored, under the windows' shared lock: so no edge moves between
+//! reading it and committing what was counted against it.
 
 use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use plyr_store::rankings::Metric;
 
 use crate::db::Tx;
 use crate::db::plays::Rematch;
 use crate::db::stats::{self, ActorDeltas, SubjectDeltas};
+use crate::db::windows;
 
 /// Changes of one subject's counters.
 #[derive(Debug, Default, Clone, Copy)]
@@ -34,11 +42,24 @@ pub struct ActorDelta {
     pub likes: i32,
 }
 
+/// A change of what one subject counts in the windowed rankings: it counted in a window whose
+/// edge is at or before `from`, and counts in one whose edge is at or before `to` (`None`: in
+/// none). A like pair goes from its latest like before to its latest like after; a play from
+/// nothing to its time, or back.
+#[derive(Debug)]
+struct WindowStep {
+    metric: Metric,
+    subject: String,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
 /// Counter deltas accumulated over a transaction.
 #[derive(Debug, Default)]
 pub struct Deltas {
     subjects: BTreeMap<String, SubjectDelta>,
     actors: BTreeMap<String, ActorDelta>,
+    windows: Vec<WindowStep>,
 }
 
 impl Deltas {
@@ -50,15 +71,36 @@ impl Deltas {
         slot(&mut self.actors, did)
     }
 
+    /// A like pair of `subject` whose latest like was created at `before` and now at `after`
+    /// (`None`: the pair had, or has, no like): what it counts in the windowed rankings. Its
+    /// all-time count is the caller's (it counts while the pair has any like).
+    pub fn like_pair(&mut self, subject: &str, before: Option<DateTime<Utc>>, after: Option<DateTime<Utc>>) {
+        if before != after {
+            self.windows.push(WindowStep {
+                metric: Metric::Likes,
+                subject: subject.to_owned(),
+                from: before,
+                to: after,
+            });
+        }
+    }
+
+    /// A play played at `played_at` starts (`n` = 1) or stops (-1) counting for `track`.
+    pub fn play(&mut self, track: &str, played_at: DateTime<Utc>, n: i32) {
+        self.subject(track).plays += n;
+        let (from, to) = if n > 0 { (None, Some(played_at)) } else { (Some(played_at), None) };
+        self.windows.push(WindowStep { metric: Metric::Plays, subject: track.to_owned(), from, to });
+    }
+
     /// Moves the play counters of plays whose match changed: from the track each counted for to
     /// the one it counts for now.
     pub fn rematched(&mut self, changed: &[Rematch]) {
         for r in changed {
             if let Some(old) = &r.old {
-                self.subject(old).plays -= 1;
+                self.play(old, r.played_at, -1);
             }
             if let Some(new) = &r.new {
-                self.subject(new).plays += 1;
+                self.play(new, r.played_at, 1);
             }
         }
     }
@@ -105,7 +147,34 @@ impl Deltas {
             a.playlists.push(d.playlists);
             a.likes.push(d.likes);
         }
-        stats::add_actor(tx, &a).await
+        stats::add_actor(tx, &a).await?;
+        self.store_windows(tx).await
+    }
+
+    /// Counts the window steps against the edges, read under the windows' shared lock (held to
+    /// the commit), and adds them in key order. Before the ranker's first run there are no
+    /// edges: nothing is counted, and that run counts everything.
+    async fn store_windows(&self, tx: &mut Tx<'_>) -> sqlx::Result<()> {
+        if self.windows.is_empty() {
+            return Ok(());
+        }
+        windows::lock_shared(tx).await?;
+        let edges = windows::edges(tx).await?;
+        let mut counts: BTreeMap<(String, &str), i32> = BTreeMap::new();
+        for (period, edge) in &edges {
+            let inside = |at: Option<DateTime<Utc>>| i32::from(at.is_some_and(|at| at >= *edge));
+            for step in &self.windows {
+                let n = inside(step.to) - inside(step.from);
+                if n != 0 {
+                    *counts.entry((step.metric.ranking(*period), step.subject.as_str())).or_default() += n;
+                }
+            }
+        }
+        counts.retain(|_, n| *n != 0);
+        let ranking: Vec<&str> = counts.keys().map(|(r, _)| r.as_str()).collect();
+        let subject: Vec<&str> = counts.keys().map(|(_, s)| *s).collect();
+        let delta: Vec<i32> = counts.values().copied().collect();
+        windows::add(tx, &ranking, &subject, &delta).await
     }
 }
 

@@ -1,7 +1,9 @@
 //! `fm.plyr.like`: a like of a track. Likes count per distinct (author, subject) pair: several
 //! like records of one subject by one author count once, for the subject and for the author.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 
 use futures_util::future::BoxFuture;
 use plyr_atproto::{AtUri, Cid};
@@ -38,11 +40,16 @@ impl Collection for Like {
 
     fn purge<'a>(tx: &'a mut Tx<'_>, did: &'a str, d: &'a mut Deltas) -> BoxFuture<'a, sqlx::Result<()>> {
         Box::pin(async move {
-            // A subject loses one like however many like records of it the account held.
-            let subjects: std::collections::BTreeSet<String> =
-                likes::purge(tx, did).await?.into_iter().collect();
-            for subject in subjects {
+            // A subject loses one like however many like records of it the account held; its
+            // windows lose the pair as of the latest of them.
+            let mut latest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+            for (subject, created_at) in likes::purge(tx, did).await? {
+                let at = latest.entry(subject).or_insert(created_at);
+                *at = (*at).max(created_at);
+            }
+            for (subject, at) in latest {
                 d.subject(&subject).likes -= 1;
+                d.like_pair(&subject, Some(at), None);
             }
             Ok(())
         })
@@ -53,46 +60,75 @@ impl Collection for Like {
     }
 }
 
+/// The likes of one (author, subject) pair before and after a run.
+#[derive(Debug, Default)]
+struct Pair {
+    before: Vec<DateTime<Utc>>,
+    after: Vec<DateTime<Utc>>,
+}
+
 async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()> {
     if run.changes.is_empty() {
         return Ok(());
     }
-    // Likes per (author, subject) pair change by -1 for every live like this run replaces or
-    // removes, and by +1 for every like it writes; a pair counts while it has at least one.
-    let live_pairs: Vec<(String, String)> = likes::subjects(tx, &run.were_live())
-        .await?
-        .into_iter()
-        .map(|(_, did, subject)| (did, subject))
-        .collect();
-    // (did, subject) -> the change of its like count; keys borrow from the run and the live rows.
-    let mut change: HashMap<(&str, &str), i64> = HashMap::new();
-    for (did, subject) in &live_pairs {
-        *change.entry((did.as_str(), subject.as_str())).or_default() -= 1;
+    // A pair counts while it has at least one like, and in a window while its latest like is
+    // in it: so compare each touched pair's likes before the run (those that exist now) with
+    // after it (those minus every one the run replaces or removes, plus every one it writes).
+    let were_live = run.were_live();
+    let replaced: HashSet<&str> = were_live.iter().map(String::as_str).collect();
+    let live = likes::subjects(tx, &were_live).await?;
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for (_, did, subject) in &live {
+        slot(&mut index, &mut keys, did, subject);
     }
     let (mut fresh, mut existing) = (Vec::new(), Vec::new());
+    let mut written = Vec::new();
     for c in &run.changes {
         if let Some(Row::Like(r)) = &c.after {
-            *change.entry((c.meta.did.as_str(), r.subject_uri.as_str())).or_default() += 1;
+            let i = slot(&mut index, &mut keys, c.meta.did.as_str(), r.subject_uri.as_str());
+            written.push((i, r.created_at));
             if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }
-    let pairs: Vec<((&str, &str), i64)> = change.into_iter().collect();
-    let (dids, subjects): (Vec<&str>, Vec<&str>) = pairs.iter().map(|(pair, _)| *pair).unzip();
-    let mut before = vec![0_i64; pairs.len()];
-    for (i, n) in likes::pair_counts(tx, &dids, &subjects).await? {
-        if let Some(slot) = before.get_mut(i) {
-            *slot = n;
+    let mut pairs: Vec<Pair> = keys.iter().map(|_| Pair::default()).collect();
+    let (dids, subjects): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    for (i, uri, created_at) in likes::pair_likes(tx, &dids, &subjects).await? {
+        if let Some(pair) = pairs.get_mut(i) {
+            pair.before.push(created_at);
+            if !replaced.contains(uri.as_str()) {
+                pair.after.push(created_at);
+            }
+        }
+    }
+    for (i, created_at) in written {
+        if let Some(pair) = pairs.get_mut(i) {
+            pair.after.push(created_at);
         }
     }
     likes::write(tx, &fresh, true).await?;
     likes::write(tx, &existing, false).await?;
     likes::delete(tx, &run.removed()).await?;
-    for (((did, subject), delta), had) in pairs.iter().zip(before) {
-        let step = i32::from(had + delta > 0) - i32::from(had > 0);
+    for ((did, subject), pair) in keys.iter().zip(&pairs) {
+        let step = i32::from(!pair.after.is_empty()) - i32::from(!pair.before.is_empty());
         if step != 0 {
             d.subject(subject).likes += step;
             d.actor(did).likes += step;
         }
+        d.like_pair(subject, pair.before.iter().max().copied(), pair.after.iter().max().copied());
     }
     Ok(())
+}
+
+/// The position of the pair `(did, subject)` in `keys`, added when new.
+fn slot<'k>(
+    index: &mut HashMap<(&'k str, &'k str), usize>,
+    keys: &mut Vec<(&'k str, &'k str)>,
+    did: &'k str,
+    subject: &'k str,
+) -> usize {
+    *index.entry((did, subject)).or_insert_with(|| {
+        keys.push((did, subject));
+        keys.len() - 1
+    })
 }

@@ -161,8 +161,8 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     let were_live = run.were_live();
     let old_keys = plays::keys_of(tx, &were_live).await?;
     plays::lock_keys(tx, &old_keys, false).await?;
-    for track in plays::matched(tx, &were_live).await? {
-        d.subject(&track).plays -= 1;
+    for play in plays::matched(tx, &were_live).await? {
+        d.play(&play.track, play.played_at, -1);
     }
     let mut up = Vec::new();
     for c in &run.changes {
@@ -182,8 +182,8 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
 /// A deleted account's plays stop counting. No lock: a track writer re-matching one of them
 /// waits for its row, and finds it gone or sees what the delete returned.
 async fn purge(tx: &mut Tx<'_>, did: &str, d: &mut Deltas) -> sqlx::Result<()> {
-    for track in plays::purge(tx, did).await? {
-        d.subject(&track).plays -= 1;
+    for play in plays::purge(tx, did).await? {
+        d.play(&play.track, play.played_at, -1);
     }
     Ok(())
 }
