@@ -261,7 +261,7 @@ pub async fn replay_file(
         .await
         .with_context(|| format!("replaying {}", file.display()))?;
     let secs = started.elapsed().as_secs_f64();
-    crate::ranking::refresh_once(&db).await.context("refreshing the top-track rankings")?;
+    crate::ranking::catch_up(&db).await.context("refreshing the top-track rankings")?;
     tracing::info!(
         file = %file.display(),
         lines = summary.lines,

@@ -69,10 +69,20 @@ pub async fn refresh(db: &PgPool) -> sqlx::Result<Refresh> {
     update(db, Utc::now(), Windows::Rebuild, &Period::EVERY).await
 }
 
-/// [`refresh`], logged: after a one-shot command changed the index.
+/// [`refresh`], logged: `indexer rank`, after the database was written by other means.
 pub async fn refresh_once(db: &PgPool) -> sqlx::Result<()> {
     let started = Instant::now();
     let outcome = refresh(db).await?;
+    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings recounted");
+    Ok(())
+}
+
+/// Slides the windows to now and replaces every ranking, logged: after a one-shot command wrote
+/// through the write path (which kept the windows' counts; a window never counted is rebuilt).
+/// Cheap, and it never stops the writers of an `indexer run` on the same database for long.
+pub async fn catch_up(db: &PgPool) -> sqlx::Result<()> {
+    let started = Instant::now();
+    let outcome = update(db, Utc::now(), Windows::Slide, &Period::EVERY).await?;
     tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
     Ok(())
 }
@@ -96,10 +106,22 @@ pub async fn update(
     mode: Windows,
     replace: &[Period],
 ) -> sqlx::Result<Refresh> {
+    Ok(update_timed(db, now, mode, replace).await?.0)
+}
+
+/// [`update`], and how much of its time went to rebuilding windows (once per database: not a
+/// cost that should slow the ticks after it).
+async fn update_timed(
+    db: &PgPool,
+    now: DateTime<Utc>,
+    mode: Windows,
+    replace: &[Period],
+) -> sqlx::Result<(Refresh, Duration)> {
     let started = Instant::now();
+    let mut rebuilding = Duration::ZERO;
     let mut tx = db.begin().await?;
     if !rankings::try_lock(&mut tx).await? {
-        return Ok(Refresh::Busy);
+        return Ok((Refresh::Busy, Duration::ZERO));
     }
     windows::lock(&mut tx).await?;
     let edges = windows::edges(&mut tx).await?;
@@ -109,9 +131,11 @@ pub async fn update(
         let changed = match (mode, edges.iter().find(|(p, _)| *p == period)) {
             (Windows::Slide, Some((_, from))) if *from >= edge => 0,
             (Windows::Slide, Some((_, from))) => windows::slide(&mut tx, period, *from, edge).await?,
-            (Windows::Slide, None) => {
+            // Never counted, or asked to recount.
+            _ => {
                 let began = Instant::now();
                 let n = windows::rebuild(&mut tx, period, edge).await?;
+                rebuilding += began.elapsed();
                 tracing::info!(
                     period = period.name(),
                     counts = n,
@@ -120,7 +144,6 @@ pub async fn update(
                 );
                 n.max(1)
             }
-            (Windows::Rebuild, _) => windows::rebuild(&mut tx, period, edge).await?.max(1),
         };
         if changed > 0 && !due.contains(&period) {
             due.push(period);
@@ -150,7 +173,7 @@ pub async fn update(
     tx.commit().await?;
     metrics::histogram!("indexer_ranking_slide_seconds").record(slid.as_secs_f64());
     metrics::histogram!("indexer_ranking_refresh_seconds").record(started.elapsed().as_secs_f64());
-    Ok(Refresh::Done(done))
+    Ok((Refresh::Done(done), rebuilding))
 }
 
 /// Keeps the windows and rankings fresh until `shutdown` (see the module header).
@@ -195,10 +218,11 @@ pub async fn run(db: PgPool, config: RankerConfig, shutdown: CancellationToken) 
                     .map(|(p, _)| *p)
                     .collect();
                 let was_dirty = std::mem::take(&mut dirty);
-                let outcome = update(&db, Utc::now(), Windows::Slide, &due).await;
+                let outcome = update_timed(&db, Utc::now(), Windows::Slide, &due).await;
                 let took = started.elapsed();
-                next = Instant::now() + config.interval.max(took * COST_FACTOR);
-                match outcome {
+                let rebuilt = outcome.as_ref().map_or(Duration::ZERO, |(_, r)| *r);
+                next = Instant::now() + config.interval.max(took.saturating_sub(rebuilt) * COST_FACTOR);
+                match outcome.map(|(o, _)| o) {
                     Ok(outcome) => {
                         metrics::counter!("indexer_ranking_refreshes_total", "outcome" => outcome.label()).increment(1);
                         if let Refresh::Done(done) = &outcome {
