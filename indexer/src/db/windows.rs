@@ -105,34 +105,26 @@ pub async fn slide(
     to: DateTime<Utc>,
 ) -> sqlx::Result<u64> {
     let (likes, plays) = (Metric::Likes.ranking(period), Metric::Plays.ranking(period));
-    let liked = sqlx::query!(
-        "WITH gone AS (
-           SELECT l.subject_uri, count(DISTINCT l.did)::INTEGER AS n FROM likes l
-            WHERE l.created_at >= $2 AND l.created_at < $3
-              AND NOT EXISTS (SELECT 1 FROM likes x
-                               WHERE x.subject_uri = l.subject_uri AND x.did = l.did AND x.created_at >= $3)
-            GROUP BY l.subject_uri)
-         UPDATE window_counts w SET n = w.n - gone.n FROM gone
-          WHERE w.ranking = $1 AND w.subject_uri = gone.subject_uri",
+    let changed = sqlx::query!(
+        r#"WITH gone AS (
+             SELECT $1::text AS ranking, l.subject_uri, count(DISTINCT l.did)::INTEGER AS n FROM likes l
+              WHERE l.created_at >= $3 AND l.created_at < $4
+                AND NOT EXISTS (SELECT 1 FROM likes x
+                                 WHERE x.subject_uri = l.subject_uri AND x.did = l.did AND x.created_at >= $4)
+              GROUP BY l.subject_uri
+             UNION ALL
+             SELECT $2::text, matched_uri COLLATE "C", count(*)::INTEGER FROM plays
+              WHERE played_at >= $3 AND played_at < $4 AND matched_uri IS NOT NULL GROUP BY matched_uri)
+           UPDATE window_counts w SET n = w.n - gone.n FROM gone
+            WHERE w.ranking = gone.ranking AND w.subject_uri = gone.subject_uri"#,
         likes,
-        from,
-        to
-    )
-    .execute(&mut **tx)
-    .await?;
-    let played = sqlx::query!(
-        "WITH gone AS (
-           SELECT matched_uri AS subject_uri, count(*)::INTEGER AS n FROM plays
-            WHERE played_at >= $2 AND played_at < $3 AND matched_uri IS NOT NULL GROUP BY matched_uri)
-         UPDATE window_counts w SET n = w.n - gone.n FROM gone
-          WHERE w.ranking = $1 AND w.subject_uri = gone.subject_uri",
         plays,
         from,
         to
     )
     .execute(&mut **tx)
-    .await?;
-    let changed = liked.rows_affected() + played.rows_affected();
+    .await?
+    .rows_affected();
     if changed > 0 {
         sqlx::query!(
             "DELETE FROM window_counts WHERE (ranking = $1 OR ranking = $2) AND n <= 0",
