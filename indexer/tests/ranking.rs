@@ -37,7 +37,9 @@ async fn stored(db: &TestDb, period: &str) -> Vec<(String, i64)> {
 #[tokio::test]
 async fn every_period_ranks_distinct_likers_in_its_window_without_hidden_accounts() {
     let (db, w) = setup().await;
+    // Seen now: a like dated after it was seen counts as of when it was seen.
     let mut ev = Events::default();
+    ev.time_us = Utc::now().timestamp_micros();
     let (a, b, c) = (uri(ALICE, TRACK, &tid(1)), uri(ALICE, TRACK, &tid(2)), uri(CAROL, TRACK, &tid(3)));
     let mut n = 10;
     let mut like = |did: &str, subject: &str, hours_ago: i64| {
@@ -104,6 +106,7 @@ async fn a_second_ranker_does_not_refresh_while_one_is_and_a_refresh_is_announce
 async fn the_background_ranker_follows_new_likes_within_seconds() {
     let (db, w) = setup().await;
     let mut ev = Events::default();
+    ev.time_us = Utc::now().timestamp_micros();
     let a = uri(ALICE, TRACK, &tid(1));
     w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A")))]).await.expect("apply");
 
@@ -151,7 +154,7 @@ async fn windows_and_recount(db: &TestDb) -> (Vec<(String, String, i32)>, Vec<(S
     let recount = sqlx::query_as(
         "SELECT ranking, subject, n FROM (
            SELECT r.period AS ranking, l.subject_uri::text AS subject, count(DISTINCT l.did)::int AS n
-             FROM likes l JOIN ranking_windows r ON l.created_at >= r.edge GROUP BY 1, 2
+             FROM likes l JOIN ranking_windows r ON l.sort_at >= r.edge GROUP BY 1, 2
            UNION ALL
            SELECT 'plays:' || r.period, p.matched_uri, count(*)::int
              FROM plays p JOIN ranking_windows r ON p.played_at >= r.edge
@@ -338,4 +341,27 @@ async fn writes_racing_the_sliding_edge_are_counted_exactly_once() {
     assert_eq!(stored, recount, "a write raced a slide");
     let likes = scalar_i64(&db, "SELECT count(*) FROM likes").await;
     assert!(likes > 100, "the race ran ({likes} likes)");
+}
+
+#[tokio::test]
+async fn a_like_dated_years_ahead_leaves_the_windows_like_any_other() {
+    let (db, w) = setup().await;
+    let mut ev = Events::default();
+    let now = Utc::now();
+    ev.time_us = now.timestamp_micros();
+    let a = uri(ALICE, TRACK, &tid(1));
+    let hostile = json!({ "$type": LIKE, "subject": { "uri": a, "cid": BLOB_RECORD }, "createdAt": "2099-01-01T00:00:00.000Z" });
+    w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A")))]).await.expect("track");
+    ranking::update(&db.pool, now, Windows::Slide, &[]).await.expect("count the windows");
+    w.apply(&[ev.commit(BOB, &tid(2), LIKE, &tid(2), Some(hostile))]).await.expect("like");
+    ranking::update(&db.pool, now, Windows::Slide, &Period::EVERY).await.expect("rank");
+    // Counted when it was seen (its claimed date is no later than that, by the write path's rule)...
+    assert_eq!(stored(&db, "day").await, vec![(a.clone(), 1)]);
+    // ...and gone from the day window a day later, as a like of today would be.
+    let later = now + chrono::Duration::hours(25);
+    ranking::update(&db.pool, later, Windows::Slide, &Period::EVERY).await.expect("slide");
+    assert_eq!(stored(&db, "day").await, vec![]);
+    assert_eq!(stored(&db, "week").await, vec![(a.clone(), 1)]);
+    let (stored_counts, recount) = windows_and_recount(&db).await;
+    assert_eq!(stored_counts, recount);
 }

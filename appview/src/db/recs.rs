@@ -87,7 +87,7 @@ pub async fn popular_since(
 ) -> sqlx::Result<Vec<AtUri>> {
     sqlx::query_scalar!(
         r#"SELECT e.track AS "track!: AtUri" FROM (
-               SELECT subject_uri AS track FROM likes WHERE created_at >= $2
+               SELECT subject_uri AS track FROM likes WHERE sort_at >= $2
                UNION ALL
                SELECT li.subject_uri FROM list_items li JOIN lists l ON l.uri = li.list_uri
                 WHERE li.added_at >= $2 AND l.list_type = 'playlist'

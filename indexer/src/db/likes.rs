@@ -16,7 +16,7 @@ pub struct LikeRow {
     pub sort_at: DateTime<Utc>,
 }
 
-/// The likes that exist now of each pair `(did[i], subject[i])`: `(i, uri, created_at)` (pairs
+/// The likes that exist now of each pair `(did[i], subject[i])`: `(i, uri, sort_at)` (pairs
 /// without any are left out).
 pub async fn pair_likes(
     tx: &mut Tx<'_>,
@@ -30,9 +30,9 @@ pub async fn pair_likes(
     // whole array let the planner pick a hash join over every like, which grew to 150 ms per
     // batch over a 200,000-event replay. A new pair (most of a stream) reads no row at all.
     let rows = sqlx::query!(
-        r#"SELECT p.i AS "i!", l.uri AS "uri!", l.created_at AS "created_at!"
+        r#"SELECT p.i AS "i!", l.uri AS "uri!", l.sort_at AS "sort_at!"
            FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS p(did, subject, i)
-           CROSS JOIN LATERAL (SELECT x.uri, x.created_at FROM likes x
+           CROSS JOIN LATERAL (SELECT x.uri, x.sort_at FROM likes x
                                WHERE x.subject_uri = p.subject AND x.did = p.did) l"#,
         did as &[&str],
         subject as &[&str],
@@ -42,7 +42,7 @@ pub async fn pair_likes(
     // Ordinals count from 1.
     Ok(rows
         .into_iter()
-        .filter_map(|r| Some((usize::try_from(r.i).ok()?.checked_sub(1)?, r.uri, r.created_at)))
+        .filter_map(|r| Some((usize::try_from(r.i).ok()?.checked_sub(1)?, r.uri, r.sort_at)))
         .collect())
 }
 
@@ -115,10 +115,10 @@ pub async fn delete(tx: &mut Tx<'_>, uris: &[String]) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Removes every like of an account; the subject and creation time of each.
+/// Removes every like of an account; the subject and sort time of each.
 pub async fn purge(tx: &mut Tx<'_>, did: &str) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
-    let rows = sqlx::query!("DELETE FROM likes WHERE did = $1 RETURNING subject_uri, created_at", did)
+    let rows = sqlx::query!("DELETE FROM likes WHERE did = $1 RETURNING subject_uri, sort_at", did)
         .fetch_all(&mut **tx)
         .await?;
-    Ok(rows.into_iter().map(|r| (r.subject_uri, r.created_at)).collect())
+    Ok(rows.into_iter().map(|r| (r.subject_uri, r.sort_at)).collect())
 }

@@ -76,7 +76,7 @@ pub async fn rebuild(tx: &mut Tx<'_>, period: Period, edge: DateTime<Utc>) -> sq
     // A pair counts once however many of its likes are in the window.
     let liked = sqlx::query!(
         "INSERT INTO window_counts (ranking, subject_uri, n)
-         SELECT $1, subject_uri, count(DISTINCT did) FROM likes WHERE created_at >= $2 GROUP BY subject_uri",
+         SELECT $1, subject_uri, count(DISTINCT did) FROM likes WHERE sort_at >= $2 GROUP BY subject_uri",
         likes,
         edge
     )
@@ -96,7 +96,7 @@ pub async fn rebuild(tx: &mut Tx<'_>, period: Period, edge: DateTime<Utc>) -> sq
 }
 
 /// Moves `period`'s edge from `from` to `to` (later), taking out of its counts every pair whose
-/// last like in the window was created before `to`, and every play played before it. Returns
+/// last like in the window sorts before `to`, and every play played before it. Returns
 /// how many counts changed.
 pub async fn slide(
     tx: &mut Tx<'_>,
@@ -108,9 +108,9 @@ pub async fn slide(
     let changed = sqlx::query!(
         r#"WITH gone AS (
              SELECT $1::text AS ranking, l.subject_uri, count(DISTINCT l.did)::INTEGER AS n FROM likes l
-              WHERE l.created_at >= $3 AND l.created_at < $4
+              WHERE l.sort_at >= $3 AND l.sort_at < $4
                 AND NOT EXISTS (SELECT 1 FROM likes x
-                                 WHERE x.subject_uri = l.subject_uri AND x.did = l.did AND x.created_at >= $4)
+                                 WHERE x.subject_uri = l.subject_uri AND x.did = l.did AND x.sort_at >= $4)
               GROUP BY l.subject_uri
              UNION ALL
              SELECT $2::text, matched_uri COLLATE "C", count(*)::INTEGER FROM plays

@@ -71,8 +71,8 @@ impl Deltas {
         slot(&mut self.actors, did)
     }
 
-    /// A like pair of `subject` whose latest like was created at `before` and now at `after`
-    /// (`None`: the pair had, or has, no like): what it counts in the windowed rankings. Its
+    /// A like pair of `subject` whose latest like sorted at `before` and now at `after` (`None`:
+    /// the pair had, or has, no like): what it counts in the windowed rankings. Its
     /// all-time count is the caller's (it counts while the pair has any like).
     pub fn like_pair(&mut self, subject: &str, before: Option<DateTime<Utc>>, after: Option<DateTime<Utc>>) {
         if before != after {

@@ -43,9 +43,9 @@ impl Collection for Like {
             // A subject loses one like however many like records of it the account held; its
             // windows lose the pair as of the latest of them.
             let mut latest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-            for (subject, created_at) in likes::purge(tx, did).await? {
-                let at = latest.entry(subject).or_insert(created_at);
-                *at = (*at).max(created_at);
+            for (subject, sorted) in likes::purge(tx, did).await? {
+                let at = latest.entry(subject).or_insert(sorted);
+                *at = (*at).max(sorted);
             }
             for (subject, at) in latest {
                 d.subject(&subject).likes -= 1;
@@ -60,7 +60,8 @@ impl Collection for Like {
     }
 }
 
-/// The likes of one (author, subject) pair before and after a run.
+/// The likes of one (author, subject) pair before and after a run, by their sort times (a
+/// like's `createdAt` unless it claims the future: what the ranking windows count by).
 #[derive(Debug, Default)]
 struct Pair {
     before: Vec<DateTime<Utc>>,
@@ -71,8 +72,8 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     if run.changes.is_empty() {
         return Ok(());
     }
-    // A pair counts while it has at least one like, and in a window while its latest like is
-    // in it: so compare each touched pair's likes before the run (those that exist now) with
+    // A pair counts while it has at least one like, and in a window while its latest like
+    // (by sort time) is in it: so compare each touched pair's likes before the run (those that exist now) with
     // after it (those minus every one the run replaces or removes, plus every one it writes).
     let were_live = run.were_live();
     let replaced: HashSet<&str> = were_live.iter().map(String::as_str).collect();
@@ -87,23 +88,23 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     for c in &run.changes {
         if let Some(Row::Like(r)) = &c.after {
             let i = slot(&mut index, &mut keys, c.meta.did.as_str(), r.subject_uri.as_str());
-            written.push((i, r.created_at));
+            written.push((i, r.sort_at));
             if c.was_live { existing.push((&c.meta, r)) } else { fresh.push((&c.meta, r)) }
         }
     }
     let mut pairs: Vec<Pair> = keys.iter().map(|_| Pair::default()).collect();
     let (dids, subjects): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-    for (i, uri, created_at) in likes::pair_likes(tx, &dids, &subjects).await? {
+    for (i, uri, sorted) in likes::pair_likes(tx, &dids, &subjects).await? {
         if let Some(pair) = pairs.get_mut(i) {
-            pair.before.push(created_at);
+            pair.before.push(sorted);
             if !replaced.contains(uri.as_str()) {
-                pair.after.push(created_at);
+                pair.after.push(sorted);
             }
         }
     }
-    for (i, created_at) in written {
+    for (i, sorted) in written {
         if let Some(pair) = pairs.get_mut(i) {
-            pair.after.push(created_at);
+            pair.after.push(sorted);
         }
     }
     likes::write(tx, &fresh, true).await?;
