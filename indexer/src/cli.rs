@@ -80,7 +80,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rank => {
             let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
-            crate::ranking::refresh_once(&pool).await.context("refreshing the top-track rankings")?;
+            crate::ranking::update_once(&pool, crate::ranking::Windows::Rebuild)
+                .await
+                .context("refreshing the top-track rankings")?;
         }
         Command::Run(options) => {
             let pool = plyr_store::connect_lazy(&url, options.db_connections, ACQUIRE_TIMEOUT)
@@ -261,7 +263,9 @@ pub async fn replay_file(
         .await
         .with_context(|| format!("replaying {}", file.display()))?;
     let secs = started.elapsed().as_secs_f64();
-    crate::ranking::catch_up(&db).await.context("refreshing the top-track rankings")?;
+    crate::ranking::update_once(&db, crate::ranking::Windows::Slide)
+        .await
+        .context("refreshing the top-track rankings")?;
     tracing::info!(
         file = %file.display(),
         lines = summary.lines,

@@ -64,26 +64,19 @@ impl Refresh {
 }
 
 /// Rebuilds every window from the likes and plays, and replaces every ranking, announcing it:
-/// for a database written by other means (a bulk load, a restore, the end of a replay).
+/// for a database written by other means (a bulk load, a restore).
 pub async fn refresh(db: &PgPool) -> sqlx::Result<Refresh> {
     update(db, Utc::now(), Windows::Rebuild, &Period::EVERY).await
 }
 
-/// [`refresh`], logged: `indexer rank`, after the database was written by other means.
-pub async fn refresh_once(db: &PgPool) -> sqlx::Result<()> {
+/// Brings the windows to now in `mode` and replaces every ranking, logged: for the one-shot
+/// commands. `indexer rank` recounts ([`Windows::Rebuild`]); `replay` and `backfill` wrote
+/// through the write path, which kept the windows' counts, so they slide ([`Windows::Slide`]):
+/// cheap, and it never stops the writers of an `indexer run` on the same database for long.
+pub async fn update_once(db: &PgPool, mode: Windows) -> sqlx::Result<()> {
     let started = Instant::now();
-    let outcome = refresh(db).await?;
-    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings recounted");
-    Ok(())
-}
-
-/// Slides the windows to now and replaces every ranking, logged: after a one-shot command wrote
-/// through the write path (which kept the windows' counts; a window never counted is rebuilt).
-/// Cheap, and it never stops the writers of an `indexer run` on the same database for long.
-pub async fn catch_up(db: &PgPool) -> sqlx::Result<()> {
-    let started = Instant::now();
-    let outcome = update(db, Utc::now(), Windows::Slide, &Period::EVERY).await?;
-    tracing::info!(?outcome, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
+    let outcome = update(db, Utc::now(), mode, &Period::EVERY).await?;
+    tracing::info!(?outcome, ?mode, took_ms = started.elapsed().as_millis() as u64, "rankings refreshed");
     Ok(())
 }
 
@@ -151,6 +144,11 @@ async fn update_timed(
     }
     tx.commit().await?;
     let slid = started.elapsed();
+    metrics::histogram!("indexer_ranking_slide_seconds").record(slid.as_secs_f64());
+    if due.is_empty() {
+        // Nothing changed and nothing is old: most ticks of a quiet network.
+        return Ok((Refresh::Done(Vec::new()), rebuilding));
+    }
 
     let mut tx = db.begin().await?;
     // Another ranker may have taken the lock since: wait for it rather than skip what changed.
@@ -165,13 +163,10 @@ async fn update_timed(
         }
         done.push((period, ranked, began.elapsed()));
     }
-    if !done.is_empty() {
-        let mut touched = Touched::default();
-        touched.rankings();
-        changes::announce(&mut *tx, &touched).await?;
-    }
+    let mut touched = Touched::default();
+    touched.rankings();
+    changes::announce(&mut *tx, &touched).await?;
     tx.commit().await?;
-    metrics::histogram!("indexer_ranking_slide_seconds").record(slid.as_secs_f64());
     metrics::histogram!("indexer_ranking_refresh_seconds").record(started.elapsed().as_secs_f64());
     Ok((Refresh::Done(done), rebuilding))
 }

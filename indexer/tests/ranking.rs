@@ -25,6 +25,14 @@ fn like_at(subject: &str, hours_ago: i64) -> Value {
     json!({ "$type": "fm.plyr.like", "subject": { "uri": subject, "cid": BLOB_RECORD }, "createdAt": at })
 }
 
+/// Events seen from now on (their times are when the write path saw them), and that now.
+fn seen_now() -> (Events, DateTime<Utc>) {
+    let mut ev = Events::default();
+    let now = Utc::now();
+    ev.time_us = now.timestamp_micros();
+    (ev, now)
+}
+
 /// `period`'s ranking as stored: (track URI, likes), in rank order.
 async fn stored(db: &TestDb, period: &str) -> Vec<(String, i64)> {
     sqlx::query_as("SELECT subject_uri, score FROM rankings WHERE period = $1 ORDER BY position")
@@ -38,8 +46,7 @@ async fn stored(db: &TestDb, period: &str) -> Vec<(String, i64)> {
 async fn every_period_ranks_distinct_likers_in_its_window_without_hidden_accounts() {
     let (db, w) = setup().await;
     // Seen now: a like dated after it was seen counts as of when it was seen.
-    let mut ev = Events::default();
-    ev.time_us = Utc::now().timestamp_micros();
+    let (mut ev, _) = seen_now();
     let (a, b, c) = (uri(ALICE, TRACK, &tid(1)), uri(ALICE, TRACK, &tid(2)), uri(CAROL, TRACK, &tid(3)));
     let mut n = 10;
     let mut like = |did: &str, subject: &str, hours_ago: i64| {
@@ -105,8 +112,7 @@ async fn a_second_ranker_does_not_refresh_while_one_is_and_a_refresh_is_announce
 #[tokio::test]
 async fn the_background_ranker_follows_new_likes_within_seconds() {
     let (db, w) = setup().await;
-    let mut ev = Events::default();
-    ev.time_us = Utc::now().timestamp_micros();
+    let (mut ev, _) = seen_now();
     let a = uri(ALICE, TRACK, &tid(1));
     w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A")))]).await.expect("apply");
 
@@ -182,9 +188,7 @@ impl Rng {
 #[tokio::test]
 async fn windowed_counts_kept_by_writes_and_slides_equal_a_recount_at_every_step() {
     let (db, w) = setup().await;
-    let mut ev = Events::default();
-    let real_now = Utc::now();
-    ev.time_us = real_now.timestamp_micros();
+    let (mut ev, real_now) = seen_now();
     let at = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
     let days = |d: u64| chrono::Duration::minutes((d * 24 * 60) as i64);
     const ERIN: &str = "did:plc:erin22222222222222222222";
@@ -277,37 +281,32 @@ async fn windowed_counts_kept_by_writes_and_slides_equal_a_recount_at_every_step
             likes.retain(|l| l.0 != ERIN);
             plays.retain(|p| p.0 != ERIN);
         }
-        let (stored, recount) = windows_and_recount(&db).await;
-        assert_eq!(stored, recount, "step {step}: the windows drifted from a recount");
-        seen.extend(stored.into_iter().map(|(r, _, _)| r));
+        let (counts, recount) = windows_and_recount(&db).await;
+        assert_eq!(counts, recount, "step {step}: the windows drifted from a recount");
+        seen.extend(counts.into_iter().map(|(r, _, _)| r));
     }
     assert_eq!(seen.len(), 6, "the run exercised likes and plays in every window: {seen:?}");
     assert!(now - real_now > days(3), "the windows slid by days");
-    let (stored, _) = windows_and_recount(&db).await;
+    let (counts, _) = windows_and_recount(&db).await;
 
     // A ranking read from the windows equals one from a full rebuild.
     ranking::update(&db.pool, now, Windows::Slide, &Period::EVERY).await.expect("replace");
     let mut incremental = Vec::new();
     for name in ["day", "week", "month", "plays:day", "plays:week", "plays:month"] {
-        incremental.push(stored_ranking(&db, name).await);
+        incremental.push(stored(&db, name).await);
     }
     ranking::update(&db.pool, now, Windows::Rebuild, &Period::EVERY).await.expect("rebuild");
     let (after_rebuild, _) = windows_and_recount(&db).await;
-    assert_eq!(after_rebuild, stored, "a rebuild counts what the writes and slides kept");
+    assert_eq!(after_rebuild, counts, "a rebuild counts what the writes and slides kept");
     for (i, name) in ["day", "week", "month", "plays:day", "plays:week", "plays:month"].iter().enumerate() {
-        assert_eq!(stored_ranking(&db, name).await, incremental[i], "{name}");
+        assert_eq!(stored(&db, name).await, incremental[i], "{name}");
     }
-}
-
-async fn stored_ranking(db: &TestDb, name: &str) -> Vec<(String, i64)> {
-    stored(db, name).await
 }
 
 #[tokio::test]
 async fn writes_racing_the_sliding_edge_are_counted_exactly_once() {
     let (db, w) = setup().await;
-    let mut ev = Events::default();
-    ev.time_us = Utc::now().timestamp_micros();
+    let (mut ev, _) = seen_now();
     let tracks: Vec<String> = (1..=4).map(|i| uri(ALICE, TRACK, &tid(i))).collect();
     let items: Vec<_> =
         (1..=4).map(|i| ev.commit(ALICE, &tid(i), TRACK, &tid(i), Some(track("T")))).collect();
@@ -346,9 +345,7 @@ async fn writes_racing_the_sliding_edge_are_counted_exactly_once() {
 #[tokio::test]
 async fn a_like_dated_years_ahead_leaves_the_windows_like_any_other() {
     let (db, w) = setup().await;
-    let mut ev = Events::default();
-    let now = Utc::now();
-    ev.time_us = now.timestamp_micros();
+    let (mut ev, now) = seen_now();
     let a = uri(ALICE, TRACK, &tid(1));
     let hostile = json!({ "$type": LIKE, "subject": { "uri": a, "cid": BLOB_RECORD }, "createdAt": "2099-01-01T00:00:00.000Z" });
     w.apply(&[ev.commit(ALICE, &tid(1), TRACK, &tid(1), Some(track("A")))]).await.expect("track");

@@ -78,7 +78,9 @@ pub async fn run(pool: PgPool, args: &BackfillArgs, shutdown: CancellationToken)
         while crate::identity::round(&pool, &resolver, &config).await.context("resolving identities")? > 0 {}
     }
     if summary.records > 0 {
-        crate::ranking::catch_up(&pool).await.context("refreshing the top-track rankings")?;
+        crate::ranking::update_once(&pool, crate::ranking::Windows::Slide)
+            .await
+            .context("refreshing the top-track rankings")?;
     }
     tracing::info!(
         done = summary.done,

@@ -74,25 +74,21 @@ pub async fn rebuild(tx: &mut Tx<'_>, period: Period, edge: DateTime<Utc>) -> sq
         .execute(&mut **tx)
         .await?;
     // A pair counts once however many of its likes are in the window.
-    let liked = sqlx::query!(
-        "INSERT INTO window_counts (ranking, subject_uri, n)
-         SELECT $1, subject_uri, count(DISTINCT did) FROM likes WHERE sort_at >= $2 GROUP BY subject_uri",
+    let counted = sqlx::query!(
+        r#"INSERT INTO window_counts (ranking, subject_uri, n)
+           SELECT $1, subject_uri, count(DISTINCT did) FROM likes WHERE sort_at >= $3 GROUP BY subject_uri
+           UNION ALL
+           SELECT $2, matched_uri COLLATE "C", count(*) FROM plays
+            WHERE played_at >= $3 AND matched_uri IS NOT NULL GROUP BY matched_uri"#,
         likes,
-        edge
-    )
-    .execute(&mut **tx)
-    .await?;
-    let played = sqlx::query!(
-        "INSERT INTO window_counts (ranking, subject_uri, n)
-         SELECT $1, matched_uri, count(*) FROM plays
-          WHERE played_at >= $2 AND matched_uri IS NOT NULL GROUP BY matched_uri",
         plays,
         edge
     )
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
     set_edge(tx, period, edge).await?;
-    Ok(liked.rows_affected() + played.rows_affected())
+    Ok(counted)
 }
 
 /// Moves `period`'s edge from `from` to `to` (later), taking out of its counts every pair whose

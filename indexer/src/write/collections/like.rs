@@ -42,14 +42,13 @@ impl Collection for Like {
         Box::pin(async move {
             // A subject loses one like however many like records of it the account held; its
             // windows lose the pair as of the latest of them.
-            let mut latest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+            let mut latest: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
             for (subject, sorted) in likes::purge(tx, did).await? {
-                let at = latest.entry(subject).or_insert(sorted);
-                *at = (*at).max(sorted);
+                later(latest.entry(subject).or_default(), sorted);
             }
             for (subject, at) in latest {
                 d.subject(&subject).likes -= 1;
-                d.like_pair(&subject, Some(at), None);
+                d.like_pair(&subject, at, None);
             }
             Ok(())
         })
@@ -60,12 +59,18 @@ impl Collection for Like {
     }
 }
 
-/// The likes of one (author, subject) pair before and after a run, by their sort times (a
-/// like's `createdAt` unless it claims the future: what the ranking windows count by).
+/// One (author, subject) pair before and after a run: the sort time of its latest like (a
+/// like's `createdAt` unless it claims the future: what the ranking windows count by), `None`
+/// while it has none.
 #[derive(Debug, Default)]
 struct Pair {
-    before: Vec<DateTime<Utc>>,
-    after: Vec<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+}
+
+/// `latest` with `at` taken into account.
+fn later(latest: &mut Option<DateTime<Utc>>, at: DateTime<Utc>) {
+    *latest = Some(latest.map_or(at, |l| l.max(at)));
 }
 
 async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()> {
@@ -96,27 +101,27 @@ async fn apply(tx: &mut Tx<'_>, run: Run<'_>, d: &mut Deltas) -> sqlx::Result<()
     let (dids, subjects): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
     for (i, uri, sorted) in likes::pair_likes(tx, &dids, &subjects).await? {
         if let Some(pair) = pairs.get_mut(i) {
-            pair.before.push(sorted);
+            later(&mut pair.before, sorted);
             if !replaced.contains(uri.as_str()) {
-                pair.after.push(sorted);
+                later(&mut pair.after, sorted);
             }
         }
     }
     for (i, sorted) in written {
         if let Some(pair) = pairs.get_mut(i) {
-            pair.after.push(sorted);
+            later(&mut pair.after, sorted);
         }
     }
     likes::write(tx, &fresh, true).await?;
     likes::write(tx, &existing, false).await?;
     likes::delete(tx, &run.removed()).await?;
     for ((did, subject), pair) in keys.iter().zip(&pairs) {
-        let step = i32::from(!pair.after.is_empty()) - i32::from(!pair.before.is_empty());
+        let step = i32::from(pair.after.is_some()) - i32::from(pair.before.is_some());
         if step != 0 {
             d.subject(subject).likes += step;
             d.actor(did).likes += step;
         }
-        d.like_pair(subject, pair.before.iter().max().copied(), pair.after.iter().max().copied());
+        d.like_pair(subject, pair.before, pair.after);
     }
     Ok(())
 }
