@@ -6,10 +6,10 @@
 #
 # Runs the unit tests of every library and binary and every integration test of the workspace,
 # less:
-#   - `needs_packages`: the end-to-end tests that run npm or PyPI packages (the reference lexicon
-#     validator in tests/js, the reference PDS and PLC directory in tests/pds, the labeler in
-#     tests/labeler, @atproto/sync in bench/ts, the plyrfm SDK from tests/py), which they install
-#     from the network on first use;
+#   - `needs_packages`: the end-to-end tests that run npm, PyPI or Debian packages (the reference
+#     lexicon validator in tests/js, the reference PDS and PLC directory in tests/pds, the labeler
+#     in tests/labeler, @atproto/sync in bench/ts, the plyrfm SDK from tests/py, promtool from
+#     Debian's prometheus), which they install from the network on first use;
 #   - `slow`: the three fault tests that wait out real time (a database outage, the connection
 #     cap, SIGKILLs during a replay), about a minute together;
 #   - doc tests, which rustdoc compiles at test time (the workspace has one, `no_run`).
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-needs_packages=" appview_outputs discovery firehose_baseline labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
+needs_packages=" appview_outputs deploy_rules discovery firehose_baseline labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
 slow=(
   the_pipeline_waits_out_a_database_outage_and_loses_nothing
   open_connections_are_capped_and_service_resumes_when_they_close
