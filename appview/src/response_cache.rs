@@ -51,7 +51,9 @@ pub fn new(max_bytes: u64, ttl: Duration) -> Responses {
 
 /// Routes whose answers depend on more than the index (or must stay live) are never cached.
 fn cacheable(path: &str) -> bool {
-    !(path == "/metrics"
+    // `/` answers a page or JSON by `Accept`, which the key does not hold.
+    !(path == "/"
+        || path == "/metrics"
         || path.starts_with("/xrpc/_")
         || path.starts_with("/.well-known/")
         || path.starts_with("/audio/")
@@ -213,6 +215,25 @@ mod tests {
         let status = res.status();
         let body = to_bytes(res.into_body(), 1 << 20).await.expect("body");
         (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[test]
+    fn live_and_negotiated_routes_are_not_cached() {
+        let cases = [
+            ("/", false),
+            ("/metrics", false),
+            ("/xrpc/_health", false),
+            ("/.well-known/did.json", false),
+            ("/audio/abc", false),
+            ("/rest/ping.view", false),
+            ("/now-playing/by-did/did:plc:x", false),
+            ("/tracks/", true),
+            ("/lexicons/", true),
+            ("/xrpc/fm.plyr.feed.getLatestTracks", true),
+        ];
+        for (path, cached) in cases {
+            assert_eq!(super::cacheable(path), cached, "{path}");
+        }
     }
 
     #[tokio::test]

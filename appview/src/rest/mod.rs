@@ -10,11 +10,17 @@
 //! routes are anonymous: a `session_id` cookie or an `Authorization: Bearer` token (the SDK
 //! sends its token on every request) is ignored, as plyr.fm ignores unknown ones on public
 //! reads.
+//!
+//! Two additions of this service's own sit beside them: a browser asking for `/` gets the
+//! [`home`] page instead of plyr.fm's JSON, and [`lexicons`] serves the lexicon documents.
 
 pub mod activity;
 pub mod audio;
 pub mod cors;
 pub mod error;
+pub mod home;
+pub mod html;
+pub mod lexicons;
 pub mod lists;
 pub mod meta;
 pub mod moderation;
@@ -40,6 +46,10 @@ use crate::cursor::TimeKey;
 /// Every REST route.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(home::root))
+        .route("/lexicons/", get(lexicons::index))
+        .route("/lexicons", get(add_slash))
+        .route("/lexicons/{name}", get(lexicons::document))
         .route("/tracks/", get(tracks::latest))
         .route("/tracks", get(add_slash))
         .route("/tracks/top", get(tracks::top))

@@ -12,7 +12,7 @@ use super::query::{Query, parse_int};
 use super::{RestError, page, parse_cursor};
 use crate::AppState;
 use crate::cursor::TimeKey;
-use crate::db::{feeds, social, tracks};
+use crate::db::{Skel, feeds, social, tracks};
 use crate::hydrate::Hydrator;
 use crate::moderation::Context;
 use crate::ranking::{self, Metric, Period};
@@ -42,19 +42,38 @@ pub async fn latest(
         // No track carries tags: a tag filter matches nothing.
         return Ok(Json(TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false }));
     }
-    let rows = match artist.map(Did::new) {
-        Some(Ok(did)) => feeds::by_actor(&state.db, &did, &key, limit + 1).await?,
+    let page = match artist.map(Did::new) {
+        // One artist's tracks are that artist's page.
+        Some(Ok(did)) => {
+            let rows = feeds::by_actor(&state.db, &did, &key, limit + 1).await?;
+            present_page(&state, rows, limit, Context::View).await?
+        }
         // Not a DID: no tracks either.
-        Some(Err(_)) => Vec::new(),
-        None => feeds::latest(&state.db, &key, limit + 1).await?,
+        Some(Err(_)) => TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false },
+        None => everyone(&state, &key, limit).await?,
     };
+    Ok(Json(page))
+}
+
+/// A page of everyone's latest tracks after `key`, as `GET /tracks/` lists them (a list: the
+/// list-hidden labels apply). The home page shows the first one.
+pub async fn everyone(state: &AppState, key: &TimeKey, limit: i64) -> Result<TrackPage, RestError> {
+    let rows = feeds::latest(&state.db, key, limit + 1).await?;
+    present_page(state, rows, limit, Context::List).await
+}
+
+/// Cuts `rows` (fetched with one more than `limit`) into a page and presents its visible tracks.
+async fn present_page(
+    state: &AppState,
+    rows: Vec<Skel>,
+    limit: i64,
+    context: Context,
+) -> Result<TrackPage, RestError> {
     let (rows, next_cursor) = page(rows, limit, |s| (s.at, s.uri.as_str()));
     let has_more = next_cursor.is_some();
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
-    // Everyone's latest is a list; one artist's tracks are that artist's page.
-    let context = if artist.is_some() { Context::View } else { Context::List };
-    let loaded = present::load_tracks(&state, &uris, context).await?;
-    Ok(Json(TrackPage { tracks: loaded.responses(&state, &uris, true), next_cursor, has_more }))
+    let loaded = present::load_tracks(state, &uris, context).await?;
+    Ok(TrackPage { tracks: loaded.responses(state, &uris, true), next_cursor, has_more })
 }
 
 /// `GET /tracks/top`: most liked within `period` (`all_time`, `month`, `week`, `day`), or with
