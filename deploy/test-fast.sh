@@ -10,8 +10,8 @@
 #     lexicon validator in tests/js, the reference PDS and PLC directory in tests/pds, the labeler
 #     in tests/labeler, @atproto/sync in bench/ts, the plyrfm SDK from tests/py, promtool from
 #     Debian's prometheus), which they install from the network on first use;
-#   - `slow`: the three fault tests that wait out real time (a database outage, the connection
-#     cap, SIGKILLs during a replay), about a minute together;
+#   - `slow`: the four fault tests that wait out real time (a database outage, the connection
+#     cap, SIGKILLs during a replay, writer failovers), about two minutes together;
 #   - doc tests, which rustdoc compiles at test time (the workspace has one, `no_run`).
 # PostgreSQL is needed as for the full suite: a server on 127.0.0.1:5432 (or
 # PLYR_TEST_DATABASE_URL), else `initdb` and `pg_ctl` on PATH for a private cluster.
@@ -25,6 +25,7 @@ slow=(
   the_pipeline_waits_out_a_database_outage_and_loses_nothing
   open_connections_are_capped_and_service_resumes_when_they_close
   sigkill_at_random_points_during_replay_loses_and_doubles_nothing
+  the_standby_takes_over_within_seconds_of_each_sigkill_and_nothing_differs
 )
 
 tests=()

@@ -117,8 +117,9 @@ fn batch_config(options: &IndexerOptions) -> BatchConfig {
 }
 
 /// Follows Jetstream (or, with `--firehose`, the raw firehose) into the database until
-/// `shutdown`, serving metrics if configured, keeping the top-track rankings fresh and
-/// backfilling queued repos in the background (`--auto-backfill`).
+/// `shutdown`, serving metrics and health if configured. Writes only while holding the writer
+/// lock ([`crate::leader`]): until then, and again if the lock's session is lost, it waits as a
+/// hot standby.
 pub async fn run_live(
     pool: PgPool,
     options: &IndexerOptions,
@@ -127,12 +128,36 @@ pub async fn run_live(
     crate::telemetry::install_recorder();
     if let Some(addr) = options.metrics_listen.0 {
         let (db, stop) = (pool.clone(), shutdown.clone());
+        let ready = crate::telemetry::Readiness {
+            max_lag: std::time::Duration::from_secs(options.ready_max_lag_secs),
+        };
         tokio::spawn(async move {
-            if let Err(err) = crate::telemetry::serve(addr, db, stop).await {
+            if let Err(err) = crate::telemetry::serve(addr, db, ready, stop).await {
                 tracing::error!(%err, "metrics endpoint failed");
             }
         });
     }
+    let poll = std::time::Duration::from_millis(options.leader_poll_ms);
+    loop {
+        let Some(lease) = crate::leader::acquire(&pool, poll, &shutdown).await else {
+            tracing::info!("indexer stopped while waiting for the writer lock");
+            return Ok(());
+        };
+        let (work, done) = (shutdown.child_token(), CancellationToken::new());
+        let held = tokio::spawn(lease.hold(work.clone(), done.clone()));
+        let led = lead(pool.clone(), options, work).await;
+        done.cancel();
+        let lost = held.await.unwrap_or(true);
+        led?;
+        if shutdown.is_cancelled() || !lost {
+            return Ok(());
+        }
+    }
+}
+
+/// The writer's work until `shutdown`: the source, the pipeline, the ranker, identity
+/// resolution, labelers and background backfill (all of it only ever in the lock holder).
+async fn lead(pool: PgPool, options: &IndexerOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     if options.resolve_identities {
         let resolver = plyr_atproto::identity::IdentityResolver::new(options.identity_config())
             .context("building the identity resolver")?;

@@ -106,9 +106,22 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_HANDLE_PDS", value_parser = plyr_atproto::settings::http_url)]
     pub handle_pds: Option<String>,
 
-    /// Where the indexer serves /metrics and /health; an empty value turns them off.
+    /// Where the indexer serves /metrics, /health (alive) and /ready (database reachable and
+    /// caught up, or a hot standby); an empty value turns them off.
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
     pub metrics_listen: Listen,
+
+    /// With `run`: how often (milliseconds) a standby asks for the writer lock. Several `run`
+    /// processes may share one database: one holds the lock and writes, the others wait hot and
+    /// take over within this long of the writer's session ending.
+    #[arg(long, env = "PLYR_LEADER_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..))]
+    pub leader_poll_ms: u64,
+
+    /// With `run`: `/ready` answers 503 while the newest committed event is older than this
+    /// many seconds and events are still arriving (a quiet stream is caught up, however old its
+    /// last event).
+    #[arg(long, env = "PLYR_READY_MAX_LAG_SECS", default_value_t = 60)]
+    pub ready_max_lag_secs: u64,
 
     /// With `run`: time (milliseconds) between two ticks of the ranker, each moving the day,
     /// week and month windows to now and replacing the top-track rankings that changed. A tick

@@ -153,6 +153,7 @@ async fn dispatch(
             () = failed.cancelled() => None,
         };
         let Some(first) = first else { break };
+        crate::status::received();
         batch.push(writer.prepare(first));
         let deadline = tokio::time::sleep(config.max_delay);
         let ready = all_ready(&lanes);
@@ -245,6 +246,7 @@ async fn lane(
         totals.dropped += report.dropped as u64;
         totals.skipped += report.skipped as u64;
         if let Some(c) = report.cursors.last() {
+            crate::status::committed(c.time_us);
             let age = chrono::Utc::now().timestamp_micros().saturating_sub(c.time_us) as f64 / 1e6;
             metrics::gauge!("indexer_cursor_age_seconds", "source" => c.source.clone()).set(age.max(0.0));
         }

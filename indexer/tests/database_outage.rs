@@ -1,7 +1,7 @@
 //! A database outage in the middle of a stream: the indexer reaches PostgreSQL through a TCP
 //! proxy run by the test, which cuts every connection and then refuses new ones for a while.
-//! The pipeline waits (it must not stop), `/health` answers 503 while the database is away and
-//! 200 after, and once it is back the result equals a run that saw no outage: nothing lost,
+//! The pipeline waits (it must not stop), `/ready` answers 503 while the database is away and
+//! 200 after (`/health`, the liveness probe, stays 200 throughout), and once it is back the result equals a run that saw no outage: nothing lost,
 //! nothing doubled, the cursor at the end.
 
 mod support;
@@ -96,8 +96,8 @@ fn config() -> BatchConfig {
     BatchConfig { max_events: 40, max_delay: Duration::from_millis(10), attempts: 5, partitions: 2 }
 }
 
-async fn health(client: &reqwest::Client, addr: std::net::SocketAddr) -> (u16, serde_json::Value) {
-    let response = client.get(format!("http://{addr}/health")).send().await.expect("health answers");
+async fn ready(client: &reqwest::Client, addr: std::net::SocketAddr) -> (u16, serde_json::Value) {
+    let response = client.get(format!("http://{addr}/ready")).send().await.expect("ready answers");
     let status = response.status().as_u16();
     (status, response.json().await.expect("a JSON body"))
 }
@@ -135,12 +135,17 @@ async fn the_pipeline_waits_out_a_database_outage_and_loses_nothing() {
         l.local_addr().expect("addr")
     };
     let shutdown = CancellationToken::new();
-    let ops = tokio::spawn(plyr_indexer::telemetry::serve(addr, pool.clone(), shutdown.clone()));
+    let ops = tokio::spawn(plyr_indexer::telemetry::serve(
+        addr,
+        pool.clone(),
+        Default::default(),
+        shutdown.clone(),
+    ));
     let client = reqwest::Client::new();
     let mut up = None;
     for _ in 0..50 {
         if client.get(format!("http://{addr}/health")).send().await.is_ok() {
-            up = Some(health(&client, addr).await);
+            up = Some(ready(&client, addr).await);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -167,8 +172,10 @@ async fn the_pipeline_waits_out_a_database_outage_and_loses_nothing() {
     };
     drop(tx);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (status, body) = health(&client, addr).await;
+    let (status, body) = ready(&client, addr).await;
     assert_eq!((status, body["database"].as_str()), (503, Some("unreachable")), "{body}");
+    let alive = client.get(format!("http://{addr}/health")).send().await.expect("health answers");
+    assert_eq!(alive.status(), 200, "a liveness probe must not restart an indexer waiting out an outage");
     // Longer than the five attempts a part used to get before the indexer gave up and exited.
     tokio::time::sleep(Duration::from_secs(9)).await;
     assert!(!run.is_finished(), "the pipeline waits for the database instead of stopping");
@@ -182,7 +189,7 @@ async fn the_pipeline_waits_out_a_database_outage_and_loses_nothing() {
         .expect("the pipeline ends without an error");
     feed.await.expect("feed");
     assert!(writer.health().is_up());
-    let (status, body) = health(&client, addr).await;
+    let (status, body) = ready(&client, addr).await;
     assert_eq!((status, body["database"].as_str()), (200, Some("up")), "{body}");
     assert_eq!(totals.dropped, 0);
 

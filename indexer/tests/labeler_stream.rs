@@ -109,8 +109,12 @@ async fn bad_labels_and_messages_are_dropped_and_the_stream_goes_on() {
     plyr_indexer::telemetry::install_recorder().expect("recorder");
     let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
     let metrics_stop = CancellationToken::new();
-    let metrics =
-        tokio::spawn(plyr_indexer::telemetry::serve(metrics_addr, db.pool.clone(), metrics_stop.clone()));
+    let metrics = tokio::spawn(plyr_indexer::telemetry::serve(
+        metrics_addr,
+        db.pool.clone(),
+        Default::default(),
+        metrics_stop.clone(),
+    ));
     let subject = "at://did:plc:artist22222222222222222/fm.plyr.track/3kabc";
     let forged = ipld(
         &LabelSigner::from_hex(OTHER_KEY)

@@ -1,4 +1,5 @@
-//! The operator endpoints: `/health` follows the database, `/metrics` renders Prometheus text.
+//! The operator endpoints: `/health` says the process is alive, `/ready` follows the database,
+//! `/metrics` renders Prometheus text.
 
 use std::time::Duration;
 
@@ -14,7 +15,12 @@ async fn health_and_metrics_endpoints_answer() {
     };
     plyr_indexer::telemetry::install_recorder().expect("recorder");
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(plyr_indexer::telemetry::serve(addr, db.pool.clone(), shutdown.clone()));
+    let task = tokio::spawn(plyr_indexer::telemetry::serve(
+        addr,
+        db.pool.clone(),
+        Default::default(),
+        shutdown.clone(),
+    ));
     metrics::counter!("indexer_dropped_total", "reason" => "test").increment(1);
     let client = reqwest::Client::new();
     let mut health = None;
@@ -27,13 +33,19 @@ async fn health_and_metrics_endpoints_answer() {
     }
     let health = health.expect("health endpoint up");
     assert_eq!(health.status(), 200);
+    let ready = client.get(format!("http://{addr}/ready")).send().await.expect("ready");
+    assert_eq!(ready.status(), 200, "ready with the database up");
     let metrics = client.get(format!("http://{addr}/metrics")).send().await.expect("metrics");
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.expect("body");
     assert!(text.contains("indexer_dropped_total"), "prometheus output: {text}");
     db.pool.close().await;
-    let down = client.get(format!("http://{addr}/health")).send().await.expect("health");
-    assert_eq!(down.status(), 503, "health follows the database");
+    let ready = client.get(format!("http://{addr}/ready")).send().await.expect("ready");
+    assert_eq!(ready.status(), 503, "ready follows the database");
+    let body: serde_json::Value = ready.json().await.expect("a JSON body");
+    assert_eq!(body["database"], "unreachable", "{body}");
+    let alive = client.get(format!("http://{addr}/health")).send().await.expect("health");
+    assert_eq!(alive.status(), 200, "alive without the database");
     shutdown.cancel();
     task.await.expect("join").expect("serve");
 }

@@ -125,7 +125,7 @@ async fn a_fresh_install_discovers_and_backfills_the_network_once() -> anyhow::R
     }
     eprintln!("discovered and backfilled in {:?}", started.elapsed());
     assert!(requests.load(Ordering::SeqCst) >= 2, "the 429 was waited out and asked again");
-    let health: Value = reqwest::get(format!("http://127.0.0.1:{metrics}/health")).await?.json().await?;
+    let health: Value = reqwest::get(format!("http://127.0.0.1:{metrics}/ready")).await?.json().await?;
     assert!(health["discovery"]["completed_at"].is_string(), "{health}");
     assert_eq!(health["discovery"]["repos"], 1, "{health}");
     stop.cancel();

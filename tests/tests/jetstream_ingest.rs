@@ -40,6 +40,8 @@ fn options(url: &str) -> IndexerOptions {
         metrics_listen: plyr_indexer::config::Listen(None),
         ranking_interval_ms: 200,
         ranking_max_age_secs: 60,
+        leader_poll_ms: 1000,
+        ready_max_lag_secs: 60,
         labelers: Vec::new(),
         backfill: plyr_indexer::config::BackfillOptions { auto_backfill: false, ..Default::default() },
     }
