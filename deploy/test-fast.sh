@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-needs_packages=" appview_outputs deploy_rules discovery firehose_baseline labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
+needs_packages=" appview_outputs deploy_manifests deploy_rules discovery firehose_baseline labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
 slow=(
   the_pipeline_waits_out_a_database_outage_and_loses_nothing
   open_connections_are_capped_and_service_resumes_when_they_close
