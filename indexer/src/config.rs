@@ -106,6 +106,14 @@ pub struct IndexerOptions {
     #[arg(long, env = "PLYR_HANDLE_PDS", value_parser = plyr_atproto::settings::http_url)]
     pub handle_pds: Option<String>,
 
+    /// With `replay`: once the file is applied, an account whose identity does not resolve gets
+    /// the handle the file's newest `#identity` event for it announced, unverified but shown as
+    /// verified (a sample's DIDs resolve nowhere, so without this every artist reads
+    /// `handle.invalid`). Whoever wrote the file chose those handles: for local replays only;
+    /// `plyr --replay` turns it on, `run` never reads it.
+    #[arg(long, env = "PLYR_TRUST_STREAM_HANDLES")]
+    pub trust_stream_handles: bool,
+
     /// Where the indexer serves /metrics, /health (alive) and /ready (database reachable and
     /// caught up, or a hot standby); an empty value turns them off.
     #[arg(long, env = "PLYR_INDEXER_METRICS_LISTEN", default_value = "127.0.0.1:9091")]
@@ -206,10 +214,15 @@ impl Default for BackfillOptions {
 }
 
 impl IndexerOptions {
-    /// The writer these options describe: `--trusted-audio-origins`, `--max-record-bytes`.
+    /// The writer these options describe: `--trusted-audio-origins`, `--max-record-bytes`,
+    /// `--trust-stream-handles`.
     pub fn writer(&self, pool: sqlx::PgPool) -> Result<crate::write::Writer, crate::write::WriteError> {
         let trusted = crate::write::rules::TrustedOrigins::new(&self.trusted_audio_origins);
-        Ok(crate::write::Writer::new(pool, trusted)?.with_max_record_bytes(self.max_record_bytes))
+        let writer = crate::write::Writer::new(pool, trusted)?.with_max_record_bytes(self.max_record_bytes);
+        if !self.trust_stream_handles {
+            return Ok(writer);
+        }
+        Ok(writer.trusting_stream_handles(self.identity_config()))
     }
 
     /// How DIDs and handles are resolved: `--plc-url`, `--handle-pds`, `--allow-test-network`.

@@ -6,6 +6,10 @@
 //! = the file's path), stored with the data it covers: a replay that is killed resumes after the
 //! last committed line. `restart` ignores the stored position and applies the file from the top
 //! again (the write path is idempotent, so the result is the same).
+//!
+//! With a writer that trusts stream handles (`--trust-stream-handles`), the handles the file's
+//! `#identity` events announce are kept and, once the file is applied, stored for the accounts
+//! whose identity does not resolve ([`crate::identity::resolve_or_trust`]).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -14,7 +18,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{Cursor, SourceItem};
+use crate::event::{Cursor, EventBody, SourceItem};
+use crate::identity::ClaimedHandles;
 use crate::jetstream::config::Protocol;
 use crate::jetstream::message::{Frame, FrameDecoder};
 use crate::pipeline::{self, BatchConfig, PipelineTotals};
@@ -40,6 +45,8 @@ pub struct ReplaySummary {
     pub skipped_lines: u64,
     pub bad_lines: u64,
     pub totals: PipelineTotals,
+    /// Handles taken from the file unverified (`--trust-stream-handles`).
+    pub trusted_handles: usize,
 }
 
 /// Replays `path` into the database behind `writer`.
@@ -59,18 +66,37 @@ pub async fn replay(
     if resume_after > 0 {
         tracing::info!(path = %path.display(), line = resume_after, "resuming replay after the last committed line");
     }
+    let trust = writer.stream_handles_trust().cloned();
+    if trust.is_some() {
+        tracing::warn!("trusting handles from the stream without verification: local replay only");
+    }
     let file = std::fs::File::open(path).map_err(io)?;
     let (tx, rx) = pipeline::channel();
     let reader = {
         let shutdown = shutdown.clone();
         let max_record_bytes = writer.max_record_bytes();
+        let claims = trust.is_some().then(ClaimedHandles::default);
         tokio::task::spawn_blocking(move || {
-            read_lines(file, issuer, resume_after, max_record_bytes, tx, shutdown)
+            read_lines(file, issuer, resume_after, max_record_bytes, claims, tx, shutdown)
         })
     };
-    let totals = pipeline::run(writer, rx, batch, shutdown).await;
-    let mut summary = reader.await.map_err(|e| ReplayError::Reader(e.to_string()))?.map_err(io)?;
+    let pool = writer.pool().clone();
+    let totals = pipeline::run(writer, rx, batch, shutdown.clone()).await;
+    let (mut summary, claims) = reader.await.map_err(|e| ReplayError::Reader(e.to_string()))?.map_err(io)?;
     summary.totals = totals?;
+    if let (Some(config), Some(claims)) = (trust, claims)
+        && !claims.is_empty()
+        && !shutdown.is_cancelled()
+    {
+        let report =
+            crate::identity::resolve_or_trust(&pool, config, claims).await.map_err(WriteError::from)?;
+        tracing::info!(
+            resolved = report.resolved,
+            trusted = report.trusted,
+            "handles announced in the file: identities that resolved are stored as resolved, the others' handles as announced"
+        );
+        summary.trusted_handles = report.trusted;
+    }
     Ok(summary)
 }
 
@@ -81,9 +107,10 @@ fn read_lines(
     issuer: String,
     resume_after: i64,
     max_record_bytes: usize,
+    mut claims: Option<ClaimedHandles>,
     tx: mpsc::Sender<SourceItem>,
     shutdown: CancellationToken,
-) -> std::io::Result<ReplaySummary> {
+) -> std::io::Result<(ReplaySummary, Option<ClaimedHandles>)> {
     let decoder = FrameDecoder::new(Protocol::V1, "").with_max_record_bytes(max_record_bytes);
     let mut summary = ReplaySummary::default();
     // Lines are read as bytes into one reused buffer: the JSON parser checks the UTF-8 of every
@@ -109,6 +136,11 @@ fn read_lines(
         }
         match decoder.decode(line) {
             Ok(Frame::Event { event, cursor }) => {
+                if let (Some(claims), EventBody::Identity { handle: Some(handle) }) =
+                    (&mut claims, &event.body)
+                {
+                    claims.claim(event.did.as_str(), handle, event.time_us);
+                }
                 let cursor = Cursor {
                     source: SOURCE.into(),
                     value: number,
@@ -127,7 +159,7 @@ fn read_lines(
             }
         }
     }
-    Ok(summary)
+    Ok((summary, claims))
 }
 
 #[cfg(test)]
@@ -160,8 +192,10 @@ mod tests {
 
         let (tx, mut rx) = pipeline::channel();
         let file = std::fs::File::open(&path).expect("open");
-        let summary =
-            read_lines(file, "issuer".into(), 0, 1 << 20, tx, CancellationToken::new()).expect("read");
+        let claims = Some(crate::identity::ClaimedHandles::default());
+        let (summary, claims) =
+            read_lines(file, "issuer".into(), 0, 1 << 20, claims, tx, CancellationToken::new())
+                .expect("read");
         let mut lines = Vec::new();
         while let Ok(item) = rx.try_recv() {
             let SourceItem::Event { event, cursor } = item else { panic!("only events are sent") };
@@ -170,6 +204,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).expect("cleanup");
 
         assert_eq!((summary.lines, summary.skipped_lines, summary.bad_lines), (6, 1, 2));
+        assert_eq!(claims.map(|c| c.len()), Some(3), "each identity event's handle is noted when trusted");
         let issuer = Some("issuer".to_owned());
         assert_eq!(
             lines,

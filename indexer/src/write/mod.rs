@@ -127,13 +127,23 @@ pub struct Writer {
     trusted: TrustedOrigins,
     health: Arc<DatabaseHealth>,
     max_record_bytes: usize,
+    /// How to resolve identities before trusting a replayed file's handles
+    /// (`--trust-stream-handles`; see [`crate::identity::resolve_or_trust`]); `None`: never.
+    trust_stream_handles: Option<plyr_atproto::identity::IdentityConfig>,
 }
 
 impl Writer {
     pub fn new(pool: PgPool, trusted: TrustedOrigins) -> Result<Self, WriteError> {
         let health = Arc::default();
         let max_record_bytes = plyr_atproto::MAX_RECORD_BYTES;
-        Ok(Self { pool, check: RecordCheck::embedded()?, trusted, health, max_record_bytes })
+        Ok(Self {
+            pool,
+            check: RecordCheck::embedded()?,
+            trusted,
+            health,
+            max_record_bytes,
+            trust_stream_handles: None,
+        })
     }
 
     /// The same writer, telling sources that hand it undecoded text (replay) to leave records
@@ -147,6 +157,18 @@ impl Writer {
     /// The record size bound sources reading for this writer apply.
     pub fn max_record_bytes(&self) -> usize {
         self.max_record_bytes
+    }
+
+    /// The same writer, telling a replay to trust the handles its file's `#identity` events
+    /// announce for accounts whose identity does not resolve through `config`.
+    pub fn trusting_stream_handles(mut self, config: plyr_atproto::identity::IdentityConfig) -> Self {
+        self.trust_stream_handles = Some(config);
+        self
+    }
+
+    /// Whether (and how resolving first) a replay trusts its file's handles.
+    pub fn stream_handles_trust(&self) -> Option<&plyr_atproto::identity::IdentityConfig> {
+        self.trust_stream_handles.as_ref()
     }
 
     pub fn pool(&self) -> &PgPool {
