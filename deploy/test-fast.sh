@@ -9,7 +9,8 @@
 #   - `needs_packages`: the end-to-end tests that run npm, PyPI or Debian packages (the reference
 #     lexicon validator in tests/js, the reference PDS and PLC directory in tests/pds, the labeler
 #     in tests/labeler, @atproto/sync in bench/ts, the plyrfm SDK from tests/py, promtool from
-#     Debian's prometheus), which they install from the network on first use;
+#     Debian's prometheus, Debian's chromium for the home page), which they install from the
+#     network on first use;
 #   - `slow`: the four fault tests that wait out real time (a database outage, the connection
 #     cap, SIGKILLs during a replay, writer failovers), about two minutes together;
 #   - doc tests, which rustdoc compiles at test time (the workspace has one, `no_run`).
@@ -20,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-needs_packages=" appview_outputs deploy_manifests deploy_rules discovery firehose_baseline labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
+needs_packages=" appview_outputs deploy_manifests deploy_rules discovery firehose_baseline home_page labelers lexicons_reference local_pds pds_proxy pds_scenario plyr_sdk subsonic_clients "
 slow=(
   the_pipeline_waits_out_a_database_outage_and_loses_nothing
   open_connections_are_capped_and_service_resumes_when_they_close
