@@ -11,8 +11,9 @@
 #     in tests/labeler, @atproto/sync in bench/ts, the plyrfm SDK from tests/py, promtool from
 #     Debian's prometheus, Debian's chromium for the home page), which they install from the
 #     network on first use;
-#   - `slow`: the four fault tests that wait out real time (a database outage, the connection
-#     cap, SIGKILLs during a replay, writer failovers), about two minutes together;
+#   - `slow`: the five tests that wait out real time (a database outage, the connection cap,
+#     SIGKILLs during a replay, writer failovers, a lagging streaming replica), about two and a
+#     half minutes together;
 #   - doc tests, which rustdoc compiles at test time (the workspace has one, `no_run`).
 # PostgreSQL is needed as for the full suite: a server on 127.0.0.1:5432 (or
 # PLYR_TEST_DATABASE_URL), else `initdb` and `pg_ctl` on PATH for a private cluster.
@@ -27,6 +28,7 @@ slow=(
   open_connections_are_capped_and_service_resumes_when_they_close
   sigkill_at_random_points_during_replay_loses_and_doubles_nothing
   the_standby_takes_over_within_seconds_of_each_sigkill_and_nothing_differs
+  answers_never_go_back_to_an_older_count_and_catch_up_within_the_lag_plus_a_second
 )
 
 tests=()

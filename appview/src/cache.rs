@@ -212,8 +212,16 @@ impl Caches {
 /// Listens for the indexer's announcements until `shutdown`, invalidating `caches`.
 /// Reconnects on its own; drops everything after a lost connection.
 pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken) {
+    follow(db, None, caches, shutdown).await;
+}
+
+/// [`listen`] for a process reading from `read` (`db`), a streaming replica of `primary`: the
+/// announcements come from the primary and each is applied once the replica has replayed it
+/// ([`crate::replica`]).
+pub async fn follow(db: PgPool, primary: Option<PgPool>, caches: Arc<Caches>, shutdown: CancellationToken) {
+    let notifier = primary.clone().unwrap_or_else(|| db.clone());
     loop {
-        let mut listener = match PgListener::connect_with(&db).await {
+        let mut listener = match PgListener::connect_with(&notifier).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the change-notification connection; retrying");
@@ -243,28 +251,22 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
             };
             match next {
                 Ok(Some(n)) => {
-                    let change = Change::parse(n.payload()).unwrap_or_else(|| {
-                        tracing::warn!(
-                            payload = n.payload(),
-                            "unreadable change notification; dropping caches"
-                        );
-                        Change::everything()
-                    });
-                    metrics::counter!("appview_cache_invalidations_total").increment(1);
-                    // New rankings and labels are read before cached answers are dropped, so
-                    // no answer built from the old ones can be cached after the drop.
-                    let reread = Reread {
-                        rankings: change.rankings || change.all,
-                        labels: change.labels || change.all,
-                    };
-                    if reread.rankings || reread.labels {
-                        held = HeldReload::now(reload_held(&db, &caches, reread).await);
+                    let mut payloads = vec![n.payload().to_owned()];
+                    if let Some(primary) = &primary {
+                        while let Some(more) = listener.next_buffered() {
+                            payloads.push(more.payload().to_owned());
+                        }
+                        match crate::replica::caught_up(primary, &db, &shutdown).await {
+                            Ok(Some(_)) => {}
+                            Ok(None) => return,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot read the primary's WAL position; dropping caches");
+                                payloads = vec![r#"{"all":true}"#.to_owned()];
+                            }
+                        }
                     }
-                    caches.invalidate(&change).await;
-                    if change.all {
-                        caches.search.request(Update::Rebuild);
-                    } else if change.touches_records() {
-                        caches.search.request(Update::Apply(change));
+                    for payload in payloads {
+                        held = apply(&db, &caches, &payload, held).await;
                     }
                 }
                 Ok(None) => {
@@ -281,6 +283,31 @@ pub async fn listen(db: PgPool, caches: Arc<Caches>, shutdown: CancellationToken
             }
         }
     }
+}
+
+/// Applies one announcement: re-reads the rankings and labels it names, drops the cached rows
+/// and answers it names, and queues the search index's update.
+async fn apply(db: &PgPool, caches: &Caches, payload: &str, held: HeldReload) -> HeldReload {
+    let change = Change::parse(payload).unwrap_or_else(|| {
+        tracing::warn!(payload, "unreadable change notification; dropping caches");
+        Change::everything()
+    });
+    metrics::counter!("appview_cache_invalidations_total").increment(1);
+    // New rankings and labels are read before cached answers are dropped, so no answer built
+    // from the old ones can be cached after the drop.
+    let reread = Reread { rankings: change.rankings || change.all, labels: change.labels || change.all };
+    let held = if reread.rankings || reread.labels {
+        HeldReload::now(reload_held(db, caches, reread).await)
+    } else {
+        held
+    };
+    caches.invalidate(&change).await;
+    if change.all {
+        caches.search.request(Update::Rebuild);
+    } else if change.touches_records() {
+        caches.search.request(Update::Apply(change));
+    }
+    held
 }
 
 /// Which tables held whole in memory to read again.

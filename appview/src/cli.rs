@@ -37,10 +37,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(options) => {
             options.check().map_err(anyhow::Error::msg)?;
-            let pool = crate::db::connect(&url, &options).await.context("connecting to the database")?;
             let shutdown = CancellationToken::new();
             tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
-            crate::serve(AppState::new(pool, *options), shutdown).await.context("serving HTTP")?;
+            let state = match options.read_database_url.clone() {
+                Some(read_url) => {
+                    let read = crate::db::connect(&read_url, &options)
+                        .await
+                        .context("connecting to the read replica")?;
+                    // Notifications and WAL positions only: two connections.
+                    let primary = plyr_store::connect(&url, 2).await.context("connecting to the primary")?;
+                    tracing::info!("reading from the replica; change notifications from the primary");
+                    AppState::with_replica(read, primary, *options)
+                }
+                None => {
+                    let pool =
+                        crate::db::connect(&url, &options).await.context("connecting to the database")?;
+                    AppState::new(pool, *options)
+                }
+            };
+            crate::serve(state, shutdown).await.context("serving HTTP")?;
         }
     }
     Ok(())

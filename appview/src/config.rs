@@ -108,6 +108,13 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_RESPONSE_CACHE_MIB", default_value_t = 64)]
     pub response_cache_mib: u64,
 
+    /// PostgreSQL URL to read from: a streaming read replica of `DATABASE_URL`. Every query
+    /// goes here; `DATABASE_URL` (the primary) then only carries the change notifications (which
+    /// a replica never delivers) and the WAL position each one is waited for: the caches are
+    /// dropped once the replica has replayed the change, so no answer goes back to an older row.
+    #[arg(long, env = "PLYR_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+
     /// Maximum database connections this process opens for reads.
     #[arg(
         id = "appview_db_connections",

@@ -24,6 +24,8 @@ pub mod mention;
 pub mod moderation;
 pub mod params;
 pub mod ranking;
+pub mod ready;
+pub mod replica;
 pub mod response_cache;
 pub mod rest;
 pub mod row_cache;

@@ -20,7 +20,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-use crate::{AppState, cache, moderation, response_cache, rest, subsonic, telemetry, well_known, xrpc};
+use crate::{
+    AppState, cache, moderation, ready, response_cache, rest, subsonic, telemetry, well_known, xrpc,
+};
 
 /// Every route the AppView serves, without the per-client rate limit (which needs the peer
 /// address of a connection; [`serve`] adds it).
@@ -33,6 +35,7 @@ fn app(state: AppState, rate_limit: Option<ratelimit::RateLimitLayer>) -> Router
     let cors = rest::cors::layer(&state.options.cors_origins);
     let router = Router::new()
         .route("/xrpc/_health", get(xrpc::health::health))
+        .route("/ready", get(ready::ready))
         .route("/xrpc/{nsid}", get(xrpc::dispatch).post(xrpc::post))
         .route("/.well-known/did.json", get(well_known::did_json))
         .merge(rest::router())
@@ -66,7 +69,12 @@ pub async fn serve(state: AppState, shutdown: CancellationToken) -> std::io::Res
 
 /// [`serve`] on a listener already bound (tests bind 127.0.0.1:0 and read the port).
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdown: CancellationToken) {
-    tokio::spawn(cache::listen(state.db.clone(), state.caches.clone(), shutdown.clone()));
+    tokio::spawn(cache::follow(
+        state.db.clone(),
+        state.primary.clone(),
+        state.caches.clone(),
+        shutdown.clone(),
+    ));
     tokio::spawn(cache::update_search(state.db.clone(), state.caches.clone(), shutdown.clone()));
     let o = &state.options;
     let limits = accept::ConnLimits {

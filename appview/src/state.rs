@@ -16,7 +16,11 @@ pub struct AppState(Arc<App>);
 /// What every request can reach.
 #[derive(Debug)]
 pub struct App {
+    /// Where every read goes: the database, or its streaming replica (`--read-database-url`).
     pub db: PgPool,
+    /// The primary, when reads go to a replica: it carries the change notifications and the
+    /// WAL positions they are waited for ([`crate::replica`]).
+    pub primary: Option<PgPool>,
     pub options: AppviewOptions,
     pub caches: Arc<Caches>,
     pub presenter: Presenter,
@@ -34,8 +38,18 @@ impl AppState {
         Self::with_auth(db, options, auth)
     }
 
+    /// Reading from `read`, a streaming replica of `primary`.
+    pub fn with_replica(read: PgPool, primary: PgPool, options: AppviewOptions) -> Self {
+        let auth = crate::auth::Auth::new(&options);
+        Self::build(read, Some(primary), options, auth)
+    }
+
     /// With a given token verifier (tests supply issuer keys without a PLC directory).
     pub fn with_auth(db: PgPool, options: AppviewOptions, auth: crate::auth::Auth) -> Self {
+        Self::build(db, None, options, auth)
+    }
+
+    fn build(db: PgPool, primary: Option<PgPool>, options: AppviewOptions, auth: crate::auth::Auth) -> Self {
         let applied = Arc::new(crate::moderation::Applied::choose(
             &Default::default(),
             auth.service_did(),
@@ -61,7 +75,7 @@ impl AppState {
             options.list_hidden_labels.clone(),
             options.sensitive_labels.clone(),
         );
-        Self(Arc::new(App { db, options, caches, presenter, auth, policy, applied, metrics }))
+        Self(Arc::new(App { db, primary, options, caches, presenter, auth, policy, applied, metrics }))
     }
 }
 

@@ -122,3 +122,21 @@ async fn anonymous_answers_are_reused_until_the_index_changes() {
     let (_, after) = get(state.clone(), "/xrpc/fm.plyr.unspecced.getStats").await;
     assert_eq!(after["comments"], 1, "a change notification empties the response cache");
 }
+
+#[tokio::test]
+async fn ready_follows_the_database_and_health_only_says_the_process_answers() {
+    let db = TestDb::new().await.expect("test db");
+    let (status, body) = get(AppState::new(db.pool.clone(), options()), "/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], "up");
+    assert!(body["primary"].is_null() && body["replicaLagSeconds"].is_null(), "no replica: {body}");
+    let pool = db.pool.clone();
+    pool.close().await;
+    let state = AppState::new(pool, options());
+    let (status, body) = get(state.clone(), "/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["database"], "unreachable");
+    let (status, body) = get(state, "/health").await;
+    assert_eq!((status, body), (StatusCode::OK, serde_json::json!({ "status": "ok" })), "liveness");
+}

@@ -15,6 +15,7 @@ pub mod lists;
 pub mod plays;
 pub mod pool;
 pub mod recs;
+pub mod replica;
 pub mod rest;
 pub mod search;
 pub mod social;

@@ -121,6 +121,11 @@ impl Net {
         self.lines.push(json!({ "did": did, "time_us": t, "kind": "commit", "commit": commit }).to_string());
     }
 
+    /// The Jetstream lines so far.
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
     /// Applies the lines through the indexer's replay path, then sets verified handles as the
     /// identity worker would (it needs the network, which tests do not have; an identity event
     /// that precedes an account's first record is not applied by the write path).
