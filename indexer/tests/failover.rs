@@ -1,8 +1,10 @@
 //! Failover: two `indexer run` processes follow one local Jetstream (v1, a real websocket
 //! server replaying a generated 60,000-event stream from any cursor) into one database, and
 //! exactly one of them writes. The writer is killed with SIGKILL at ten random points of the
-//! stream and restarted as the new standby each time; the standby takes over within 10 s every
-//! time, and once caught up the database equals a clean single-process run row for row.
+//! stream (and stopped with SIGTERM at two more: it finishes or abandons its batch, releases the
+//! lock and exits 0) and restarted as the new standby each time; the standby takes over within
+//! 10 s every time, and once caught up the database equals a clean single-process run row for
+//! row.
 
 mod support;
 
@@ -19,6 +21,8 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
 const EVENTS: usize = 60_000;
 const KILLS: usize = 10;
+/// The rounds (of KILLS + 2) whose writer is stopped with SIGTERM instead.
+const TERMS: [usize; 2] = [3, 8];
 const TAKEOVER_LIMIT: Duration = Duration::from_secs(10);
 
 /// Serves `lines` (each with its `time_us`) as a Jetstream v1 server does: from the first event
@@ -110,6 +114,22 @@ impl Indexer {
         None
     }
 
+    /// SIGTERM; the exit status, if it exits within `limit`.
+    async fn terminate(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(sent.success());
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("poll") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.kill();
+        None
+    }
+
     fn kill(mut self) {
         self.child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
         self.child.wait().expect("reap");
@@ -193,8 +213,9 @@ async fn the_standby_takes_over_within_seconds_of_each_sigkill_and_nothing_diffe
     );
     let mut rng = u64::from(std::process::id());
     let (mut takeovers, mut mid_stream) = (Vec::new(), 0);
-    let span = EVENTS / (KILLS + 1);
-    for round in 0..KILLS {
+    let rounds = KILLS + TERMS.len();
+    let span = EVENTS / (rounds + 1);
+    for round in 0..rounds {
         let target = times[(round + 1) * span + (next(&mut rng) as usize % span)];
         let deadline = Instant::now() + Duration::from_secs(120);
         while position(&db).await < target && Instant::now() < deadline {
@@ -204,12 +225,24 @@ async fn the_standby_takes_over_within_seconds_of_each_sigkill_and_nothing_diffe
         if position(&db).await < last {
             mid_stream += 1;
         }
-        leader.kill();
+        let graceful = TERMS.contains(&round);
+        if graceful {
+            let log = leader.log.clone();
+            let status = leader.terminate(Duration::from_secs(10)).await;
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let status =
+                status.unwrap_or_else(|| panic!("round {round}: no exit within 10 s of SIGTERM: {log}"));
+            assert!(status.success(), "round {round}: SIGTERM exit status {status}: {log}");
+        } else {
+            leader.kill();
+        }
         let took = standby.wait_for_role(&client, "leader", TAKEOVER_LIMIT).await;
         let Some(took) = took else {
             panic!("round {round}: the standby did not take over within 10 s: {}", standby.log());
         };
-        takeovers.push(took);
+        if !graceful {
+            takeovers.push(took);
+        }
         leader = standby;
         standby = Indexer::start(&db, port, &dir, &format!("restart-{round}"));
         assert!(
@@ -224,7 +257,7 @@ async fn the_standby_takes_over_within_seconds_of_each_sigkill_and_nothing_diffe
     standby.kill();
     let ms: Vec<u128> = takeovers.iter().map(Duration::as_millis).collect();
     println!("takeover after SIGKILL (ms): {ms:?}; max {:?} ms", ms.iter().max());
-    assert!(mid_stream >= KILLS - 1, "only {mid_stream} of {KILLS} kills hit a writer mid-stream");
+    assert!(mid_stream >= rounds - 1, "only {mid_stream} of {rounds} stops hit a writer mid-stream");
     assert_same(
         &db.snapshot(VOLATILE).await.expect("snapshot"),
         &expected,
