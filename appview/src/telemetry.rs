@@ -15,6 +15,7 @@ pub async fn metrics(State(state): State<AppState>) -> (StatusCode, String) {
     match &state.metrics {
         Some(handle) => {
             state.caches.record_gauges();
+            plyr_store::telemetry::record_pool("appview", &state.db);
             record_allocator();
             (StatusCode::OK, handle.render())
         }

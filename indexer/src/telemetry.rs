@@ -64,7 +64,10 @@ pub async fn serve(
 
 async fn render(State(ops): State<Ops>) -> (StatusCode, String) {
     match ops.metrics {
-        Some(h) => (StatusCode::OK, h.render()),
+        Some(h) => {
+            plyr_store::telemetry::record_pool("indexer", &ops.db);
+            (StatusCode::OK, h.render())
+        }
         None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed\n".into()),
     }
 }

@@ -29,3 +29,15 @@ fn start_upkeep(handle: &PrometheusHandle) {
         tracing::warn!(error = %err, "cannot start the metrics upkeep thread; histograms grow until scraped");
     }
 }
+
+/// Publishes `pool`'s connections as `plyr_db_pool_connections{pool, state="in_use"|"idle"}`
+/// and its cap as `plyr_db_pool_max_connections{pool}`: in use over the cap is the pool's
+/// saturation (requests then wait for a connection, and past the acquire timeout fail).
+pub fn record_pool(name: &'static str, pool: &sqlx::PgPool) {
+    let (size, idle) = (pool.size() as f64, pool.num_idle() as f64);
+    metrics::gauge!("plyr_db_pool_connections", "pool" => name, "state" => "in_use")
+        .set((size - idle).max(0.0));
+    metrics::gauge!("plyr_db_pool_connections", "pool" => name, "state" => "idle").set(idle);
+    metrics::gauge!("plyr_db_pool_max_connections", "pool" => name)
+        .set(f64::from(pool.options().get_max_connections()));
+}
