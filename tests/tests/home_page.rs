@@ -201,6 +201,9 @@ async fn a_newcomer_opens_the_home_page_in_chromium() {
     let bytes = std::fs::read(&png).expect("the screenshot was written");
     assert!(bytes.len() > 10_000 && bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG: {} bytes", bytes.len());
     println!("screenshot: {}", png.display());
+    for profile in ["profile-dom", "profile-shot"] {
+        let _ = std::fs::remove_dir_all(scratch.join(profile));
+    }
 
     shutdown.cancel();
     let _ = server.await;
