@@ -37,6 +37,7 @@ fn options(url: &str) -> IndexerOptions {
         allow_test_network: true,
         resolve_identities: false,
         handle_pds: None,
+        trust_stream_handles: false,
         metrics_listen: plyr_indexer::config::Listen(None),
         ranking_interval_ms: 200,
         ranking_max_age_secs: 60,
