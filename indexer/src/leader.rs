@@ -10,8 +10,9 @@
 //! Between losing the session and noticing, two processes may write for at most a few seconds;
 //! the write path is idempotent and rev-ordered, so that costs repeated work, not correctness.
 //!
-//! `replay` and `backfill` do not take the lock: they write through the same idempotent path
-//! and may run beside the writer (the backfill queue is claimed row by row).
+//! `replay` and `backfill` do not take the lock: they write through the same idempotent,
+//! rev-ordered path, so one may run beside the writer (a repo that both it and the writer's
+//! background backfill fetch is applied twice, to the same result).
 
 use std::time::Duration;
 
