@@ -162,7 +162,8 @@ impl ClaimedHandles {
 pub struct TrustReport {
     /// Identities the network answered for (stored as the worker stores them).
     pub resolved: usize,
-    /// Claimed handles stored unverified, as if verified.
+    /// Claims whose DID did not resolve: their handle is stored, as if verified, for the
+    /// accounts that are indexed (a claim by any other DID changes nothing).
     pub trusted: usize,
 }
 
