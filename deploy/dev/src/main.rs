@@ -74,7 +74,15 @@ async fn main() -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
-    let state = AppState::new(pool, args.appview);
+    let state = match args.appview.read_database_url.clone() {
+        Some(read_url) => {
+            let read = plyr_appview::db::connect(&read_url, &args.appview)
+                .await
+                .context("connecting to the replica")?;
+            AppState::with_replica(read, pool, args.appview)
+        }
+        None => AppState::new(pool, args.appview),
+    };
     tracing::info!(addr = %bound, did = state.auth.service_did(), "AppView listening");
     let ready = format!("plyr is ready: open {}", open_url(bound));
     let indexer_pool =
