@@ -311,6 +311,19 @@ pub async fn replay_file(
 mod tests {
     use clap::CommandFactory;
 
+    fn is_send<T: Send>(_: &T) {}
+
+    /// `run_live` is spawned onto a multi-threaded runtime (by `plyr`, by tests): it must stay
+    /// `Send` through the writer lock's waits (a compile-time check).
+    #[allow(dead_code)]
+    fn the_writer_loop_can_be_spawned(
+        pool: sqlx::PgPool,
+        options: &crate::IndexerOptions,
+        token: tokio_util::sync::CancellationToken,
+    ) {
+        is_send(&super::run_live(pool, options, token));
+    }
+
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
