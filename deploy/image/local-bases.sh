@@ -42,9 +42,22 @@ toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 components=$(sed -n 's/^components *= *\[\(.*\)\]/\1/p' rust-toolchain.toml | tr -d '" ' | tr , ' ')
 [[ -n "$toolchain" ]] || { echo "no channel in rust-toolchain.toml" >&2; exit 1; }
 
-# Slim like the official image: no documentation, man pages or locales; empty apt lists.
+context=$(mktemp -d)
+trap 'rm -rf "$context"' EXIT
+
+# Slim like the official image: no documentation, man pages or locales; empty apt lists, and apt
+# set up as there to keep no package caches and fetch no translations.
+mkdir "$context/apt"
+cat >"$context/apt/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+echo 'Acquire::Languages "none";' >"$context/apt/docker-no-languages"
 echo "== $runtime (mmdebstrap minbase bookworm from $mirror)"
 mmdebstrap --variant=minbase --format=tar \
+    --customize-hook="copy-in $context/apt/docker-clean $context/apt/docker-no-languages /etc/apt/apt.conf.d" \
     --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -68,8 +81,6 @@ if ! $host_toolchain && ! curl -fsS -m 20 -o /dev/null https://static.rust-lang.
     host_toolchain=true
 fi
 
-context=$(mktemp -d)
-trap 'rm -rf "$context"' EXIT
 mkdir "$context/ca"
 cp "${EXTRA_CA_DIR:-/usr/local/share/ca-certificates}"/*.crt "$context/ca/" 2>/dev/null || true
 
