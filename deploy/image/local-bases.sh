@@ -13,8 +13,10 @@
 #
 # Then, from the repository root:
 #
-#   podman build --build-arg BUILDER_IMAGE=localhost/plyr-builder \
+#   podman build --format docker --build-arg BUILDER_IMAGE=localhost/plyr-builder \
 #       --build-arg RUNTIME_IMAGE=localhost/debian:bookworm-slim -f deploy/Dockerfile -t plyr .
+#
+# RUNTIME_TAG and BUILDER_TAG name the two images otherwise.
 #
 # Needs root (or podman's rootless setup), podman and mmdebstrap (`apt-get install podman
 # mmdebstrap`). DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR pick the mirrors (Debian's CDN by
@@ -36,8 +38,8 @@ done
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-runtime=localhost/debian:bookworm-slim
-builder=localhost/plyr-builder
+runtime=${RUNTIME_TAG:-localhost/debian:bookworm-slim}
+builder=${BUILDER_TAG:-localhost/plyr-builder}
 toolchain=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 components=$(sed -n 's/^components *= *\[\(.*\)\]/\1/p' rust-toolchain.toml | tr -d '" ' | tr , ' ')
 [[ -n "$toolchain" ]] || { echo "no channel in rust-toolchain.toml" >&2; exit 1; }
@@ -100,7 +102,7 @@ if $host_toolchain; then
     echo "== $builder (bookworm + this machine's toolchain $toolchain)"
     installed=$(rustup toolchain list | awk -v t="$toolchain" 'index($1, t) == 1 { print $1; exit }')
     [[ -n "$installed" ]] || { echo "toolchain $toolchain is not installed here" >&2; exit 1; }
-    source_dir=$(readlink -f "$(rustup home)/toolchains/$installed")
+    source_dir=$(readlink -f "$(dirname "$(rustup which --toolchain "$installed" rustc)")/..")
     mkdir -p "$context/toolchain"
     cp -a "$source_dir"/. "$context/toolchain/"
     triple=${installed#"$toolchain"-}
