@@ -24,6 +24,15 @@
 # also trusts the certificate authorities this machine adds to its own store
 # (/usr/local/share/ca-certificates/*.crt, or EXTRA_CA_DIR), so rustup and cargo get through a
 # TLS-inspecting proxy as the host does; the runtime base is left as Debian makes it.
+#
+# On a VM with hybrid cgroups (v1 and v2) and without CAP_SYS_RESOURCE, Debian's podman 4.3 needs
+# runc (crun refuses hybrid cgroups: `apt-get install runc iptables`) and container rlimits the VM
+# allows, in /etc/containers/containers.conf:
+#
+#   [containers]
+#   default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+#   [engine]
+#   runtime = "runc"
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
