@@ -56,21 +56,28 @@ async fn exited(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stops_accepting_finishes_what_is_in_flight_and_exits() {
-    let db = TestDb::new().await.expect("test db");
+/// A running `appview serve` with a read in flight, blocked behind a table lock the test holds
+/// (released by committing or rolling back the returned transaction).
+async fn blocked_read(
+    db: &TestDb,
+) -> (Child, u16, sqlx::Transaction<'static, sqlx::Postgres>, tokio::task::JoinHandle<reqwest::Result<u16>>) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(&db, port);
+    let child = start(db, port);
     wait_up(&base).await;
-
-    // A read in flight: blocked behind a lock the test holds.
     let mut lock = db.pool.begin().await.expect("begin");
     sqlx::query("LOCK TABLE tracks IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock");
     let in_flight = tokio::spawn({
         let url = format!("{base}/tracks/");
         async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
     });
+    (child, port, lock, in_flight)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_accepting_finishes_what_is_in_flight_and_exits() {
+    let db = TestDb::new().await.expect("test db");
+    let (mut child, port, lock, in_flight) = blocked_read(&db).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sigterm(&child);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -89,16 +96,7 @@ async fn sigterm_stops_accepting_finishes_what_is_in_flight_and_exits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_cannot_finish_does_not_hold_the_exit_past_the_request_timeout() {
     let db = TestDb::new().await.expect("test db");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = start(&db, port);
-    wait_up(&base).await;
-    let mut lock = db.pool.begin().await.expect("begin");
-    sqlx::query("LOCK TABLE tracks IN ACCESS EXCLUSIVE MODE").execute(&mut *lock).await.expect("lock");
-    let in_flight = tokio::spawn({
-        let url = format!("{base}/tracks/");
-        async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
-    });
+    let (mut child, _, lock, in_flight) = blocked_read(&db).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let asked = Instant::now();
     sigterm(&child);

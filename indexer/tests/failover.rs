@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use plyr_store::testkit::TestDb;
-use support::{VOLATILE, assert_same};
+use support::{VOLATILE, assert_same, next};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
@@ -158,15 +158,6 @@ async fn wait_until_caught_up(db: &TestDb, last: i64, what: &str) {
     }
     // Let the ranker's next tick replace what the last commits changed.
     tokio::time::sleep(Duration::from_secs(3)).await;
-}
-
-/// A small deterministic PRNG for the kill points (reproducible failures).
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use plyr_store::testkit::TestDb;
-use support::{VOLATILE, assert_same};
+use support::{VOLATILE, assert_same, next};
 
 const EVENTS: usize = 50_000;
 const KILLS: usize = 10;
@@ -32,15 +32,6 @@ fn indexer(db: &TestDb, file: &std::path::Path, partitions: u16) -> Child {
 fn run_to_end(db: &TestDb, file: &std::path::Path, partitions: u16) {
     let status = indexer(db, file, partitions).wait().expect("indexer");
     assert!(status.success(), "indexer replay failed: {status}");
-}
-
-/// A small deterministic PRNG for the kill points (reproducible failures).
-fn next(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The line number the last committed batch covers (0 before the first commit).

@@ -11,6 +11,15 @@ use plyr_indexer::write::rules::TrustedOrigins;
 use plyr_store::testkit::TestDb;
 use serde_json::{Value, json};
 
+/// A small deterministic PRNG (splitmix64) for random kill points: reproducible failures.
+pub fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// 2026-01-01T00:00:00Z in µs: event times start here.
 pub const T0: i64 = 1_767_225_600_000_000;
 
