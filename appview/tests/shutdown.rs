@@ -1,6 +1,7 @@
 //! SIGTERM to `appview serve`: it stops accepting at once, lets the requests in flight finish
 //! (a read blocked behind a table lock answers 200 once the lock goes), and exits 0; a request
-//! that cannot finish does not hold the exit past the request timeout.
+//! that cannot finish does not hold the exit past the request timeout; logs to a closed pipe
+//! change none of that.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,4 +112,31 @@ async fn a_request_that_cannot_finish_does_not_hold_the_exit_past_the_request_ti
     let status = in_flight.await.expect("join").expect("answered");
     assert_eq!(status, 503);
     lock.rollback().await.expect("release");
+}
+
+/// Logs to a closed pipe (whoever read the output has gone) neither stop the service nor
+/// keep it from shutting down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_log_pipe_neither_kills_the_service_nor_blocks_its_shutdown() {
+    let db = TestDb::new().await.expect("test db");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_appview"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--rate-limit-per-sec", "0"])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start appview");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let base = format!("http://127.0.0.1:{port}");
+    wait_up(&base).await;
+    for _ in 0..20 {
+        let status = reqwest::get(format!("{base}/tracks/")).await.expect("answered").status();
+        assert_eq!(status, 200, "serving while every log line fails to write");
+    }
+    sigterm(&child);
+    let code = exited(&mut child, Duration::from_secs(10)).await.expect("exits on SIGTERM");
+    assert!(code.success(), "exit status {code}");
 }

@@ -4,13 +4,19 @@
 use tokio_util::sync::CancellationToken;
 
 /// Installs the process-wide TLS crypto provider (wss:// streams, https identity lookups and PDS
-/// calls all use rustls) and the log subscriber: `RUST_LOG` if set and valid, else `info`.
+/// calls all use rustls) and the log subscriber: `RUST_LOG` if set and valid, else `info`;
+/// coloured only on a terminal (and without `NO_COLOR`), so files and log collectors get
+/// plain text.
 pub fn init() {
     // Fails only if a provider is already installed, which is then the one in use.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+    // A closed stdout (a pipe whose reader left) must not stop the process: reporting a failed
+    // write goes to stderr with `eprintln!`, which panics the logging task when that is closed
+    // too (a task that never then cancels the shutdown token, say).
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).log_internal_errors(false).init();
 }
 
 /// Cancels `token` on SIGINT or SIGTERM (on SIGINT only where SIGTERM cannot be watched).
@@ -33,6 +39,6 @@ pub async fn cancel_on_signal(token: CancellationToken) {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
     token.cancel();
+    tracing::info!("shutdown requested");
 }
