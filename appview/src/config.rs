@@ -1,7 +1,7 @@
 //! AppView configuration: parsed once at startup from flags and environment variables; every
 //! URL, origin and DID is checked as it is parsed (`plyr_atproto::settings`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use clap::{Args, Parser};
 
@@ -158,10 +158,11 @@ pub struct AppviewOptions {
     #[arg(long, env = "PLYR_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
 
-    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client, comma-separated.
-    /// Empty: the rate limit keys on the peer address only and the header is ignored.
+    /// Reverse proxies whose `X-Forwarded-For` names the client: addresses or networks
+    /// (`10.0.0.1`, `10.42.0.0/16`), comma-separated. Empty: the rate limit keys on the peer
+    /// address only and the header is ignored.
     #[arg(long, env = "PLYR_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<crate::server::ratelimit::ProxyNet>,
 
     /// A password every Subsonic client (`/rest/*`) must send, in any of the protocol's forms
     /// (`p`, `enc:`, `t`+`s`, `apiKey`). Unset: every credential is accepted and `u` only names
