@@ -21,9 +21,13 @@ pub struct Cli {
 pub enum Command {
     /// Serve HTTP until SIGINT/SIGTERM.
     Serve(Box<AppviewOptions>),
-    /// Apply pending schema migrations and exit.
+    /// Apply pending schema migrations and exit (waiting up to 60 s for the database to be
+    /// reachable, as when it starts beside this command).
     Migrate,
 }
+
+/// How long `migrate` waits for an unreachable database before giving up.
+pub const MIGRATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -31,7 +35,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
     match cli.command {
         Command::Migrate => {
-            let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
+            // Often the first thing a container stack runs: give the database time to start.
+            let pool = plyr_store::connect_patiently(&url, 2, MIGRATE_PATIENCE)
+                .await
+                .context("connecting to the database")?;
             plyr_store::migrate(&pool).await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }

@@ -51,7 +51,8 @@ pub enum Command {
     /// Recompute the top-track rankings once and exit (`run` keeps them fresh on its own; this
     /// is for a database written by other means, such as a restore or a bulk load).
     Rank,
-    /// Apply pending schema migrations and exit.
+    /// Apply pending schema migrations and exit (waiting up to 60 s for the database to be
+    /// reachable, as when it starts beside this command).
     Migrate,
     /// The service's own labels: apply or negate one (an operator takedown: `--val
     /// '!takedown'`), applied by every AppView within a second, or list the audit trail.
@@ -63,6 +64,9 @@ pub enum Command {
 /// path's own backoff sets the pace of reconnecting.
 pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// How long `migrate` waits for an unreachable database before giving up.
+pub const MIGRATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.context("DATABASE_URL (or --database-url) is required")?;
@@ -70,7 +74,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tokio::spawn(plyr_store::process::cancel_on_signal(shutdown.clone()));
     match cli.command {
         Command::Migrate => {
-            let pool = plyr_store::connect(&url, 2).await.context("connecting to the database")?;
+            // Often the first thing a container stack runs: give the database time to start.
+            let pool = plyr_store::connect_patiently(&url, 2, MIGRATE_PATIENCE)
+                .await
+                .context("connecting to the database")?;
             plyr_store::migrate(&pool).await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }

@@ -21,7 +21,7 @@ pub mod testkit;
 
 pub use cluster::LocalCluster;
 pub use locate::{Located, locate};
-pub use pool::{connect, connect_lazy, migrate};
+pub use pool::{connect, connect_lazy, connect_patiently, migrate};
 
 /// Whether `err` is the server refusing connections for now: starting up or shutting down
 /// (SQLSTATE 57P03), or the database closed to connections (`ALLOW_CONNECTIONS false`, as an

@@ -18,6 +18,40 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreErr
     Ok(pool)
 }
 
+/// [`connect`], retrying for up to `patience` while the server cannot be reached (a database
+/// starting beside the service, as in a container stack); a refused login or a bad URL fails
+/// at once.
+pub async fn connect_patiently(
+    url: &str,
+    max_connections: u32,
+    patience: Duration,
+) -> Result<PgPool, StoreError> {
+    let started = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        match connect(url, max_connections).await {
+            Err(StoreError::Database(err)) if unreachable(&err) && started.elapsed() < patience => {
+                if !warned {
+                    tracing::warn!(%err, patience_secs = patience.as_secs(), "the database is not reachable yet; retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Whether `err` says the server could not be reached (rather than that it refused us).
+fn unreachable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+        // 57P03: the database system is starting up (or shutting down).
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("57P03"),
+        _ => false,
+    }
+}
+
 /// Applies every migration in `migrations/` that the database has not seen yet.
 ///
 /// Safe to run from several processes at once: sqlx takes an advisory lock.
