@@ -10,6 +10,19 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
+/// Every `.rs` file under `dir`, appended to `out`.
+pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 /// `tests/js`, the npm package holding the reference implementations the tests run.
 pub fn js_dir() -> PathBuf {
     repo_root().join("tests").join("js")
@@ -131,6 +144,7 @@ pub async fn seed_generated(
     Ok(lines)
 }
 
+pub mod debian;
 pub mod jetstream_server;
 pub mod labeler;
 pub mod pds;

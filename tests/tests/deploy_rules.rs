@@ -120,7 +120,7 @@ impl Defined {
 fn defined_metrics() -> Defined {
     let mut files = Vec::new();
     for krate in METRIC_CRATES {
-        rust_files(&repo_root().join(krate).join("src"), &mut files);
+        plyr_e2e::rust_files(&repo_root().join(krate).join("src"), &mut files);
     }
     let sources: Vec<String> = files.iter().map(|f| read_path(f)).collect();
     let mut consts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -315,56 +315,20 @@ fn json_exprs(value: &serde_json::Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// `promtool` on `PATH`, else Debian's `prometheus` package installed to get it (with `sudo`
-/// unless root; `apt-get update` first if the package lists do not know it yet).
+/// `promtool` on `PATH`, else Debian's `prometheus` package installed to get it.
 fn promtool() -> PathBuf {
     if let Some(found) = on_path("promtool") {
         return found;
     }
-    let root =
-        Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let apt = |args: &[&str]| {
-        let mut cmd = if root { Command::new("apt-get") } else { Command::new("sudo") };
-        if !root {
-            cmd.arg("apt-get");
-        }
-        let out = cmd
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .unwrap_or_else(|e| panic!("running apt-get {}: {e}", args.join(" ")));
-        (
-            out.status.success(),
-            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-        )
-    };
-    let install = ["install", "-y", "--no-install-recommends", "prometheus"];
-    let (mut ok, mut log) = apt(&install);
-    if !ok {
-        let (updated, update_log) = apt(&["update"]);
-        assert!(updated, "apt-get update failed:\n{update_log}");
-        (ok, log) = apt(&install);
+    if let Err(err) = plyr_e2e::debian::install("prometheus") {
+        panic!("installing Debian's prometheus package (for promtool) failed: {err:#}");
     }
-    assert!(ok, "installing Debian's prometheus package (for promtool) failed:\n{log}");
-    on_path("promtool")
-        .unwrap_or_else(|| panic!("the prometheus package installed no promtool on PATH:\n{log}"))
+    on_path("promtool").unwrap_or_else(|| panic!("the prometheus package installed no promtool on PATH"))
 }
 
 fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 fn read(relative: &str) -> String {

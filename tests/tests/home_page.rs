@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
@@ -33,26 +32,12 @@ struct Indexer {
     options: IndexerOptions,
 }
 
-/// Installs Debian's `chromium` unless it is there (apt-get, with `sudo` when not root; the
-/// package lists are fetched only if the first attempt fails).
+/// Installs Debian's `chromium` unless it is there.
 fn ensure_chromium() -> anyhow::Result<()> {
     if Path::new(CHROMIUM).exists() {
         return Ok(());
     }
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false);
-    let apt = |args: &[&str]| {
-        let mut cmd = if root { Command::new("apt-get") } else { Command::new("sudo") };
-        if !root {
-            cmd.args(["-n", "apt-get"]);
-        }
-        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
-        plyr_e2e::python::run(&mut cmd, &format!("apt-get {}", args.join(" ")))
-    };
-    let install = ["install", "-y", "--no-install-recommends", "chromium"];
-    if apt(&install).is_err() {
-        apt(&["update"])?;
-        apt(&install)?;
-    }
+    plyr_e2e::debian::install("chromium")?;
     anyhow::ensure!(Path::new(CHROMIUM).exists(), "apt-get installed chromium, but {CHROMIUM} is missing");
     Ok(())
 }

@@ -46,18 +46,6 @@ fn module_of(src: &Path, file: &Path) -> Option<Module> {
     Some(parts)
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// The source without comments and string literals (doc links and messages are not imports),
 /// keeping line breaks so line numbers stay right.
 fn code_only(source: &str) -> String {
@@ -343,7 +331,7 @@ struct Cycle {
 fn cycles_in(root: &Path) -> Vec<Cycle> {
     let src = root.join("src");
     let mut paths = Vec::new();
-    rust_files(&src, &mut paths);
+    plyr_e2e::rust_files(&src, &mut paths);
     let mut files = BTreeMap::new();
     let mut codes = BTreeMap::new();
     for path in paths {
