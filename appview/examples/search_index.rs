@@ -7,6 +7,9 @@
 //!       cargo run --release -p plyr-appview --example search_index -- [QUERIES]
 //!
 //! QUERIES (default 1500) distinct queries are drawn with a fixed seed, so runs compare.
+//! `ROUNDS=N` repeats each kind N times (this machine's noise: read the fastest round);
+//! `SLOW_US=N` prints each query slower than N µs; `DUMP=FILE` appends every answer (kind,
+//! query, keys with their relevance), so two builds' rankings can be diffed.
 
 use std::time::Instant;
 
@@ -48,10 +51,14 @@ async fn main() -> anyhow::Result<()> {
     queries.sort();
     queries.dedup();
     println!("{} distinct queries", queries.len());
-    for kind in ["tracks", "actors"] {
+    let setting = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u128>().ok());
+    let rounds = setting("ROUNDS").unwrap_or(1) as usize;
+    let slow = setting("SLOW_US");
+    for kind in ["tracks", "actors"].into_iter().flat_map(|k| std::iter::repeat_n(k, rounds)) {
         let mut times: Vec<f64> = Vec::with_capacity(queries.len());
         let mut hits = 0;
         for q in &queries {
+            let q_text = q.clone();
             let q = Query::new(q);
             let started = Instant::now();
             let found = match kind {
@@ -59,7 +66,24 @@ async fn main() -> anyhow::Result<()> {
                 _ => search::actors(&db, &index, &q, 25, 0).await?,
             };
             times.push(started.elapsed().as_secs_f64() * 1e6);
+            if slow.is_some_and(|us| started.elapsed().as_micros() > us) {
+                println!("slow {kind} {q_text:?} {} us", started.elapsed().as_micros());
+            }
             hits += found.len();
+            if let Ok(path) = std::env::var("DUMP") {
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+                writeln!(
+                    f,
+                    "{kind}\t{}\t{}",
+                    q_text,
+                    found
+                        .iter()
+                        .map(|h| format!("{}:{:.4}", h.key, h.relevance))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )?;
+            }
         }
         times.sort_by(f64::total_cmp);
         let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;

@@ -1,7 +1,8 @@
 //! The in-process search index: its measures are PostgreSQL's to the bit, its ranking puts what
 //! plyr.fm's rules put first on a generated network (a pinned set of queries: exact titles,
-//! prefixes, substrings, typos, artists, handles), and once an AppView runs, a new or changed
-//! track is searchable within a second and a hidden account's tracks are not.
+//! prefixes, substrings, typos, artists, handles), the latest feed it holds pages exactly as the
+//! SQL does, and once an AppView runs, a new or changed track is searchable and in the latest
+//! feed within a second and a hidden account's tracks are not.
 
 mod support;
 
@@ -159,6 +160,48 @@ async fn relevance_puts_first_what_plyr_fm_puts_first() {
 }
 
 #[tokio::test]
+async fn the_latest_feed_from_the_index_pages_exactly_as_the_sql_does() {
+    let db = TestDb::new().await.expect("db");
+    let path = std::env::temp_dir().join(format!("plyr-search-latest-{}.jsonl", std::process::id()));
+    let mut file = std::fs::File::create(&path).expect("temp file");
+    plyr_gen::write_jetstream(&NetworkParams::new(29, 2000), &mut file).expect("generate");
+    let lines: Vec<String> =
+        std::fs::read_to_string(&path).expect("read").lines().map(str::to_owned).collect();
+    let _ = std::fs::remove_file(&path);
+    apply_lines(&db, &lines).await;
+    // Groups of tracks sharing one time (ties break on the URI) and hidden accounts.
+    sqlx::query("UPDATE tracks SET sort_at = '2026-01-01T00:00:00Z' WHERE uri IN (SELECT uri FROM tracks ORDER BY md5(uri) LIMIT 40)")
+        .execute(&db.pool)
+        .await
+        .expect("ties");
+    let hidden = sqlx::query(
+        "UPDATE actors SET hidden = true WHERE did IN (SELECT did FROM tracks ORDER BY md5(did) LIMIT 5)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("hide")
+    .rows_affected();
+    assert!(hidden > 0);
+    let state = state(&db);
+    state.caches.search.rebuild(&db.pool).await.expect("build the index");
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tracks").fetch_one(&db.pool).await.expect("count");
+    for per in [1, 7, 50] {
+        let (mut key, mut seen) = (plyr_appview::cursor::TimeKey::newest(), 0);
+        loop {
+            let from_sql = plyr_appview::db::feeds::latest(&db.pool, &key, per).await.expect("sql");
+            let from_index =
+                plyr_appview::search::latest(&db.pool, &state.caches.search, &key, per).await.expect("index");
+            assert_eq!(from_index, from_sql, "page of {per} after {key:?}");
+            let Some(last) = from_sql.last() else { break };
+            key = plyr_appview::cursor::TimeKey { at: last.at, uri: last.uri.to_string() };
+            seen += from_sql.len() as i64;
+        }
+        assert!(seen > 0 && seen < total, "pages of {per}: {seen} of {total} tracks, hidden ones left out");
+    }
+}
+
+#[tokio::test]
 async fn a_running_appview_searches_new_and_changed_tracks_within_a_second_or_two() {
     let mut n = Net::default();
     n.actor(ALICE, "alice.test");
@@ -224,6 +267,16 @@ async fn a_running_appview_searches_new_and_changed_tracks_within_a_second_or_tw
         }
     };
     within("a new track", "harbour nights", "Harbour Nights", "").await;
+    // The latest feed, read from the same index, has it first; and loses it with the account.
+    let latest_first = |state: plyr_appview::AppState| async move {
+        let body = ok(&state, "fm.plyr.feed.getLatestTracks", "limit=5").await;
+        body["tracks"][0]["uri"].as_str().unwrap_or("").to_owned()
+    };
+    let started = Instant::now();
+    while latest_first(state.clone()).await != uri {
+        assert!(started.elapsed() < Duration::from_secs(2), "the new track is not the latest after 2 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Renamed.
     let rkey = uri.rsplit('/').next().expect("rkey").to_owned();
     n.put(BOB, "fm.plyr.track", &rkey, track("Harbour Days", "Bob", &at(3, 0)));
@@ -233,6 +286,14 @@ async fn a_running_appview_searches_new_and_changed_tracks_within_a_second_or_tw
     n.account(BOB, false, Some("takendown"));
     n.apply(&db).await;
     within("a hidden account", "harbour", "Harbour Lights", "Harbour Days").await;
+    let started = Instant::now();
+    while latest_first(state.clone()).await == uri {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a hidden account's track is still the latest after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     shutdown.cancel();
     for t in tasks {

@@ -141,6 +141,8 @@ pub struct TrackText {
     pub rkey: String,
     pub title: String,
     pub artist: String,
+    /// Its place in the latest feed.
+    pub sort_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// What the search index holds of an actor.
@@ -163,14 +165,18 @@ pub struct ListText {
 
 /// Every track, streamed (the index is built from it when an AppView starts).
 pub fn all_track_texts(db: &PgPool) -> impl futures_util::Stream<Item = sqlx::Result<TrackText>> + '_ {
-    sqlx::query_as!(TrackText, "SELECT did, rkey, title, artist FROM tracks").fetch(db)
+    sqlx::query_as!(TrackText, "SELECT did, rkey, title, artist, sort_at FROM tracks").fetch(db)
 }
 
 /// The tracks among `uris` that exist.
 pub async fn track_texts(db: &PgPool, uris: &[String]) -> sqlx::Result<Vec<TrackText>> {
-    sqlx::query_as!(TrackText, "SELECT did, rkey, title, artist FROM tracks WHERE uri = ANY($1)", uris)
-        .fetch_all(db)
-        .await
+    sqlx::query_as!(
+        TrackText,
+        "SELECT did, rkey, title, artist, sort_at FROM tracks WHERE uri = ANY($1)",
+        uris
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// Every actor with its Bluesky display name, streamed.

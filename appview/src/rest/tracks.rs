@@ -58,7 +58,7 @@ pub async fn latest(
 /// A page of everyone's latest tracks after `key`, as `GET /tracks/` lists them (a list: the
 /// list-hidden labels apply). The home page shows the first one.
 pub async fn everyone(state: &AppState, key: &TimeKey, limit: i64) -> Result<TrackPage, RestError> {
-    let rows = feeds::latest(&state.db, key, limit + 1).await?;
+    let rows = crate::search::latest(&state.db, &state.caches.search, key, limit + 1).await?;
     present_page(state, rows, limit, Context::List).await
 }
 

@@ -219,12 +219,13 @@ impl Column {
             return Vec::new();
         }
         let full = q.trigrams.len();
-        let mut buckets: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
         // Rarest lists first; a long list is skipped, with every longer one, when `k` values
         // already seen are known to score at least what a value seen only in the skipped lists
         // could (their number over `full`). A seen value's count is then short by at most the
         // skipped lists, so its bucket is its count plus those: still an upper bound.
         let mut lists: Vec<&Postings> = q.trigrams.iter().filter_map(|t| self.postings.get(t)).collect();
+        let mut scores = Scores::default();
+        let ask = Ask { q, k, budget, keep };
         lists.sort_by_key(|p| p.bytes.len());
         SCRATCH.with(|scratch| {
             let (counts, touched) = &mut *scratch.borrow_mut();
@@ -236,7 +237,7 @@ impl Column {
                 let left = lists.len() - read;
                 if read > 0
                     && p.bytes.len() >= SKIPPABLE
-                    && self.enough_seen(q, k, &keep, counts, touched, left)
+                    && self.enough_seen(&ask, counts, touched, left, &mut scores)
                 {
                     skipped = left;
                     break;
@@ -249,16 +250,49 @@ impl Column {
                     *c = c.saturating_add(1);
                 });
             }
-            for &id in touched.iter() {
-                let c = (usize::from(counts[id as usize]) + skipped).min(full);
-                counts[id as usize] = 0;
-                if self.first_doc[id as usize] != NONE {
-                    buckets[c].push(id);
+            let level = |id: ValueId| (usize::from(counts[id as usize]) + skipped).min(full);
+            let mut levels = vec![0usize; full + 1];
+            touched.iter().for_each(|&id| levels[level(id)] += 1);
+            // Only the best-counted values are ever scored (at most `budget` of them): sort the
+            // touched values into buckets from the top count down to where the budget is
+            // surely reached, and the rest only if scoring gets that far.
+            let mut from = full + 1;
+            let mut held = 0;
+            while from > 1 && held <= budget {
+                from -= 1;
+                held += levels[from];
+            }
+            let mut buckets: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
+            let fill = |buckets: &mut Vec<Vec<ValueId>>, range: std::ops::Range<usize>| {
+                for &id in touched.iter() {
+                    let c = level(id);
+                    if range.contains(&c) {
+                        buckets[c].push(id);
+                    }
                 }
+            };
+            fill(&mut buckets, from..full + 1);
+            let found =
+                self.score_buckets(&ask, (&mut buckets, from), &mut scores, |buckets| fill(buckets, 1..from));
+            for &id in touched.iter() {
+                counts[id as usize] = 0;
             }
             touched.clear();
-        });
+            found
+        })
+    }
 
+    /// The nearest `k` documents among the values in `buckets` (by count of the query's
+    /// trigrams they hold; filled from count `filled_from` up), `more` filling the lower ones
+    /// when scoring reaches them.
+    fn score_buckets<K: Fn(DocId) -> bool>(
+        &self,
+        &Ask { q, k, budget, ref keep }: &Ask<'_, K>,
+        (buckets, filled_from): (&mut Vec<Vec<ValueId>>, usize),
+        scores: &mut Scores,
+        mut more: impl FnMut(&mut Vec<Vec<ValueId>>),
+    ) -> Vec<(DocId, f32)> {
+        let full = q.trigrams.len();
         let mut found: Vec<(DocId, f32)> = Vec::new();
         // Values equal to the query first (they hold every trigram of it).
         let mut exact: Vec<ValueId> = Vec::new();
@@ -279,25 +313,33 @@ impl Column {
         // Then by similarity, best count first: a value sharing `count` trigrams can reach at
         // most `count / full`, so once `k` documents score that, the rest cannot displace them.
         let mut scored: Vec<(f32, ValueId)> = Vec::new();
+        let mut filled = false;
         'counts: for count in (1..=full).rev() {
             let bound = count as f32 / full as f32;
             let mut reached = found.len()
                 + scored
                     .iter()
                     .filter(|(s, _)| *s >= bound)
-                    .map(|(_, id)| self.kept(*id, &keep))
+                    .map(|(_, id)| self.kept(*id, keep))
                     .sum::<usize>();
             if reached >= k {
                 break;
+            }
+            if count < filled_from && !filled {
+                more(buckets);
+                filled = true;
             }
             for &id in &buckets[count] {
                 if scored.len() >= budget {
                     break 'counts;
                 }
-                let score = trigram::word_similarity(&q.trigrams, self.value(id));
+                if self.first_doc[id as usize] == NONE {
+                    continue;
+                }
+                let score = scores.of(id, || trigram::word_similarity(&q.trigrams, self.value(id)));
                 scored.push((score, id));
                 if score >= bound {
-                    reached += self.kept(id, &keep);
+                    reached += self.kept(id, keep);
                     if reached >= k {
                         break 'counts;
                     }
@@ -322,38 +364,41 @@ impl Column {
     /// Whether `k` documents among the values seen so far score at least `left / full`, what
     /// a value held only by the `left` unread lists could reach. Tries the best-counted values
     /// first and gives up after a few times `k` of them (then every list is read).
-    fn enough_seen(
+    fn enough_seen<K: Fn(DocId) -> bool>(
         &self,
-        q: &Needle,
-        k: usize,
-        keep: &impl Fn(DocId) -> bool,
+        &Ask { q, k, ref keep, .. }: &Ask<'_, K>,
         counts: &[u8],
         touched: &[ValueId],
         left: usize,
+        scores: &mut Scores,
     ) -> bool {
         let full = q.trigrams.len();
         let bound = left as f32 / full as f32;
-        // The best-counted values seen, without sorting them all: those at the highest count,
-        // then the next, for as many counts as it takes.
-        let mut top = touched.iter().map(|&id| counts[id as usize]).max().unwrap_or(0);
+        // The best-counted values seen, without sorting them all: one pass keeps, per count,
+        // the first values (as many as could be tried), then they are tried best count first.
+        let most = 4 * k;
+        let mut by_count: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
+        for &id in touched {
+            let at = &mut by_count[usize::from(counts[id as usize]).min(full)];
+            if at.len() < most {
+                at.push(id);
+            }
+        }
         let (mut tried, mut reached) = (0, 0);
-        while top > 0 {
-            for &id in touched.iter().filter(|&&id| counts[id as usize] == top) {
-                if self.first_doc[id as usize] == NONE {
-                    continue;
-                }
-                if trigram::word_similarity(&q.trigrams, self.value(id)) >= bound {
-                    reached += self.kept(id, keep);
-                    if reached >= k {
-                        return true;
-                    }
-                }
-                tried += 1;
-                if tried >= 4 * k {
-                    return false;
+        for &id in by_count.iter().skip(1).rev().flatten() {
+            if self.first_doc[id as usize] == NONE {
+                continue;
+            }
+            if scores.of(id, || trigram::word_similarity(&q.trigrams, self.value(id))) >= bound {
+                reached += self.kept(id, keep);
+                if reached >= k {
+                    return true;
                 }
             }
-            top -= 1;
+            tried += 1;
+            if tried >= most {
+                return false;
+            }
         }
         false
     }
@@ -369,6 +414,43 @@ impl Column {
         let end = self.ends[id as usize];
         let start = if id == 0 { 0 } else { self.ends[id as usize - 1] };
         (end - start) as usize
+    }
+}
+
+/// One [`Column::nearest`] call's question.
+struct Ask<'a, K> {
+    q: &'a Needle,
+    k: usize,
+    budget: usize,
+    keep: K,
+}
+
+/// Word similarities computed during one [`Column::nearest`]: the same best-counted values are
+/// tried before each skippable list and again when the candidates are scored.
+#[derive(Default)]
+struct Scores(HashMap<ValueId, f32, std::hash::BuildHasherDefault<IdHasher>>);
+
+impl Scores {
+    fn of(&mut self, id: ValueId, score: impl FnOnce() -> f32) -> f32 {
+        *self.0.entry(id).or_insert_with(score)
+    }
+}
+
+/// Value ids are dense integers: one multiplication spreads them well enough.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

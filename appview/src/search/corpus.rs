@@ -185,14 +185,29 @@ impl Corpus {
         self.docs.iter().filter(|d| d.alive).count()
     }
 
-    /// Adds (or replaces) the document `did`/`rkey` with its field values.
-    pub fn put(&mut self, dids: &mut Dids, did: &str, rkey: &str, kind: u8, fields: [Option<&str>; 2]) {
+    /// Adds (or replaces) the document `did`/`rkey` with its field values; its new number.
+    pub fn put(
+        &mut self,
+        dids: &mut Dids,
+        did: &str,
+        rkey: &str,
+        kind: u8,
+        fields: [Option<&str>; 2],
+    ) -> DocId {
         self.remove(dids, did, rkey);
-        self.add(dids, did, rkey, kind, fields);
+        self.add(dids, did, rkey, kind, fields)
     }
 
-    /// Adds the document `did`/`rkey`, which the corpus does not hold (a build: every row once).
-    pub fn add(&mut self, dids: &mut Dids, did: &str, rkey: &str, kind: u8, fields: [Option<&str>; 2]) {
+    /// Adds the document `did`/`rkey`, which the corpus does not hold (a build: every row once);
+    /// its number.
+    pub fn add(
+        &mut self,
+        dids: &mut Dids,
+        did: &str,
+        rkey: &str,
+        kind: u8,
+        fields: [Option<&str>; 2],
+    ) -> DocId {
         let did_id = dids.id(did);
         let doc = self.docs.len() as DocId;
         let mut values = [NONE, NONE];
@@ -207,6 +222,17 @@ impl Corpus {
         }
         let next = std::mem::replace(&mut self.newest[did_id as usize], doc);
         self.docs.push(Doc { did: did_id, rkey: rkey_id, values, next, kind, alive: true });
+        doc
+    }
+
+    /// Whether document `d` is held and its author not hidden: what every read may show.
+    pub fn shown(&self, dids: &Dids, d: DocId) -> bool {
+        self.docs.get(d as usize).is_some_and(|doc| doc.alive && !dids.hidden(doc.did))
+    }
+
+    /// Document `d`'s key (an AT-URI or a DID).
+    pub fn key_of(&self, dids: &Dids, d: DocId) -> String {
+        self.key(dids, &self.docs[d as usize])
     }
 
     /// Removes the document `did`/`rkey`, if held.
@@ -277,22 +303,51 @@ impl Corpus {
         }
         let wanted = offset + limit;
         let mut hits: Vec<Hit> = Vec::new();
-        for band in bands.iter().rev() {
-            if hits.len() >= wanted {
+        for (level, band) in bands.iter().enumerate().rev() {
+            let need = wanted.saturating_sub(hits.len());
+            if need == 0 {
                 break;
             }
-            let mut scored: Vec<Hit> = band
+            // An exact value scores 5 whatever else the document holds (nothing scores more),
+            // and a common title can be exact for thousands of documents: only the page's
+            // share of them is ordered and named.
+            let mut scored: Vec<(f64, DocId)> = band
                 .iter()
                 .filter_map(|&d| {
-                    let doc = &self.docs[d as usize];
-                    let relevance = self.relevance(doc, q)?;
-                    Some(Hit { key: self.key(dids, doc), relevance })
+                    let relevance = if level == 3 { 5.0 } else { self.relevance(&self.docs[d as usize], q)? };
+                    Some((relevance, d))
                 })
                 .collect();
-            scored.sort_by(|a, b| b.relevance.total_cmp(&a.relevance).then_with(|| a.key.cmp(&b.key)));
-            hits.extend(scored);
+            let order = |a: &(f64, DocId), b: &(f64, DocId)| {
+                b.0.total_cmp(&a.0).then_with(|| self.key_order(dids, a.1, b.1))
+            };
+            if scored.len() > need {
+                scored.select_nth_unstable_by(need - 1, order);
+                scored.truncate(need);
+            }
+            scored.sort_by(order);
+            hits.extend(
+                scored
+                    .into_iter()
+                    .map(|(relevance, d)| Hit { key: self.key(dids, &self.docs[d as usize]), relevance }),
+            );
         }
         hits.into_iter().skip(offset).take(limit).collect()
+    }
+
+    /// The order of two documents' keys, without writing them out: `at://{did}/{collection}/…`
+    /// with one collection orders by `{did}/` and then the record key.
+    pub fn key_order(&self, dids: &Dids, a: DocId, b: DocId) -> std::cmp::Ordering {
+        let (a, b) = (&self.docs[a as usize], &self.docs[b as usize]);
+        let (da, db) = (dids.name(a.did).as_bytes(), dids.name(b.did).as_bytes());
+        match self.shape {
+            KeyShape::Did => da.cmp(db),
+            KeyShape::Record(_) => da
+                .iter()
+                .chain(b"/")
+                .cmp(db.iter().chain(b"/"))
+                .then_with(|| self.rkeys.get(a.rkey).cmp(self.rkeys.get(b.rkey))),
+        }
     }
 
     /// A document's relevance to `q`: its best column's; `None` when no column matches.

@@ -14,6 +14,7 @@
 
 pub mod column;
 pub mod corpus;
+pub mod recent;
 pub mod trigram;
 
 use std::sync::RwLock;
@@ -25,8 +26,10 @@ use sqlx::PgPool;
 
 use self::column::Column;
 use self::corpus::{Corpus, Dids, KeyShape, Query};
+use self::recent::Recent;
+use crate::cursor::TimeKey;
 use crate::db::search::{self as sql, ActorText, ListText, TrackText};
-use crate::db::{Hit, search::Query as SqlQuery};
+use crate::db::{Hit, Skel, feeds, search::Query as SqlQuery};
 
 const TRACK: &str = "fm.plyr.track";
 const LIST: &str = "fm.plyr.list";
@@ -44,6 +47,8 @@ fn list_kind(list_type: Option<&str>) -> u8 {
 struct Index {
     dids: Dids,
     tracks: Corpus,
+    /// The tracks newest first (the latest feed).
+    recent: Recent,
     actors: Corpus,
     lists: Corpus,
 }
@@ -53,6 +58,7 @@ impl Index {
         Index {
             dids: Dids::default(),
             tracks: Corpus::new(KeyShape::Record(TRACK), [Column::distinct(), Column::shared()]),
+            recent: Recent::default(),
             actors: Corpus::new(KeyShape::Did, [Column::distinct(), Column::shared()]),
             lists: Corpus::new(KeyShape::Record(LIST), [Column::shared(), Column::distinct()]),
         }
@@ -61,11 +67,17 @@ impl Index {
     /// Adds or replaces a track; `fresh`: the index cannot hold it yet (a build).
     fn put_track(&mut self, t: &TrackText, fresh: bool) {
         let fields = [Some(t.title.as_str()), Some(t.artist.as_str())];
-        if fresh {
-            self.tracks.add(&mut self.dids, &t.did, &t.rkey, 0, fields);
+        let doc = if fresh {
+            self.tracks.add(&mut self.dids, &t.did, &t.rkey, 0, fields)
         } else {
-            self.tracks.put(&mut self.dids, &t.did, &t.rkey, 0, fields);
-        }
+            self.tracks.put(&mut self.dids, &t.did, &t.rkey, 0, fields)
+        };
+        self.recent.note(doc, t.sort_at);
+    }
+
+    /// Puts the tracks put since the last call into the latest feed's order.
+    fn settle(&mut self) {
+        self.recent.settle(&self.tracks, &self.dids);
     }
 
     fn put_actor(&mut self, a: &ActorText, fresh: bool) {
@@ -91,12 +103,17 @@ impl Index {
     fn shrink(&mut self) {
         self.dids.shrink();
         self.tracks.shrink();
+        self.recent.shrink();
         self.actors.shrink();
         self.lists.shrink();
     }
 
     fn heap_bytes(&self) -> usize {
-        self.dids.heap_bytes() + self.tracks.heap_bytes() + self.actors.heap_bytes() + self.lists.heap_bytes()
+        self.dids.heap_bytes()
+            + self.tracks.heap_bytes()
+            + self.recent.heap_bytes()
+            + self.actors.heap_bytes()
+            + self.lists.heap_bytes()
     }
 }
 
@@ -180,6 +197,7 @@ impl SearchIndex {
             index.put_list(&l, true);
         }
         drop(lists);
+        index.settle();
         index.shrink();
         let (tracks, actors, lists, bytes) =
             (index.tracks.live(), index.actors.live(), index.lists.live(), index.heap_bytes());
@@ -248,6 +266,7 @@ impl SearchIndex {
                 index.actors.remove(&index.dids, did, "");
             }
             found_tracks.iter().for_each(|t| index.put_track(t, false));
+            index.settle();
             found_lists.iter().for_each(|l| index.put_list(l, false));
             found_actors.iter().for_each(|a| index.put_actor(a, false));
         });
@@ -280,6 +299,21 @@ pub async fn tracks(
     match from_index(index, q, |i| &i.tracks, None, limit, offset) {
         Some(hits) => Ok(hits),
         None => sql::tracks(db, q, limit, offset).await,
+    }
+}
+
+/// Everyone's newest tracks after `after` (hidden accounts' left out), from the index when it
+/// is built, else from SQL: the same rows either way.
+pub async fn latest(
+    db: &PgPool,
+    index: &SearchIndex,
+    after: &TimeKey,
+    limit: i64,
+) -> sqlx::Result<Vec<Skel>> {
+    let limit = limit.max(0) as usize;
+    match index.read(|i| i.recent.page(&i.tracks, &i.dids, after.at, &after.uri, limit)) {
+        Some(page) => Ok(page),
+        None => feeds::latest(db, after, limit as i64).await,
     }
 }
 

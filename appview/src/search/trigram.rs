@@ -89,39 +89,74 @@ pub fn word_similarity(q: &[Trigram], s: &str) -> f32 {
         return 0.0;
     }
     SCRATCH.with(|scratch| {
-        let (trigrams, distinct, positions, found) = &mut *scratch.borrow_mut();
+        let Scratch { trigrams, distinct, positions, found, last, slots } = &mut *scratch.borrow_mut();
         trigrams.clear();
         distinct.clear();
         positions.clear();
         found.clear();
         trigrams_into(s, trigrams);
-        // Number each distinct trigram of `s` (values are short: a linear search beats hashing).
-        for t in trigrams.iter() {
-            let at = match distinct.iter().position(|d| d == t) {
-                Some(at) => at,
-                None => {
-                    distinct.push(*t);
-                    found.push(q.binary_search(t).is_ok());
-                    distinct.len() - 1
+        // Number each distinct trigram of `s` through a small open-addressed table (this is
+        // the hottest loop of a search: every candidate value passes through it).
+        let size = (2 * trigrams.len()).next_power_of_two().max(16);
+        slots.clear();
+        slots.resize(size, u32::MAX);
+        let mask = size - 1;
+        // Most of a value's trigrams are not the query's: a 64-bit filter of the query's
+        // answers for most of them without the binary search.
+        let filter = q.iter().fold(0u64, |f, t| f | filter_bit(*t));
+        let mut any = false;
+        for &t in trigrams.iter() {
+            let mut at = (t.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize & mask;
+            loop {
+                let slot = slots[at];
+                if slot == u32::MAX {
+                    slots[at] = distinct.len() as u32;
+                    positions.push(distinct.len());
+                    distinct.push(t);
+                    let hit = filter & filter_bit(t) != 0 && q.binary_search(&t).is_ok();
+                    any |= hit;
+                    found.push(hit);
+                    break;
                 }
-            };
-            positions.push(at);
+                if distinct[slot as usize] == t {
+                    positions.push(slot as usize);
+                    break;
+                }
+                at = (at + 1) & mask;
+            }
         }
-        greedy_walk(positions, found, q.len())
+        if !any {
+            return 0.0;
+        }
+        last.clear();
+        last.resize(found.len(), usize::MAX);
+        greedy_walk(positions, found, last, q.len())
     })
 }
 
-type Scratch = (Vec<Trigram>, Vec<Trigram>, Vec<usize>, Vec<bool>);
+fn filter_bit(t: Trigram) -> u64 {
+    1 << (t.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
+}
+
+#[derive(Default)]
+struct Scratch {
+    trigrams: Vec<Trigram>,
+    distinct: Vec<Trigram>,
+    positions: Vec<usize>,
+    found: Vec<bool>,
+    last: Vec<usize>,
+    slots: Vec<u32>,
+}
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// pg_trgm's walk over `s` (`iterate_word_similarity`, plain mode): each time a trigram the
 /// query has is reached, the stretch ending there is scored, and its start is moved right while
 /// that raises the score; the best score seen is the answer.
-fn greedy_walk(positions: &[usize], found: &[bool], query_len: usize) -> f32 {
-    let mut last = vec![usize::MAX; found.len()];
+/// `last` holds `usize::MAX` for each distinct trigram on entry.
+fn greedy_walk(positions: &[usize], found: &[bool], last: &mut [usize], query_len: usize) -> f32 {
     let (mut lower, mut distinct, mut count) = (None::<usize>, 0usize, 0usize);
     let mut best = 0.0f32;
     for (i, &t) in positions.iter().enumerate() {

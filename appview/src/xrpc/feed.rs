@@ -17,7 +17,7 @@ use crate::ranking::{self, Metric, Period};
 pub async fn latest(ctx: &Ctx<'_>) -> Result<TrackPage, XrpcError> {
     let limit = ctx.params.limit();
     let after = TimeKey::decode(ctx.params.str("cursor"))?;
-    let rows = feeds::latest(&ctx.state.db, &after, limit + 1).await?;
+    let rows = crate::search::latest(&ctx.state.db, &ctx.state.caches.search, &after, limit + 1).await?;
     let (rows, cursor) = page(rows, limit, |s| TimeKey { at: s.at, uri: s.uri.to_string() }.encode());
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     ctx.track_page(&uris, cursor, Context::List).await
