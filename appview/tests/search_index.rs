@@ -15,16 +15,22 @@ use plyr_store::testkit::TestDb;
 use support::*;
 use tokio_util::sync::CancellationToken;
 
-/// A generated network, applied through the indexer, with an AppView state whose index is built.
-async fn network() -> (TestDb, plyr_appview::AppState) {
+/// A generated network (`seed`, `events` events), applied through the indexer.
+async fn generated(seed: u64, events: usize) -> TestDb {
     let db = TestDb::new().await.expect("db");
-    let path = std::env::temp_dir().join(format!("plyr-search-index-{}.jsonl", std::process::id()));
+    let path = std::env::temp_dir().join(format!("plyr-search-index-{}-{seed}.jsonl", std::process::id()));
     let mut file = std::fs::File::create(&path).expect("temp file");
-    plyr_gen::write_jetstream(&NetworkParams::new(23, 3000), &mut file).expect("generate");
+    plyr_gen::write_jetstream(&NetworkParams::new(seed, events), &mut file).expect("generate");
     let lines: Vec<String> =
         std::fs::read_to_string(&path).expect("read").lines().map(str::to_owned).collect();
     let _ = std::fs::remove_file(&path);
     apply_lines(&db, &lines).await;
+    db
+}
+
+/// A generated network with an AppView state whose index is built.
+async fn network() -> (TestDb, plyr_appview::AppState) {
+    let db = generated(23, 3000).await;
     let state = state(&db);
     state.caches.search.rebuild(&db.pool).await.expect("build the index");
     assert!(state.caches.search.ready());
@@ -161,14 +167,7 @@ async fn relevance_puts_first_what_plyr_fm_puts_first() {
 
 #[tokio::test]
 async fn the_latest_feed_from_the_index_pages_exactly_as_the_sql_does() {
-    let db = TestDb::new().await.expect("db");
-    let path = std::env::temp_dir().join(format!("plyr-search-latest-{}.jsonl", std::process::id()));
-    let mut file = std::fs::File::create(&path).expect("temp file");
-    plyr_gen::write_jetstream(&NetworkParams::new(29, 2000), &mut file).expect("generate");
-    let lines: Vec<String> =
-        std::fs::read_to_string(&path).expect("read").lines().map(str::to_owned).collect();
-    let _ = std::fs::remove_file(&path);
-    apply_lines(&db, &lines).await;
+    let db = generated(29, 2000).await;
     // Groups of tracks sharing one time (ties break on the URI) and hidden accounts.
     sqlx::query("UPDATE tracks SET sort_at = '2026-01-01T00:00:00Z' WHERE uri IN (SELECT uri FROM tracks ORDER BY md5(uri) LIMIT 40)")
         .execute(&db.pool)
