@@ -1,7 +1,8 @@
 //! The pagination invariant on a generated network (thousands of events with updates, deletes,
 //! deactivations): for every paginated query and several page sizes, paging through the whole
 //! feed returns every item exactly once, in the same order whatever the page size. Also: a new
-//! like reaches cached views within a second through the indexer's notification.
+//! like, an album or a label reaches cached views within a second through the indexer's
+//! notification.
 
 mod support;
 
@@ -262,6 +263,66 @@ async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    shutdown.cancel();
+    let _ = listener.await;
+}
+
+#[tokio::test]
+async fn a_rest_track_kept_as_json_follows_its_album_and_labels_within_a_second() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    let t = n.create(ALICE, "fm.plyr.track", track("Kept", "Alice", &at(2, 0)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let mut o = options();
+    o.response_cache_secs = 0;
+    let state = plyr_appview::AppState::new(db.pool.clone(), o);
+    let shutdown = CancellationToken::new();
+    let listener =
+        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
+    wait_listening(&db).await;
+    let one = || async {
+        let (status, body) = call(&state, &format!("/tracks/by-uri?uri={t}"), &[]).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let listed = || async { call(&state, "/tracks/", &[]).await.1["tracks"][0].clone() };
+    let first = one().await;
+    assert_eq!((first["album"].clone(), first["labels"].clone()), (Value::Null, serde_json::json!([])));
+    assert_eq!(first["atproto_record_url"], Value::Null, "not on one track's answer");
+    assert_eq!(listed().await["album"], Value::Null);
+    let kept = state.caches.track_views.entry_count();
+    assert_eq!(one().await, first, "answered again from the kept view");
+    assert_eq!(state.caches.track_views.entry_count(), kept, "nothing new was built");
+
+    // An album that lists the track: only the track's author is announced, not the track.
+    let mut more = Net::default();
+    more.create(ALICE, "fm.plyr.list", list("album", "Debut", &[&t], &at(3, 0)));
+    more.apply(&db).await;
+    let started = Instant::now();
+    while one().await["album"]["title"] != "Debut" || listed().await["album"]["title"] != "Debut" {
+        assert!(started.elapsed() < Duration::from_secs(1), "the album did not show within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A labeler's label (the track's row is unchanged): shown, and `r2_url` stays plyr.fm's own.
+    sqlx::query("INSERT INTO labels (src, uri, val, cts) VALUES ($1, $2, 'spoiler', now())")
+        .bind(LABELER)
+        .bind(&t)
+        .execute(&db.pool)
+        .await
+        .expect("label");
+    let mut touched = plyr_store::changes::Touched::default();
+    touched.labels();
+    plyr_store::changes::announce(&db.pool, &touched).await.expect("announce");
+    let started = Instant::now();
+    while one().await["labels"] != serde_json::json!(["spoiler"]) {
+        assert!(started.elapsed() < Duration::from_secs(1), "the label did not show within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let shown = one().await;
+    assert_eq!(shown["album"]["title"], "Debut", "{shown}");
+    assert_eq!(listed().await["labels"], serde_json::json!(["spoiler"]));
     shutdown.cancel();
     let _ = listener.await;
 }

@@ -32,7 +32,7 @@ pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Response
     let mut res = if prefers_html(&headers) {
         match super::tracks::everyone(&state, &crate::cursor::TimeKey::newest(), LATEST).await {
             Ok(page) => {
-                let html = render(state.auth.service_did(), &page.tracks);
+                let html = render(state.auth.service_did(), &page.responses(&state).tracks);
                 let h = [
                     (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
                     (CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),

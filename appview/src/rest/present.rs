@@ -19,6 +19,7 @@ use crate::db::rest::{self as rest_db, TrackAlbum};
 use crate::db::tracks::TrackRow;
 use crate::hydrate::{Hydration, Hydrator};
 use crate::moderation::Context;
+use crate::track_views::{Shown, Surface};
 
 /// A time as Python's `datetime.isoformat()` writes a UTC timestamptz: microseconds only when
 /// non-zero, and `+00:00`; clamped to years 0000-9999 like every presented time
@@ -169,6 +170,36 @@ impl Loaded {
     /// `atproto_record_url` (plyr.fm does on `/tracks/` and album pages only).
     pub fn responses(&self, state: &AppState, uris: &[AtUri], record_url: bool) -> Vec<TrackResponse> {
         self.visible(uris).into_iter().map(|t| track(state, self, t, record_url)).collect()
+    }
+
+    /// [`Self::responses`] as JSON, from the kept views where they are current
+    /// ([`crate::track_views`]): the path of the endpoints that only serialize them.
+    pub fn shown(&self, state: &AppState, uris: &[AtUri], record_url: bool) -> Vec<Shown> {
+        let surface = Surface::Rest { record_url };
+        let rows = uris.iter().filter_map(|u| self.h.track_row(u));
+        rows.filter_map(|t| {
+            let built = state.caches.track_views.kept(surface, &self.h, t, &self.inputs(t), || {
+                serde_json::value::to_raw_value(&track(state, self, t, record_url))
+                    .map_err(
+                        |e| tracing::warn!(uri = %t.uri, error = %e, "track response does not serialize"),
+                    )
+                    .ok()
+            });
+            built.map(Shown::Kept)
+        })
+        .collect()
+    }
+
+    /// What a track's response shows besides its rows: its album and the labels labelers applied
+    /// (as text; empty when it has neither, the common case, so nothing is allocated).
+    fn inputs(&self, t: &TrackRow) -> String {
+        let album = self.albums.get(&t.uri).map(|a| (&a.list_id, &a.name));
+        let applied = self.h.labels_on(&t.uri);
+        if album.is_none() && applied.is_empty() {
+            return String::new();
+        }
+        let vals: Vec<&str> = applied.iter().map(|l| &*l.val).collect();
+        serde_json::to_string(&(album, vals)).unwrap_or_default()
     }
 }
 

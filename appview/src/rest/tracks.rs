@@ -16,13 +16,15 @@ use crate::db::{Skel, feeds, social, tracks};
 use crate::hydrate::Hydrator;
 use crate::moderation::Context;
 use crate::ranking::{self, Metric, Period};
+use crate::track_views::Shown;
 
 /// Most likers or comments listed for one track (plyr.fm lists them all).
 const ALL_CAP: i64 = 1000;
 
+/// A page of `TrackResponse`s (`T`: as JSON text for the API, as values for the home page).
 #[derive(Debug, Serialize)]
-pub struct TrackPage {
-    pub tracks: Vec<TrackResponse>,
+pub struct TrackPage<T = Shown> {
+    pub tracks: Vec<T>,
     pub next_cursor: Option<String>,
     pub has_more: bool,
 }
@@ -46,34 +48,57 @@ pub async fn latest(
         // One artist's tracks are that artist's page.
         Some(Ok(did)) => {
             let rows = feeds::by_actor(&state.db, &did, &key, limit + 1).await?;
-            present_page(&state, rows, limit, Context::View).await?
+            load_page(&state, rows, limit, Context::View).await?.shown(&state)
         }
         // Not a DID: no tracks either.
         Some(Err(_)) => TrackPage { tracks: Vec::new(), next_cursor: None, has_more: false },
-        None => everyone(&state, &key, limit).await?,
+        None => everyone(&state, &key, limit).await?.shown(&state),
     };
     Ok(Json(page))
 }
 
 /// A page of everyone's latest tracks after `key`, as `GET /tracks/` lists them (a list: the
 /// list-hidden labels apply). The home page shows the first one.
-pub async fn everyone(state: &AppState, key: &TimeKey, limit: i64) -> Result<TrackPage, RestError> {
+pub async fn everyone(state: &AppState, key: &TimeKey, limit: i64) -> Result<LoadedPage, RestError> {
     let rows = crate::search::latest(&state.db, &state.caches.search, key, limit + 1).await?;
-    present_page(state, rows, limit, Context::List).await
+    load_page(state, rows, limit, Context::List).await
 }
 
-/// Cuts `rows` (fetched with one more than `limit`) into a page and presents its visible tracks.
-async fn present_page(
+/// A page of tracks hydrated, to be presented as JSON or as values.
+pub struct LoadedPage {
+    uris: Vec<AtUri>,
+    loaded: Loaded,
+    next_cursor: Option<String>,
+}
+
+impl LoadedPage {
+    /// The page as the API writes it (kept JSON views).
+    pub fn shown(self, state: &AppState) -> TrackPage {
+        self.present(|l, uris| l.shown(state, uris, true))
+    }
+
+    /// The page as values (the home page renders them).
+    pub fn responses(self, state: &AppState) -> TrackPage<TrackResponse> {
+        self.present(|l, uris| l.responses(state, uris, true))
+    }
+
+    fn present<T>(self, tracks: impl FnOnce(&Loaded, &[AtUri]) -> Vec<T>) -> TrackPage<T> {
+        let has_more = self.next_cursor.is_some();
+        TrackPage { tracks: tracks(&self.loaded, &self.uris), next_cursor: self.next_cursor, has_more }
+    }
+}
+
+/// Cuts `rows` (fetched with one more than `limit`) into a page and hydrates its tracks.
+async fn load_page(
     state: &AppState,
     rows: Vec<Skel>,
     limit: i64,
     context: Context,
-) -> Result<TrackPage, RestError> {
+) -> Result<LoadedPage, RestError> {
     let (rows, next_cursor) = page(rows, limit, |s| (s.at, s.uri.as_str()));
-    let has_more = next_cursor.is_some();
     let uris: Vec<AtUri> = rows.into_iter().map(|s| s.uri).collect();
     let loaded = present::load_tracks(state, &uris, context).await?;
-    Ok(TrackPage { tracks: loaded.responses(state, &uris, true), next_cursor, has_more })
+    Ok(LoadedPage { uris, loaded, next_cursor })
 }
 
 /// `GET /tracks/top`: most liked within `period` (`all_time`, `month`, `week`, `day`), or with
@@ -81,7 +106,7 @@ async fn present_page(
 pub async fn top(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Vec<TrackResponse>>, RestError> {
+) -> Result<Json<Vec<Shown>>, RestError> {
     let q = Query::parse(raw.as_deref());
     let limit = q.int_clamped("limit", 10, 1, 50)?;
     let name = q.str("period").unwrap_or("all_time");
@@ -101,7 +126,7 @@ pub async fn top(
     let ranking = ranking::ranking(&state, metric, period).await?;
     let uris: Vec<AtUri> = ranking.iter().take(limit as usize).map(|r| r.uri.clone()).collect();
     let loaded = present::load_tracks(&state, &uris, Context::List).await?;
-    Ok(Json(loaded.responses(&state, &uris, false)))
+    Ok(Json(loaded.shown(&state, &uris, false)))
 }
 
 /// The visible track with public id `id` (a path segment), hydrated.
@@ -120,24 +145,21 @@ async fn visible(state: &AppState, uri: AtUri) -> Result<(AtUri, Loaded), RestEr
 }
 
 /// `GET /tracks/{id}`.
-pub async fn get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<TrackResponse>, RestError> {
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Shown>, RestError> {
     let (uri, loaded) = by_id(&state, &id).await?;
-    loaded.responses(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
+    loaded.shown(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
 }
 
 /// `GET /tracks/by-uri?uri=`.
 pub async fn by_uri(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<TrackResponse>, RestError> {
+) -> Result<Json<Shown>, RestError> {
     let q = Query::parse(raw.as_deref());
     // Not an AT-URI: not indexed either.
     let uri = AtUri::new(q.required_str("uri", 1, 8192)?).map_err(|_| RestError::not_found("track"))?;
     let (uri, loaded) = visible(&state, uri).await?;
-    loaded.responses(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
+    loaded.shown(&state, &[uri], false).pop().map(Json).ok_or_else(|| RestError::not_found("track"))
 }
 
 /// `GET /tracks/{id}/likes`: every account that liked it, most recent like first.
