@@ -1,6 +1,6 @@
 //! Measures the in-process search index alone on an indexed database: how long it takes to
 //! build, what it holds, and the time one thread spends per query (no HTTP, no hydration), for
-//! track and actor searches, over queries drawn from the database's own titles: whole words,
+//! track, actor, album and playlist searches, over queries drawn from the database's own titles: whole words,
 //! two-word phrases, 4-letter prefixes and one-letter typos.
 //!
 //!     DATABASE_URL=postgres://.../plyr_bench_appview \
@@ -54,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
     let setting = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u128>().ok());
     let rounds = setting("ROUNDS").unwrap_or(1) as usize;
     let slow = setting("SLOW_US");
-    for kind in ["tracks", "actors"].into_iter().flat_map(|k| std::iter::repeat_n(k, rounds)) {
+    for kind in
+        ["tracks", "actors", "albums", "playlists"].into_iter().flat_map(|k| std::iter::repeat_n(k, rounds))
+    {
         let mut times: Vec<f64> = Vec::with_capacity(queries.len());
         let mut hits = 0;
         for q in &queries {
@@ -63,7 +65,8 @@ async fn main() -> anyhow::Result<()> {
             let started = Instant::now();
             let found = match kind {
                 "tracks" => search::tracks(&db, &index, &q, 25, 0).await?,
-                _ => search::actors(&db, &index, &q, 25, 0).await?,
+                "actors" => search::actors(&db, &index, &q, 25, 0).await?,
+                list_type => search::lists(&db, &index, &q, &list_type[..list_type.len() - 1], 25).await?,
             };
             times.push(started.elapsed().as_secs_f64() * 1e6);
             if slow.is_some_and(|us| started.elapsed().as_micros() > us) {

@@ -19,7 +19,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use plyr_atproto::{AtUri, Did};
-use plyr_lexicons::fm_plyr::TrackView;
 use serde::Serialize;
 
 use crate::auth;
@@ -43,14 +42,8 @@ impl<'a> Ctx<'a> {
         Hydrator::new(self.state, self.viewer.as_ref())
     }
 
-    /// Hydrates `uris` and presents the visible tracks among them, in the given order.
-    pub async fn tracks(&self, uris: &[AtUri], context: Context) -> Result<Vec<TrackView>, XrpcError> {
-        let h = self.hydrator().in_context(context).tracks(uris).await?;
-        Ok(uris.iter().filter_map(|u| h.track(u)).filter_map(|t| self.state.presenter.track(&h, t)).collect())
-    }
-
-    /// [`Self::tracks`] as a page of JSON views, from the built views where they are current
-    /// ([`crate::track_views`]): the feeds' path.
+    /// Hydrates `uris` and presents the visible tracks among them, in the given order, as a page
+    /// of JSON views, from the built views where they are current ([`crate::track_views`]).
     pub async fn track_page(
         &self,
         uris: &[AtUri],

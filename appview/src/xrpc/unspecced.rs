@@ -2,7 +2,8 @@
 
 use plyr_atproto::{AtUri, Did};
 use plyr_lexicons::fm_plyr::unspecced::get_stats::GetStatsOutput;
-use plyr_lexicons::fm_plyr::unspecced::search::SearchOutput;
+use plyr_lexicons::fm_plyr::{ListView, ProfileView};
+use serde::Serialize;
 
 use super::Ctx;
 use crate::XrpcError;
@@ -25,18 +26,22 @@ pub async fn stats(ctx: &Ctx<'_>) -> Result<GetStatsOutput, XrpcError> {
     })
 }
 
-pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
+/// The lexicon's `SearchOutput`, its tracks written from the kept JSON views
+/// ([`crate::track_views`]) as the track feeds write theirs.
+#[derive(Debug, Default, Serialize)]
+pub struct SearchPage {
+    pub albums: Vec<ListView>,
+    pub artists: Vec<ProfileView>,
+    pub playlists: Vec<ListView>,
+    pub tracks: Vec<crate::track_views::Shown>,
+}
+
+pub async fn search(ctx: &Ctx<'_>) -> Result<SearchPage, XrpcError> {
     let q = Query::new(ctx.params.required("q")?);
     let limit = ctx.params.int("limit").unwrap_or(20);
     let types = ctx.params.list("types");
     let wants = |t: &str| types.is_empty() || types.iter().any(|x| x == t);
-    let mut out = SearchOutput {
-        tracks: Vec::new(),
-        artists: Vec::new(),
-        albums: Vec::new(),
-        playlists: Vec::new(),
-        extra_data: None,
-    };
+    let mut out = SearchPage::default();
     if q.text.is_empty() {
         return Ok(out);
     }
@@ -69,7 +74,7 @@ pub async fn search(ctx: &Ctx<'_>) -> Result<SearchOutput, XrpcError> {
         },
     )?;
     let keys = |hits: Vec<Hit>| -> Vec<AtUri> { hits.into_iter().map(Hit::into_uri).collect() };
-    out.tracks = ctx.tracks(&keys(tracks), Context::List).await?;
+    out.tracks = ctx.track_page(&keys(tracks), None, Context::List).await?.tracks;
     let dids: Vec<Did> = artists.into_iter().map(Hit::into_did).collect();
     let h = ctx.hydrator().listing().actors(&dids).await?;
     out.artists =
