@@ -124,10 +124,11 @@ async fn albums_by_score(
     .await
 }
 
-/// About `n` albums at random, in random order: each a probe of the public-id index at a random
-/// UUID (ids are hashes of the URIs, so evenly spread) taking the first album with a visible
-/// track from there, wrapping around at the end; three probes per album asked for, so a small
-/// network's few albums are all found.
+/// `n` albums at random, in random order: the `n` that follow a random UUID in the public-id
+/// index (ids are hashes of the URIs, so neighbours by id are unrelated albums), wrapping around
+/// at the end, each with a visible track. One range read of the index, and a network with at
+/// most `n` albums always gets all of them (independent probes at random points missed an album
+/// whose id followed another's closely).
 async fn random_albums(db: &PgPool, n: i64) -> sqlx::Result<Vec<AtUri>> {
     sqlx::query_scalar!(
         r#"WITH albums AS NOT MATERIALIZED (
@@ -137,18 +138,18 @@ async fn random_albums(db: &PgPool, n: i64) -> sqlx::Result<Vec<AtUri>> {
                   AND EXISTS (SELECT 1 FROM list_items li JOIN tracks t ON t.uri = li.subject_uri
                                WHERE li.list_uri = l.uri
                                  AND NOT EXISTS (SELECT 1 FROM actors ta WHERE ta.did = t.did AND ta.hidden)
-                               LIMIT 1))
-           SELECT p.uri AS "uri!: AtUri"
-             FROM generate_series(1, 3 * $1::INT) g
-             CROSS JOIN LATERAL (SELECT gen_random_uuid() AS at, g) r
-             CROSS JOIN LATERAL (SELECT COALESCE(
-                   (SELECT a.uri FROM albums a WHERE a.id >= r.at ORDER BY a.id LIMIT 1),
-                   (SELECT a.uri FROM albums a ORDER BY a.id LIMIT 1)) AS uri) p
-            WHERE p.uri IS NOT NULL
-            GROUP BY p.uri
-            ORDER BY random()
-            LIMIT $1"#,
-        i32::try_from(n).unwrap_or(i32::MAX)
+                               LIMIT 1)),
+           start AS MATERIALIZED (SELECT gen_random_uuid() AS at),
+           picked AS (
+               (SELECT a.uri, 0 AS part, a.id FROM albums a
+                 WHERE a.id >= (SELECT at FROM start) ORDER BY a.id LIMIT $1)
+               UNION ALL
+               (SELECT a.uri, 1 AS part, a.id FROM albums a
+                 WHERE a.id < (SELECT at FROM start) ORDER BY a.id LIMIT $1))
+           SELECT w.uri AS "uri!: AtUri"
+             FROM (SELECT uri FROM picked ORDER BY part, id LIMIT $1) w
+            ORDER BY random()"#,
+        n
     )
     .fetch_all(db)
     .await
