@@ -130,15 +130,16 @@ impl TrackViews {
         TrackViews { built: RowCache::new(max_bytes, ttl) }
     }
 
-    /// The kept view of `track` in `surface`, built from these very rows and `inputs`; else one
-    /// made by `build` (`None`: it cannot be presented), kept for the next request.
-    pub fn kept(
+    /// The kept view of `track` in `surface`, built from these very rows and `inputs`; else the
+    /// one `build` makes (`None`: it cannot be presented), serialized and kept for the next
+    /// request.
+    pub fn kept<V: Serialize>(
         &self,
         surface: Surface,
         h: &Hydration,
         track: &Arc<TrackRow>,
         inputs: &str,
-        build: impl FnOnce() -> Option<Box<RawValue>>,
+        build: impl FnOnce() -> Option<V>,
     ) -> Option<Arc<Built>> {
         let people = h.people_of(track);
         if let Some(b) = self.built.get(&ViewRef { surface, uri: track.uri.as_str() })
@@ -146,7 +147,11 @@ impl TrackViews {
         {
             return Some(b);
         }
-        let json = build()?;
+        let json = serde_json::value::to_raw_value(&build()?)
+            .map_err(
+                |e| tracing::warn!(uri = %track.uri, ?surface, error = %e, "track view does not serialize"),
+            )
+            .ok()?;
         let built = Arc::new(Built {
             track: Arc::downgrade(track),
             people: people.iter().map(|p| p.map(Arc::downgrade)).collect(),
@@ -161,12 +166,7 @@ impl TrackViews {
     /// there is a viewer; `None` when it is not visible (or cannot be presented).
     pub fn get(&self, presenter: &Presenter, h: &Hydration, uri: &AtUri) -> Option<Shown> {
         let track = h.track_row(uri)?;
-        let built = self.kept(Surface::Xrpc, h, track, "", || {
-            let view = presenter.track_shared(h, track)?;
-            serde_json::value::to_raw_value(&view)
-                .map_err(|e| tracing::warn!(uri = %uri, error = %e, "track view does not serialize"))
-                .ok()
-        })?;
+        let built = self.kept(Surface::Xrpc, h, track, "", || presenter.track_shared(h, track))?;
         // Labels (which labelers apply is the request's) and the viewer's state are the
         // request's own: the kept text `{...}` becomes `{...,"labels":[...],"viewer":{...}}`.
         let labels = presenter.track_labels(h, track);

@@ -175,18 +175,12 @@ impl Loaded {
     /// [`Self::responses`] as JSON, from the kept views where they are current
     /// ([`crate::track_views`]): the path of the endpoints that only serialize them.
     pub fn shown(&self, state: &AppState, uris: &[AtUri], record_url: bool) -> Vec<Shown> {
-        let surface = Surface::Rest { record_url };
+        let (views, surface) = (&state.caches.track_views, Surface::Rest { record_url });
         let rows = uris.iter().filter_map(|u| self.h.track_row(u));
         rows.filter_map(|t| {
-            let built = state.caches.track_views.kept(surface, &self.h, t, &self.inputs(t), || {
-                serde_json::value::to_raw_value(&track(state, self, t, record_url))
-                    .map_err(
-                        |e| tracing::warn!(uri = %t.uri, error = %e, "track response does not serialize"),
-                    )
-                    .ok()
-            });
-            built.map(Shown::Kept)
+            views.kept(surface, &self.h, t, &self.inputs(t), || Some(track(state, self, t, record_url)))
         })
+        .map(Shown::Kept)
         .collect()
     }
 
