@@ -69,6 +69,7 @@ async fn trigram_measures_agree_with_postgresql() {
                 "similarity({t:?}, {q:?})"
             );
             assert_eq!(trigram::word_similarity(&set, &t), ws, "word_similarity({q:?}, {t:?})");
+            assert_eq!(trigram::similarities(&set, &t), (ws, sim), "both at once ({q:?}, {t:?})");
             checked += 1;
         }
     }

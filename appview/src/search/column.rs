@@ -23,10 +23,16 @@ use super::trigram::{self, Trigram};
 
 /// A document's number within its corpus.
 pub type DocId = u32;
-type ValueId = u32;
+pub type ValueId = u32;
 
-/// A value's documents: the first inline, any others aside (most values have one).
+/// A value's documents: the first inline, any others aside (most values have one). No first
+/// document is [`NONE`]; a first document marked [`MANY`] has others, so a value with one
+/// document is read without a map lookup.
 const NONE: DocId = DocId::MAX;
+const MANY: DocId = 1 << 31;
+
+/// plyr.fm's match predicate: `similarity(column, q) > 0.1` (or the text within the column).
+pub const MATCH: f64 = 0.1;
 
 /// Posting lists at least this long (bytes) may be left unread ([`Column::nearest`]).
 const SKIPPABLE: usize = 8 << 10;
@@ -53,12 +59,22 @@ impl Postings {
     }
 
     fn for_each(&self, mut f: impl FnMut(ValueId)) {
+        self.until(|id| {
+            f(id);
+            true
+        });
+    }
+
+    /// Reads the ids in order while `f` says to go on.
+    fn until(&self, mut f: impl FnMut(ValueId) -> bool) {
         let (mut id, mut delta, mut shift) = (0u32, 0u32, 0u32);
         for &b in &self.bytes {
             delta |= u32::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
                 id += delta;
-                f(id);
+                if !f(id) {
+                    return;
+                }
                 delta = 0;
                 shift = 0;
             } else {
@@ -75,7 +91,7 @@ pub struct Column {
     /// Value `i` is `text[ends[i - 1]..ends[i]]`.
     ends: Vec<u32>,
     first_doc: Vec<DocId>,
-    other_docs: HashMap<ValueId, Vec<DocId>>,
+    other_docs: HashMap<ValueId, Vec<DocId>, IdHash>,
     postings: HashMap<Trigram, Postings>,
     /// Values by their text's hash, for columns whose values repeat (an artist name).
     shared: Option<HashMap<u64, ValueId>>,
@@ -86,17 +102,85 @@ pub struct Column {
 pub struct Needle {
     pub text: String,
     pub trigrams: Vec<Trigram>,
+    /// The trigrams every value containing `text` holds ([`trigram::held_by_containing`]).
+    pub held: Vec<Trigram>,
 }
 
 impl Needle {
     pub fn new(normalized: &str) -> Self {
-        Needle { text: normalized.to_owned(), trigrams: trigram::trigram_set(normalized) }
+        Needle {
+            text: normalized.to_owned(),
+            trigrams: trigram::trigram_set(normalized),
+            held: trigram::held_by_containing(normalized),
+        }
+    }
+}
+
+/// The counting of one [`Column::nearest`]: how many of the query's trigrams each value holds,
+/// kept so that the few best-counted values are found without passing over the many values
+/// that share one trigram with the query (most of those touched).
+#[derive(Default)]
+struct Tally {
+    /// Per value id: lists read that hold it (zero for every value between calls).
+    counts: Vec<u8>,
+    /// The values counted at all, in the order first seen.
+    touched: Vec<ValueId>,
+    /// `rose[n]` (n ≥ 2): the values whose count reached `n`, in the order they did; a value
+    /// counted `c` appears in `rose[2..=c]`.
+    rose: Vec<Vec<ValueId>>,
+}
+
+impl Tally {
+    fn start(&mut self, values: usize, full: usize) {
+        if self.counts.len() < values {
+            self.counts.resize(values, 0);
+        }
+        if self.rose.len() < full + 2 {
+            self.rose.resize(full + 2, Vec::new());
+        }
+    }
+
+    fn count(&mut self, id: ValueId) {
+        let c = &mut self.counts[id as usize];
+        if *c == 0 {
+            self.touched.push(id);
+        } else if *c < u8::MAX
+            && let Some(rose) = self.rose.get_mut(usize::from(*c) + 1)
+        {
+            rose.push(id);
+        }
+        *c = c.saturating_add(1);
+    }
+
+    fn count_of(&self, id: ValueId) -> usize {
+        usize::from(self.counts[id as usize])
+    }
+
+    /// How many values are counted exactly `n` (≥ 1).
+    fn how_many(&self, n: usize) -> usize {
+        let reached =
+            |n: usize| if n == 1 { self.touched.len() } else { self.rose.get(n).map_or(0, Vec::len) };
+        reached(n) - reached(n + 1)
+    }
+
+    /// The values counted exactly `n` (≥ 1).
+    fn counted(&self, n: usize) -> impl Iterator<Item = ValueId> + '_ {
+        let from = if n == 1 { &self.touched[..] } else { self.rose.get(n).map_or(&[][..], |r| &r[..]) };
+        from.iter().copied().filter(move |&id| self.count_of(id) == n)
+    }
+
+    /// Back to zero for the next call.
+    fn clear(&mut self) {
+        for &id in &self.touched {
+            self.counts[id as usize] = 0;
+        }
+        self.touched.clear();
+        self.rose.iter_mut().for_each(Vec::clear);
     }
 }
 
 thread_local! {
-    /// Per-thread scratch for counting: counts per value, and the values touched.
-    static SCRATCH: RefCell<(Vec<u8>, Vec<ValueId>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static TALLY: RefCell<Tally> = RefCell::new(Tally::default());
 }
 
 impl Column {
@@ -165,22 +249,26 @@ impl Column {
 
     /// Records that `doc` no longer holds value `id`.
     pub fn remove(&mut self, doc: DocId, id: ValueId) {
-        let first = &mut self.first_doc[id as usize];
-        if *first == doc {
-            *first = match self.other_docs.get_mut(&id) {
-                Some(rest) => {
-                    let next = rest.pop().unwrap_or(NONE);
-                    if rest.is_empty() {
+        let first = self.first_doc[id as usize];
+        if first == NONE {
+            return;
+        }
+        if first & !MANY == doc {
+            self.first_doc[id as usize] = match self.other_docs.get_mut(&id) {
+                Some(rest) => match rest.pop() {
+                    Some(next) if !rest.is_empty() => next | MANY,
+                    next => {
                         self.other_docs.remove(&id);
+                        next.unwrap_or(NONE)
                     }
-                    next
-                }
+                },
                 None => NONE,
             };
         } else if let Some(rest) = self.other_docs.get_mut(&id) {
             rest.retain(|d| *d != doc);
             if rest.is_empty() {
                 self.other_docs.remove(&id);
+                self.first_doc[id as usize] = first & !MANY;
             }
         }
     }
@@ -190,24 +278,65 @@ impl Column {
         if *first == NONE {
             *first = doc;
         } else {
+            *first |= MANY;
             self.other_docs.entry(id).or_default().push(doc);
         }
     }
 
-    fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
+    /// The values that may contain the query's text (plyr.fm's `LIKE '%q%'`), in id order: those
+    /// holding every trigram such a value must hold (the caller tests the text). `None` when
+    /// the query has no such trigram (one or two characters): then they cannot be found this
+    /// way.
+    pub fn containing(&self, q: &Needle) -> Option<Vec<ValueId>> {
+        if q.held.is_empty() {
+            return None;
+        }
+        let mut lists = Vec::with_capacity(q.held.len());
+        for t in &q.held {
+            match self.postings.get(t) {
+                Some(p) => lists.push(p),
+                None => return Some(Vec::new()),
+            }
+        }
+        lists.sort_by_key(|p| p.bytes.len());
+        let mut ids: Vec<ValueId> = Vec::new();
+        lists[0].for_each(|id| ids.push(id));
+        for p in &lists[1..] {
+            // Both ascending: keep the ids this list holds too.
+            let (mut at, mut kept) = (0, 0);
+            p.until(|id| {
+                while at < ids.len() && ids[at] < id {
+                    at += 1;
+                }
+                if at < ids.len() && ids[at] == id {
+                    ids[kept] = id;
+                    kept += 1;
+                    at += 1;
+                }
+                at < ids.len()
+            });
+            ids.truncate(kept);
+        }
+        Some(ids)
+    }
+
+    /// Value `id`'s documents.
+    pub fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
         let first = self.first_doc[id as usize];
         if first != NONE {
-            f(first);
-            if let Some(rest) = self.other_docs.get(&id) {
+            f(first & !MANY);
+            if first & MANY != 0
+                && let Some(rest) = self.other_docs.get(&id)
+            {
                 rest.iter().copied().for_each(f);
             }
         }
     }
 
-    /// Up to `k` documents (for which `keep` holds) whose value is nearest to `q` by word
-    /// similarity, nearest first, with that similarity; values equal to the query always come
-    /// first, whatever `k`. At most `budget` values are scored: past it, the best of those
-    /// scored (the best-counted ones) stand in for the exact nearest.
+    /// Up to `k` documents (for which `keep` holds) whose value matches `q` ([`MATCH`]) and is
+    /// nearest to it by word similarity, nearest first, with that similarity; values equal to
+    /// the query always come first, whatever `k`. At most `budget` values are scored: past it,
+    /// the best of those scored (the best-counted ones) stand in for the exact nearest.
     pub fn nearest(
         &self,
         q: &Needle,
@@ -227,57 +356,47 @@ impl Column {
         let mut scores = Scores::default();
         let ask = Ask { q, k, budget, keep };
         lists.sort_by_key(|p| p.bytes.len());
-        SCRATCH.with(|scratch| {
-            let (counts, touched) = &mut *scratch.borrow_mut();
-            if counts.len() < self.ends.len() {
-                counts.resize(self.ends.len(), 0);
-            }
+        TALLY.with(|tally| {
+            let tally = &mut *tally.borrow_mut();
+            tally.start(self.ends.len(), full);
             let mut skipped = 0;
             for (read, p) in lists.iter().enumerate() {
                 let left = lists.len() - read;
-                if read > 0
-                    && p.bytes.len() >= SKIPPABLE
-                    && self.enough_seen(&ask, counts, touched, left, &mut scores)
+                if read > 0 && p.bytes.len() >= SKIPPABLE && self.enough_seen(&ask, tally, left, &mut scores)
                 {
                     skipped = left;
                     break;
                 }
-                p.for_each(|id| {
-                    let c = &mut counts[id as usize];
-                    if *c == 0 {
-                        touched.push(id);
-                    }
-                    *c = c.saturating_add(1);
-                });
+                p.for_each(|id| tally.count(id));
             }
-            let level = |id: ValueId| (usize::from(counts[id as usize]) + skipped).min(full);
-            let mut levels = vec![0usize; full + 1];
-            touched.iter().for_each(|&id| levels[level(id)] += 1);
+            // A value's level: its count plus the lists skipped (at most `full`), a bound on the
+            // trigrams of the query it holds. Level `level` gathers the counts `counts(level)`.
+            let counts = |level: usize| {
+                let low = level.saturating_sub(skipped).max(1);
+                let high = if level == full { full } else { level.saturating_sub(skipped) };
+                low..high + 1
+            };
             // Only the best-counted values are ever scored (at most `budget` of them): sort the
-            // touched values into buckets from the top count down to where the budget is
-            // surely reached, and the rest only if scoring gets that far.
+            // values into buckets from the top level down to where the budget is surely
+            // reached, and the lower ones only if scoring gets that far.
             let mut from = full + 1;
             let mut held = 0;
             while from > 1 && held <= budget {
                 from -= 1;
-                held += levels[from];
+                held += counts(from).map(|n| tally.how_many(n)).sum::<usize>();
             }
             let mut buckets: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
-            let fill = |buckets: &mut Vec<Vec<ValueId>>, range: std::ops::Range<usize>| {
-                for &id in touched.iter() {
-                    let c = level(id);
-                    if range.contains(&c) {
-                        buckets[c].push(id);
+            let fill = |buckets: &mut Vec<Vec<ValueId>>, levels: std::ops::Range<usize>| {
+                for level in levels {
+                    for n in counts(level) {
+                        buckets[level].extend(tally.counted(n));
                     }
                 }
             };
             fill(&mut buckets, from..full + 1);
             let found =
                 self.score_buckets(&ask, (&mut buckets, from), &mut scores, |buckets| fill(buckets, 1..from));
-            for &id in touched.iter() {
-                counts[id as usize] = 0;
-            }
-            touched.clear();
+            tally.clear();
             found
         })
     }
@@ -313,15 +432,20 @@ impl Column {
         // Then by similarity, best count first: a value sharing `count` trigrams can reach at
         // most `count / full`, so once `k` documents score that, the rest cannot displace them.
         let mut scored: Vec<(f32, ValueId)> = Vec::new();
-        let mut filled = false;
+        // Scored values not yet known to reach the bound (which only falls), with the
+        // documents `keep` lets through; those that reach it are counted once, in `reached`.
+        let mut below: Vec<(f32, usize)> = Vec::new();
+        let mut reached = found.len();
+        let (mut filled, mut tried) = (false, 0);
         'counts: for count in (1..=full).rev() {
             let bound = count as f32 / full as f32;
-            let mut reached = found.len()
-                + scored
-                    .iter()
-                    .filter(|(s, _)| *s >= bound)
-                    .map(|(_, id)| self.kept(*id, keep))
-                    .sum::<usize>();
+            below.retain(|&(score, n)| {
+                let stays = score < bound;
+                if !stays {
+                    reached += n;
+                }
+                stays
+            });
             if reached >= k {
                 break;
             }
@@ -330,19 +454,25 @@ impl Column {
                 filled = true;
             }
             for &id in &buckets[count] {
-                if scored.len() >= budget {
+                if tried >= budget {
                     break 'counts;
                 }
-                if self.first_doc[id as usize] == NONE {
+                // A value none of whose documents may be shown is not worth scoring (nor the
+                // budget: a filtered search would spend it on what it cannot return).
+                let n = self.kept(id, keep);
+                if n == 0 {
                     continue;
                 }
-                let score = scores.of(id, || trigram::word_similarity(&q.trigrams, self.value(id)));
+                tried += 1;
+                let Some(score) = scores.of(id, || self.score(q, id)) else { continue };
                 scored.push((score, id));
                 if score >= bound {
-                    reached += self.kept(id, keep);
+                    reached += n;
                     if reached >= k {
                         break 'counts;
                     }
+                } else {
+                    below.push((score, n));
                 }
             }
         }
@@ -367,30 +497,21 @@ impl Column {
     fn enough_seen<K: Fn(DocId) -> bool>(
         &self,
         &Ask { q, k, ref keep, .. }: &Ask<'_, K>,
-        counts: &[u8],
-        touched: &[ValueId],
+        tally: &Tally,
         left: usize,
         scores: &mut Scores,
     ) -> bool {
         let full = q.trigrams.len();
         let bound = left as f32 / full as f32;
-        // The best-counted values seen, without sorting them all: one pass keeps, per count,
-        // the first values (as many as could be tried), then they are tried best count first.
         let most = 4 * k;
-        let mut by_count: Vec<Vec<ValueId>> = vec![Vec::new(); full + 1];
-        for &id in touched {
-            let at = &mut by_count[usize::from(counts[id as usize]).min(full)];
-            if at.len() < most {
-                at.push(id);
-            }
-        }
         let (mut tried, mut reached) = (0, 0);
-        for &id in by_count.iter().skip(1).rev().flatten() {
-            if self.first_doc[id as usize] == NONE {
+        for id in (1..=full).rev().flat_map(|n| tally.counted(n)) {
+            let n = self.kept(id, keep);
+            if n == 0 {
                 continue;
             }
-            if scores.of(id, || trigram::word_similarity(&q.trigrams, self.value(id))) >= bound {
-                reached += self.kept(id, keep);
+            if scores.of(id, || self.score(q, id)).is_some_and(|score| score >= bound) {
+                reached += n;
                 if reached >= k {
                     return true;
                 }
@@ -403,6 +524,15 @@ impl Column {
         false
     }
 
+    /// Value `id`'s word similarity to `q`, if it matches `q` at all: plyr.fm's predicate,
+    /// a similarity above [`MATCH`] or the query's text within it (a value that does not is
+    /// never shown, so it is no candidate).
+    fn score(&self, q: &Needle, id: ValueId) -> Option<f32> {
+        let value = self.value(id);
+        let (word, plain) = trigram::similarities(&q.trigrams, value);
+        (f64::from(plain) > MATCH || value.contains(q.text.as_str())).then_some(word)
+    }
+
     /// How many of value `id`'s documents `keep` lets through.
     fn kept(&self, id: ValueId, keep: &impl Fn(DocId) -> bool) -> usize {
         let mut n = 0;
@@ -410,7 +540,8 @@ impl Column {
         n
     }
 
-    fn len(&self, id: ValueId) -> usize {
+    /// Value `id`'s length in bytes.
+    pub fn len(&self, id: ValueId) -> usize {
         let end = self.ends[id as usize];
         let start = if id == 0 { 0 } else { self.ends[id as usize - 1] };
         (end - start) as usize
@@ -428,10 +559,13 @@ struct Ask<'a, K> {
 /// Word similarities computed during one [`Column::nearest`]: the same best-counted values are
 /// tried before each skippable list and again when the candidates are scored.
 #[derive(Default)]
-struct Scores(HashMap<ValueId, f32, std::hash::BuildHasherDefault<IdHasher>>);
+struct Scores(HashMap<ValueId, Option<f32>, IdHash>);
+
+/// Maps keyed by value id (a lookup per candidate: SipHash would be a hot spot).
+type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 impl Scores {
-    fn of(&mut self, id: ValueId, score: impl FnOnce() -> f32) -> f32 {
+    fn of(&mut self, id: ValueId, score: impl FnOnce() -> Option<f32>) -> Option<f32> {
         *self.0.entry(id).or_insert_with(score)
     }
 }
@@ -512,8 +646,13 @@ mod tests {
         for q in queries {
             let needle = Needle::new(q);
             let got: Vec<f32> = c.nearest(&needle, k, usize::MAX, |_| true).iter().map(|h| h.1).collect();
-            let mut all: Vec<f32> =
-                values.iter().map(|v| trigram::word_similarity(&needle.trigrams, v)).collect();
+            let mut all: Vec<f32> = values
+                .iter()
+                .filter_map(|v| {
+                    let (word, plain) = trigram::similarities(&needle.trigrams, v);
+                    (f64::from(plain) > MATCH || v.contains(q)).then_some(word)
+                })
+                .collect();
             all.sort_by(|a, b| b.total_cmp(a));
             let want: Vec<f32> = all.into_iter().filter(|s| *s > 0.0).take(k).collect();
             assert_eq!(got, want, "{q}");
@@ -549,5 +688,28 @@ mod tests {
         assert!(c.nearest(&Needle::new("alice"), 10, usize::MAX, |_| true).is_empty());
         let skip_two = c.nearest(&Needle::new("bob"), 10, usize::MAX, |d| d != 2);
         assert!(skip_two.is_empty(), "documents `keep` refuses are left out");
+
+        // Any document of several may go first, and the value may come back.
+        let docs = |c: &Column, id| {
+            let mut all = Vec::new();
+            c.docs(id, |d| all.push(d));
+            all.sort();
+            all
+        };
+        let carol = c.add(3, "carol");
+        for d in [4, 5, 6, 7] {
+            assert_eq!(c.add(d, "carol"), carol);
+        }
+        assert_eq!(docs(&c, carol), [3, 4, 5, 6, 7]);
+        for d in [3, 5, 7] {
+            c.remove(d, carol);
+        }
+        assert_eq!(docs(&c, carol), [4, 6]);
+        for d in [6, 4] {
+            c.remove(d, carol);
+        }
+        assert!(docs(&c, carol).is_empty());
+        assert_eq!(c.add(8, "carol"), carol);
+        assert_eq!(docs(&c, carol), [8]);
     }
 }

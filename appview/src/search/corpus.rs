@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::column::{Column, DocId, Needle};
+use super::column::{Column, DocId, MATCH, Needle, ValueId};
 use super::trigram;
 use crate::db::Hit;
 
@@ -18,11 +18,8 @@ use crate::db::Hit;
 const SCORED: usize = 8;
 
 fn candidates(wanted: usize) -> usize {
-    (2 * wanted).clamp(100, 300)
+    (2 * wanted).clamp(50, 300)
 }
-
-/// plyr.fm's match predicate: `similarity(column, q) > 0.1`.
-const MATCH: f64 = 0.1;
 
 /// Strings stored back to back.
 #[derive(Debug, Default)]
@@ -282,10 +279,14 @@ impl Corpus {
             let doc = &self.docs[d as usize];
             doc.alive && kind.is_none_or(|k| doc.kind == k) && !dids.hidden(doc.did)
         };
+        let wanted = offset + limit;
         let mut candidates: HashSet<DocId> = HashSet::new();
         for column in &self.columns {
-            let k = self::candidates(offset + limit);
+            let k = self::candidates(wanted);
             candidates.extend(column.nearest(&q.needle, k, SCORED * k, keep).into_iter().map(|(d, _)| d));
+            if let Some(values) = column.containing(&q.needle) {
+                take_banded(column, values, &q.needle, (wanted, k), keep, &mut candidates);
+            }
         }
         let text = q.needle.text.as_str();
         // plyr.fm's score bands do not overlap (exact 5, prefix 3-4, substring 1.5-2.5, else
@@ -301,8 +302,9 @@ impl Corpus {
                 .unwrap_or(0);
             bands[band].push(d);
         }
-        let wanted = offset + limit;
         let mut hits: Vec<Hit> = Vec::new();
+        // Documents share values (a title, an artist): each is scored once.
+        let mut memo: HashMap<(usize, u32), (f64, bool)> = HashMap::new();
         for (level, band) in bands.iter().enumerate().rev() {
             let need = wanted.saturating_sub(hits.len());
             if need == 0 {
@@ -314,7 +316,8 @@ impl Corpus {
             let mut scored: Vec<(f64, DocId)> = band
                 .iter()
                 .filter_map(|&d| {
-                    let relevance = if level == 3 { 5.0 } else { self.relevance(&self.docs[d as usize], q)? };
+                    let relevance =
+                        if level == 3 { 5.0 } else { self.relevance(&self.docs[d as usize], q, &mut memo)? };
                     Some((relevance, d))
                 })
                 .collect();
@@ -348,7 +351,8 @@ impl Corpus {
     }
 
     /// A document's relevance to `q`: its best column's; `None` when no column matches.
-    fn relevance(&self, doc: &Doc, q: &Query) -> Option<f64> {
+    /// `memo` keeps each column value's (relevance, matches) for the other documents holding it.
+    fn relevance(&self, doc: &Doc, q: &Query, memo: &mut HashMap<(usize, u32), (f64, bool)>) -> Option<f64> {
         let text = q.needle.text.as_str();
         let mut best: Option<f64> = None;
         let mut matched = false;
@@ -356,21 +360,79 @@ impl Corpus {
             if v == NONE {
                 continue;
             }
-            let value = self.columns[i].value(v);
-            let ws = f64::from(trigram::word_similarity(&q.needle.trigrams, value));
-            let r = match band(value, text) {
-                3 => 5.0,
-                2 => 3.0 + ws,
-                1 => 1.5 + ws,
-                _ => ws,
-            };
+            let (r, matches) = *memo.entry((i, v)).or_insert_with(|| {
+                let value = self.columns[i].value(v);
+                let (ws, similarity) = trigram::similarities(&q.needle.trigrams, value);
+                let ws = f64::from(ws);
+                let r = match band(value, text) {
+                    3 => 5.0,
+                    2 => 3.0 + ws,
+                    1 => 1.5 + ws,
+                    _ => ws,
+                };
+                (r, value.contains(text) || f64::from(similarity) > MATCH)
+            });
             best = Some(best.map_or(r, |b| b.max(r)));
-            matched = matched
-                || value.contains(text)
-                || f64::from(trigram::similarity_of_sets(&trigram::trigram_set(value), &q.needle.trigrams))
-                    > MATCH;
+            matched |= matches;
         }
         best.filter(|_| matched)
+    }
+}
+
+/// Adds the documents of the values containing the query (among `values`, from
+/// [`Column::containing`]) that a page of `wanted` may show, by this column's relevance: every
+/// exact value's, then prefix values' and then substring values', each band best word
+/// similarity first (the shortest values scored, at most [`SCORED`] times `wanted` of them),
+/// until the page is filled, and values tied with the last one taken while fewer than `k`
+/// documents are taken (as [`Column::nearest`] takes `k`). A document's relevance is its best
+/// column's, so the page is among what each column adds. At most [`SCORED`] times `k` values
+/// are tested, in id order: past that (thousands of handles sharing a prefix) the bands hold
+/// the first of them, no longer all.
+fn take_banded(
+    column: &Column,
+    values: Vec<ValueId>,
+    q: &Needle,
+    (wanted, k): (usize, usize),
+    keep: impl Fn(DocId) -> bool,
+    out: &mut HashSet<DocId>,
+) {
+    let mut bands: [Vec<ValueId>; 4] = Default::default();
+    for v in values.into_iter().take(SCORED * k) {
+        bands[band(column.value(v), &q.text)].push(v);
+    }
+    let mut taken = 0;
+    let mut add = |v: ValueId, taken: &mut usize| {
+        column.docs(v, |d| {
+            if keep(d) {
+                out.insert(d);
+                *taken += 1;
+            }
+        })
+    };
+    for v in std::mem::take(&mut bands[3]) {
+        add(v, &mut taken);
+    }
+    for band in [2, 1] {
+        if taken >= wanted {
+            return;
+        }
+        let values = &mut bands[band];
+        let most = SCORED * wanted.max(1);
+        if values.len() > most {
+            values.select_nth_unstable_by_key(most - 1, |&v| column.len(v));
+            values.truncate(most);
+        }
+        let mut scored: Vec<(f32, ValueId)> =
+            values.iter().map(|&v| (trigram::word_similarity(&q.trigrams, column.value(v)), v)).collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| column.len(a.1).cmp(&column.len(b.1))));
+        let mut last = f32::NAN;
+        for (score, v) in scored {
+            if taken >= wanted && (score != last || taken >= k) {
+                break;
+            }
+            add(v, &mut taken);
+            last = score;
+        }
     }
 }
 

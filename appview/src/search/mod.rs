@@ -57,7 +57,7 @@ impl Index {
     fn new() -> Self {
         Index {
             dids: Dids::default(),
-            tracks: Corpus::new(KeyShape::Record(TRACK), [Column::distinct(), Column::shared()]),
+            tracks: Corpus::new(KeyShape::Record(TRACK), [Column::shared(), Column::shared()]),
             recent: Recent::default(),
             actors: Corpus::new(KeyShape::Did, [Column::distinct(), Column::shared()]),
             lists: Corpus::new(KeyShape::Record(LIST), [Column::shared(), Column::distinct()]),

@@ -49,6 +49,28 @@ fn trigrams_into(text: &str, out: &mut Vec<Trigram>) {
     }
 }
 
+/// The trigrams every string containing `text` holds, sorted and distinct: those of its words,
+/// less the first word's two leading ones (it may end a longer word) and the last word's
+/// trailing one (it may begin one), unless `text` itself starts or ends between words. Empty
+/// when no trigram is certain (a text of one or two characters).
+pub fn held_by_containing(text: &str) -> Vec<Trigram> {
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let open_start = text.chars().next().is_some_and(char::is_alphanumeric);
+    let open_end = text.chars().next_back().is_some_and(char::is_alphanumeric);
+    let mut held = Vec::new();
+    let mut word = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        word.clear();
+        trigrams_into(w, &mut word);
+        let from = if i == 0 && open_start { 2 } else { 0 };
+        let to = if i + 1 == words.len() && open_end { word.len().saturating_sub(1) } else { word.len() };
+        held.extend(word.get(from..to).unwrap_or_default());
+    }
+    held.sort_unstable();
+    held.dedup();
+    held
+}
+
 /// The distinct trigrams of `text`, sorted.
 pub fn trigram_set(text: &str) -> Vec<Trigram> {
     let mut t = trigrams_in_order(text);
@@ -85,8 +107,14 @@ pub fn similarity_of_sets(a: &[Trigram], b: &[Trigram]) -> f32 {
 
 /// `word_similarity(q, s)` where `q` is given by its sorted trigram set.
 pub fn word_similarity(q: &[Trigram], s: &str) -> f32 {
+    similarities(q, s).0
+}
+
+/// `word_similarity(q, s)` and `similarity(q, s)` at once, from one reading of `s`'s trigrams
+/// (a search's relevance needs both for every candidate).
+pub fn similarities(q: &[Trigram], s: &str) -> (f32, f32) {
     if q.is_empty() {
-        return 0.0;
+        return (0.0, 0.0);
     }
     SCRATCH.with(|scratch| {
         let Scratch { trigrams, distinct, positions, found, last, slots } = &mut *scratch.borrow_mut();
@@ -126,11 +154,13 @@ pub fn word_similarity(q: &[Trigram], s: &str) -> f32 {
             }
         }
         if !any {
-            return 0.0;
+            return (0.0, 0.0);
         }
+        let common = found.iter().filter(|f| **f).count();
+        let plain = share(common, q.len(), distinct.len());
         last.clear();
         last.resize(found.len(), usize::MAX);
-        greedy_walk(positions, found, last, q.len())
+        (greedy_walk(positions, found, last, q.len()), plain)
     })
 }
 
@@ -227,11 +257,37 @@ mod tests {
     }
 
     #[test]
+    fn a_containing_string_holds_the_inner_trigrams() {
+        for (text, within) in [
+            ("wave", "microwaves"),
+            ("ave mach", "wave machines"),
+            ("wave,", "a wave, then"),
+            (" a b ", "x a b y"),
+            ("light years", "twilight yearsx"),
+            ("ab", "cabd"),
+        ] {
+            let held = held_by_containing(text);
+            let all = trigram_set(within);
+            assert!(held.iter().all(|t| all.binary_search(t).is_ok()), "{text:?} in {within:?}");
+        }
+        assert_eq!(
+            held_by_containing("wave"),
+            [pack('a', 'v', 'e'), pack('w', 'a', 'v')],
+            "only the inner two"
+        );
+        assert!(held_by_containing("ab").is_empty());
+        assert_eq!(held_by_containing(" ab "), trigram_set("ab"), "bounded on both sides: all");
+        assert_eq!(held_by_containing("ab cd").len(), 3, "`ab ` and the two leading of `cd`");
+    }
+
+    #[test]
     fn known_values_from_postgresql() {
         // SELECT similarity('word', 'two words'), word_similarity('word', 'two words');
         assert_eq!(similarity_of_sets(&trigram_set("word"), &trigram_set("two words")), 0.36363637);
         assert_eq!(word_similarity(&trigram_set("word"), "two words"), 0.8);
         assert_eq!(word_similarity(&trigram_set("light"), "light"), 1.0);
         assert_eq!(word_similarity(&trigram_set("zzz"), "light"), 0.0);
+        assert_eq!(similarities(&trigram_set("word"), "two words"), (0.8, 0.36363637));
+        assert_eq!(similarities(&trigram_set("word"), "Two Words, two words"), (0.8, 0.36363637));
     }
 }
