@@ -322,13 +322,20 @@ impl Column {
 
     /// Value `id`'s documents.
     pub fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
+        self.docs_while(id, |d| {
+            f(d);
+            true
+        });
+    }
+
+    /// Value `id`'s documents while `f` says to go on.
+    pub fn docs_while(&self, id: ValueId, mut f: impl FnMut(DocId) -> bool) {
         let first = self.first_doc[id as usize];
-        if first != NONE {
-            f(first & !MANY);
-            if first & MANY != 0
-                && let Some(rest) = self.other_docs.get(&id)
-            {
-                rest.iter().copied().for_each(f);
+        if first != NONE && f(first & !MANY) && first & MANY != 0 {
+            for &d in self.other_docs.get(&id).map_or(&[][..], |r| &r[..]) {
+                if !f(d) {
+                    return;
+                }
             }
         }
     }
@@ -434,15 +441,15 @@ impl Column {
         let mut scored: Vec<(f32, ValueId)> = Vec::new();
         // Scored values not yet known to reach the bound (which only falls), with the
         // documents `keep` lets through; those that reach it are counted once, in `reached`.
-        let mut below: Vec<(f32, usize)> = Vec::new();
+        let mut below: Vec<(f32, ValueId)> = Vec::new();
         let mut reached = found.len();
         let (mut filled, mut tried) = (false, 0);
         'counts: for count in (1..=full).rev() {
             let bound = count as f32 / full as f32;
-            below.retain(|&(score, n)| {
+            below.retain(|&(score, id)| {
                 let stays = score < bound;
                 if !stays {
-                    reached += n;
+                    reached += self.kept(id, keep, k);
                 }
                 stays
             });
@@ -459,20 +466,19 @@ impl Column {
                 }
                 // A value none of whose documents may be shown is not worth scoring (nor the
                 // budget: a filtered search would spend it on what it cannot return).
-                let n = self.kept(id, keep);
-                if n == 0 {
+                if self.kept(id, keep, 1) == 0 {
                     continue;
                 }
                 tried += 1;
                 let Some(score) = scores.of(id, || self.score(q, id)) else { continue };
                 scored.push((score, id));
                 if score >= bound {
-                    reached += n;
+                    reached += self.kept(id, keep, k - reached);
                     if reached >= k {
                         break 'counts;
                     }
                 } else {
-                    below.push((score, n));
+                    below.push((score, id));
                 }
             }
         }
@@ -482,10 +488,11 @@ impl Column {
             if found.len() >= k {
                 break;
             }
-            self.docs(id, |d| {
-                if found.len() < k && keep(d) {
+            self.docs_while(id, |d| {
+                if keep(d) {
                     found.push((d, score));
                 }
+                found.len() < k
             });
         }
         found
@@ -506,12 +513,11 @@ impl Column {
         let most = 4 * k;
         let (mut tried, mut reached) = (0, 0);
         for id in (1..=full).rev().flat_map(|n| tally.counted(n)) {
-            let n = self.kept(id, keep);
-            if n == 0 {
+            if self.kept(id, keep, 1) == 0 {
                 continue;
             }
             if scores.of(id, || self.score(q, id)).is_some_and(|score| score >= bound) {
-                reached += n;
+                reached += self.kept(id, keep, k - reached);
                 if reached >= k {
                     return true;
                 }
@@ -534,9 +540,14 @@ impl Column {
     }
 
     /// How many of value `id`'s documents `keep` lets through.
-    fn kept(&self, id: ValueId, keep: &impl Fn(DocId) -> bool) -> usize {
+    /// (Counted up to `most`: an artist's name may hold thousands of tracks, and a caller
+    /// needs to know no more than whether `k` are reached.)
+    fn kept(&self, id: ValueId, keep: &impl Fn(DocId) -> bool, most: usize) -> usize {
         let mut n = 0;
-        self.docs(id, |d| n += usize::from(keep(d)));
+        self.docs_while(id, |d| {
+            n += usize::from(keep(d));
+            n < most
+        });
         n
     }
 

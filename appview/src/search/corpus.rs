@@ -401,16 +401,19 @@ fn take_banded(
         bands[band(column.value(v), &q.text)].push(v);
     }
     let mut taken = 0;
-    let mut add = |v: ValueId, taken: &mut usize| {
-        column.docs(v, |d| {
+    // A value's documents, at most `k` of them past the exact band (an artist's name may hold
+    // thousands of tracks).
+    let mut add = |v: ValueId, taken: &mut usize, most: usize| {
+        column.docs_while(v, |d| {
             if keep(d) {
                 out.insert(d);
                 *taken += 1;
             }
+            *taken < most
         })
     };
     for v in std::mem::take(&mut bands[3]) {
-        add(v, &mut taken);
+        add(v, &mut taken, usize::MAX);
     }
     for band in [2, 1] {
         if taken >= wanted {
@@ -430,7 +433,7 @@ fn take_banded(
             if taken >= wanted && (score != last || taken >= k) {
                 break;
             }
-            add(v, &mut taken);
+            add(v, &mut taken, k.max(wanted));
             last = score;
         }
     }
