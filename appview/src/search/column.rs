@@ -1,7 +1,9 @@
-//! One searched column held in memory: its distinct values (normalized text) in one arena, a
-//! trigram index over them, and which documents hold each value. [`Column::nearest`] finds the
-//! documents whose value is nearest to a query by word similarity, exactly as a GiST `<<->`
-//! scan would, without looking at most values.
+//! One searched column held in memory: its values (normalized text) in one arena, a trigram
+//! index over them, and which documents hold each value. [`Column::nearest`] finds the
+//! documents whose matching value is nearest to a query by word similarity, exactly as a GiST
+//! `<<->` scan would, without looking at most values; [`Column::containing`] finds the values
+//! that contain the query's text through the trigrams any such value must hold (a GIN
+//! `LIKE '%q%'` scan).
 //!
 //! Why it is exact: a value's word similarity to a query is at most the share of the query's
 //! trigrams the value holds (a stretch of the value can hold no more of them than the value
@@ -13,8 +15,9 @@
 //! answer is the best of the best-counted values, no longer exact.
 //!
 //! Posting lists are append-only, delta-encoded varints of value ids (ids only grow), so a
-//! million short titles cost about 1.5 bytes per trigram occurrence. A value no document holds
-//! any more stays in the arena, skipped, until the column is rebuilt.
+//! million short titles cost about 1.5 bytes per trigram occurrence. Equal values are stored
+//! once in a shared column (titles and artist names repeat); a value no document holds any more
+//! stays in the arena, skipped, until the column is rebuilt.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! One kind of searchable document (tracks, actors, lists) in memory: each document's key, its
 //! author and its searched values, one [`Column`] per searched field, and plyr.fm's ranking over
-//! the nearest candidates of every column (exact value 5, prefix 3 + word similarity, substring
+//! every column's candidates: the values containing the query (as many as a page needs) and the
+//! nearest by word similarity (exact value 5, prefix 3 + word similarity, substring
 //! 1.5 + word similarity, else word similarity; a document scores its best column; a match is a
 //! similarity above 0.1 or a substring in some column, plyr.fm's typo-tolerant predicate).
 
@@ -10,12 +11,20 @@ use super::column::{Column, DocId, MATCH, Needle, ValueId};
 use super::trigram;
 use crate::db::Hit;
 
-/// Candidates taken per column: twice the documents a page reaches, at least 100 and at most
-/// 300 (what the SQL it replaces took). Every document in the exact, prefix and substring bands
-/// holds nearly all the query's trigrams, so it is among the nearest long before that.
+/// Candidates taken per column by word similarity: twice the documents a page reaches, at
+/// least 50 and at most 300. The exact, prefix and substring bands do not depend on them: their
+/// values are found by the trigrams they must hold ([`Column::containing`]), so ties in word
+/// similarity (thousands of handles sharing a prefix) cannot crowd them out.
 /// Values scored per candidate at most: bounds a query's time where very many values share
 /// a few of its trigrams (a long typo), at the cost of exactness past it.
-const SCORED: usize = 8;
+const SCORED: usize = 4;
+
+/// Values containing the query tested per column at most (read in id order, so mostly in
+/// memory order: about 50 ns each).
+const BANDED: usize = 2_000;
+
+/// Values of one band scored per column at most (word similarity: about 300 ns each).
+const BANDED_SCORED: usize = 400;
 
 fn candidates(wanted: usize) -> usize {
     (2 * wanted).clamp(50, 300)
@@ -382,12 +391,13 @@ impl Corpus {
 /// Adds the documents of the values containing the query (among `values`, from
 /// [`Column::containing`]) that a page of `wanted` may show, by this column's relevance: every
 /// exact value's, then prefix values' and then substring values', each band best word
-/// similarity first (the shortest values scored, at most [`SCORED`] times `wanted` of them),
+/// similarity first (at most [`BANDED_SCORED`] of them scored, whole-word and short matches
+/// first),
 /// until the page is filled, and values tied with the last one taken while fewer than `k`
 /// documents are taken (as [`Column::nearest`] takes `k`). A document's relevance is its best
-/// column's, so the page is among what each column adds. At most [`SCORED`] times `k` values
-/// are tested, in id order: past that (thousands of handles sharing a prefix) the bands hold
-/// the first of them, no longer all.
+/// column's, so the page is among what each column adds. At most [`BANDED`] values are
+/// tested, in id order: past that (thousands of handles sharing a prefix) the bands hold the
+/// first of them, no longer all.
 fn take_banded(
     column: &Column,
     values: Vec<ValueId>,
@@ -397,7 +407,7 @@ fn take_banded(
     out: &mut HashSet<DocId>,
 ) {
     let mut bands: [Vec<ValueId>; 4] = Default::default();
-    for v in values.into_iter().take(SCORED * k) {
+    for v in values.into_iter().take(BANDED) {
         bands[band(column.value(v), &q.text)].push(v);
     }
     let mut taken = 0;
@@ -420,9 +430,9 @@ fn take_banded(
             return;
         }
         let values = &mut bands[band];
-        let most = SCORED * wanted.max(1);
+        let most = BANDED_SCORED.max(wanted);
         if values.len() > most {
-            values.select_nth_unstable_by_key(most - 1, |&v| column.len(v));
+            values.select_nth_unstable_by_key(most - 1, |&v| likeness(column.value(v), &q.text));
             values.truncate(most);
         }
         let mut scored: Vec<(f32, ValueId)> =
@@ -437,6 +447,19 @@ fn take_banded(
             last = score;
         }
     }
+}
+
+/// A cheap stand-in for how near a value containing `text` is by word similarity, smaller
+/// nearer: whether the text sits inside longer words (a whole-word match scores 1), then the
+/// value's length.
+fn likeness(value: &str, text: &str) -> (bool, usize) {
+    let inside = value.find(text).is_some_and(|at| {
+        let before = value[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+        let after = value[at + text.len()..].chars().next().is_some_and(char::is_alphanumeric);
+        (before && text.starts_with(char::is_alphanumeric))
+            || (after && text.ends_with(char::is_alphanumeric))
+    });
+    (inside, value.len())
 }
 
 /// The order of `a/` and `b/` as bytes (one slice comparison: this orders thousands of
@@ -477,6 +500,34 @@ mod tests {
                 assert_eq!(slash_terminated_order(a.as_bytes(), b.as_bytes()), want, "{a} {b}");
             }
         }
+    }
+
+    #[test]
+    fn a_prefix_match_is_found_among_many_values_of_equal_word_similarity() {
+        // Every "deep wave N" holds the word "wave" (word similarity 1) but not "wave,": plyr.fm
+        // ranks them below the one title that starts with the query (3 + similarity).
+        let mut dids = Dids::default();
+        let mut c = Corpus::new(KeyShape::Record("fm.plyr.track"), [Column::shared(), Column::shared()]);
+        for i in 0..400 {
+            c.put(
+                &mut dids,
+                "did:plc:a",
+                &format!("{i:03}"),
+                0,
+                [Some(&format!("deep wave {i}")), Some("Alice")],
+            );
+        }
+        c.put(&mut dids, "did:plc:z", "last", 0, [Some("Wave, Then Silence"), Some("Zed")]);
+        let hits = c.search(&dids, &Query::new("wave,"), None, 10, 0);
+        assert_eq!(hits.len(), 10);
+        assert_eq!(hits[0].key, "at://did:plc:z/fm.plyr.track/last", "{hits:?}");
+        assert!(hits[0].relevance > 3.0);
+        assert!(hits[1..].iter().all(|h| h.relevance <= 1.0), "{hits:?}");
+        // A substring match outranks them too.
+        c.put(&mut dids, "did:plc:y", "mid", 0, [Some("the wave, again"), Some("Yan")]);
+        let hits = c.search(&dids, &Query::new("wave,"), None, 10, 0);
+        assert_eq!(hits[1].key, "at://did:plc:y/fm.plyr.track/mid", "{hits:?}");
+        assert!((1.5..=2.5).contains(&hits[1].relevance), "{hits:?}");
     }
 
     #[test]
