@@ -35,7 +35,7 @@ const NONE: DocId = DocId::MAX;
 const MANY: DocId = 1 << 31;
 
 /// plyr.fm's match predicate: `similarity(column, q) > 0.1` (or the text within the column).
-pub const MATCH: f64 = 0.1;
+const MATCH: f64 = 0.1;
 
 /// Posting lists at least this long (bytes) may be left unread ([`Column::nearest`]).
 const SKIPPABLE: usize = 8 << 10;
@@ -116,6 +116,12 @@ impl Needle {
             trigrams: trigram::trigram_set(normalized),
             held: trigram::held_by_containing(normalized),
         }
+    }
+
+    /// plyr.fm's match predicate for `value`, whose similarity to the query is `similarity`:
+    /// above [`MATCH`], or the query's text within it.
+    pub fn matches(&self, value: &str, similarity: f32) -> bool {
+        f64::from(similarity) > MATCH || value.contains(self.text.as_str())
     }
 }
 
@@ -324,7 +330,7 @@ impl Column {
     }
 
     /// Value `id`'s documents.
-    pub fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
+    fn docs(&self, id: ValueId, mut f: impl FnMut(DocId)) {
         self.docs_while(id, |d| {
             f(d);
             true
@@ -539,7 +545,7 @@ impl Column {
     fn score(&self, q: &Needle, id: ValueId) -> Option<f32> {
         let value = self.value(id);
         let (word, plain) = trigram::similarities(&q.trigrams, value);
-        (f64::from(plain) > MATCH || value.contains(q.text.as_str())).then_some(word)
+        q.matches(value, plain).then_some(word)
     }
 
     /// How many of value `id`'s documents `keep` lets through.
@@ -664,7 +670,7 @@ mod tests {
                 .iter()
                 .filter_map(|v| {
                     let (word, plain) = trigram::similarities(&needle.trigrams, v);
-                    (f64::from(plain) > MATCH || v.contains(q)).then_some(word)
+                    needle.matches(v, plain).then_some(word)
                 })
                 .collect();
             all.sort_by(|a, b| b.total_cmp(a));

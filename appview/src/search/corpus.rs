@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::column::{Column, DocId, MATCH, Needle, ValueId};
+use super::column::{Column, DocId, Needle, ValueId};
 use super::trigram;
 use crate::db::Hit;
 
@@ -313,7 +313,7 @@ impl Corpus {
         }
         let mut hits: Vec<Hit> = Vec::new();
         // Documents share values (a title, an artist): each is scored once.
-        let mut memo: HashMap<(usize, u32), (f64, bool)> = HashMap::new();
+        let mut memo: HashMap<(usize, ValueId), (f64, bool)> = HashMap::new();
         for (level, band) in bands.iter().enumerate().rev() {
             let need = wanted.saturating_sub(hits.len());
             if need == 0 {
@@ -361,7 +361,12 @@ impl Corpus {
 
     /// A document's relevance to `q`: its best column's; `None` when no column matches.
     /// `memo` keeps each column value's (relevance, matches) for the other documents holding it.
-    fn relevance(&self, doc: &Doc, q: &Query, memo: &mut HashMap<(usize, u32), (f64, bool)>) -> Option<f64> {
+    fn relevance(
+        &self,
+        doc: &Doc,
+        q: &Query,
+        memo: &mut HashMap<(usize, ValueId), (f64, bool)>,
+    ) -> Option<f64> {
         let text = q.needle.text.as_str();
         let mut best: Option<f64> = None;
         let mut matched = false;
@@ -379,7 +384,7 @@ impl Corpus {
                     1 => 1.5 + ws,
                     _ => ws,
                 };
-                (r, value.contains(text) || f64::from(similarity) > MATCH)
+                (r, q.needle.matches(value, similarity))
             });
             best = Some(best.map_or(r, |b| b.max(r)));
             matched |= matches;
