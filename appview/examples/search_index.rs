@@ -9,7 +9,8 @@
 //! QUERIES (default 1500) distinct queries are drawn with a fixed seed, so runs compare.
 //! `ROUNDS=N` repeats each kind N times (this machine's noise: read the fastest round);
 //! `SLOW_US=N` prints each query slower than N µs; `DUMP=FILE` appends every answer (kind,
-//! query, keys with their relevance), so two builds' rankings can be diffed.
+//! query, keys with their relevance), so two builds' rankings can be diffed; `KINDS=tracks,actors`
+//! measures only those kinds (default: all four).
 
 use std::time::Instant;
 
@@ -54,9 +55,8 @@ async fn main() -> anyhow::Result<()> {
     let setting = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u128>().ok());
     let rounds = setting("ROUNDS").unwrap_or(1) as usize;
     let slow = setting("SLOW_US");
-    for kind in
-        ["tracks", "actors", "albums", "playlists"].into_iter().flat_map(|k| std::iter::repeat_n(k, rounds))
-    {
+    let kinds = std::env::var("KINDS").unwrap_or_else(|_| "tracks,actors,albums,playlists".to_owned());
+    for kind in kinds.split(',').flat_map(|k| std::iter::repeat_n(k, rounds)) {
         let mut times: Vec<f64> = Vec::with_capacity(queries.len());
         let mut hits = 0;
         for q in &queries {

@@ -1,5 +1,5 @@
-//! In-process caches of hydrated rows (tracks with their counts, actors with theirs, authors'
-//! albums), the top-track rankings and the labels, kept fresh by the indexer's
+//! In-process caches of hydrated rows (tracks with their counts, actors with theirs, lists,
+//! authors' albums), the top-track rankings and the labels, kept fresh by the indexer's
 //! `NOTIFY plyr_changes` announcements.
 //!
 //! Correctness under races: a reader notes the invalidation epoch before it queries the
@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::albums::AuthorAlbums;
 use crate::db::actors::ActorRow;
+use crate::db::lists::ListRow;
 use crate::db::tracks::TrackRow;
-use crate::db::{actors, rest, tracks};
+use crate::db::{actors, lists, rest, tracks};
 use crate::row_cache::RowCache;
 
 /// The caches, shared by every request of this process.
@@ -33,6 +34,7 @@ pub struct Caches {
     tracks: RowCache<AtUri, TrackRow>,
     actors: RowCache<Did, ActorRow>,
     albums: RowCache<Did, AuthorAlbums>,
+    lists: RowCache<AtUri, ListRow>,
     /// Track views as built from the cached rows ([`crate::track_views`]).
     pub track_views: crate::track_views::TrackViews,
     /// The top-track rankings, reloaded when the ranker announces new ones.
@@ -57,12 +59,13 @@ impl Caches {
         responses: crate::response_cache::Responses,
         labelers: Vec<String>,
     ) -> Self {
-        let share = |eighths: u64| mib.saturating_mul(1 << 20) / 8 * eighths;
+        let share = |sixteenths: u64| mib.saturating_mul(1 << 20) / 16 * sixteenths;
         Caches {
-            tracks: RowCache::new(share(2), ttl),
-            actors: RowCache::new(share(1), ttl),
+            tracks: RowCache::new(share(4), ttl),
+            actors: RowCache::new(share(2), ttl),
             albums: RowCache::new(share(1), ttl),
-            track_views: crate::track_views::TrackViews::new(share(4), ttl),
+            lists: RowCache::new(share(1), ttl),
+            track_views: crate::track_views::TrackViews::new(share(8), ttl),
             rankings: crate::ranking::Rankings::default(),
             labels: crate::labels::Labels::new(labelers),
             search: crate::search::SearchIndex::default(),
@@ -91,6 +94,12 @@ impl Caches {
             |a| &a.did,
         )
         .await
+    }
+
+    /// Lists by URI, from the cache where possible; URIs not indexed are absent.
+    pub async fn lists(&self, db: &PgPool, uris: &[AtUri]) -> sqlx::Result<HashMap<AtUri, Arc<ListRow>>> {
+        self.load(&self.lists, uris, |missing| async move { lists::by_uris(db, &missing).await }, |l| &l.uri)
+            .await
     }
 
     /// The named albums of each of `dids` (an entry for every one, empty when they have none).
@@ -166,6 +175,7 @@ impl Caches {
         }
         for uri in &change.uris {
             self.tracks.invalidate(uri.as_str());
+            self.lists.invalidate(uri.as_str());
         }
         for did in &change.dids {
             self.actors.invalidate(did.as_str());
@@ -180,6 +190,7 @@ impl Caches {
             ("tracks", self.tracks.entry_count()),
             ("actors", self.actors.entry_count()),
             ("albums", self.albums.entry_count()),
+            ("lists", self.lists.entry_count()),
             ("responses", self.responses.entry_count()),
             ("track_views", self.track_views.entry_count()),
         ];
@@ -190,6 +201,7 @@ impl Caches {
             ("tracks", self.tracks.weighted_size()),
             ("actors", self.actors.weighted_size()),
             ("albums", self.albums.weighted_size()),
+            ("lists", self.lists.weighted_size()),
             ("track_views", self.track_views.weighted_size()),
         ];
         for (name, bytes) in rows {
@@ -204,6 +216,7 @@ impl Caches {
         self.tracks.invalidate_all();
         self.actors.invalidate_all();
         self.albums.invalidate_all();
+        self.lists.invalidate_all();
         self.track_views.invalidate_all();
         self.responses.invalidate_all();
     }

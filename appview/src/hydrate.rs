@@ -16,9 +16,9 @@ use crate::AppState;
 use crate::db::actors::ActorRow;
 use crate::db::lists::ListRow;
 use crate::db::rest::ActivityRow;
+use crate::db::social;
 use crate::db::social::{CommentRow, LikeRow};
 use crate::db::tracks::TrackRow;
-use crate::db::{lists, social};
 use crate::labels::{Applying, HeldLabel, Subject};
 use crate::moderation::{Applied, Context};
 use crate::rules::Facts;
@@ -35,7 +35,7 @@ pub struct HydrateError(#[from] pub sqlx::Error);
 pub struct Found {
     pub tracks: HashMap<AtUri, Arc<TrackRow>>,
     pub actors: HashMap<Did, Arc<ActorRow>>,
-    pub lists: HashMap<AtUri, ListRow>,
+    pub lists: HashMap<AtUri, Arc<ListRow>>,
     /// The viewer's like URI per track URI.
     pub viewer_likes: HashMap<AtUri, AtUri>,
     /// Record URIs and DIDs carrying a label the request's context hides.
@@ -48,7 +48,7 @@ pub struct Found {
 #[derive(Debug, Default)]
 pub struct Hydration {
     tracks: HashMap<AtUri, Arc<TrackRow>>,
-    lists: HashMap<AtUri, ListRow>,
+    lists: HashMap<AtUri, Arc<ListRow>>,
     actors: HashMap<Did, Arc<ActorRow>>,
     /// Actors the rules hide, kept only to credit them where a visible track features them.
     hidden_actors: HashMap<Did, Arc<ActorRow>>,
@@ -129,7 +129,7 @@ impl Hydration {
 
     /// The list at `uri`, if indexed and visible.
     pub fn list(&self, uri: &str) -> Option<&ListRow> {
-        self.lists.get(uri)
+        self.lists.get(uri).map(Arc::as_ref)
     }
 
     /// The viewer's like of the visible track at `uri`.
@@ -284,14 +284,14 @@ impl<'a> Hydrator<'a> {
     /// Lists and their authors.
     pub async fn lists(&self, uris: &[AtUri]) -> Result<Hydration, HydrateError> {
         let state = self.state;
-        let rows = lists::by_uris(&state.db, uris).await?;
-        let dids: Vec<Did> = rows.iter().map(|l| l.did.clone()).collect();
+        let lists = state.caches.lists(&state.db, uris).await?;
+        let dids: Vec<Did> = lists.values().map(|l| l.did.clone()).collect();
         let mut keys: Vec<Subject<'_>> =
-            rows.iter().map(|l| Subject { key: l.uri.as_str(), cid: Some(&l.cid) }).collect();
+            lists.values().map(|l| Subject { key: l.uri.as_str(), cid: Some(&l.cid) }).collect();
         keys.extend(dids.iter().map(|d| Subject { key: d.as_str(), cid: None }));
         let (actors, (labeled, labels)) =
             tokio::try_join!(state.caches.actors(&state.db, &dids), self.labeled(&keys))?;
-        let lists = rows.iter().map(|l| (l.uri.clone(), l.clone())).collect();
+        drop(keys);
         let mut h = self.empty();
         h.absorb(Found { lists, actors, labeled, labels, ..Found::default() }, self.judge());
         Ok(h)
@@ -399,7 +399,7 @@ mod tests {
         (AtUri::from_trusted(uri), Arc::new(t))
     }
 
-    fn list(uri: &str, did: &str) -> (AtUri, ListRow) {
+    fn list(uri: &str, did: &str) -> (AtUri, Arc<ListRow>) {
         let at = DateTime::from_timestamp(0, 0).expect("time");
         let l = ListRow {
             uri: AtUri::from_trusted(uri),
@@ -415,7 +415,7 @@ mod tests {
             indexed_at: at,
             sort_at: at,
         };
-        (AtUri::from_trusted(uri), l)
+        (AtUri::from_trusted(uri), Arc::new(l))
     }
 
     struct Row(Did, &'static str);

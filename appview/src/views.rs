@@ -34,6 +34,14 @@ pub struct Presenter {
 /// UTC with microseconds, clamped to years 0000-9999). Built from that string: jacquard's
 /// `Datetime::new` panics outside about 1677-2262.
 fn time(t: DateTime<Utc>) -> Datetime {
+    // jacquard's `Datetime::new` formats without the regex its string constructors run (a view
+    // shows two or three times), the same text as `format_datetime`; it rounds through
+    // nanoseconds since the epoch, which exist only for 1677-2262, so other instants take the
+    // validated path.
+    let clamped = plyr_atproto::syntax::clamp_presentable(t);
+    if clamped.timestamp_nanos_opt().is_some() {
+        return Datetime::new(clamped.fixed_offset());
+    }
     let shown = plyr_atproto::syntax::format_datetime(t);
     Datetime::try_from(shown).unwrap_or_else(|e| {
         // Unreachable: the formatted value is always a valid datetime. Epoch is a safe answer.
@@ -317,6 +325,13 @@ mod tests {
             (at(-30_610_224_000), "1000-01-01T00:00:00.000000Z"),
             (at(253_402_300_799), "9999-12-31T23:59:59.000000Z"),
             (at(1_700_000_000), "2023-11-14T22:13:20.000000Z"),
+            (at(-5_000_000_000), "1811-07-23T15:06:40.000000Z"),
+            (at(9_000_000_000), "2255-03-14T16:00:00.000000Z"),
+            (at(10_000_000_000), "2286-11-20T17:46:40.000000Z"),
+            (
+                DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("in range"),
+                "2023-11-14T22:13:20.123456Z",
+            ),
         ];
         for (t, expected) in cases {
             assert_eq!(time(t).as_str(), expected);

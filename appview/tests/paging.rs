@@ -162,6 +162,45 @@ async fn a_new_like_shows_in_cached_views_within_a_second() {
     let _ = listener.await;
 }
 
+#[tokio::test]
+async fn a_renamed_list_shows_in_cached_views_within_a_second() {
+    let mut n = Net::default();
+    n.actor(ALICE, "alice.test");
+    let t = n.create(ALICE, "fm.plyr.track", track("Listed", "Alice", &at(2, 0)));
+    n.put(ALICE, "fm.plyr.list", "mix", list("playlist", "Before", &[&t], &at(2, 1)));
+    let db = TestDb::new().await.expect("db");
+    n.apply(&db).await;
+    let state = state(&db);
+    let shutdown = CancellationToken::new();
+    let listener =
+        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
+    wait_listening(&db).await;
+    let names = || async {
+        let body = ok(&state, "fm.plyr.graph.getActorLists", &format!("actor={ALICE}")).await;
+        let lists = body["lists"].as_array().cloned().unwrap_or_default();
+        lists.iter().map(|l| (l["name"].clone(), l["itemCount"].clone())).collect::<Vec<_>>()
+    };
+    let before = vec![(Value::from("Before"), Value::from(1))];
+    assert_eq!(names().await, before);
+    // Served from the list cache now: a change in the table that nobody announces is not seen...
+    sqlx::query("UPDATE lists SET name = 'Unannounced'").execute(&db.pool).await.expect("update");
+    assert_eq!(names().await, before, "the list row is cached");
+
+    // ...and a new version written through the indexer's write path (which announces it) is
+    // (the same network: its revisions are newer than the first version's).
+    let t2 = n.create(ALICE, "fm.plyr.track", track("Also listed", "Alice", &at(3, 0)));
+    n.put(ALICE, "fm.plyr.list", "mix", list("playlist", "After", &[&t, &t2], &at(3, 1)));
+    n.apply(&db).await;
+    let started = Instant::now();
+    let after = vec![(Value::from("After"), Value::from(2))];
+    while names().await != after {
+        assert!(started.elapsed() < Duration::from_secs(1), "the rename did not show within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    let _ = listener.await;
+}
+
 async fn top(state: &plyr_appview::AppState) -> Vec<String> {
     uris(&ok(state, "fm.plyr.feed.getTopTracks", "period=all").await, "tracks")
 }

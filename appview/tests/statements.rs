@@ -58,12 +58,16 @@ async fn warm_reads_cost_a_bounded_number_of_statements() {
     for (i, t) in tracks.iter().enumerate().take(30) {
         n.create(artists[(i + 1) % artists.len()], "fm.plyr.like", like(t, &at(25, (i % 24) as u32)));
     }
+    n.create(ALICE, "fm.plyr.list", list("playlist", "Song mix", &[&tracks[0], &tracks[1]], &at(26, 0)));
+    n.create(BOB, "fm.plyr.list", list("album", "Song book", &[&tracks[1]], &at(26, 1)));
     let db = TestDb::new().await.expect("db");
     n.apply(&db).await;
     let mut options = options();
     // The response cache would answer the second request without any statement at all.
     options.response_cache_secs = 0;
     let state = AppState::new(db.pool.clone(), options);
+    // Searches are answered from the index once it is built (until then they run SQL).
+    state.caches.search.rebuild(&db.pool).await.expect("search index");
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let some: Vec<String> = tracks.iter().take(25).map(|t| format!("uris={}", enc(t))).collect();
     let id: i64 = sqlx::query_scalar("SELECT id FROM tracks WHERE uri = $1")
@@ -82,6 +86,8 @@ async fn warm_reads_cost_a_bounded_number_of_statements() {
         (format!("/tracks/{id}"), 2),
         ("/tracks/?limit=50".into(), 2),
         ("/tracks/top?limit=50".into(), 1),
+        ("/xrpc/fm.plyr.unspecced.search?q=song&limit=25".into(), 0),
+        ("/search/?q=song&limit=25".into(), 0),
     ];
     let mut over = Vec::new();
     for (uri, most) in &budget {
@@ -92,4 +98,8 @@ async fn warm_reads_cost_a_bounded_number_of_statements() {
         }
     }
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+    // The searches above hydrated lists (from the list cache once warm).
+    let (_, found) = call(&state, "/xrpc/fm.plyr.unspecced.search?q=song&limit=25", &[]).await;
+    assert_eq!(found["playlists"][0]["name"], "Song mix", "{found}");
+    assert_eq!(found["albums"][0]["name"], "Song book", "{found}");
 }

@@ -24,6 +24,19 @@ pub struct ListRow {
     pub sort_at: DateTime<Utc>,
 }
 
+impl crate::row_cache::Weigh for ListRow {
+    fn weight(&self) -> usize {
+        use crate::row_cache::opt;
+        self.uri.len()
+            + self.id.len()
+            + self.cid.len()
+            + self.did.len()
+            + self.rkey.len()
+            + opt(&self.name)
+            + opt(&self.list_type)
+    }
+}
+
 pub async fn by_uris(db: &PgPool, uris: &[AtUri]) -> sqlx::Result<Vec<ListRow>> {
     sqlx::query_as!(
         ListRow,

@@ -107,6 +107,8 @@ pub struct Needle {
     pub trigrams: Vec<Trigram>,
     /// The trigrams every value containing `text` holds ([`trigram::held_by_containing`]).
     pub held: Vec<Trigram>,
+    /// `text`'s substring searcher, built once: a search tests thousands of values.
+    finder: memchr::memmem::Finder<'static>,
 }
 
 impl Needle {
@@ -115,13 +117,32 @@ impl Needle {
             text: normalized.to_owned(),
             trigrams: trigram::trigram_set(normalized),
             held: trigram::held_by_containing(normalized),
+            finder: memchr::memmem::Finder::new(normalized.as_bytes()).into_owned(),
         }
+    }
+
+    /// Where the query's text first occurs in `value`.
+    pub fn find(&self, value: &str) -> Option<usize> {
+        self.finder.find(value.as_bytes())
     }
 
     /// plyr.fm's match predicate for `value`, whose similarity to the query is `similarity`:
     /// above [`MATCH`], or the query's text within it.
     pub fn matches(&self, value: &str, similarity: f32) -> bool {
-        f64::from(similarity) > MATCH || value.contains(self.text.as_str())
+        f64::from(similarity) > MATCH || self.find(value).is_some()
+    }
+
+    /// plyr.fm's band of `value`: 3 equal, 2 prefix, 1 substring, 0 else.
+    pub fn band(&self, value: &str) -> usize {
+        if value == self.text {
+            3
+        } else if value.starts_with(self.text.as_str()) {
+            2
+        } else if self.find(value).is_some() {
+            1
+        } else {
+            0
+        }
     }
 }
 
@@ -582,7 +603,7 @@ struct Ask<'a, K> {
 struct Scores(HashMap<ValueId, Option<f32>, IdHash>);
 
 /// Maps keyed by value id (a lookup per candidate: SipHash would be a hot spot).
-type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
 
 impl Scores {
     fn of(&mut self, id: ValueId, score: impl FnOnce() -> Option<f32>) -> Option<f32> {
@@ -590,9 +611,9 @@ impl Scores {
     }
 }
 
-/// Value ids are dense integers: one multiplication spreads them well enough.
+/// Value and document ids are dense integers: one multiplication spreads them well enough.
 #[derive(Default)]
-struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl std::hash::Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -605,6 +626,9 @@ impl std::hash::Hasher for IdHasher {
     }
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

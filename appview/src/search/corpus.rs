@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::column::{Column, DocId, Needle, ValueId};
+use super::column::{Column, DocId, IdHash, Needle, ValueId};
 use super::trigram;
 use crate::db::Hit;
 
@@ -29,6 +29,9 @@ const BANDED_SCORED: usize = 400;
 fn candidates(wanted: usize) -> usize {
     (2 * wanted).clamp(50, 300)
 }
+
+/// Each column value's (relevance, matches) once computed, by column and value id.
+type Memo = HashMap<u64, (f64, bool), IdHash>;
 
 /// Strings stored back to back.
 #[derive(Debug, Default)]
@@ -289,7 +292,7 @@ impl Corpus {
             doc.alive && kind.is_none_or(|k| doc.kind == k) && !dids.hidden(doc.did)
         };
         let wanted = offset + limit;
-        let mut candidates: HashSet<DocId> = HashSet::new();
+        let mut candidates: HashSet<DocId, IdHash> = HashSet::default();
         for column in &self.columns {
             let k = self::candidates(wanted);
             candidates.extend(column.nearest(&q.needle, k, SCORED * k, keep).into_iter().map(|(d, _)| d));
@@ -297,7 +300,6 @@ impl Corpus {
                 take_banded(column, values, &q.needle, (wanted, k), keep, &mut candidates);
             }
         }
-        let text = q.needle.text.as_str();
         // plyr.fm's score bands do not overlap (exact 5, prefix 3-4, substring 1.5-2.5, else
         // 0-1), so candidates are grouped by their best band from string tests alone, and only
         // the bands a page reaches are scored.
@@ -306,14 +308,14 @@ impl Corpus {
             let doc = &self.docs[d as usize];
             let band = (0..2)
                 .filter(|&i| doc.values[i] != NONE)
-                .map(|i| band(self.columns[i].value(doc.values[i]), text))
+                .map(|i| q.needle.band(self.columns[i].value(doc.values[i])))
                 .max()
                 .unwrap_or(0);
             bands[band].push(d);
         }
         let mut hits: Vec<Hit> = Vec::new();
         // Documents share values (a title, an artist): each is scored once.
-        let mut memo: HashMap<(usize, ValueId), (f64, bool)> = HashMap::new();
+        let mut memo: Memo = HashMap::default();
         for (level, band) in bands.iter().enumerate().rev() {
             let need = wanted.saturating_sub(hits.len());
             if need == 0 {
@@ -361,24 +363,18 @@ impl Corpus {
 
     /// A document's relevance to `q`: its best column's; `None` when no column matches.
     /// `memo` keeps each column value's (relevance, matches) for the other documents holding it.
-    fn relevance(
-        &self,
-        doc: &Doc,
-        q: &Query,
-        memo: &mut HashMap<(usize, ValueId), (f64, bool)>,
-    ) -> Option<f64> {
-        let text = q.needle.text.as_str();
+    fn relevance(&self, doc: &Doc, q: &Query, memo: &mut Memo) -> Option<f64> {
         let mut best: Option<f64> = None;
         let mut matched = false;
         for (i, &v) in doc.values.iter().enumerate() {
             if v == NONE {
                 continue;
             }
-            let (r, matches) = *memo.entry((i, v)).or_insert_with(|| {
+            let (r, matches) = *memo.entry(((i as u64) << 32) | u64::from(v)).or_insert_with(|| {
                 let value = self.columns[i].value(v);
                 let (ws, similarity) = trigram::similarities(&q.needle.trigrams, value);
                 let ws = f64::from(ws);
-                let r = match band(value, text) {
+                let r = match q.needle.band(value) {
                     3 => 5.0,
                     2 => 3.0 + ws,
                     1 => 1.5 + ws,
@@ -409,11 +405,11 @@ fn take_banded(
     q: &Needle,
     (wanted, k): (usize, usize),
     keep: impl Fn(DocId) -> bool,
-    out: &mut HashSet<DocId>,
+    out: &mut HashSet<DocId, IdHash>,
 ) {
     let mut bands: [Vec<ValueId>; 4] = Default::default();
     for v in values.into_iter().take(BANDED) {
-        bands[band(column.value(v), &q.text)].push(v);
+        bands[q.band(column.value(v))].push(v);
     }
     let mut taken = 0;
     // A value's documents, at most `k` of them past the exact band (an artist's name may hold
@@ -437,8 +433,10 @@ fn take_banded(
         let values = &mut bands[band];
         let most = BANDED_SCORED.max(wanted);
         if values.len() > most {
-            values.select_nth_unstable_by_key(most - 1, |&v| likeness(column.value(v), &q.text));
-            values.truncate(most);
+            let mut keyed: Vec<((bool, usize), ValueId)> =
+                values.iter().map(|&v| (likeness(column.value(v), q), v)).collect();
+            keyed.select_nth_unstable_by_key(most - 1, |&(key, _)| key);
+            *values = keyed[..most].iter().map(|&(_, v)| v).collect();
         }
         let mut scored: Vec<(f32, ValueId)> =
             values.iter().map(|&v| (trigram::word_similarity(&q.trigrams, column.value(v)), v)).collect();
@@ -457,8 +455,9 @@ fn take_banded(
 /// A cheap stand-in for how near a value containing `text` is by word similarity, smaller
 /// nearer: whether the text sits inside longer words (a whole-word match scores 1), then the
 /// value's length.
-fn likeness(value: &str, text: &str) -> (bool, usize) {
-    let inside = value.find(text).is_some_and(|at| {
+fn likeness(value: &str, q: &Needle) -> (bool, usize) {
+    let text = q.text.as_str();
+    let inside = q.find(value).is_some_and(|at| {
         let before = value[..at].chars().next_back().is_some_and(char::is_alphanumeric);
         let after = value[at + text.len()..].chars().next().is_some_and(char::is_alphanumeric);
         (before && text.starts_with(char::is_alphanumeric))
@@ -472,19 +471,6 @@ fn likeness(value: &str, text: &str) -> (bool, usize) {
 fn slash_terminated_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     let n = a.len().min(b.len());
     a[..n].cmp(&b[..n]).then_with(|| a.get(n).unwrap_or(&b'/').cmp(b.get(n).unwrap_or(&b'/')))
-}
-
-/// plyr.fm's band of `value` for the query `text`: 3 equal, 2 prefix, 1 substring, 0 else.
-fn band(value: &str, text: &str) -> usize {
-    if value == text {
-        3
-    } else if value.starts_with(text) {
-        2
-    } else if value.contains(text) {
-        1
-    } else {
-        0
-    }
 }
 
 fn hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
