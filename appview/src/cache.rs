@@ -49,7 +49,7 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Row caches holding about `mib` MiB in all (half of it built track views), entries living
+    /// Row caches holding about `mib` MiB in all (15/32 of it built track views, 1/32 lists), entries living
     /// at most `ttl`.
     /// `labelers` are the labelers whose labels are held (the service's own DID and
     /// `--labelers`).
@@ -59,13 +59,13 @@ impl Caches {
         responses: crate::response_cache::Responses,
         labelers: Vec<String>,
     ) -> Self {
-        let share = |sixteenths: u64| mib.saturating_mul(1 << 20) / 16 * sixteenths;
+        let share = |parts: u64| mib.saturating_mul(1 << 20) / 32 * parts;
         Caches {
-            tracks: RowCache::new(share(4), ttl),
-            actors: RowCache::new(share(2), ttl),
-            albums: RowCache::new(share(1), ttl),
+            tracks: RowCache::new(share(8), ttl),
+            actors: RowCache::new(share(4), ttl),
+            albums: RowCache::new(share(4), ttl),
             lists: RowCache::new(share(1), ttl),
-            track_views: crate::track_views::TrackViews::new(share(8), ttl),
+            track_views: crate::track_views::TrackViews::new(share(15), ttl),
             rankings: crate::ranking::Rankings::default(),
             labels: crate::labels::Labels::new(labelers),
             search: crate::search::SearchIndex::default(),

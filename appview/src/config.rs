@@ -91,7 +91,7 @@ pub struct AppviewOptions {
     pub frontend_url: String,
 
     /// Memory (MiB, by estimate) the in-process row caches hold in all: tracks, actors, authors'
-    /// albums and built track views (half of it).
+    /// albums, lists and built track views (about half of it).
     #[arg(long, env = "PLYR_CACHE_MIB", default_value_t = 256)]
     pub cache_mib: u64,
 
