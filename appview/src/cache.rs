@@ -49,7 +49,7 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Row caches holding about `mib` MiB in all (15/32 of it built track views, 1/32 lists), entries living
+    /// Row caches holding about `mib` MiB in all (7/16 of it built track views, 1/16 lists), entries living
     /// at most `ttl`.
     /// `labelers` are the labelers whose labels are held (the service's own DID and
     /// `--labelers`).
@@ -64,8 +64,8 @@ impl Caches {
             tracks: RowCache::new(share(8), ttl),
             actors: RowCache::new(share(4), ttl),
             albums: RowCache::new(share(4), ttl),
-            lists: RowCache::new(share(1), ttl),
-            track_views: crate::track_views::TrackViews::new(share(15), ttl),
+            lists: RowCache::new(share(2), ttl),
+            track_views: crate::track_views::TrackViews::new(share(14), ttl),
             rankings: crate::ranking::Rankings::default(),
             labels: crate::labels::Labels::new(labelers),
             search: crate::search::SearchIndex::default(),
