@@ -123,6 +123,30 @@ async fn every_paginated_query_returns_each_item_once_whatever_the_page_size() {
     assert_eq!(all.len() as i64, visible);
 }
 
+/// The cache listener of a test's AppView, subscribed before `start` returns.
+struct Listening {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    async fn start(db: &TestDb, state: &plyr_appview::AppState) -> Self {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(plyr_appview::cache::listen(
+            db.pool.clone(),
+            state.caches.clone(),
+            shutdown.clone(),
+        ));
+        wait_listening(db).await;
+        Listening { shutdown, task }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
 #[tokio::test]
 async fn a_new_like_shows_in_cached_views_within_a_second() {
     let mut n = Net::default();
@@ -133,11 +157,7 @@ async fn a_new_like_shows_in_cached_views_within_a_second() {
     let db = TestDb::new().await.expect("db");
     n.apply(&db).await;
     let state = state(&db);
-    let shutdown = CancellationToken::new();
-    let listener =
-        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    // Let the listener subscribe, then warm the cache.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listening = Listening::start(&db, &state).await;
     let q = format!("uris={t}");
     let body = ok(&state, "fm.plyr.feed.getTracks", &q).await;
     assert_eq!(body["tracks"][0]["likeCount"], 0);
@@ -158,8 +178,7 @@ async fn a_new_like_shows_in_cached_views_within_a_second() {
         assert!(started.elapsed() < Duration::from_secs(1), "the like did not show within a second: {body}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 }
 
 #[tokio::test]
@@ -171,10 +190,7 @@ async fn a_renamed_list_shows_in_cached_views_within_a_second() {
     let db = TestDb::new().await.expect("db");
     n.apply(&db).await;
     let state = state(&db);
-    let shutdown = CancellationToken::new();
-    let listener =
-        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    wait_listening(&db).await;
+    let listening = Listening::start(&db, &state).await;
     let names = || async {
         let body = ok(&state, "fm.plyr.graph.getActorLists", &format!("actor={ALICE}")).await;
         let lists = body["lists"].as_array().cloned().unwrap_or_default();
@@ -197,8 +213,7 @@ async fn a_renamed_list_shows_in_cached_views_within_a_second() {
         assert!(started.elapsed() < Duration::from_secs(1), "the rename did not show within a second");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 }
 
 async fn top(state: &plyr_appview::AppState) -> Vec<String> {
@@ -217,10 +232,7 @@ async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_seconds(
     let db = TestDb::new().await.expect("db");
     n.apply(&db).await;
     let state = state(&db);
-    let shutdown = CancellationToken::new();
-    let listener =
-        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    wait_listening(&db).await;
+    let listening = Listening::start(&db, &state).await;
     assert_eq!(top(&state).await, vec![t1.clone()]);
 
     // Two more likers for the second track; the indexer's ranker refreshes and announces it.
@@ -234,8 +246,7 @@ async fn top_tracks_are_the_rankers_and_follow_its_announcements_within_seconds(
         assert!(started.elapsed() < Duration::from_secs(3), "the new ranking did not show within 3 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 
     // An AppView serves what the ranker stored and never ranks on its own: with no stored
     // rankings, a fresh one has none to show, whatever the likes say.
@@ -254,10 +265,7 @@ async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a
     let db = TestDb::new().await.expect("db");
     n.apply(&db).await;
     let state = state(&db);
-    let shutdown = CancellationToken::new();
-    let listener =
-        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let listening = Listening::start(&db, &state).await;
     let profile = || async { ok(&state, "fm.plyr.actor.getProfile", &format!("actor={ALICE}")).await };
     // A track view embeds its author; built views are kept per version of the rows they show.
     let author = || async {
@@ -302,8 +310,7 @@ async fn a_handle_change_from_the_identity_worker_shows_in_cached_views_within_a
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 }
 
 #[tokio::test]
@@ -316,10 +323,7 @@ async fn a_rest_track_kept_as_json_follows_its_album_and_labels_within_a_second(
     let mut o = options();
     o.response_cache_secs = 0;
     let state = plyr_appview::AppState::new(db.pool.clone(), o);
-    let shutdown = CancellationToken::new();
-    let listener =
-        tokio::spawn(plyr_appview::cache::listen(db.pool.clone(), state.caches.clone(), shutdown.clone()));
-    wait_listening(&db).await;
+    let listening = Listening::start(&db, &state).await;
     let one = || async {
         let (status, body) = call(&state, &format!("/tracks/by-uri?uri={t}"), &[]).await;
         assert_eq!(status, 200, "{body}");
@@ -362,6 +366,5 @@ async fn a_rest_track_kept_as_json_follows_its_album_and_labels_within_a_second(
     let shown = one().await;
     assert_eq!(shown["album"]["title"], "Debut", "{shown}");
     assert_eq!(listed().await["labels"], serde_json::json!(["spoiler"]));
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 }
