@@ -31,13 +31,11 @@ pub struct Presenter {
 }
 
 /// A stored instant as a lexicon datetime, by the data model's one presentation rule (RFC 3339
-/// UTC with microseconds, clamped to years 0000-9999). Built from that string: jacquard's
-/// `Datetime::new` panics outside about 1677-2262.
+/// UTC with microseconds, clamped to years 0000-9999: `format_datetime`'s text). Where it can,
+/// jacquard's `Datetime::new` writes that text without the regex its string constructors run (a
+/// view shows two or three times); it panics outside the nanosecond range (about 1677-2262), so
+/// other instants are built from `format_datetime`'s string.
 fn time(t: DateTime<Utc>) -> Datetime {
-    // jacquard's `Datetime::new` formats without the regex its string constructors run (a view
-    // shows two or three times), the same text as `format_datetime`; it rounds through
-    // nanoseconds since the epoch, which exist only for 1677-2262, so other instants take the
-    // validated path.
     let clamped = plyr_atproto::syntax::clamp_presentable(t);
     if clamped.timestamp_nanos_opt().is_some() {
         return Datetime::new(clamped.fixed_offset());
@@ -325,6 +323,7 @@ mod tests {
             (at(-30_610_224_000), "1000-01-01T00:00:00.000000Z"),
             (at(253_402_300_799), "9999-12-31T23:59:59.000000Z"),
             (at(1_700_000_000), "2023-11-14T22:13:20.000000Z"),
+            (at(0), "1970-01-01T00:00:00.000000Z"),
             (at(-5_000_000_000), "1811-07-23T15:06:40.000000Z"),
             (at(9_000_000_000), "2255-03-14T16:00:00.000000Z"),
             (at(10_000_000_000), "2286-11-20T17:46:40.000000Z"),

@@ -12,7 +12,6 @@ use plyr_store::testkit::TestDb;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 struct World {
     _db: TestDb,
@@ -124,13 +123,7 @@ async fn records_come_back_only_when_visible_and_handlers_show_only_those() {
 #[tokio::test]
 async fn a_label_announced_by_a_writer_applies_within_a_second() {
     let w = world().await;
-    let shutdown = CancellationToken::new();
-    let listener = tokio::spawn(plyr_appview::cache::listen(
-        w.state.db.clone(),
-        w.state.caches.clone(),
-        shutdown.clone(),
-    ));
-    wait_listening(&w._db).await;
+    let listening = Listening::start(&w._db, &w.state).await;
     let latest = || async { uris(&ok(&w.state, "fm.plyr.feed.getLatestTracks", "").await, "tracks") };
     assert_eq!(latest().await, vec![w.featuring.clone()]);
 
@@ -162,6 +155,5 @@ async fn a_label_announced_by_a_writer_applies_within_a_second() {
         assert!(started.elapsed() < Duration::from_secs(1), "the negation did not apply within 1 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    shutdown.cancel();
-    let _ = listener.await;
+    listening.stop().await;
 }

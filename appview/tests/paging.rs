@@ -13,7 +13,6 @@ use plyr_gen::NetworkParams;
 use plyr_store::testkit::TestDb;
 use serde_json::Value;
 use support::*;
-use tokio_util::sync::CancellationToken;
 
 async fn generated() -> (TestDb, plyr_appview::AppState) {
     let db = TestDb::new().await.expect("db");
@@ -121,30 +120,6 @@ async fn every_paginated_query_returns_each_item_once_whatever_the_page_size() {
     .expect("count");
     let all = walk(&state, "fm.plyr.feed.getLatestTracks", "", "tracks", &by_uri, 100).await;
     assert_eq!(all.len() as i64, visible);
-}
-
-/// The cache listener of a test's AppView, subscribed before `start` returns.
-struct Listening {
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Listening {
-    async fn start(db: &TestDb, state: &plyr_appview::AppState) -> Self {
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(plyr_appview::cache::listen(
-            db.pool.clone(),
-            state.caches.clone(),
-            shutdown.clone(),
-        ));
-        wait_listening(db).await;
-        Listening { shutdown, task }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = self.task.await;
-    }
 }
 
 #[tokio::test]

@@ -293,6 +293,30 @@ pub async fn call_raw(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), rev)
 }
 
+/// The cache listener of a test's AppView, subscribed before `start` returns.
+pub struct Listening {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listening {
+    pub async fn start(db: &TestDb, state: &AppState) -> Self {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(plyr_appview::cache::listen(
+            db.pool.clone(),
+            state.caches.clone(),
+            shutdown.clone(),
+        ));
+        wait_listening(db).await;
+        Listening { shutdown, task }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
 /// Waits (at most 10 s) until a session of `db` is listening for the indexer's announcements
 /// (a spawned `cache::listen`), so nothing announced afterwards can be missed.
 pub async fn wait_listening(db: &TestDb) {
